@@ -1,0 +1,57 @@
+"""Test cases and datasets: parse, validate and load BrainBench-format files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+
+from brainbench.data.cases import Edit, Problem, TestCase, TextsMode, parse_combined
+from brainbench.data.catalog import DATASETS, DatasetSpec
+from brainbench.data.fetch import dataset_spec, resolve_dataset_file
+from brainbench.data.files import Dataset, inspect_file, load_cases
+from brainbench.errors import DatasetNotFoundError
+
+
+def load_dataset(
+    name_or_path: str | Path,
+    *,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    offline: bool = False,
+    texts: TextsMode = "released",
+) -> Dataset:
+    """Load a published dataset by name (``brainbench-human``, ``brainbench-gpt4``) or a CSV/JSONL file by path.
+
+    Named datasets are looked up in ``data_dir`` (a local mirror), then the user cache, then
+    downloaded and checked against their sha256.
+    """
+    path = Path(name_or_path)
+    if str(name_or_path) not in DATASETS:
+        if path.is_file():
+            return load_cases(path, texts=texts)
+        if path.suffix.lower() in {".csv", ".jsonl", ".ndjson"} or path.parent != Path("."):
+            raise DatasetNotFoundError(f"{path}: no such file")
+    spec = dataset_spec(str(name_or_path))  # an unknown name raises, listing near matches
+    path = resolve_dataset_file(
+        spec,
+        data_dir=data_dir,
+        cache_dir=cache_dir or Path(platformdirs.user_cache_dir("brainbench")),
+        offline=offline,
+    )
+    return load_cases(path, name=spec.name, case_source=spec.source, texts=texts)
+
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "DatasetSpec",
+    "Edit",
+    "Problem",
+    "TestCase",
+    "TextsMode",
+    "inspect_file",
+    "load_cases",
+    "load_dataset",
+    "parse_combined",
+]

@@ -1,0 +1,258 @@
+"""Test cases: parse the combined ``[[original, altered]]`` format and validate rows.
+
+A BrainBench row holds one abstract in which every edit is written as ``[[original, altered]]``.
+The paper's parser (``extract_abstract_pair`` in the authors' code) found edits with the regex
+``\\[\\[(.*?)\\]\\]``, split each on every comma and kept the first two pieces; the released
+``original_abstract`` / ``incorrect_abstract`` columns were made by it and carry its errors:
+options that contain commas are cut, and a ``[[a, b]`` with one closing bracket garbles the text.
+
+This module parses the combined text properly, reports every such problem as
+``file:line: reason`` and proposes the most plausible reading. Parsing is pure (text in, records
+out); ``load_cases`` in ``brainbench.data.files`` opens files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+TextsMode = Literal["released", "reparsed"]
+
+REQUIRED_COLUMNS = ("doi", "journal_section", "combined_abstract")
+RELEASED_COLUMNS = ("original_abstract", "incorrect_abstract")
+_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One changed span; offsets index the case's reparsed original and altered texts."""
+
+    original: str
+    altered: str
+    original_start: int
+    altered_start: int
+
+
+@dataclass(frozen=True, slots=True)
+class TestCase:
+    """One test case: the original abstract and its altered version (the texts that get scored)."""
+
+    __test__ = False  # not a pytest test class
+
+    item_id: int  # CSV row index, 0-based (or the file's own item_id column)
+    doi: str
+    subfield: str  # the journal_section
+    source: str  # "human", "gpt4" or a user label
+    original: str
+    altered: str
+    edits: tuple[Edit, ...]
+    line: int  # where the row starts in its file, for messages
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with an input file, rendered as ``file:line: reason``."""
+
+    source: str
+    line: int | None
+    reason: str
+    severity: Severity = "error"
+    row: int | None = None  # 0-based data row (the item id in the published files)
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        row = f"row {self.row}: " if self.row is not None else ""
+        return f"{where}: {self.severity}: {row}{self.reason}"
+
+
+@dataclass(slots=True)
+class ParsedAbstract:
+    """The result of reading one combined text: both versions, the edits and what looked wrong."""
+
+    original: str
+    altered: str
+    edits: list[Edit] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # no trustworthy reading
+    repairs: list[str] = field(default_factory=list)  # malformed, but a plausible reading was chosen
+    warnings: list[str] = field(default_factory=list)  # ambiguous; the most plausible reading was chosen
+
+
+def paper_parse(combined: str) -> tuple[str, str]:
+    """The authors' parser, reproduced exactly: regex, split on every comma, keep pieces 0 and 1.
+
+    Used to check that released columns are what the paper scored; never to build new texts.
+    """
+    original, altered = combined, combined
+    for match in re.findall(r"\[\[(.*?)\]\]", combined):
+        items = match.split(",")
+        original = original.replace("[[" + match + "]]", items[0].strip())
+        altered = altered.replace("[[" + match + "]]", items[1].strip() if len(items) > 1 else "")
+    return original, altered
+
+
+def mirror_score(first: str, second: str) -> float:
+    """How well two options mirror each other: word-sequence similarity plus matching capitalisation.
+
+    A real edit swaps a few words inside the same phrasing ("Cav2.2, but not Cav2.3" vs
+    "Cav2.3, but not Cav2.2"), so the right split of a comma-laden pair maximises this.
+    """
+    words_a = _WORD.findall(first.lower())
+    words_b = _WORD.findall(second.lower())
+    ratio = difflib.SequenceMatcher(None, words_a, words_b, autojunk=False).ratio()
+    same_case = bool(first) and bool(second) and first[0].isupper() == second[0].isupper()
+    return ratio + (0.5 if same_case else 0.0)
+
+
+def split_options(inner: str) -> tuple[list[tuple[str, str]], tuple[str, str] | None]:
+    """All readings of ``inner`` as two comma-separated options, and the most plausible one."""
+    pieces = inner.split(",")
+    readings = [(",".join(pieces[:k]).strip(), ",".join(pieces[k:]).strip()) for k in range(1, len(pieces))]
+    if not readings:
+        return [], None
+    best = max(readings, key=lambda pair: mirror_score(*pair))  # max keeps the first of equals
+    return readings, best
+
+
+def _show(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def parse_combined(combined: str) -> ParsedAbstract:
+    """Read a combined abstract into its original and altered versions.
+
+    Each ``[[`` must be closed by ``]]`` before the next ``[[``. A ``[[`` closed by a single
+    ``]`` is repaired (read as if ``]]``) and reported; one never closed is an error.
+    """
+    original_parts: list[str] = []
+    altered_parts: list[str] = []
+    original_len = altered_len = 0
+    parsed = ParsedAbstract(original="", altered="")
+    pos = 0
+    while (start := combined.find("[[", pos)) >= 0:
+        body = start + 2
+        close, close_len = combined.find("]]", body), 2
+        next_open = combined.find("[[", body)
+        if close < 0 or 0 <= next_open < close:
+            limit = next_open if next_open >= 0 else len(combined)
+            single = combined.find("]", body, limit)
+            if single < 0:
+                parsed.errors.append(f"'[[' at character {start} is never closed (expected [[original, altered]])")
+                break
+            close, close_len = single, 1
+            parsed.repairs.append(
+                f"unbalanced brackets: '[[' at character {start} is closed by a single ']'; "
+                f"read as [[{_show(combined[body:close])}]]"
+            )
+        inner = combined[body:close]
+        plain = combined[pos:start]
+        original_parts.append(plain)
+        altered_parts.append(plain)
+        original_len += len(plain)
+        altered_len += len(plain)
+        readings, best = split_options(inner)
+        if best is None:
+            parsed.errors.append(f"'[[{_show(inner)}]]' holds 1 option, expected 2 as [[original, altered]]")
+            best = (inner.strip(), inner.strip())
+        elif len(readings) > 1:
+            naive = (inner.split(",")[0].strip(), inner.split(",")[1].strip())
+            parsed.warnings.append(
+                f"options contain commas, {len(readings)} possible splits of '[[{_show(inner, 80)}]]'; "
+                f"the paper's parser read [[{_show(naive[0], 40)} | {_show(naive[1], 40)}]]; "
+                f"most plausible: [[{best[0]} | {best[1]}]]"
+            )
+        first, second = best
+        if not first or not second:
+            parsed.errors.append(f"empty option in '[[{_show(inner)}]]'")
+        elif first == second:
+            parsed.errors.append(f"identical options in '[[{_show(inner)}]]': the edit changes nothing")
+        parsed.edits.append(Edit(first, second, original_len, altered_len))
+        original_parts.append(first)
+        altered_parts.append(second)
+        original_len += len(first)
+        altered_len += len(second)
+        pos = close + close_len
+    tail = combined[pos:]
+    original_parts.append(tail)
+    altered_parts.append(tail)
+    if not parsed.edits and not parsed.errors:
+        parsed.errors.append("no edit found: expected at least one [[original, altered]]")
+    stray = sum(part.count("]]") for part in original_parts[::2])
+    if stray and not parsed.errors:
+        parsed.warnings.append(f"{stray} stray ']]' outside any edit")
+    parsed.original = "".join(original_parts)
+    parsed.altered = "".join(altered_parts)
+    return parsed
+
+
+def _first_difference(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def case_from_row(
+    row: dict[str, str],
+    *,
+    item_id: int,
+    line: int,
+    source_name: str,
+    row_index: int | None = None,
+    case_source: str,
+    texts: TextsMode = "released",
+) -> tuple[TestCase | None, list[Problem]]:
+    """Turn one row into a TestCase (None if it cannot be scored) and the problems found in it.
+
+    ``texts="released"`` scores the row's ``original_abstract`` / ``incorrect_abstract`` when the
+    file has them (as the paper did); ``"reparsed"`` always scores the reading of ``combined_abstract``.
+    """
+    problems: list[Problem] = []
+
+    def report(reason: str, severity: Severity = "error") -> None:
+        problems.append(Problem(source_name, line, reason, severity, row=item_id if row_index is None else row_index))
+
+    for column in ("doi", "journal_section"):
+        if not (row.get(column) or "").strip():
+            report(f"'{column}' is empty", "warning")
+    if not (row.get("combined_abstract") or "").strip():
+        report("'combined_abstract' is empty")
+    combined = row.get("combined_abstract") or ""
+    parsed = parse_combined(combined) if combined.strip() else None
+    if parsed is not None:
+        for reason in parsed.errors + parsed.repairs:
+            report(reason, "error")
+        for reason in parsed.warnings:
+            report(reason, "warning")
+
+    released = tuple((row.get(column) or "") for column in RELEASED_COLUMNS)
+    has_released = all(text.strip() for text in released)
+    if has_released and released[0] == released[1]:
+        report("'original_abstract' and 'incorrect_abstract' are identical", "error")
+        has_released = False
+    if has_released and parsed is not None and not parsed.errors:
+        for column, given, reparsed in zip(RELEASED_COLUMNS, released, (parsed.original, parsed.altered)):
+            if given != reparsed:
+                at = _first_difference(given, reparsed)
+                report(
+                    f"'{column}' differs from the reparsed combined_abstract at character {at} "
+                    f"({_show(given[at:at + 30], 30)!r} vs {_show(reparsed[at:at + 30], 30)!r})",
+                    "warning",
+                )
+
+    if texts == "released" and has_released:
+        original, altered = released
+    elif parsed is not None and not parsed.errors:
+        original, altered = parsed.original, parsed.altered
+    else:
+        return None, problems
+    case = TestCase(
+        item_id=item_id,
+        doi=(row.get("doi") or "").strip(),
+        subfield=(row.get("journal_section") or "").strip(),
+        source=case_source,
+        original=original,
+        altered=altered,
+        edits=tuple(parsed.edits) if parsed is not None and not parsed.errors else (),
+        line=line,
+    )
+    return case, problems

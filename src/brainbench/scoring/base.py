@@ -1,0 +1,53 @@
+"""What every scoring backend returns, and the paper's perplexity rule."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class TokenScores:
+    """Log-likelihood of one text: every token after the first is scored (natural log)."""
+
+    token_logprobs: tuple[float, ...]  # log p(x_t | x_<t) for t = 1..T-1
+    n_text_tokens: int  # T, all tokens of the prompt including the unscored first one
+
+    @property
+    def n_tokens(self) -> int:
+        """Number of scored tokens (T - 1)."""
+        return len(self.token_logprobs)
+
+    @property
+    def sum_logprob(self) -> float:
+        return math.fsum(self.token_logprobs)
+
+    @property
+    def nll(self) -> float:
+        """Summed negative log-likelihood over the scored tokens."""
+        return -self.sum_logprob
+
+    @property
+    def ppl(self) -> float:
+        """The paper's perplexity: exp of the mean NLL over the scored tokens."""
+        return perplexity(self.nll, self.n_tokens)
+
+
+def perplexity(nll: float, n_tokens: int) -> float:
+    if n_tokens <= 0:
+        return math.nan
+    return math.exp(nll / n_tokens)
+
+
+class Scorer(Protocol):
+    """A backend: texts in, one TokenScores per text out, in the same order."""
+
+    name: str  # what the run records as the model
+
+    def score_texts(self, texts: Sequence[str]) -> list[TokenScores]: ...
+
+    def describe(self) -> dict[str, object]:
+        """What a run must record to be reproducible (model, revision, dtype, device, ...)."""
+        ...
