@@ -164,7 +164,9 @@ def parse_combined(combined: str) -> ParsedAbstract:
                 f"most plausible: [[{best[0]} | {best[1]}]]"
             )
         first, second = best
-        if not first or not second:
+        if len(readings) == 0:
+            pass  # already reported: one option
+        elif not first or not second:
             parsed.errors.append(f"empty option in '[[{_show(inner)}]]'")
         elif first == second:
             parsed.errors.append(f"identical options in '[[{_show(inner)}]]': the edit changes nothing")

@@ -1,0 +1,61 @@
+"""The typer app, shared console and error handling; one module per command group registers on it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from brainbench import __version__
+from brainbench.errors import BrainbenchError
+
+app = typer.Typer(
+    name="brainbench",
+    help="Forward-looking 'predict the result' benchmarks of language models (BrainBench).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+stdout = Console()  # results only
+stderr = Console(stderr=True)  # status, progress, logs, errors
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"brainbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show progress messages from the library."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    _state["debug"] = debug
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(
+        level=level, format="%(message)s", handlers=[RichHandler(console=stderr, show_path=False)], force=True
+    )
+    logging.getLogger("brainbench").setLevel(level)
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """A BrainbenchError becomes one red line on stderr and exit code 1 (the traceback only with --debug)."""
+    try:
+        yield
+    except BrainbenchError as error:
+        if _state["debug"]:
+            stderr.print_exception()
+        stderr.print(f"[red]error:[/red] {error}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,122 @@
+"""``brainbench run``: score a dataset with a model and write a run directory."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
+
+from brainbench.cli.app import app, handle_errors, stderr, stdout
+from brainbench.cli.summary import print_summary
+from brainbench.data import Dataset, TestCase, load_dataset
+from brainbench.errors import InputError
+from brainbench.runs import run_benchmark
+from brainbench.scoring import load_scorer, resolve_template
+from brainbench.settings import load_settings
+
+
+class RateColumn(ProgressColumn):
+    """Items per second, as rich measures it over recent updates."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.2f} items/s" if task.speed else "-- items/s", style="progress.data.speed")
+
+
+def parse_items(spec: str) -> list[int]:
+    """'0,5,10-12' -> [0, 5, 10, 11, 12]."""
+    items: list[int] = []
+    for part in filter(None, (piece.strip() for piece in spec.split(","))):
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not match:
+            raise InputError("--items", None, f"{part!r} is not an item id or a range like 10-20")
+        first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+        items.extend(range(first, last + 1))
+    return items
+
+
+def select_cases(dataset: Dataset, items: str | None, limit: int | None) -> list[TestCase]:
+    cases = list(dataset.cases)
+    if items:
+        wanted = parse_items(items)
+        by_id = {case.item_id: case for case in cases}
+        unknown = [item for item in wanted if item not in by_id]
+        if unknown:
+            raise InputError("--items", None, f"no item(s) {unknown[:10]} in {dataset.name} (ids 0-{max(by_id)})")
+        cases = [by_id[item] for item in dict.fromkeys(wanted)]
+    return cases[:limit] if limit is not None else cases
+
+
+def default_out_dir(model_name: str, dataset_name: str) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "--", f"{Path(model_name).name if model_name.endswith('.gguf') else model_name}")
+    return Path("runs") / f"{slug}__{dataset_name}"
+
+
+@app.command("run")
+def run_command(
+    model: str | None = typer.Option(None, "--model", "-m", help="Hugging Face id, local folder or .gguf file. Default: the embedded SmolLM2-135M-Instruct."),
+    dataset: str = typer.Option("brainbench-human", "--dataset", "-d", help="brainbench-human, brainbench-gpt4, or a CSV/JSONL path."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/<model>__<dataset>)."),
+    gguf_file: str | None = typer.Option(None, "--gguf-file", help="GGUF file inside --model's folder or repo."),
+    adapter: str | None = typer.Option(None, "--adapter", help="A peft (LoRA) adapter folder or id."),
+    revision: str | None = typer.Option(None, "--revision", help="Model revision (branch, tag or commit)."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16 (auto: float32 on CPU, bf16/fp16 on CUDA)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, mps."),
+    batch_size: int = typer.Option(1, "--batch-size", min=1, help="Texts per forward pass."),
+    template: str | None = typer.Option(None, "--template", help="Prompt template: none, llama-2, mistral, falcon (default: by model family)."),
+    template_file: Path | None = typer.Option(None, "--template-file", help="A template file with a <choice abstract> slot."),
+    texts: str = typer.Option("released", "--texts", help="released: the file's original/incorrect columns (as the paper); reparsed: read combined_abstract."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the A/B order (the paper's is 42)."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Score only the first N selected items."),
+    items: str | None = typer.Option(None, "--items", help="Item ids to score, e.g. 0,5,10-20."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files (or BRAINBENCH_DATA_DIR)."),
+    offline: bool | None = typer.Option(None, "--offline/--online", help="Never download (or BRAINBENCH_OFFLINE=1)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different run already in --out."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Score every test case: the model picks the version with the lower perplexity."""
+    with handle_errors():
+        if texts not in ("released", "reparsed"):
+            raise InputError("--texts", None, f"{texts!r}: choose released or reparsed")
+        settings = load_settings(data_dir=data_dir, offline=offline)
+        data = load_dataset(dataset, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline, texts=texts)  # type: ignore[arg-type]
+        if data.problems:
+            stderr.print(
+                f"[yellow]{data.name}: {len(data.errors)} error(s), {len(data.warnings)} warning(s) in the file; "
+                f"scoring {'the released columns' if texts == 'released' else 'the reparsed texts'}. "
+                f"Details: brainbench validate {dataset}[/yellow]",
+                highlight=False,
+            )
+        cases = select_cases(data, items, limit)
+        chosen_template = resolve_template(template, template_file, model or "")
+        stderr.print(f"loading model {model or 'SmolLM2-135M-Instruct (embedded)'} ...", highlight=False)
+        scorer = load_scorer(
+            "transformers", model=model, gguf_file=gguf_file, adapter=adapter, revision=revision,
+            dtype=dtype, device=device, batch_size=batch_size,
+        )
+        out_dir = out or default_out_dir(scorer.name, data.name)
+        stderr.print(f"scoring {len(cases)} items of {data.name} with {scorer.name} (template {chosen_template[0]}) -> {out_dir}", highlight=False)
+        progress = Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            RateColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=stderr,
+        )
+        with progress:
+            task = progress.add_task("scoring", total=len(cases))
+            try:
+                summary = run_benchmark(
+                    data, scorer, out_dir, template=chosen_template, seed=seed, cases=cases, overwrite=overwrite,
+                    on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+                )
+            except KeyboardInterrupt:
+                progress.stop()
+                stderr.print(f"[yellow]interrupted: results so far are in {out_dir}; run the same command again to resume[/yellow]")
+                raise typer.Exit(130) from None
+    if as_json:
+        import json
+
+        stdout.print_json(json.dumps(summary, default=str))
+    else:
+        print_summary(summary)
+        stdout.print(f"results: {out_dir / 'results.jsonl'}  summary: {out_dir / 'summary.json'}", highlight=False)

@@ -1,0 +1,58 @@
+"""``brainbench summary``: accuracy with 95% CI and the per-subfield table of a run directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from brainbench.cli.app import app, handle_errors, stdout
+from brainbench.runs import load_run, summarize
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%" if value == value else "n/a"
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """Render a summary as a headline and a per-subfield table on stdout."""
+    low, high = summary["accuracy_ci95"]
+    stdout.print(
+        f"[bold]{summary['model']}[/bold] on [bold]{summary['dataset']}[/bold]: accuracy "
+        f"[bold]{_pct(summary['accuracy'])}[/bold] (95% CI {_pct(low)}-{_pct(high)}), "
+        f"{summary['n_correct']}/{summary['n_scored']} correct, {summary['n_ties']} ties, {summary['n_errors']} errors",
+        highlight=False,
+    )
+    table = Table(title="Accuracy by subfield")
+    for column in ("subfield", "n", "correct", "accuracy", "95% CI"):
+        table.add_column(column, justify="left" if column == "subfield" else "right")
+    for subfield, stats in summary["by_subfield"].items():
+        lo, hi = stats["accuracy_ci95"]
+        table.add_row(subfield, str(stats["n"]), str(stats["n_correct"]), _pct(stats["accuracy"]), f"{_pct(lo)}-{_pct(hi)}")
+    table.add_section()
+    table.add_row("all", str(summary["n_scored"]), str(summary["n_correct"]), _pct(summary["accuracy"]), f"{_pct(low)}-{_pct(high)}")
+    stdout.print(table)
+    if summary.get("tokens_per_s"):
+        stdout.print(
+            f"scoring time {summary['scoring_elapsed_s']:.1f} s, {summary['tokens_per_s']:.0f} tokens/s, "
+            f"{summary['items_per_s']:.2f} items/s",
+            highlight=False,
+        )
+
+
+@app.command("summary")
+def summary_command(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `brainbench run`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Print a run's accuracy (95% CI) and its per-subfield table; works on an unfinished run too."""
+    with handle_errors():
+        run_info, records = load_run(run_dir)
+        summary = summarize(records, run_info)
+    if as_json:
+        stdout.print_json(json.dumps(summary, default=str))
+    else:
+        print_summary(summary)
