@@ -1,0 +1,96 @@
+"""The transformers backend against an independent full-sequence loss, on real models (slow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from brainbench.data import load_dataset
+from brainbench.errors import ContextLengthError
+from brainbench.scoring.hf import HFScorer, embedded_model_file
+
+pytestmark = pytest.mark.slow
+
+
+def reference_ppl(model, tokenizer, text: str) -> float:
+    """What the paper computed: exp(model(input_ids, labels=input_ids).loss), tokenised with default special tokens."""
+    import torch
+
+    ids = tokenizer(text, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        return float(torch.exp(model(input_ids=ids, labels=ids).loss))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, embedded_scorer: HFScorer) -> Path:
+    """A small random Llama saved as a local folder, with the embedded model's tokenizer and a 64-token context."""
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=len(embedded_scorer.tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+    )
+    path = tmp_path_factory.mktemp("tiny-llama")
+    transformers.LlamaForCausalLM(config).save_pretrained(path)
+    embedded_scorer.tokenizer.save_pretrained(path)
+    return path
+
+
+def test_embedded_model_matches_full_sequence_loss(embedded_scorer: HFScorer, data_dir: Path) -> None:
+    cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:3]
+    texts = [text for case in cases for text in (case.original, case.altered)]
+    scores = embedded_scorer.score_texts(texts)
+    for text, score in zip(texts, scores):
+        expected = reference_ppl(embedded_scorer.model, embedded_scorer.tokenizer, text)
+        assert score.ppl == pytest.approx(expected, rel=1e-4)
+        assert score.n_text_tokens == len(embedded_scorer.tokenize(text)) == score.n_tokens + 1
+    assert embedded_scorer.describe()["dtype"] == "float32"
+    assert embedded_scorer.describe()["n_params"] == 134_515_008
+
+
+def test_batching_with_padding_changes_nothing(embedded_scorer: HFScorer) -> None:
+    texts = ["Short text about neurons.", "A much longer text about the hippocampus and place cells that remap.", "Mid length, cortex."]
+    one_by_one = [score.ppl for score in embedded_scorer.score_texts(texts)]
+    embedded_scorer.batch_size = 3
+    try:
+        batched = [score.ppl for score in embedded_scorer.score_texts(texts)]
+    finally:
+        embedded_scorer.batch_size = 1
+    assert batched == pytest.approx(one_by_one, rel=1e-5)
+
+
+def test_gguf_file_by_path(embedded_scorer: HFScorer) -> None:
+    scorer = HFScorer.load(embedded_model_file(), dtype="float32", device="cpu")
+    text = "Dopamine neurons encode reward prediction errors."
+    assert scorer.score_texts([text])[0].ppl == pytest.approx(embedded_scorer.score_texts([text])[0].ppl, rel=1e-6)
+
+
+def test_local_folder_and_context_limit(tiny_model_dir: Path) -> None:
+    scorer = HFScorer.load(tiny_model_dir, dtype="float32", device="cpu")
+    assert scorer.max_length == 64
+    text = "Neurons fire."
+    assert scorer.score_texts([text])[0].ppl == pytest.approx(reference_ppl(scorer.model, scorer.tokenizer, text), rel=1e-4)
+    with pytest.raises(ContextLengthError, match="more than .* context of 64"):
+        scorer.score_texts([text, "word " * 100])
+
+
+def test_lora_adapter(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import peft
+    import transformers
+
+    base = transformers.AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    config = peft.LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    tuned = peft.get_peft_model(base, config)
+    tuned.save_pretrained(tmp_path / "adapter")
+    tuned.eval()
+
+    scorer = HFScorer.load(tiny_model_dir, adapter=tmp_path / "adapter", dtype="float32", device="cpu")
+    plain = HFScorer.load(tiny_model_dir, dtype="float32", device="cpu")
+    text = "Synaptic plasticity depends on NMDA receptors."
+    expected = reference_ppl(tuned, scorer.tokenizer, text)
+    assert scorer.score_texts([text])[0].ppl == pytest.approx(expected, rel=1e-4)
+    assert plain.score_texts([text])[0].ppl != pytest.approx(expected, rel=1e-4)
+    assert scorer.describe()["adapter"] == str(tmp_path / "adapter")
