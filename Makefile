@@ -1,0 +1,26 @@
+# Two commands on a fresh clone:   make main   (full brainbench-human run on the embedded model)
+#                                  make test   (the test suite, slow tests included, as CI runs it)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The dataset mirror: BRAINBENCH_DATA_DIR if set, else ../shared/data/brainbench if present, else download.
+BRAINBENCH_DATA_DIR ?= $(abspath $(wildcard ../shared/data/brainbench))
+export BRAINBENCH_DATA_DIR
+export HF_HUB_OFFLINE ?= 1
+RUN_DIR ?= runs/smollm2-135m__brainbench-human
+
+.PHONY: setup main test
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
+	touch $@
+
+main: setup
+	$(BIN)/brainbench run --dataset brainbench-human --out $(RUN_DIR)
+	$(BIN)/brainbench summary $(RUN_DIR)
+
+test: setup
+	$(BIN)/python -m pytest --runslow -q
