@@ -1,0 +1,74 @@
+"""Accuracy of a run, overall and by subfield: what ``summary.json`` holds. Pure functions."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+Z_95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+def wilson_interval(n_correct: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval for a proportion: stays inside [0, 1] and behaves at small n, unlike the normal one."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = n_correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def accuracy_stats(correct: Sequence[bool]) -> dict[str, Any]:
+    """n, n_correct, accuracy, the paper's SEM sqrt(acc(1-acc)/n) and a Wilson 95% CI."""
+    n = len(correct)
+    n_correct = sum(bool(value) for value in correct)
+    accuracy = n_correct / n if n else math.nan
+    sem = math.sqrt(accuracy * (1 - accuracy) / n) if n else math.nan
+    return {
+        "n": n,
+        "n_correct": n_correct,
+        "accuracy": accuracy,
+        "accuracy_sem": sem,
+        "accuracy_ci95": list(wilson_interval(n_correct, n)),
+    }
+
+
+def accuracy_by_subfield(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Accuracy stats per subfield over scored records, subfields in alphabetical order."""
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for record in records:
+        if record["status"] == "ok":
+            groups[record["subfield"]].append(record["correct"])
+    return {subfield: accuracy_stats(groups[subfield]) for subfield in sorted(groups)}
+
+
+def summarize(records: Sequence[dict[str, Any]], run_info: dict[str, Any]) -> dict[str, Any]:
+    """summary.json: accuracy over scored items (ties count as wrong), by subfield, timing and the run's metadata.
+
+    Items that could not be scored are counted in ``n_errors`` and left out of the accuracy.
+    """
+    scored = [record for record in records if record["status"] == "ok"]
+    overall = accuracy_stats([record["correct"] for record in scored])
+    elapsed = sum(record["elapsed_s"] for record in scored)
+    n_text_tokens = sum(record["ntokens_original"] + record["ntokens_altered"] + 2 for record in scored)
+    return {
+        "schema_version": run_info.get("schema_version"),
+        "model": run_info["model"],
+        "dataset": run_info["dataset"],
+        "n_items": len(records),
+        "n_scored": len(scored),
+        "n_errors": len(records) - len(scored),
+        "n_ties": sum(record["choice"] == "tie" for record in scored),
+        "n_correct": overall["n_correct"],
+        "accuracy": overall["accuracy"],
+        "accuracy_sem": overall["accuracy_sem"],
+        "accuracy_ci95": overall["accuracy_ci95"],
+        "by_subfield": accuracy_by_subfield(scored),
+        "scoring_elapsed_s": elapsed,
+        "tokens_per_s": n_text_tokens / elapsed if elapsed > 0 else None,
+        "items_per_s": len(scored) / elapsed if elapsed > 0 else None,
+        "errors": {str(record["item_id"]): record["error"] for record in records if record["status"] != "ok"},
+        "run": run_info,
+    }
