@@ -6,7 +6,6 @@ BIN := $(VENV)/bin
 # The dataset mirror: BRAINBENCH_DATA_DIR if set, else ../shared/data/brainbench if present, else download.
 BRAINBENCH_DATA_DIR ?= $(abspath $(wildcard ../shared/data/brainbench))
 export BRAINBENCH_DATA_DIR
-export HF_HUB_OFFLINE ?= 1
 RUN_DIR ?= runs/smollm2-135m__brainbench-human
 
 .PHONY: setup main test

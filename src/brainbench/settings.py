@@ -31,5 +31,5 @@ def load_settings(data_dir: Path | None = None, offline: bool | None = None) -> 
     return Settings(
         data_dir=data_dir or (Path(env_data_dir) if env_data_dir else None),
         cache_dir=Path(cache_dir),
-        offline=offline if offline is not None else (_truthy(os.environ.get(OFFLINE_ENV)) or _truthy(os.environ.get("HF_HUB_OFFLINE"))),
+        offline=offline if offline is not None else _truthy(os.environ.get(OFFLINE_ENV)),
     )
