@@ -156,20 +156,19 @@ def parse_combined(combined: str) -> ParsedAbstract:
         if best is None:
             parsed.errors.append(f"'[[{_show(inner)}]]' holds 1 option, expected 2 as [[original, altered]]")
             best = (inner.strip(), inner.strip())
-        elif len(readings) > 1:
-            naive = (inner.split(",")[0].strip(), inner.split(",")[1].strip())
-            parsed.warnings.append(
-                f"options contain commas, {len(readings)} possible splits of '[[{_show(inner, 80)}]]'; "
-                f"the paper's parser read [[{_show(naive[0], 40)} | {_show(naive[1], 40)}]]; "
-                f"most plausible: [[{best[0]} | {best[1]}]]"
-            )
+        else:
+            if len(readings) > 1:
+                naive = paper_parse(f"[[{inner}]]")
+                parsed.warnings.append(
+                    f"options contain commas, {len(readings)} possible splits of '[[{_show(inner, 80)}]]'; "
+                    f"the paper's parser read [[{_show(naive[0], 40)} | {_show(naive[1], 40)}]]; "
+                    f"most plausible: [[{best[0]} | {best[1]}]]"
+                )
+            if not best[0] or not best[1]:
+                parsed.errors.append(f"empty option in '[[{_show(inner)}]]'")
+            elif best[0] == best[1]:
+                parsed.errors.append(f"identical options in '[[{_show(inner)}]]': the edit changes nothing")
         first, second = best
-        if len(readings) == 0:
-            pass  # already reported: one option
-        elif not first or not second:
-            parsed.errors.append(f"empty option in '[[{_show(inner)}]]'")
-        elif first == second:
-            parsed.errors.append(f"identical options in '[[{_show(inner)}]]': the edit changes nothing")
         parsed.edits.append(Edit(first, second, original_len, altered_len))
         original_parts.append(first)
         altered_parts.append(second)
