@@ -46,18 +46,24 @@ def ab_labels(item_ids: Sequence[int], seed: int = 42) -> dict[int, int]:
     return {item_id: int(draws[item_id] > 0.5) for item_id in item_ids}
 
 
+def _case_fields(case: TestCase, label: int, status: str) -> dict[str, Any]:
+    return {
+        "item_id": case.item_id,
+        "doi": case.doi,
+        "subfield": case.subfield,
+        "source": case.source,
+        "status": status,
+        "label": label,
+    }
+
+
 def item_record(case: TestCase, label: int, original: TokenScores, altered: TokenScores, elapsed_s: float) -> dict[str, Any]:
     """One results.jsonl line: raw log-likelihoods plus the paper's decision (lower PPL wins; a tie is wrong)."""
     ppl_original, ppl_altered = original.ppl, altered.ppl
     ppl_a, ppl_b = (ppl_altered, ppl_original) if label == 1 else (ppl_original, ppl_altered)
     choice = "A" if ppl_a < ppl_b else "B" if ppl_a > ppl_b else "tie"
     return {
-        "item_id": case.item_id,
-        "doi": case.doi,
-        "subfield": case.subfield,
-        "source": case.source,
-        "status": "ok",
-        "label": label,
+        **_case_fields(case, label, "ok"),
         "nll_original": original.nll,
         "nll_altered": altered.nll,
         "ntokens_original": original.n_tokens,
@@ -74,15 +80,7 @@ def item_record(case: TestCase, label: int, original: TokenScores, altered: Toke
 
 
 def error_record(case: TestCase, label: int, message: str) -> dict[str, Any]:
-    return {
-        "item_id": case.item_id,
-        "doi": case.doi,
-        "subfield": case.subfield,
-        "source": case.source,
-        "status": "error",
-        "label": label,
-        "error": message,
-    }
+    return {**_case_fields(case, label, "error"), "error": message}
 
 
 def read_results(run_dir: Path) -> list[dict[str, Any]]:
