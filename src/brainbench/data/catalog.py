@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 _TESTCASES_REPO = "https://raw.githubusercontent.com/braingpt-lovelab/brainbench_testcases/main"
+_PARTICIPANTS_REPO = "https://raw.githubusercontent.com/braingpt-lovelab/brainbench_participant_data/main"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,38 @@ DATASETS: dict[str, DatasetSpec] = {
             n_items=100,
             urls=(f"{_TESTCASES_REPO}/BrainBench_GPT-4_v0.1.csv",),
             description="100 test cases altered by GPT-4 (Luo et al. 2024)",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceFile:
+    """A published file that is not a test-case set (the human study's data), fetched like a dataset."""
+
+    name: str
+    filename: str
+    sha256: str
+    urls: tuple[str, ...]
+    description: str
+
+
+REFERENCE_FILES: dict[str, ReferenceFile] = {
+    spec.name: spec
+    for spec in (
+        ReferenceFile(
+            name="participants",
+            filename="participant_data.csv",
+            sha256="d032da7e1405c5a67d6169ed552fb999c7af0e6c980381c436465b14a8574714",
+            urls=(f"{_PARTICIPANTS_REPO}/participant_data.csv",),
+            description="1514 trials of 171 human experts (Luo et al. 2024)",
+        ),
+        ReferenceFile(
+            name="abstract-ids",
+            filename="abstract_id_doi.csv",
+            sha256="1936fa07ad24aedfda5716137230616cee3e7734a9511b174a2b073e21790b07",
+            urls=(f"{_PARTICIPANTS_REPO}/abstract_id_doi.csv",),
+            description="DOI;abstract_id;abstract: the study's abstract numbering",
         ),
     )
 }

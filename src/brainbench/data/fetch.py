@@ -8,7 +8,7 @@ import logging
 import os
 from pathlib import Path
 
-from brainbench.data.catalog import DATASETS, DatasetSpec
+from brainbench.data.catalog import DATASETS, DatasetSpec, ReferenceFile
 from brainbench.data.files import sha256_file
 from brainbench.errors import ChecksumError, DatasetNotFoundError
 
@@ -24,7 +24,7 @@ def dataset_spec(name: str) -> DatasetSpec:
     raise DatasetNotFoundError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}.{hint} A file path works too.")
 
 
-def _verified(path: Path, spec: DatasetSpec, where: str) -> Path:
+def _verified(path: Path, spec: DatasetSpec | ReferenceFile, where: str) -> Path:
     actual = sha256_file(path)
     if actual != spec.sha256:
         raise ChecksumError(
@@ -53,7 +53,9 @@ def download(url: str, target: Path, sha256: str) -> None:
     os.replace(partial, target)
 
 
-def resolve_dataset_file(spec: DatasetSpec, *, data_dir: Path | None, cache_dir: Path, offline: bool = False) -> Path:
+def resolve_dataset_file(
+    spec: DatasetSpec | ReferenceFile, *, data_dir: Path | None, cache_dir: Path, offline: bool = False
+) -> Path:
     """Return a verified local copy of ``spec``'s file, downloading it into the cache if needed."""
     if data_dir is not None:
         mirrored = Path(data_dir) / spec.filename

@@ -46,7 +46,7 @@ def ab_labels(item_ids: Sequence[int], seed: int = 42) -> dict[int, int]:
     return {item_id: int(draws[item_id] > 0.5) for item_id in item_ids}
 
 
-def _case_fields(case: TestCase, label: int, status: str) -> dict[str, Any]:
+def case_fields(case: TestCase, label: int, status: str) -> dict[str, Any]:
     return {
         "item_id": case.item_id,
         "doi": case.doi,
@@ -57,17 +57,11 @@ def _case_fields(case: TestCase, label: int, status: str) -> dict[str, Any]:
     }
 
 
-def item_record(case: TestCase, label: int, original: TokenScores, altered: TokenScores, elapsed_s: float) -> dict[str, Any]:
-    """One results.jsonl line: raw log-likelihoods plus the paper's decision (lower PPL wins; a tie is wrong)."""
-    ppl_original, ppl_altered = original.ppl, altered.ppl
+def decide(label: int, ppl_original: float, ppl_altered: float) -> dict[str, Any]:
+    """The paper's decision: the lower PPL is chosen, an exact tie is wrong; confidence = |PPL_A - PPL_B|."""
     ppl_a, ppl_b = (ppl_altered, ppl_original) if label == 1 else (ppl_original, ppl_altered)
     choice = "A" if ppl_a < ppl_b else "B" if ppl_a > ppl_b else "tie"
     return {
-        **_case_fields(case, label, "ok"),
-        "nll_original": original.nll,
-        "nll_altered": altered.nll,
-        "ntokens_original": original.n_tokens,
-        "ntokens_altered": altered.n_tokens,
         "ppl_original": ppl_original,
         "ppl_altered": ppl_altered,
         "ppl_a": ppl_a,
@@ -75,12 +69,24 @@ def item_record(case: TestCase, label: int, original: TokenScores, altered: Toke
         "choice": choice,
         "correct": choice != "tie" and (choice == "A") == (label == 0),
         "confidence": abs(ppl_a - ppl_b),
+    }
+
+
+def item_record(case: TestCase, label: int, original: TokenScores, altered: TokenScores, elapsed_s: float) -> dict[str, Any]:
+    """One results.jsonl line: raw log-likelihoods plus the paper's decision."""
+    return {
+        **case_fields(case, label, "ok"),
+        "nll_original": original.nll,
+        "nll_altered": altered.nll,
+        "ntokens_original": original.n_tokens,
+        "ntokens_altered": altered.n_tokens,
+        **decide(label, original.ppl, altered.ppl),
         "elapsed_s": elapsed_s,
     }
 
 
 def error_record(case: TestCase, label: int, message: str) -> dict[str, Any]:
-    return {**_case_fields(case, label, "error"), "error": message}
+    return {**case_fields(case, label, "error"), "error": message}
 
 
 def read_results(run_dir: Path) -> list[dict[str, Any]]:
@@ -117,13 +123,13 @@ def _drop_torn_tail(path: Path) -> None:
             handle.truncate(data.rfind(b"\n") + 1)
 
 
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
+def write_json(path: Path, payload: dict[str, Any]) -> None:
     partial = path.with_name(path.name + ".incomplete")
     partial.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
     os.replace(partial, path)
 
 
-def _prepare_dir(out_dir: Path, run_info: dict[str, Any], overwrite: bool) -> None:
+def prepare_run_dir(out_dir: Path, run_info: dict[str, Any], overwrite: bool) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     run_file = out_dir / RUN_FILE
     if run_file.is_file() and not overwrite:
@@ -137,7 +143,7 @@ def _prepare_dir(out_dir: Path, run_info: dict[str, Any], overwrite: bool) -> No
         return
     for name in (RESULTS_FILE, SUMMARY_FILE):
         (out_dir / name).unlink(missing_ok=True)
-    _write_json(run_file, run_info)
+    write_json(run_file, run_info)
 
 
 def run_benchmark(
@@ -174,7 +180,7 @@ def run_benchmark(
         "seed": seed,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    _prepare_dir(out_dir, run_info, overwrite)
+    prepare_run_dir(out_dir, run_info, overwrite)
     run_info = json.loads((out_dir / RUN_FILE).read_text(encoding="utf-8"))
 
     _drop_torn_tail(out_dir / RESULTS_FILE)
@@ -204,7 +210,7 @@ def run_benchmark(
     selected_ids = {case.item_id for case in selected}
     records = [record for record in read_results(out_dir) if record["item_id"] in selected_ids]
     summary = summarize(records, run_info)
-    _write_json(out_dir / SUMMARY_FILE, summary)
+    write_json(out_dir / SUMMARY_FILE, summary)
     return summary
 
 

@@ -51,8 +51,9 @@ def summarize(records: Sequence[dict[str, Any]], run_info: dict[str, Any]) -> di
     """
     scored = [record for record in records if record["status"] == "ok"]
     overall = accuracy_stats([record["correct"] for record in scored])
-    elapsed = sum(record["elapsed_s"] for record in scored)
-    n_text_tokens = sum(record["ntokens_original"] + record["ntokens_altered"] + 2 for record in scored)
+    timed = [record for record in scored if record.get("elapsed_s") is not None]  # imported results have no timing
+    elapsed = sum(record["elapsed_s"] for record in timed)
+    n_text_tokens = sum(record["ntokens_original"] + record["ntokens_altered"] + 2 for record in timed)
     return {
         "schema_version": run_info.get("schema_version"),
         "model": run_info["model"],
@@ -68,7 +69,7 @@ def summarize(records: Sequence[dict[str, Any]], run_info: dict[str, Any]) -> di
         "by_subfield": accuracy_by_subfield(scored),
         "scoring_elapsed_s": elapsed,
         "tokens_per_s": n_text_tokens / elapsed if elapsed > 0 else None,
-        "items_per_s": len(scored) / elapsed if elapsed > 0 else None,
+        "items_per_s": len(timed) / elapsed if elapsed > 0 else None,
         "errors": {str(record["item_id"]): record["error"] for record in records if record["status"] != "ok"},
         "run": run_info,
     }
