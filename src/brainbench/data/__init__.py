@@ -7,7 +7,7 @@ from pathlib import Path
 import platformdirs
 
 from brainbench.data.cases import Edit, Problem, TestCase, TextsMode, parse_combined
-from brainbench.data.catalog import DATASETS, DatasetSpec
+from brainbench.data.catalog import DATASETS, REFERENCE_FILES, DatasetSpec
 from brainbench.data.fetch import dataset_spec, resolve_dataset_file
 from brainbench.data.files import Dataset, inspect_file, load_cases
 from brainbench.errors import DatasetNotFoundError
@@ -42,6 +42,18 @@ def load_dataset(
     return load_cases(path, name=spec.name, case_source=spec.source, texts=texts)
 
 
+def load_human_study(*, data_dir: Path | None = None, cache_dir: Path | None = None, offline: bool = False):
+    """The human experts' trials (participant_data.csv joined with abstract_id_doi.csv), one row per trial."""
+    from brainbench.data.participants import load_human_trials
+
+    cache = cache_dir or Path(platformdirs.user_cache_dir("brainbench"))
+    paths = {
+        name: resolve_dataset_file(REFERENCE_FILES[name], data_dir=data_dir, cache_dir=cache, offline=offline)
+        for name in ("participants", "abstract-ids")
+    }
+    return load_human_trials(paths["participants"], paths["abstract-ids"])
+
+
 __all__ = [
     "DATASETS",
     "Dataset",
@@ -53,5 +65,6 @@ __all__ = [
     "inspect_file",
     "load_cases",
     "load_dataset",
+    "load_human_study",
     "parse_combined",
 ]

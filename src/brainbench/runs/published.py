@@ -70,8 +70,9 @@ def import_published(
     paper_order = ab_labels(list(range(len(labels))), 42)
     seed: int | None = 42
     if any(paper_order[i] != labels[i] for i in range(len(labels))):
-        logger.warning("%s: labels do not follow the seed-42 A/B order; keeping them as published", results_dir)
-        seed = None
+        seed = None  # the swapped-context runs drew their order differently; labels are kept as published
+        if condition == "full":
+            logger.warning("%s: labels do not follow the seed-42 A/B order; keeping them as published", results_dir)
     run_info: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "brainbench": __version__,

@@ -1,0 +1,48 @@
+"""Analyses: pure functions, tables in, tables out. Plotting lives in brainbench.report."""
+
+from brainbench.analysis.accuracy import accuracy_table, mean_accuracy, models_vs_humans, subfield_table
+from brainbench.analysis.agreement import agreement_matrix, agreement_summary, difficulty_matrix
+from brainbench.analysis.calibration import (
+    brier_score,
+    calibration_bins,
+    calibration_fit,
+    expected_calibration_error,
+    human_choice_probability,
+    logistic_table,
+    model_choice_probability,
+)
+from brainbench.analysis.compare import paired_comparison
+from brainbench.analysis.humans import (
+    accuracy_by,
+    accuracy_by_experience,
+    human_summary,
+    item_accuracy,
+    top_expertise_trials,
+    trials_of,
+)
+from brainbench.analysis.tables import results_table
+
+__all__ = [
+    "accuracy_by",
+    "accuracy_by_experience",
+    "accuracy_table",
+    "agreement_matrix",
+    "agreement_summary",
+    "brier_score",
+    "calibration_bins",
+    "calibration_fit",
+    "difficulty_matrix",
+    "expected_calibration_error",
+    "human_choice_probability",
+    "human_summary",
+    "item_accuracy",
+    "logistic_table",
+    "mean_accuracy",
+    "model_choice_probability",
+    "models_vs_humans",
+    "paired_comparison",
+    "results_table",
+    "subfield_table",
+    "top_expertise_trials",
+    "trials_of",
+]

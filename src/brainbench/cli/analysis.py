@@ -1,0 +1,147 @@
+"""``brainbench humans`` and ``brainbench compare``: the paper's tables for the experts and for runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from brainbench.analysis import (
+    accuracy_by,
+    accuracy_by_experience,
+    accuracy_table,
+    agreement_matrix,
+    agreement_summary,
+    human_summary,
+    item_accuracy,
+    mean_accuracy,
+    models_vs_humans,
+    results_table,
+    subfield_table,
+    trials_of,
+)
+from brainbench.cli.app import app, handle_errors, stdout
+from brainbench.data import DATASETS, load_human_study
+from brainbench.runs import load_run
+from brainbench.settings import load_settings
+
+
+def print_frame(frame: pd.DataFrame, title: str, percent: tuple[str, ...] = ()) -> None:
+    """A DataFrame as a rich table; columns in ``percent`` (or all floats in [0, 1] if "*") shown as %."""
+    table = Table(title=title)
+    table.add_column(frame.index.name or "", justify="left")
+    for column in frame.columns:
+        table.add_column(str(column), justify="right")
+    for index, row in frame.iterrows():
+        cells = []
+        for column, value in row.items():
+            if isinstance(value, float) and (column in percent or "*" in percent):
+                cells.append("" if pd.isna(value) else f"{100 * value:.1f}%")
+            elif isinstance(value, float):
+                cells.append(f"{value:.4g}")
+            else:
+                cells.append(str(value))
+        table.add_row(str(index), *cells)
+    stdout.print(table)
+
+
+def load_runs(run_dirs: list[Path]) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
+    """{name: records} for the run directories (a name repeated across datasets gets the dataset added)."""
+    loaded = [load_run(run_dir) for run_dir in run_dirs]
+    names = [info["model"] for info, _ in loaded]
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for (info, records), name in zip(loaded, names):
+        key = name if names.count(name) == 1 else f"{name} ({info['dataset']}{'/' + info['condition'] if info.get('condition', 'full') != 'full' else ''})"
+        runs[key] = records
+    return runs, {info["dataset"] for info, _ in loaded}
+
+
+def human_trials_for(datasets: set[str], data_dir: Path | None) -> pd.DataFrame | None:
+    """The expert trials matching the runs' dataset (human- or GPT-4-made items), if it is a published one."""
+    sources = {DATASETS[name].source for name in datasets if name in DATASETS}
+    if len(sources) != 1:
+        return None
+    settings = load_settings(data_dir=data_dir)
+    trials = load_human_study(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
+    return trials_of(trials, sources.pop())
+
+
+def compare_tables(runs: dict[str, list[dict[str, Any]]], trials: pd.DataFrame | None) -> dict[str, Any]:
+    """Everything `compare` prints: accuracy per run (+ humans), the mean, the t-test, subfields, agreement."""
+    results = results_table(runs)
+    accuracy = accuracy_table(results)
+    tables: dict[str, Any] = {"accuracy": accuracy, "mean_accuracy": mean_accuracy(accuracy)}
+    if trials is not None:
+        humans = human_summary(trials)
+        tables["humans"] = humans
+        if len(accuracy) > 1:
+            tables["models_vs_humans"] = models_vs_humans(accuracy["accuracy"], float(humans.loc["all experts", "accuracy"]))
+    tables["subfields"] = subfield_table(results, trials)
+    matrix = agreement_matrix(results, item_accuracy(trials) if trials is not None else None)
+    tables["agreement_matrix"] = matrix
+    tables["agreement"] = agreement_summary(matrix)
+    return tables
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, pd.DataFrame):
+        return json.loads(value.to_json(orient="index"))
+    return value
+
+
+@app.command("humans")
+def humans_command(
+    source: str = typer.Option("human", "--source", help="human: trials on expert-made items; gpt4: on GPT-4-made items."),
+    top: float = typer.Option(0.2, "--top", help="Fraction of most expert trials per abstract (the paper's 0.2)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the study's files."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Human experts' accuracy: overall, top-20% expertise, by subfield, researcher type and experience."""
+    with handle_errors():
+        settings = load_settings(data_dir=data_dir)
+        trials = trials_of(load_human_study(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline), source)
+        tables = {
+            "overall": human_summary(trials, top),
+            "by_subfield": accuracy_by(trials, "subfield"),
+            "by_position": accuracy_by(trials, "position"),
+            "by_experience": accuracy_by_experience(trials),
+        }
+    if as_json:
+        stdout.print_json(json.dumps({k: _jsonable(v) for k, v in tables.items()}))
+        return
+    columns = ["n", "n_correct", "accuracy", "ci95_low", "ci95_high"]
+    stdout.print(f"{trials['participant_id'].nunique()} experts, {len(trials)} trials on {source}-made items", highlight=False)
+    for key, title in (("overall", "Human experts"), ("by_subfield", "By subfield"), ("by_position", "By researcher type"), ("by_experience", "By years of experience")):
+        print_frame(tables[key][columns], title, percent=("accuracy", "ci95_low", "ci95_high"))
+
+
+@app.command("compare")
+def compare_command(
+    run_dirs: list[Path] = typer.Argument(..., help="Run directories (from `brainbench run` or `import-published`)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the study's files (for the human experts)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Accuracy of several runs side by side with the human experts; mean, subfields, agreement."""
+    with handle_errors():
+        runs, datasets = load_runs(run_dirs)
+        tables = compare_tables(runs, human_trials_for(datasets, data_dir))
+    if as_json:
+        stdout.print_json(json.dumps({k: _jsonable(v) for k, v in tables.items()}, default=float))
+        return
+    print_frame(tables["accuracy"][["n", "n_correct", "accuracy", "ci95_low", "ci95_high"]], "Accuracy", percent=("accuracy", "ci95_low", "ci95_high"))
+    stdout.print(f"mean over {len(tables['accuracy'])} run(s): {100 * tables['mean_accuracy']:.1f}%", highlight=False)
+    if "humans" in tables:
+        print_frame(tables["humans"][["n", "n_correct", "accuracy", "ci95_low", "ci95_high"]], "Human experts", percent=("accuracy", "ci95_low", "ci95_high"))
+    if "models_vs_humans" in tables:
+        test = tables["models_vs_humans"]
+        stdout.print(f"models vs experts: t({test['df']}) = {test['t']:.2f}, p = {test['p']:.3g}, Cohen's d = {test['cohens_d']:.2f}", highlight=False)
+    print_frame(tables["subfields"], "Accuracy by subfield", percent=("*",))
+    agreement = tables["agreement"]
+    line = f"item-level agreement (Spearman): model-model {agreement['model_model_mean']:.2f} ± {agreement['model_model_sd']:.2f}"
+    if "model_human_mean" in agreement:
+        line += f", model-human {agreement['model_human_mean']:.2f} ± {agreement['model_human_sd']:.2f}"
+    stdout.print(line, highlight=False)
