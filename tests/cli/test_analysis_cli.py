@@ -1,0 +1,49 @@
+"""import-published, humans and compare through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from brainbench.cli import app
+
+runner = CliRunner()
+
+
+def test_import_published_then_compare(data_dir: Path, tmp_path: Path) -> None:
+    source = data_dir / "published_results"
+    for model in ("mistralai--Mistral-7B-v0.1", "gpt2"):
+        result = runner.invoke(
+            app, ["import-published", str(source / model / "human_abstracts"), "--model", model, "--out", str(tmp_path / model), "--data-dir", str(data_dir)]
+        )
+        assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "mistralai--Mistral-7B-v0.1" / "swap_seed42" / "results.jsonl").is_file()
+    summary = json.loads((tmp_path / "gpt2" / "summary.json").read_text())
+    assert summary["accuracy"] == 0.575 and summary["run"]["scorer"]["backend"] == "published"
+
+    result = runner.invoke(app, ["compare", str(tmp_path / "mistralai--Mistral-7B-v0.1"), str(tmp_path / "gpt2"), "--data-dir", str(data_dir), "--json"])
+    assert result.exit_code == 0, result.stderr
+    tables = json.loads(result.stdout)
+    assert tables["accuracy"]["gpt2"]["accuracy"] == 0.575
+    assert tables["mean_accuracy"] == (0.83 + 0.575) / 2
+    assert tables["humans"]["all experts"]["n_correct"] == 641
+    assert set(tables["subfields"]) == {"Behavioral/Cognitive", "Cellular/Molecular", "Development/Plasticity/Repair", "Neurobiology of Disease", "Systems/Circuits"}
+    text = runner.invoke(app, ["compare", str(tmp_path / "gpt2"), "--data-dir", str(data_dir)])
+    assert "57.5%" in text.stdout and "63.4%" in text.stdout
+
+
+def test_import_needs_a_known_folder_or_dataset(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["import-published", str(tmp_path), "--model", "m", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "pass --dataset" in result.stderr
+
+
+def test_humans(data_dir: Path) -> None:
+    result = runner.invoke(app, ["humans", "--data-dir", str(data_dir), "--json"])
+    assert result.exit_code == 0, result.stderr
+    tables = json.loads(result.stdout)
+    assert tables["overall"]["top 20% expertise"]["n_correct"] == 86
+    assert tables["by_subfield"]["Systems/Circuits"]["n"] == 258
+    gpt4 = json.loads(runner.invoke(app, ["humans", "--source", "gpt4", "--data-dir", str(data_dir), "--json"]).stdout)
+    assert gpt4["overall"]["all experts"]["n"] == 503
