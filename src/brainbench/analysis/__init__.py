@@ -5,13 +5,15 @@ from brainbench.analysis.agreement import agreement_matrix, agreement_summary, d
 from brainbench.analysis.calibration import (
     brier_score,
     calibration_bins,
+    calibration_by_model,
+    calibration_summary,
     calibration_fit,
     expected_calibration_error,
     human_choice_probability,
     logistic_table,
     model_choice_probability,
 )
-from brainbench.analysis.compare import paired_comparison
+from brainbench.analysis.compare import comparison_tables, paired_comparison
 from brainbench.analysis.humans import (
     accuracy_by,
     accuracy_by_experience,
@@ -30,6 +32,9 @@ __all__ = [
     "agreement_summary",
     "brier_score",
     "calibration_bins",
+    "calibration_by_model",
+    "calibration_summary",
+    "comparison_tables",
     "calibration_fit",
     "difficulty_matrix",
     "expected_calibration_error",

@@ -108,3 +108,38 @@ def brier_score(probability: Sequence[float], correct: Sequence[bool]) -> float:
     p = np.asarray(probability, dtype=float)
     y = np.asarray(correct, dtype=float)
     return float(np.mean((p - y) ** 2))
+
+
+HUMAN_EXPERTS = "human experts"
+
+
+def calibration_by_model(results: pd.DataFrame, human_trials: pd.DataFrame | None = None, n_bins: int = 20) -> dict[str, pd.DataFrame]:
+    """Calibration bins for each model (confidence |PPL_A - PPL_B|) and the humans (their rating)."""
+    tables = {model: calibration_bins(group["confidence"], group["correct"], n_bins) for model, group in results.groupby("model", sort=False)}
+    if human_trials is not None and not human_trials.empty:
+        tables[HUMAN_EXPERTS] = calibration_bins(human_trials["confidence"], human_trials["correct"], n_bins)
+    return tables
+
+
+def calibration_summary(results: pd.DataFrame, human_trials: pd.DataFrame | None = None, n_bins: int = 20) -> pd.DataFrame:
+    """One row per model (and the humans): the binned fit, Table S3's logistic regression, ECE and Brier."""
+    rows = {}
+    groups = [(model, group["confidence"], group["correct"], model_choice_probability(group["ppl_a"], group["ppl_b"])) for model, group in results.groupby("model", sort=False)]
+    if human_trials is not None and not human_trials.empty:
+        groups.append((HUMAN_EXPERTS, human_trials["confidence"], human_trials["correct"], human_choice_probability(human_trials["confidence"])))
+    for name, confidence, correct, probability in groups:
+        fit = calibration_fit(calibration_bins(confidence, correct, n_bins))
+        logistic = logistic_table(confidence, correct)
+        rows[name] = {
+            "bin_slope_per_bin": fit["slope_per_bin"],
+            "bin_fit_r": fit["r"],
+            "bin_fit_p": fit["p"],
+            "logistic_coef": logistic["coef_mean"],
+            "logistic_t": logistic["t"],
+            "logistic_p": logistic["p"],
+            "ece": expected_calibration_error(probability, correct),
+            "brier": brier_score(probability, correct),
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "model"
+    return frame

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from brainbench.analysis.accuracy import accuracy_table, mean_accuracy, models_vs_humans, subfield_table
+from brainbench.analysis.agreement import agreement_matrix, agreement_summary
+from brainbench.analysis.humans import human_summary, item_accuracy
 
 
 def paired_comparison(results: pd.DataFrame, model_a: str, model_b: str, n_bootstrap: int = 10_000, seed: int = 0) -> dict[str, float]:
@@ -38,3 +44,20 @@ def paired_comparison(results: pd.DataFrame, model_a: str, model_b: str, n_boots
         "only_b_correct": only_b,
         "mcnemar_p": p,
     }
+
+
+def comparison_tables(results: pd.DataFrame, human_trials: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The paper's main tables for a set of runs: accuracy per model, their mean, the human experts
+    (all and top 20%), the models-vs-humans t-test, accuracy by subfield and item-level agreement."""
+    accuracy = accuracy_table(results)
+    tables: dict[str, Any] = {"accuracy": accuracy, "mean_accuracy": mean_accuracy(accuracy)}
+    if human_trials is not None:
+        humans = human_summary(human_trials)
+        tables["humans"] = humans
+        if len(accuracy) > 1:
+            tables["models_vs_humans"] = models_vs_humans(accuracy["accuracy"], float(humans.loc["all experts", "accuracy"]))
+    tables["subfields"] = subfield_table(results, human_trials)
+    matrix = agreement_matrix(results, item_accuracy(human_trials) if human_trials is not None else None)
+    tables["agreement_matrix"] = matrix
+    tables["agreement"] = agreement_summary(matrix)
+    return tables

@@ -7,7 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-RESULT_COLUMNS = ["model", "item_id", "doi", "subfield", "source", "label", "ppl_original", "ppl_altered", "correct", "confidence", "difficulty"]
+RESULT_COLUMNS = [
+    "model", "item_id", "doi", "subfield", "source", "label",
+    "ppl_original", "ppl_altered", "ppl_a", "ppl_b", "correct", "confidence", "difficulty",
+]
 
 
 def results_table(runs: Mapping[str, Sequence[dict[str, Any]]]) -> pd.DataFrame:

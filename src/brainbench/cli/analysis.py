@@ -13,15 +13,9 @@ from rich.table import Table
 from brainbench.analysis import (
     accuracy_by,
     accuracy_by_experience,
-    accuracy_table,
-    agreement_matrix,
-    agreement_summary,
+    comparison_tables,
     human_summary,
-    item_accuracy,
-    mean_accuracy,
-    models_vs_humans,
     results_table,
-    subfield_table,
     trials_of,
 )
 from brainbench.cli.app import app, handle_errors, stdout
@@ -70,23 +64,6 @@ def human_trials_for(datasets: set[str], data_dir: Path | None) -> pd.DataFrame 
     return trials_of(trials, sources.pop())
 
 
-def compare_tables(runs: dict[str, list[dict[str, Any]]], trials: pd.DataFrame | None) -> dict[str, Any]:
-    """Everything `compare` prints: accuracy per run (+ humans), the mean, the t-test, subfields, agreement."""
-    results = results_table(runs)
-    accuracy = accuracy_table(results)
-    tables: dict[str, Any] = {"accuracy": accuracy, "mean_accuracy": mean_accuracy(accuracy)}
-    if trials is not None:
-        humans = human_summary(trials)
-        tables["humans"] = humans
-        if len(accuracy) > 1:
-            tables["models_vs_humans"] = models_vs_humans(accuracy["accuracy"], float(humans.loc["all experts", "accuracy"]))
-    tables["subfields"] = subfield_table(results, trials)
-    matrix = agreement_matrix(results, item_accuracy(trials) if trials is not None else None)
-    tables["agreement_matrix"] = matrix
-    tables["agreement"] = agreement_summary(matrix)
-    return tables
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, pd.DataFrame):
         return json.loads(value.to_json(orient="index"))
@@ -128,7 +105,7 @@ def compare_command(
     """Accuracy of several runs side by side with the human experts; mean, subfields, agreement."""
     with handle_errors():
         runs, datasets = load_runs(run_dirs)
-        tables = compare_tables(runs, human_trials_for(datasets, data_dir))
+        tables = comparison_tables(results_table(runs), human_trials_for(datasets, data_dir))
     if as_json:
         stdout.print_json(json.dumps({k: _jsonable(v) for k, v in tables.items()}, default=float))
         return
@@ -145,3 +122,21 @@ def compare_command(
     if "model_human_mean" in agreement:
         line += f", model-human {agreement['model_human_mean']:.2f} ± {agreement['model_human_sd']:.2f}"
     stdout.print(line, highlight=False)
+
+
+@app.command("report")
+def report_command(
+    run_dirs: list[Path] = typer.Argument(..., help="Run directories (from `brainbench run` or `import-published`)."),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write."),
+    figures: Path | None = typer.Option(None, "--figures", help="Also save every figure as PNG and SVG here."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the study's files (for the human experts)."),
+) -> None:
+    """One self-contained HTML report: the paper's Fig 3A-C, Fig 4, Fig S6 and their tables."""
+    from brainbench.report import PERCENT_TABLES, build_sections, save_figures, write_report
+
+    with handle_errors():
+        runs, datasets = load_runs(run_dirs)
+        sections = build_sections(results_table(runs), human_trials_for(datasets, data_dir))
+        write_report(out, f"BrainBench report: {len(runs)} run(s)", sections, PERCENT_TABLES)
+        written = save_figures(sections, figures) if figures is not None else []
+    stdout.print(f"report: {out}" + (f"; {len(written)} figure files in {figures}" if written else ""), highlight=False)

@@ -1,0 +1,69 @@
+"""The HTML report, opened in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from brainbench.cli import app
+
+EXPECTED_FIGURES = {"fig3a_accuracy", "fig3b_subfields", "fig3c_researcher_type", "fig4_calibration", "figS6_agreement"}
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def report(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    runner = CliRunner()
+    source = data_dir / "published_results"
+    run_dirs = []
+    for model in ("mistralai--Mistral-7B-v0.1", "gpt2", "TinyLlama--TinyLlama_v1.1"):
+        result = runner.invoke(
+            app, ["import-published", str(source / model / "human_abstracts"), "--model", model, "--out", str(out / model), "--data-dir", str(data_dir)]
+        )
+        assert result.exit_code == 0, result.stderr
+        run_dirs.append(str(out / model))
+    result = runner.invoke(app, ["report", *run_dirs, "--out", str(out / "report.html"), "--figures", str(out / "figs"), "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def test_figure_files(report: Path) -> None:
+    names = {path.name for path in (report / "figs").iterdir()}
+    assert names == {f"{figure}.{suffix}" for figure in EXPECTED_FIGURES for suffix in ("png", "svg")}
+
+
+def test_report_renders_in_chromium(report: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto((report / "report.html").as_uri())
+            figures = page.eval_on_selector_all("figure[data-figure]", "nodes => nodes.map(n => n.dataset.figure)")
+            decoded = page.eval_on_selector_all("figure img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 100)")
+            text = page.inner_text("body")
+            page.screenshot(path=str(report / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert set(figures) == EXPECTED_FIGURES
+    assert decoded and all(decoded)
+    assert "63.4%" in text and "83.0%" in text and "66.2%" in text
+    assert (report / "report.png").stat().st_size > 10_000
