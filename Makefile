@@ -22,4 +22,6 @@ main: setup
 	$(BIN)/brainbench summary $(RUN_DIR)
 
 test: setup
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	$(BIN)/python -m pytest --runslow -q

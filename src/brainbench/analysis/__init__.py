@@ -1,6 +1,6 @@
 """Analyses: pure functions, tables in, tables out. Plotting lives in brainbench.report."""
 
-from brainbench.analysis.accuracy import accuracy_table, mean_accuracy, models_vs_humans, subfield_table
+from brainbench.analysis.accuracy import PAPER_MODEL_SET, accuracy_table, mean_accuracy, models_vs_humans, subfield_table
 from brainbench.analysis.agreement import agreement_matrix, agreement_summary, difficulty_matrix
 from brainbench.analysis.calibration import (
     brier_score,
@@ -17,6 +17,7 @@ from brainbench.analysis.compare import comparison_tables, paired_comparison
 from brainbench.analysis.humans import (
     accuracy_by,
     accuracy_by_experience,
+    expertise_calibration,
     human_summary,
     item_accuracy,
     top_expertise_trials,
@@ -25,6 +26,7 @@ from brainbench.analysis.humans import (
 from brainbench.analysis.tables import results_table
 
 __all__ = [
+    "PAPER_MODEL_SET",
     "accuracy_by",
     "accuracy_by_experience",
     "accuracy_table",
@@ -38,6 +40,7 @@ __all__ = [
     "calibration_fit",
     "difficulty_matrix",
     "expected_calibration_error",
+    "expertise_calibration",
     "human_choice_probability",
     "human_summary",
     "item_accuracy",

@@ -11,6 +11,14 @@ from scipy import stats
 from brainbench.runs.summary import accuracy_stats
 
 AVERAGE_MODEL = "average model"
+# The 15 models of the paper's Fig 3A (mean 81.4% on human-made items), named as its result folders.
+PAPER_MODEL_SET = (
+    "facebook--galactica-6.7b", "facebook--galactica-30b", "facebook--galactica-120b",
+    "tiiuae--falcon-40b", "tiiuae--falcon-40b-instruct", "tiiuae--falcon-180B", "tiiuae--falcon-180B-chat",
+    "meta-llama--Llama-2-7b-hf", "meta-llama--Llama-2-7b-chat-hf", "meta-llama--Llama-2-13b-hf",
+    "meta-llama--Llama-2-13b-chat-hf", "meta-llama--Llama-2-70b-hf", "meta-llama--Llama-2-70b-chat-hf",
+    "mistralai--Mistral-7B-v0.1", "mistralai--Mistral-7B-Instruct-v0.1",
+)
 HUMAN_EXPERTS = "human experts"
 
 
@@ -30,8 +38,12 @@ def accuracy_table(results: pd.DataFrame) -> pd.DataFrame:
 
 def mean_accuracy(table: pd.DataFrame, models: Sequence[str] | None = None) -> float:
     """Mean of per-model accuracies over ``models`` (all rows of ``accuracy_table`` by default)."""
-    chosen = table if models is None else table.loc[list(models)]
-    return float(chosen["accuracy"].mean())
+    if models is None:
+        return float(table["accuracy"].mean())
+    missing = [model for model in models if model not in table.index]
+    if missing:
+        raise KeyError(f"no run for {len(missing)} model(s) of the set: {', '.join(missing)}")
+    return float(table.loc[list(models), "accuracy"].mean())
 
 
 def subfield_table(results: pd.DataFrame, human_trials: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -46,11 +47,16 @@ def paired_comparison(results: pd.DataFrame, model_a: str, model_b: str, n_boots
     }
 
 
-def comparison_tables(results: pd.DataFrame, human_trials: pd.DataFrame | None = None) -> dict[str, Any]:
-    """The paper's main tables for a set of runs: accuracy per model, their mean, the human experts
-    (all and top 20%), the models-vs-humans t-test, accuracy by subfield and item-level agreement."""
+def comparison_tables(
+    results: pd.DataFrame, human_trials: pd.DataFrame | None = None, model_set: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The paper's main tables for a set of runs: accuracy per model, their mean (over ``model_set``
+    if given), the human experts (all and top 20%), the models-vs-humans t-test, accuracy by subfield,
+    item-level agreement, and for exactly two runs their paired comparison."""
     accuracy = accuracy_table(results)
-    tables: dict[str, Any] = {"accuracy": accuracy, "mean_accuracy": mean_accuracy(accuracy)}
+    tables: dict[str, Any] = {"accuracy": accuracy, "mean_accuracy": mean_accuracy(accuracy, model_set)}
+    if len(accuracy) == 2:
+        tables["paired"] = paired_comparison(results, *accuracy.index)
     if human_trials is not None:
         humans = human_summary(human_trials)
         tables["humans"] = humans

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from brainbench.analysis.accuracy import stats_row
+from brainbench.analysis.calibration import calibration_bins
 
 
 def trials_of(trials: pd.DataFrame, source: str = "human") -> pd.DataFrame:
@@ -58,3 +59,9 @@ def accuracy_by_experience(trials: pd.DataFrame, edges: Sequence[float] = (0, 5,
 def item_accuracy(trials: pd.DataFrame) -> pd.Series:
     """Per-item human accuracy (mean correct per DOI): the human side of item-level agreement."""
     return trials.groupby("doi")["correct"].mean()
+
+
+def expertise_calibration(trials: pd.DataFrame, n_bins: int = 10) -> pd.DataFrame:
+    """Accuracy by self-rated expertise: equal-count bins of ranked expertise (as confidence is binned)."""
+    bins = calibration_bins(trials["expertise"], trials["correct"], n_bins)
+    return bins.rename(columns={"mean_confidence": "mean_expertise"})

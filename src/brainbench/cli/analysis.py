@@ -11,13 +11,16 @@ import typer
 from rich.table import Table
 
 from brainbench.analysis import (
+    PAPER_MODEL_SET,
     accuracy_by,
     accuracy_by_experience,
     comparison_tables,
+    expertise_calibration,
     human_summary,
     results_table,
     trials_of,
 )
+from brainbench.errors import InputError
 from brainbench.cli.app import app, handle_errors, stdout
 from brainbench.data import DATASETS, load_human_study
 from brainbench.runs import load_run
@@ -74,18 +77,22 @@ def _jsonable(value: Any) -> Any:
 def humans_command(
     source: str = typer.Option("human", "--source", help="human: trials on expert-made items; gpt4: on GPT-4-made items."),
     top: float = typer.Option(0.2, "--top", help="Fraction of most expert trials per abstract (the paper's 0.2)."),
+    ties: str = typer.Option("first", "--ties", help="Expertise ties at the cut-off: first (the paper's: file order), last, or all (keep every tied trial)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the study's files."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Human experts' accuracy: overall, top-20% expertise, by subfield, researcher type and experience."""
     with handle_errors():
         settings = load_settings(data_dir=data_dir)
+        if ties not in ("first", "last", "all"):
+            raise InputError("--ties", None, f"{ties!r}: choose first, last or all")
         trials = trials_of(load_human_study(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline), source)
         tables = {
-            "overall": human_summary(trials, top),
+            "overall": human_summary(trials, top, ties),  # type: ignore[arg-type]
             "by_subfield": accuracy_by(trials, "subfield"),
             "by_position": accuracy_by(trials, "position"),
             "by_experience": accuracy_by_experience(trials),
+            "by_expertise": expertise_calibration(trials).set_index("bin"),
         }
     if as_json:
         stdout.print_json(json.dumps({k: _jsonable(v) for k, v in tables.items()}))
@@ -94,23 +101,43 @@ def humans_command(
     stdout.print(f"{trials['participant_id'].nunique()} experts, {len(trials)} trials on {source}-made items", highlight=False)
     for key, title in (("overall", "Human experts"), ("by_subfield", "By subfield"), ("by_position", "By researcher type"), ("by_experience", "By years of experience")):
         print_frame(tables[key][columns], title, percent=("accuracy", "ci95_low", "ci95_high"))
+    print_frame(tables["by_expertise"][["n", "mean_expertise", "accuracy"]], "By self-rated expertise (equal-count bins)", percent=("accuracy",))
 
 
 @app.command("compare")
 def compare_command(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories (from `brainbench run` or `import-published`)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the study's files (for the human experts)."),
+    model_set: str | None = typer.Option(None, "--model-set", help="'paper': average over the paper's 15 models (runs named as its result folders)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Accuracy of several runs side by side with the human experts; mean, subfields, agreement."""
+    """Accuracy of several runs side by side with the human experts; mean, subfields, agreement;
+    for two runs also McNemar's test and a bootstrap CI of their difference."""
     with handle_errors():
         runs, datasets = load_runs(run_dirs)
-        tables = comparison_tables(results_table(runs), human_trials_for(datasets, data_dir))
+        chosen = None
+        if model_set is not None:
+            if model_set != "paper":
+                raise InputError("--model-set", None, f"{model_set!r}: the known set is 'paper'")
+            missing = [name for name in PAPER_MODEL_SET if name not in runs]
+            if missing:
+                raise InputError("--model-set", None, f"no run for {len(missing)} of the paper's 15 models: {', '.join(missing)}")
+            chosen = PAPER_MODEL_SET
+        tables = comparison_tables(results_table(runs), human_trials_for(datasets, data_dir), chosen)
     if as_json:
         stdout.print_json(json.dumps({k: _jsonable(v) for k, v in tables.items()}, default=float))
         return
     print_frame(tables["accuracy"][["n", "n_correct", "accuracy", "ci95_low", "ci95_high"]], "Accuracy", percent=("accuracy", "ci95_low", "ci95_high"))
-    stdout.print(f"mean over {len(tables['accuracy'])} run(s): {100 * tables['mean_accuracy']:.1f}%", highlight=False)
+    over = "the paper's 15 models" if model_set else f"{len(tables['accuracy'])} run(s)"
+    stdout.print(f"mean over {over}: {100 * tables['mean_accuracy']:.1f}%", highlight=False)
+    if "paired" in tables:
+        paired = tables["paired"]
+        stdout.print(
+            f"{paired['model_a']} - {paired['model_b']}: {100 * paired['difference']:+.1f} points "
+            f"(bootstrap 95% CI {100 * paired['difference_ci95_low']:+.1f} to {100 * paired['difference_ci95_high']:+.1f}), "
+            f"McNemar exact p = {paired['mcnemar_p']:.3g} ({paired['only_a_correct']} vs {paired['only_b_correct']} discordant items)",
+            highlight=False,
+        )
     if "humans" in tables:
         print_frame(tables["humans"][["n", "n_correct", "accuracy", "ci95_low", "ci95_high"]], "Human experts", percent=("accuracy", "ci95_low", "ci95_high"))
     if "models_vs_humans" in tables:

@@ -6,6 +6,8 @@ import pandas as pd
 
 from brainbench.analysis import (
     accuracy_by,
+    accuracy_by_experience,
+    expertise_calibration,
     calibration_by_model,
     calibration_summary,
     comparison_tables,
@@ -48,7 +50,11 @@ def build_sections(results: pd.DataFrame, human_trials: pd.DataFrame | None = No
             Section(
                 "Human experts by researcher type (Fig 3C)",
                 figures={"fig3c_researcher_type": plot_by_group(by_position, "Human experts by researcher type", tables["mean_accuracy"])},
-                tables={"By researcher type": by_position[accuracy_columns]},
+                tables={
+                    "By researcher type": by_position[accuracy_columns],
+                    "By years of experience": accuracy_by_experience(human_trials)[accuracy_columns],
+                    "By self-rated expertise (equal-count bins)": expertise_calibration(human_trials).set_index("bin")[["n", "mean_expertise", "accuracy"]],
+                },
             )
         )
     calibration = calibration_summary(results, human_trials)
