@@ -20,6 +20,9 @@ def test_import_published_then_compare(data_dir: Path, tmp_path: Path) -> None:
         )
         assert result.exit_code == 0, result.stderr
     assert (tmp_path / "mistralai--Mistral-7B-v0.1" / "swap_seed42" / "results.jsonl").is_file()
+    iso = json.loads((tmp_path / "mistralai--Mistral-7B-v0.1" / "iso" / "summary.json").read_text())
+    assert iso["n_items"] == 488 and iso["run"]["condition"] == "iso"  # the paper's 488 human-made sentence pairs
+    assert round(100 * iso["accuracy"], 1) == 68.2
     summary = json.loads((tmp_path / "gpt2" / "summary.json").read_text())
     assert summary["accuracy"] == 0.575 and summary["run"]["scorer"]["backend"] == "published"
 

@@ -9,7 +9,7 @@ import typer
 from brainbench.cli.app import app, handle_errors, stderr
 from brainbench.data import load_dataset
 from brainbench.errors import InputError
-from brainbench.runs.published import PAPER_FOLDERS, import_published, swap_folders
+from brainbench.runs.published import PAPER_FOLDERS, has_iso, import_published, swap_folders
 from brainbench.settings import load_settings
 
 
@@ -21,7 +21,8 @@ def import_published_command(
     dataset: str | None = typer.Option(None, "--dataset", "-d", help="Dataset the rows belong to (default: from the folder name, human_abstracts or llm_abstracts)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files."),
 ) -> None:
-    """Turn the paper's per-model results into a normal run directory (swap_seed*/ subfolders into OUT/swap_seed*)."""
+    """Turn the paper's per-model results into a normal run directory; swap_seed*/ subfolders become
+    OUT/swap_seed*, and the without-context arrays (*_iso.npy) OUT/iso (one item per sentence pair)."""
     with handle_errors():
         name = dataset or PAPER_FOLDERS.get(Path(path).name)
         if name is None:
@@ -33,3 +34,6 @@ def import_published_command(
         for folder in swap_folders(path):
             swapped = import_published(folder, data, model, out / folder.name, condition=folder.name, overwrite=True)
             stderr.print(f"  {folder.name}: accuracy {100 * swapped['accuracy']:.1f}% -> {out / folder.name}", highlight=False)
+        if has_iso(path):
+            iso = import_published(path, data, model, out / "iso", condition="iso", overwrite=True)
+            stderr.print(f"  without context: {iso['n_items']} sentence pairs, accuracy {100 * iso['accuracy']:.1f}% -> {out / 'iso'}", highlight=False)

@@ -3,6 +3,9 @@
 The paper saved, per model and dataset, ``PPL_A_and_B.npy`` (n x 2: PPL of option A and B) and
 ``labels.npy`` (n: 1 where the altered text is A), row i being CSV row i. Swapped-context
 results sit in ``swap_seed*/`` with the same two files; each becomes its own run directory.
+The without-context condition (``PPL_A_and_B_iso.npy``, ``labels_iso.npy``) scores each edited
+sentence pair alone; ``abstract_mask_iso.npy`` gives each pair's CSV row. Its run directory has
+one item per sentence pair (``item_id`` = pair index, ``case_item_id`` = the CSV row).
 """
 
 from __future__ import annotations
@@ -35,49 +38,65 @@ logger = logging.getLogger(__name__)
 
 PPL_FILE = "PPL_A_and_B.npy"
 LABELS_FILE = "labels.npy"
+ISO_FILES = ("PPL_A_and_B_iso.npy", "labels_iso.npy", "abstract_mask_iso.npy")
 # Folder names the paper used for each dataset, to guess the dataset of a results folder.
 PAPER_FOLDERS = {"human_abstracts": "brainbench-human", "llm_abstracts": "brainbench-gpt4"}
 
 
-def read_published_arrays(results_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_published_arrays(results_dir: Path, ppl_file: str = PPL_FILE, labels_file: str = LABELS_FILE) -> tuple[np.ndarray, np.ndarray]:
     """(PPL n x 2, labels n) from a folder in the paper's format, checked for shape and values."""
     results_dir = Path(results_dir)
-    for name in (PPL_FILE, LABELS_FILE):
+    for name in (ppl_file, labels_file):
         if not (results_dir / name).is_file():
-            raise InputError(results_dir / name, None, "missing: a published results folder holds PPL_A_and_B.npy and labels.npy")
-    ppl = np.load(results_dir / PPL_FILE)
-    labels = np.load(results_dir / LABELS_FILE)
+            raise InputError(results_dir / name, None, f"missing: a published results folder holds {ppl_file} and {labels_file}")
+    ppl = np.load(results_dir / ppl_file)
+    labels = np.load(results_dir / labels_file)
     if ppl.ndim != 2 or ppl.shape[1] != 2:
-        raise InputError(results_dir / PPL_FILE, None, f"shape {ppl.shape}, expected (n, 2)")
+        raise InputError(results_dir / ppl_file, None, f"shape {ppl.shape}, expected (n, 2)")
     if labels.shape != (ppl.shape[0],):
-        raise InputError(results_dir / LABELS_FILE, None, f"shape {labels.shape}, expected ({ppl.shape[0]},) as the PPL array")
+        raise InputError(results_dir / labels_file, None, f"shape {labels.shape}, expected ({ppl.shape[0]},) as the PPL array")
     if not np.isin(labels, (0, 1)).all():
-        raise InputError(results_dir / LABELS_FILE, None, "labels must be 0 or 1")
+        raise InputError(results_dir / labels_file, None, "labels must be 0 or 1")
     if not np.isfinite(ppl).all() or (ppl <= 0).any():
         row = int(np.argwhere(~np.isfinite(ppl) | (ppl <= 0))[0][0])
-        raise InputError(results_dir / PPL_FILE, None, f"row {row}: perplexities must be finite and positive")
+        raise InputError(results_dir / ppl_file, None, f"row {row}: perplexities must be finite and positive")
     return ppl, labels.astype(int)
 
 
 def import_published(
     results_dir: Path, dataset: Dataset, model: str, out_dir: Path, *, condition: str = "full", overwrite: bool = False
 ) -> dict[str, Any]:
-    """Write one run directory from a folder of published arrays, aligned to the dataset's rows; return its summary."""
-    ppl, labels = read_published_arrays(results_dir)
+    """Write one run directory from a folder of published arrays, aligned to the dataset's rows; return its summary.
+
+    ``condition`` "full" and "swap_seed*" read PPL_A_and_B.npy / labels.npy (one row per CSV row);
+    "iso" reads the without-context arrays (one row per sentence pair).
+    """
+    results_dir = Path(results_dir)
+    if condition == "iso":
+        ppl, labels = read_published_arrays(results_dir, ISO_FILES[0], ISO_FILES[1])
+        rows = np.load(results_dir / ISO_FILES[2]).astype(int)
+        if rows.shape != labels.shape:
+            raise InputError(results_dir / ISO_FILES[2], None, f"shape {rows.shape}, expected {labels.shape}")
+    else:
+        ppl, labels = read_published_arrays(results_dir)
+        rows = np.arange(len(labels))
+        if len(labels) != dataset.n_rows:
+            raise InputError(results_dir / PPL_FILE, None, f"{len(labels)} rows, but {dataset.name} has {dataset.n_rows} test cases")
     cases = {case.item_id: case for case in dataset.cases}
-    if len(labels) != dataset.n_rows or set(cases) != set(range(dataset.n_rows)):
-        raise InputError(results_dir / PPL_FILE, None, f"{len(labels)} rows, but {dataset.name} has {dataset.n_rows} test cases")
+    unknown = sorted(set(rows.tolist()) - set(cases))
+    if unknown:
+        raise InputError(results_dir, None, f"rows {unknown[:10]} are not test cases of {dataset.name}")
     paper_order = ab_labels(list(range(len(labels))), 42)
     seed: int | None = 42
     if any(paper_order[i] != labels[i] for i in range(len(labels))):
-        seed = None  # the swapped-context runs drew their order differently; labels are kept as published
+        seed = None  # the swapped and without-context runs drew their order differently; labels are kept
         if condition == "full":
             logger.warning("%s: labels do not follow the seed-42 A/B order; keeping them as published", results_dir)
     run_info: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "brainbench": __version__,
         "model": model,
-        "scorer": {"backend": "published", "source": str(Path(results_dir).resolve())},
+        "scorer": {"backend": "published", "source": str(results_dir.resolve())},
         "dataset": dataset.name,
         "dataset_path": str(dataset.path),
         "dataset_sha256": dataset.sha256,
@@ -90,26 +109,30 @@ def import_published(
     out_dir = Path(out_dir)
     prepare_run_dir(out_dir, run_info, overwrite=overwrite)
     records = []
-    for row in range(len(labels)):
-        label = int(labels[row])
+    for index, (row, label) in enumerate(zip(rows.tolist(), labels.tolist())):
         # label is also the index of the original text among (A, B)
-        ppl_original, ppl_altered = float(ppl[row, label]), float(ppl[row, 1 - label])
-        records.append(
-            {
-                **case_fields(cases[row], label, "ok"),
-                "nll_original": None,
-                "nll_altered": None,
-                "ntokens_original": None,
-                "ntokens_altered": None,
-                **decide(label, ppl_original, ppl_altered),
-                "elapsed_s": None,
-            }
-        )
+        record = {
+            **case_fields(cases[row], label, "ok"),
+            "nll_original": None,
+            "nll_altered": None,
+            "ntokens_original": None,
+            "ntokens_altered": None,
+            **decide(label, float(ppl[index, label]), float(ppl[index, 1 - label])),
+            "elapsed_s": None,
+        }
+        if condition == "iso":
+            record = {"item_id": index, "case_item_id": row, **{k: v for k, v in record.items() if k != "item_id"}}
+        records.append(record)
     (out_dir / RESULTS_FILE).write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     run_info = json.loads((out_dir / RUN_FILE).read_text(encoding="utf-8"))
     summary = summarize(read_results(out_dir), run_info)
     write_json(out_dir / SUMMARY_FILE, summary)
     return summary
+
+
+def has_iso(results_dir: Path) -> bool:
+    """Whether a published results folder holds the without-context arrays."""
+    return all((Path(results_dir) / name).is_file() for name in ISO_FILES)
 
 
 def swap_folders(results_dir: Path) -> list[Path]:
