@@ -24,7 +24,7 @@ def dataset_spec(name: str) -> DatasetSpec:
     raise DatasetNotFoundError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}.{hint} A file path works too.")
 
 
-def _verified(path: Path, spec: DatasetSpec | ReferenceFile, where: str) -> Path:
+def _verified(path: Path, spec: ReferenceFile, where: str) -> Path:
     actual = sha256_file(path)
     if actual != spec.sha256:
         raise ChecksumError(
@@ -54,7 +54,7 @@ def download(url: str, target: Path, sha256: str) -> None:
 
 
 def resolve_dataset_file(
-    spec: DatasetSpec | ReferenceFile, *, data_dir: Path | None, cache_dir: Path, offline: bool = False
+    spec: ReferenceFile, *, data_dir: Path | None, cache_dir: Path, offline: bool = False
 ) -> Path:
     """Return a verified local copy of ``spec``'s file, downloading it into the cache if needed."""
     if data_dir is not None:
