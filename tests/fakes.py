@@ -36,3 +36,7 @@ class FakeScorer:
             words = text.split()
             results.append(TokenScores(tuple(-len(word) / 10 for word in words[1:]), len(words)))
         return results
+
+    def score_pair(self, first: str, second: str) -> tuple[TokenScores, TokenScores]:
+        a, b = self.score_texts([first, second])
+        return a, b

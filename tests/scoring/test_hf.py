@@ -94,3 +94,44 @@ def test_lora_adapter(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert scorer.score_texts([text])[0].ppl == pytest.approx(expected, rel=1e-4)
     assert plain.score_texts([text])[0].ppl != pytest.approx(expected, rel=1e-4)
     assert scorer.describe()["adapter"] == str(tmp_path / "adapter")
+
+
+def test_fast_engine_matches_simple_engine_and_full_loss(embedded_scorer: HFScorer, data_dir: Path) -> None:
+    assert embedded_scorer.engine == "fast"
+    cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:3]
+    for case in cases:
+        fast = embedded_scorer.score_pair(case.original, case.altered)
+        simple = embedded_scorer.score_texts([case.original, case.altered])
+        for text, f, s in zip((case.original, case.altered), fast, simple):
+            assert f.n_tokens == s.n_tokens and f.n_text_tokens == s.n_text_tokens
+            assert f.token_logprobs == pytest.approx(s.token_logprobs, rel=1e-4, abs=1e-4)
+            assert f.ppl == pytest.approx(reference_ppl(embedded_scorer.model, embedded_scorer.tokenizer, text), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Neurons in the hippocampus fire.", "Neurons in the hippocampus fire less."),  # one is a prefix of the other
+        ("Increased firing in cortex.", "Decreased firing in cortex."),  # differs at the first token
+        ("Same text here.", "Same text here."),  # identical: everything shared but the last token
+    ],
+)
+def test_fast_engine_edge_cases(embedded_scorer: HFScorer, first: str, second: str) -> None:
+    fast = embedded_scorer.score_pair(first, second)
+    for text, score in zip((first, second), fast):
+        assert score.ppl == pytest.approx(reference_ppl(embedded_scorer.model, embedded_scorer.tokenizer, text), rel=1e-4)
+
+
+def test_fast_engine_with_a_lora_adapter(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import peft
+    import transformers
+
+    base = transformers.AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tuned = peft.get_peft_model(base, peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    tuned.save_pretrained(tmp_path / "adapter")
+    tuned.eval()
+    scorer = HFScorer.load(tiny_model_dir, adapter=tmp_path / "adapter", dtype="float32", device="cpu")
+    assert scorer.engine == "fast"
+    first, second = "Synaptic plasticity depends on NMDA receptors.", "Synaptic plasticity ignores NMDA receptors."
+    for text, score in zip((first, second), scorer.score_pair(first, second)):
+        assert score.ppl == pytest.approx(reference_ppl(tuned, scorer.tokenizer, text), rel=1e-4)

@@ -194,10 +194,11 @@ def run_benchmark(
     with open(out_dir / RESULTS_FILE, "a", encoding="utf-8") as results:
         for position, case in enumerate(todo, start=total - len(todo) + 1):
             label = labels[case.item_id]
-            prompts = [apply_template(template_text, case.original), apply_template(template_text, case.altered)]
             started = time.perf_counter()
             try:
-                original, altered = scorer.score_texts(prompts)
+                original, altered = scorer.score_pair(
+                    apply_template(template_text, case.original), apply_template(template_text, case.altered)
+                )
                 record = item_record(case, label, original, altered, time.perf_counter() - started)
             except BrainbenchError as error:
                 logger.warning("item %d (line %d) not scored: %s", case.item_id, case.line, error)

@@ -48,6 +48,10 @@ class Scorer(Protocol):
 
     def score_texts(self, texts: Sequence[str]) -> list[TokenScores]: ...
 
+    def score_pair(self, first: str, second: str) -> tuple[TokenScores, TokenScores]:
+        """Both versions of one test case; a backend may share work between them."""
+        ...
+
     def describe(self) -> dict[str, object]:
         """What a run must record to be reproducible (model, revision, dtype, device, ...)."""
         ...

