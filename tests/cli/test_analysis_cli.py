@@ -63,3 +63,11 @@ def test_compare_two_runs_is_paired_and_model_set_is_checked(data_dir: Path, tmp
     assert (tables["paired"]["only_a_correct"], tables["paired"]["only_b_correct"]) == (10, 4)
     result = runner.invoke(app, ["compare", *dirs, "--model-set", "paper", "--data-dir", str(data_dir)])
     assert result.exit_code == 1 and "no run for 14 of the paper's 15 models" in result.stderr
+
+
+def test_runs_of_the_same_model_stay_apart(data_dir: Path, tmp_path: Path) -> None:
+    source = data_dir / "published_results"
+    for model, out in (("gpt2", "a"), ("TinyLlama--TinyLlama_v1.1", "b")):
+        runner.invoke(app, ["import-published", str(source / model / "human_abstracts"), "--model", "same-name", "--out", str(tmp_path / out), "--data-dir", str(data_dir)])
+    tables = json.loads(runner.invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--data-dir", str(data_dir), "--json"]).stdout)
+    assert {name: row["accuracy"] for name, row in tables["accuracy"].items()} == {"same-name (a)": 0.575, "same-name (b)": 0.705}

@@ -20,9 +20,9 @@ from brainbench.analysis import (
     results_table,
     trials_of,
 )
-from brainbench.errors import InputError
 from brainbench.cli.app import app, handle_errors, stdout
 from brainbench.data import DATASETS, load_human_study
+from brainbench.errors import InputError
 from brainbench.runs import load_run
 from brainbench.settings import load_settings
 
@@ -47,12 +47,16 @@ def print_frame(frame: pd.DataFrame, title: str, percent: tuple[str, ...] = ()) 
 
 
 def load_runs(run_dirs: list[Path]) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
-    """{name: records} for the run directories (a name repeated across datasets gets the dataset added)."""
+    """({name: records}, datasets) for the run directories. A model name shared by several runs gets
+    the run directory's name added, so that no run hides another."""
     loaded = [load_run(run_dir) for run_dir in run_dirs]
     names = [info["model"] for info, _ in loaded]
     runs: dict[str, list[dict[str, Any]]] = {}
-    for (info, records), name in zip(loaded, names):
-        key = name if names.count(name) == 1 else f"{name} ({info['dataset']}{'/' + info['condition'] if info.get('condition', 'full') != 'full' else ''})"
+    for run_dir, name, (_, records) in zip(run_dirs, names, loaded):
+        key = name if names.count(name) == 1 else f"{name} ({Path(run_dir).name})"
+        suffix = 2
+        while key in runs:
+            key, suffix = f"{key} #{suffix}", suffix + 1
         runs[key] = records
     return runs, {info["dataset"] for info, _ in loaded}
 
