@@ -8,6 +8,7 @@ Each method runs in a fresh process (so peak RSS is its own): load the model, sc
   paper       the authors' loop: one full forward pass per text, model(input_ids, labels=input_ids),
               log_softmax over the whole [seq, vocab] logits, gather (their run_choice.py)
   brainbench  HFScorer.score_pair with the fast engine (shared prefix once, chunked output layer)
+  compiled    the same with torch.compile(decoder, dynamic=True) (--compile; compile time not in the rate)
 Every method's per-item PPL is compared with the paper loop's (fp32) and the ratios printed.
 lm-evaluation-harness is not part of this run yet (see the issue's notes).
 """
@@ -44,13 +45,14 @@ def _paper_ppl(model, tokenizer, text: str) -> tuple[float, int]:
 
 
 def _run_method(method: str, dtype: str, n_items: int, data_dir: str, queue) -> None:
+    compile_decoder = method == "compiled"
     import torch
 
     from brainbench.data import load_dataset
     from brainbench.scoring.hf import HFScorer
 
     torch.manual_seed(0)
-    scorer = HFScorer.load(dtype=dtype, device="cpu", engine="fast")
+    scorer = HFScorer.load(dtype=dtype, device="cpu", engine="fast", compile=compile_decoder)
     cases = load_dataset(DATASET, data_dir=Path(data_dir)).cases[: n_items + WARMUP_ITEMS]
     ppls, tokens_computed, text_tokens = [], 0, 0
 
@@ -64,8 +66,10 @@ def _run_method(method: str, dtype: str, n_items: int, data_dir: str, queue) -> 
         shared = max(0, min(shared, len(ids_a) - 1, len(ids_b) - 1))
         return (first.ppl, second.ppl), len(ids_a) + len(ids_b) - shared, len(ids_a) + len(ids_b)
 
+    warmup_started = time.perf_counter()
     for case in cases[:WARMUP_ITEMS]:
         score(case)
+    warmup_s = time.perf_counter() - warmup_started
     started = time.perf_counter()
     for case in cases[WARMUP_ITEMS:]:
         pair, computed, n_text = score(case)
@@ -80,6 +84,7 @@ def _run_method(method: str, dtype: str, n_items: int, data_dir: str, queue) -> 
             "dtype": dtype,
             "n_items": len(ppls),
             "elapsed_s": elapsed,
+            "warmup_s": warmup_s,  # includes compilation for "compiled"
             "items_per_s": len(ppls) / elapsed,
             "text_tokens_per_s": text_tokens / elapsed,
             "tokens_computed": tokens_computed,
@@ -117,17 +122,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=N_ITEMS)
     parser.add_argument("--dtypes", default="float32", help="brainbench dtypes, comma-separated (float32,bfloat16)")
+    parser.add_argument("--compile", action="store_true", help="also time brainbench with torch.compile (fp32); its compile time is in warmup_s")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     args = parser.parse_args()
 
     import torch
 
     runs = [("paper", "float32")] + [("brainbench", dtype) for dtype in args.dtypes.split(",")]
+    if args.compile:
+        runs.append(("compiled", "float32"))
     results = [measure(method, dtype, args.items, args.data_dir) for method, dtype in runs]
     peaks = {dtype: matmul_gflops(dtype) for dtype in {dtype for _, dtype in runs}}
     baseline = results[0]
     print(f"{args.items} items of {DATASET}, embedded model, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
-    print(f"{'method':<12}{'dtype':<10}{'items/s':>9}{'tokens/s':>10}{'GFLOP/s':>9}{'% of mm':>9}{'RSS MB':>8}{'speed-up':>10}{'max rel dPPL':>14}{'same choices':>14}")
+    print(f"{'method':<12}{'dtype':<10}{'items/s':>9}{'tokens/s':>10}{'GFLOP/s':>9}{'% of mm':>9}{'RSS MB':>8}{'speed-up':>10}{'max rel dPPL':>14}{'same choices':>14}{'warm-up s':>11}")
     for result in results:
         deviation = max(
             abs(x - y) / y for pair, ref in zip(result["ppl"], baseline["ppl"]) for x, y in zip(pair, ref)
@@ -142,10 +150,10 @@ def main() -> None:
         print(
             f"{result['method']:<12}{result['dtype']:<10}{result['items_per_s']:>9.3f}{result['text_tokens_per_s']:>10.0f}"
             f"{result['gflops']:>9.1f}{100 * result['gflops'] / result['matmul_gflops']:>8.0f}%{result['peak_rss_mb']:>8.0f}"
-            f"{result['speedup']:>9.2f}x{deviation:>14.2e}{100 * same:>13.1f}%"
+            f"{result['speedup']:>9.2f}x{deviation:>14.2e}{100 * same:>13.1f}%{result['warmup_s']:>11.1f}"
         )
     print("matmul peak GFLOP/s: " + ", ".join(f"{dtype} {value:.0f}" for dtype, value in peaks.items()))
-    out = Path(__file__).parent / "results" / "bench_scoring.json"
+    out = Path(__file__).parent / "results" / f"bench_scoring_{args.items}.json"
     out.write_text(
         json.dumps(
             {

@@ -135,3 +135,12 @@ def test_fast_engine_with_a_lora_adapter(tiny_model_dir: Path, tmp_path: Path) -
     first, second = "Synaptic plasticity depends on NMDA receptors.", "Synaptic plasticity ignores NMDA receptors."
     for text, score in zip((first, second), scorer.score_pair(first, second)):
         assert score.ppl == pytest.approx(reference_ppl(tuned, scorer.tokenizer, text), rel=1e-4)
+
+
+def test_compiled_decoder_gives_the_same_scores(tiny_model_dir: Path) -> None:
+    plain = HFScorer.load(tiny_model_dir, dtype="float32", device="cpu")
+    compiled = HFScorer.load(tiny_model_dir, dtype="float32", device="cpu", compile=True)
+    assert compiled.describe()["compile"] is True
+    first, second = "Neurons in the cortex fire more.", "Neurons in the cortex fire less often."
+    for a, b in zip(plain.score_pair(first, second), compiled.score_pair(first, second)):
+        assert b.ppl == pytest.approx(a.ppl, rel=1e-4)

