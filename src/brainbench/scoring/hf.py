@@ -71,7 +71,11 @@ def context_length(config: Any) -> int | None:
 
 
 class HFScorer:
-    """Scores texts with a transformers causal LM: one forward pass per batch, log-softmax gathered at the targets."""
+    """Scores texts with a transformers causal LM.
+
+    ``score_texts`` runs one forward pass per text (or padded batch); ``score_pair`` scores both
+    versions of a test case, sharing their common token prefix with the fast engine.
+    """
 
     def __init__(
         self,
@@ -95,6 +99,8 @@ class HFScorer:
         # The fast engine computes the output layer itself; models that post-process logits
         # (soft-capping, scaling) keep the plain path so that results stay exact.
         self.engine = engine if self._plain_output_head() else "simple"
+        if self.engine != engine:
+            logger.info("%s post-processes its logits; using the simple engine", name)
         self.decoder = self.model.get_decoder()
         if compile and self.engine == "fast":
             import torch
