@@ -29,7 +29,6 @@ from brainbench.runs.execute import (
     ab_labels,
     decide,
     prepare_run_dir,
-    read_results,
     write_json,
 )
 from brainbench.runs.summary import summarize
@@ -125,7 +124,7 @@ def import_published(
         records.append(record)
     (out_dir / RESULTS_FILE).write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     run_info = json.loads((out_dir / RUN_FILE).read_text(encoding="utf-8"))
-    summary = summarize(read_results(out_dir), run_info)
+    summary = summarize(records, run_info)  # records are in item order, as read_results would return them
     write_json(out_dir / SUMMARY_FILE, summary)
     return summary
 
