@@ -12,6 +12,7 @@ from brainbench.cli import app
 from brainbench.data.files import load_cases
 from brainbench.runs import run_benchmark
 from tests.fakes import FakeScorer
+from tests.reference import reference_ppl
 
 runner = CliRunner()
 
@@ -75,15 +76,11 @@ def test_run_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Path, em
     # per-item PPL equals an independent full-sequence computation of the released texts
     import csv
 
-    import torch
-
     with open(data_dir / "BrainBench_Human_v0.1.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     for record in records:
         for column, key in (("original_abstract", "ppl_original"), ("incorrect_abstract", "ppl_altered")):
-            ids = embedded_scorer.tokenizer(rows[record["item_id"]][column].strip(), return_tensors="pt")["input_ids"]
-            with torch.no_grad():
-                expected = float(torch.exp(embedded_scorer.model(input_ids=ids, labels=ids).loss))
+            expected = reference_ppl(embedded_scorer.model, embedded_scorer.tokenizer, rows[record["item_id"]][column].strip())
             assert record[key] == pytest.approx(expected, rel=1e-4)
     # running again resumes: nothing left to score, same summary
     again = runner.invoke(app, ["run", "--items", "0,62,199", "--data-dir", str(data_dir), "--out", str(out), "--json"])

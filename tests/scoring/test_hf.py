@@ -9,17 +9,9 @@ import pytest
 from brainbench.data import load_dataset
 from brainbench.errors import ContextLengthError
 from brainbench.scoring.hf import HFScorer, embedded_model_file
+from tests.reference import reference_ppl
 
 pytestmark = pytest.mark.slow
-
-
-def reference_ppl(model, tokenizer, text: str) -> float:
-    """What the paper computed: exp(model(input_ids, labels=input_ids).loss), tokenised with default special tokens."""
-    import torch
-
-    ids = tokenizer(text, return_tensors="pt")["input_ids"]
-    with torch.no_grad():
-        return float(torch.exp(model(input_ids=ids, labels=ids).loss))
 
 
 @pytest.fixture(scope="session")
