@@ -13,12 +13,14 @@ class FakeScorer:
 
     ``fail_on`` holds substrings: a text containing one raises BackendError.
     ``interrupt_after`` raises KeyboardInterrupt once that many calls have been served.
+    ``batch_size`` is how many test cases the runner hands over per call.
     """
 
     name = "fake-scorer"
 
-    def __init__(self, fail_on: Sequence[str] = (), interrupt_after: int | None = None) -> None:
+    def __init__(self, fail_on: Sequence[str] = (), interrupt_after: int | None = None, batch_size: int = 1) -> None:
         self.fail_on = tuple(fail_on)
+        self.batch_size = batch_size
         self.interrupt_after = interrupt_after
         self.calls = 0
 
@@ -37,6 +39,6 @@ class FakeScorer:
             results.append(TokenScores(tuple(-len(word) / 10 for word in words[1:]), len(words)))
         return results
 
-    def score_pair(self, first: str, second: str) -> tuple[TokenScores, TokenScores]:
-        a, b = self.score_texts([first, second])
-        return a, b
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[TokenScores, TokenScores]]:
+        scored = self.score_texts([text for pair in pairs for text in pair])
+        return list(zip(scored[::2], scored[1::2]))

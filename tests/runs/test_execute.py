@@ -118,6 +118,19 @@ def test_errors_are_retried_on_resume(small_dataset, tmp_path: Path) -> None:
     assert scorer.calls == 1 and summary["n_errors"] == 0 and summary["n_scored"] == 5
 
 
+def test_cases_scored_in_batches_give_the_same_records(small_dataset, tmp_path: Path) -> None:
+    run_benchmark(small_dataset, FakeScorer(fail_on=["FAILME"]), tmp_path / "one")
+    batched = FakeScorer(fail_on=["FAILME"], batch_size=3)
+    run_benchmark(small_dataset, batched, tmp_path / "three")
+
+    def strip(records):
+        return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
+
+    # the batch holding the failing case is retried case by case: only that case is an error
+    assert strip(load_run(tmp_path / "three")[1]) == strip(load_run(tmp_path / "one")[1])
+    assert batched.calls == 2 + 3
+
+
 def test_a_different_run_in_the_same_directory_is_refused(small_dataset, tmp_path: Path) -> None:
     run_benchmark(small_dataset, FakeScorer(), tmp_path / "run")
     with pytest.raises(RunError, match="holds another run \\(its seed differ\\)"):

@@ -100,6 +100,46 @@ def test_fast_engine_matches_simple_engine_and_full_loss(embedded_scorer: HFScor
             assert f.ppl == pytest.approx(reference_ppl(embedded_scorer.model, embedded_scorer.tokenizer, text), rel=1e-4)
 
 
+def test_pairs_batched_across_cases_match_one_at_a_time(embedded_scorer: HFScorer, data_dir: Path) -> None:
+    cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:5]
+    pairs = [(case.original, case.altered) for case in cases]
+    pairs.insert(2, ("Increased firing in cortex.", "Decreased firing in cortex."))  # nothing shared: scored whole
+    pairs.append(("Same text here.", "Same text here."))
+    one_at_a_time = [embedded_scorer.score_pair(*pair) for pair in pairs]
+    for batch_size in (2, 7):
+        embedded_scorer.batch_size = batch_size
+        try:
+            batched = embedded_scorer.score_pairs(pairs)
+        finally:
+            embedded_scorer.batch_size = 1
+        assert len(batched) == len(pairs)
+        for alone, together in zip(one_at_a_time, batched):
+            for a, b in zip(alone, together):
+                assert b.n_text_tokens == a.n_text_tokens
+                assert b.token_logprobs == pytest.approx(a.token_logprobs, rel=1e-4, abs=1e-5)
+
+
+def test_out_of_memory_halves_the_batch(embedded_scorer: HFScorer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    pairs = [(f"Neurons in area {n} fire more.", f"Neurons in area {n} fire less.") for n in range(5)]
+    expected = [embedded_scorer.score_pair(*pair) for pair in pairs]
+    real_batch = embedded_scorer._score_pair_batch
+    sizes = []
+
+    def small_memory(batch):  # a device that holds at most two pairs at once
+        sizes.append(len(batch))
+        if len(batch) > 2:
+            raise torch.OutOfMemoryError("scripted: out of memory")
+        return real_batch(batch)
+
+    monkeypatch.setattr(embedded_scorer, "_score_pair_batch", small_memory)
+    monkeypatch.setattr(embedded_scorer, "batch_size", 5)
+    scored = embedded_scorer.score_pairs(pairs)
+    assert sizes[:2] == [5, 2] and max(sizes[2:]) <= 2 and embedded_scorer.batch_size == 2
+    assert [s.ppl for pair in scored for s in pair] == pytest.approx([s.ppl for pair in expected for s in pair], rel=1e-5)
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [

@@ -64,7 +64,7 @@ def run_command(
     revision: str | None = typer.Option(None, "--revision", help="Model revision (branch, tag or commit)."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16 (auto: float32 on CPU, bf16/fp16 on CUDA)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, mps."),
-    batch_size: int = typer.Option(1, "--batch-size", min=1, help="Texts per forward pass (simple engine)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Test cases per forward pass (texts with --engine simple). Default: from free GPU memory; 1 on CPU."),
     engine: str = typer.Option("fast", "--engine", help="fast: run the two versions' shared prefix once; simple: one full forward pass per text (the paper's loop)."),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the decoder (fast engine): minutes to compile, then faster; worth it for long runs."),
     template: str | None = typer.Option(None, "--template", help="Prompt template: none, llama-2, mistral, falcon (default: by model family)."),

@@ -191,20 +191,17 @@ def run_benchmark(
         logger.info("resuming %s: %d of %d items already scored", out_dir, total - len(todo), total)
     if on_progress:
         on_progress(total - len(todo), total)
+    # Backends that batch get that many cases per call, grouped by length so that little is padded.
+    chunk_size = max(1, int(getattr(scorer, "batch_size", 1) or 1))
+    if chunk_size > 1:
+        todo.sort(key=lambda case: max(len(case.original), len(case.altered)))
+    position = total - len(todo)
     with open(out_dir / RESULTS_FILE, "a", encoding="utf-8") as results:
-        for position, case in enumerate(todo, start=total - len(todo) + 1):
-            label = labels[case.item_id]
-            started = time.perf_counter()
-            try:
-                original, altered = scorer.score_pair(
-                    apply_template(template_text, case.original), apply_template(template_text, case.altered)
-                )
-                record = item_record(case, label, original, altered, time.perf_counter() - started)
-            except BrainbenchError as error:
-                logger.warning("item %d (line %d) not scored: %s", case.item_id, case.line, error)
-                record = error_record(case, label, str(error))
-            results.write(json.dumps(record) + "\n")
+        for start in range(0, len(todo), chunk_size):
+            for record in _score_cases(scorer, todo[start : start + chunk_size], labels, template_text):
+                results.write(json.dumps(record) + "\n")
             results.flush()
+            position += len(todo[start : start + chunk_size])
             if on_progress:
                 on_progress(position, total)
 
@@ -213,6 +210,26 @@ def run_benchmark(
     summary = summarize(records, run_info)
     write_json(out_dir / SUMMARY_FILE, summary)
     return summary
+
+
+def _score_cases(scorer: Scorer, cases: Sequence[TestCase], labels: dict[int, int], template_text: str) -> list[dict[str, Any]]:
+    """Records for ``cases`` scored in one call; if that fails, each case alone, so that only the
+    case the backend cannot score is recorded as an error."""
+    started = time.perf_counter()
+    try:
+        pairs = [(apply_template(template_text, case.original), apply_template(template_text, case.altered)) for case in cases]
+        scored = scorer.score_pairs(pairs)
+    except BrainbenchError as error:
+        if len(cases) > 1:
+            return [record for case in cases for record in _score_cases(scorer, [case], labels, template_text)]
+        case = cases[0]
+        logger.warning("item %d (line %d) not scored: %s", case.item_id, case.line, error)
+        return [error_record(case, labels[case.item_id], str(error))]
+    elapsed_s = (time.perf_counter() - started) / len(cases)
+    return [
+        item_record(case, labels[case.item_id], original, altered, elapsed_s)
+        for case, (original, altered) in zip(cases, scored)
+    ]
 
 
 def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -48,8 +48,8 @@ class Scorer(Protocol):
 
     def score_texts(self, texts: Sequence[str]) -> list[TokenScores]: ...
 
-    def score_pair(self, first: str, second: str) -> tuple[TokenScores, TokenScores]:
-        """Both versions of one test case; a backend may share work between them."""
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[TokenScores, TokenScores]]:
+        """Both versions of each test case, in order; a backend may share and batch work between them."""
         ...
 
     def describe(self) -> dict[str, object]:

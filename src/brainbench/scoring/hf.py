@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,32 @@ def _pick_dtype(dtype: str, device: str) -> str:
     return "float32"  # exact on CPU and MPS; opt in to half precision with --dtype
 
 
+def shared_prefix_length(ids_a: Sequence[int], ids_b: Sequence[int]) -> int:
+    """How many leading tokens two texts share, leaving each at least one token of its own."""
+    shared = next((i for i, (x, y) in enumerate(zip(ids_a, ids_b)) if x != y), min(len(ids_a), len(ids_b)))
+    return min(shared, len(ids_a) - 1, len(ids_b) - 1)
+
+
+def auto_batch_size(model: Any, device: Any, tokens_per_text: int = 1024, most: int = 64) -> int:
+    """Pairs per forward pass that fit in half of the GPU's free memory, by a rough per-token
+    estimate (KV cache of the prefix and both continuations, MLP activations); 1 off the GPU.
+    Out-of-memory still halves the batch and retries, so the estimate need not be exact."""
+    import torch
+
+    if getattr(device, "type", str(device)) != "cuda":
+        return 1
+    config = model.config
+    hidden = getattr(config, "hidden_size", 4096)
+    layers = getattr(config, "num_hidden_layers", 32)
+    heads = getattr(config, "num_attention_heads", 32)
+    head_dim = getattr(config, "head_dim", None) or hidden // heads
+    kv_width = (getattr(config, "num_key_value_heads", None) or heads) * head_dim
+    element = next(model.parameters()).element_size()
+    per_token = element * (3 * 2 * layers * kv_width + 4 * getattr(config, "intermediate_size", 4 * hidden))
+    free, _ = torch.cuda.mem_get_info(device)
+    return max(1, min(most, int(free * 0.5 // (2 * tokens_per_text * per_token))))
+
+
 def context_length(config: Any) -> int | None:
     """The model's context window from its config, or None where the config does not say."""
     for key in _CONTEXT_KEYS:
@@ -84,7 +110,7 @@ class HFScorer:
         *,
         name: str,
         info: dict[str, object],
-        batch_size: int = 1,
+        batch_size: int | None = 1,
         engine: str = "fast",
         compile: bool = False,
     ) -> None:
@@ -93,9 +119,9 @@ class HFScorer:
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
-        self.batch_size = batch_size
-        self.max_length = context_length(model.config)
         self.device = next(model.parameters()).device
+        self.batch_size = batch_size or auto_batch_size(model, self.device)
+        self.max_length = context_length(model.config)
         # The fast engine computes the output layer itself; models that post-process logits
         # (soft-capping, scaling) keep the plain path so that results stay exact.
         self.engine = engine if self._plain_output_head() else "simple"
@@ -124,7 +150,7 @@ class HFScorer:
         revision: str | None = None,
         dtype: str = "auto",
         device: str = "auto",
-        batch_size: int = 1,
+        batch_size: int | None = None,
         engine: str = "fast",
         compile: bool = False,
     ) -> HFScorer:
@@ -132,6 +158,8 @@ class HFScorer:
 
         ``model`` is a Hugging Face id, a local folder, or a ``.gguf`` file; None means the
         embedded SmolLM2-135M-Instruct GGUF. ``adapter`` is a peft (LoRA) adapter folder or id.
+        ``batch_size`` is pairs per forward pass (texts with the simple engine); None sizes it from
+        free GPU memory (1 on CPU, where batching gains little).
         """
         import torch
         import transformers
@@ -152,11 +180,17 @@ class HFScorer:
         device = _pick_device(device)
         dtype = _pick_dtype(dtype, device)
         kwargs: dict[str, Any] = {"revision": revision} if revision else {}
+        model_kwargs: dict[str, Any] = {}
         if gguf_file is not None:
             kwargs["gguf_file"] = gguf_file
+            # Unpack the quantized blocks into plain weights of the chosen dtype: exact, comparable with
+            # other backends, and fast on CPU (packed kernels would compute in float32 on every call).
+            model_kwargs["quantization_config"] = transformers.GgufConfig(dequantize=True)
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(location, **kwargs)
-            lm = transformers.AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, dtype), **kwargs)
+            lm = transformers.AutoModelForCausalLM.from_pretrained(
+                location, dtype=getattr(torch, dtype), **kwargs, **model_kwargs
+            )
         except OSError as error:
             raise BackendError(f"could not load model {name!r}: {error}") from error
         if adapter is not None:
@@ -209,25 +243,50 @@ class HFScorer:
     def score_texts(self, texts: Sequence[str]) -> list[TokenScores]:
         """Per-token log-probabilities of each text (one forward pass per text or padded batch);
         raises ContextLengthError before any forward pass."""
-        encoded = self._encode_checked(texts)
-        results: list[TokenScores] = []
-        for start in range(0, len(encoded), self.batch_size):
-            results.extend(self._score_batch(encoded[start : start + self.batch_size]))
-        return results
+        return self._score_in_batches(self._encode_checked(texts), self.batch_size, self._score_batch)
 
     def score_pair(self, first: str, second: str) -> tuple[TokenScores, TokenScores]:
-        """Both versions of a test case. The fast engine runs their shared token prefix once and
-        continues both from its KV cache; the simple engine scores each text in full."""
+        """Both versions of one test case (see ``score_pairs``)."""
+        return self.score_pairs([(first, second)])[0]
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[TokenScores, TokenScores]]:
+        """Both versions of many test cases, in order.
+
+        The fast engine runs each pair's shared token prefix once and continues both texts from its
+        KV cache; ``batch_size`` pairs go through each forward pass, grouped by length so that
+        little is padded. On out-of-memory the batch is halved and retried. The simple engine
+        scores every text in full, ``batch_size`` texts per pass. Raises ContextLengthError
+        before any forward pass when a text is too long.
+        """
+        encoded = [self._encode_checked(pair) for pair in pairs]
         if self.engine == "simple":
-            a, b = self.score_texts([first, second])
-            return a, b
-        ids_a, ids_b = self._encode_checked([first, second])
-        shared = next((i for i, (x, y) in enumerate(zip(ids_a, ids_b)) if x != y), min(len(ids_a), len(ids_b)))
-        shared = min(shared, len(ids_a) - 1, len(ids_b) - 1)  # each continuation keeps at least one token
-        if shared < 1:
-            a, b = self._score_batch([ids_a, ids_b])
-            return a, b
-        return self._score_with_shared_prefix(ids_a, ids_b, shared)
+            scored = self._score_in_batches([ids for pair in encoded for ids in pair], self.batch_size, self._score_batch)
+            return list(zip(scored[::2], scored[1::2]))
+        by_length = sorted(range(len(encoded)), key=lambda index: max(map(len, encoded[index])))
+        ordered = self._score_in_batches([encoded[index] for index in by_length], self.batch_size, self._score_pair_batch)
+        results: list[tuple[TokenScores, TokenScores]] = [None] * len(encoded)  # type: ignore[list-item]
+        for index, pair_scores in zip(by_length, ordered):
+            results[index] = pair_scores
+        return results
+
+    def _score_in_batches(self, items: list[Any], batch_size: int, score_batch: Callable[[list[Any]], list[Any]]) -> list[Any]:
+        """``score_batch`` over consecutive slices of ``items``, halving the slice on out-of-memory."""
+        import torch
+
+        results: list[Any] = []
+        while len(results) < len(items):
+            batch = items[len(results) : len(results) + batch_size]
+            try:
+                results.extend(score_batch(batch))
+            except torch.OutOfMemoryError as error:
+                if batch_size == 1:
+                    raise BackendError(f"out of memory scoring one item on {self.device}: {error}") from error
+                batch_size = max(1, len(batch) // 2)
+                self.batch_size = min(self.batch_size, batch_size)  # later calls start from what fitted
+                logger.warning("out of memory on %s; retrying with batch size %d", self.device, batch_size)
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+        return results
 
     def _token_logprobs(self, hidden: Any, targets: Any) -> Any:
         """log p(target) for each row of hidden states: the output layer in chunks, gathering the
@@ -242,33 +301,69 @@ class HFScorer:
             parts.append(logits.gather(-1, chunk_targets).squeeze(-1) - torch.logsumexp(logits, dim=-1))
         return torch.cat(parts)
 
-    def _score_with_shared_prefix(self, ids_a: list[int], ids_b: list[int], shared: int) -> tuple[TokenScores, TokenScores]:
+    def _score_pair_batch(self, pairs: list[list[list[int]]]) -> list[tuple[TokenScores, TokenScores]]:
+        """One forward pass over the shared prefixes of ``pairs`` (right-padded), then one over all
+        2 x len(pairs) continuations, each attending to its own prefix in the repeated KV cache."""
         import torch
 
-        decoder = self.decoder
-        prefix = torch.tensor([ids_a[:shared]], device=self.device)
-        suffixes = [ids_a[shared:], ids_b[shared:]]
-        longest = max(len(suffix) for suffix in suffixes)
-        suffix_ids = torch.zeros((2, longest), dtype=torch.long, device=self.device)
-        mask = torch.zeros((2, shared + longest), dtype=torch.long, device=self.device)
-        mask[:, :shared] = 1
-        for row, suffix in enumerate(suffixes):  # right padding keeps every real token's position
-            suffix_ids[row, : len(suffix)] = torch.tensor(suffix, device=self.device)
-            mask[row, shared : shared + len(suffix)] = 1
+        shared = [shared_prefix_length(ids_a, ids_b) for ids_a, ids_b in pairs]
+        if min(shared) < 1:  # nothing to share (no BOS, different first tokens): score such pairs whole
+            if len(pairs) > 1:
+                return [scores for pair in pairs for scores in self._score_pair_batch([pair])]
+            a, b = self._score_batch(pairs[0])
+            return [(a, b)]
+        suffixes = [ids[length:] for (ids_a, ids_b), length in zip(pairs, shared) for ids in (ids_a, ids_b)]
+        prefix_width, suffix_width = max(shared), max(len(suffix) for suffix in suffixes)
+        prefix_ids = torch.zeros((len(pairs), prefix_width), dtype=torch.long)
+        prefix_mask = torch.zeros((len(pairs), prefix_width), dtype=torch.long)
+        for row, ((ids_a, _), length) in enumerate(zip(pairs, shared)):
+            prefix_ids[row, :length] = torch.tensor(ids_a[:length])
+            prefix_mask[row, :length] = 1
+        suffix_ids = torch.zeros((len(suffixes), suffix_width), dtype=torch.long)
+        suffix_mask = torch.zeros((len(suffixes), prefix_width + suffix_width), dtype=torch.long)
+        positions = torch.zeros((len(suffixes), suffix_width), dtype=torch.long)
+        for row, suffix in enumerate(suffixes):
+            length = shared[row // 2]
+            suffix_ids[row, : len(suffix)] = torch.tensor(suffix)
+            # a continuation sees its own prefix (padding after it masked out) and itself
+            suffix_mask[row, :length] = 1
+            suffix_mask[row, prefix_width : prefix_width + len(suffix)] = 1
+            positions[row] = torch.arange(length, length + suffix_width)
+        device = self.device
         with torch.inference_mode():
-            prefix_out = decoder(input_ids=prefix, use_cache=True)
-            prefix_hidden = prefix_out.last_hidden_state[0]
+            prefix_ids, suffix_ids = prefix_ids.to(device), suffix_ids.to(device)
+            prefix_out = self.decoder(input_ids=prefix_ids, attention_mask=prefix_mask.to(device), use_cache=True)
             cache = prefix_out.cache
             cache.batch_repeat_interleave(2)
-            suffix_hidden = decoder(input_ids=suffix_ids, attention_mask=mask, cache=cache, use_cache=True).last_hidden_state
-            prefix_logprobs = self._token_logprobs(prefix_hidden[:-1], prefix[0, 1:])
-            scores = []
+            suffix_hidden = self.decoder(
+                input_ids=suffix_ids,
+                attention_mask=suffix_mask.to(device),
+                position_ids=positions.to(device),
+                cache=cache,
+                use_cache=True,
+            ).last_hidden_state
+            prefix_hidden = prefix_out.last_hidden_state
+            # Every scored token through the output layer at once: each prefix once, then each continuation
+            # (the last prefix position predicts a continuation's first token).
+            hidden_rows, targets = [], []
+            for pair, length in enumerate(shared):
+                hidden_rows.append(prefix_hidden[pair, : length - 1])
+                targets.append(prefix_ids[pair, 1:length])
             for row, suffix in enumerate(suffixes):
-                # the last prefix position predicts the first suffix token
-                hidden = torch.cat([prefix_hidden[-1:], suffix_hidden[row, : len(suffix) - 1]])
-                logprobs = torch.cat([prefix_logprobs, self._token_logprobs(hidden, suffix_ids[row, : len(suffix)])])
-                scores.append(TokenScores(tuple(logprobs.cpu().double().tolist()), shared + len(suffix)))
-        return scores[0], scores[1]
+                pair, length = row // 2, shared[row // 2]
+                hidden_rows += [prefix_hidden[pair, length - 1 : length], suffix_hidden[row, : len(suffix) - 1]]
+                targets.append(suffix_ids[row, : len(suffix)])
+            logprobs = self._token_logprobs(torch.cat(hidden_rows), torch.cat(targets)).cpu().double().tolist()
+        prefix_logprobs, offset = [], 0
+        for length in shared:
+            prefix_logprobs.append(logprobs[offset : offset + length - 1])
+            offset += length - 1
+        scores = []
+        for row, suffix in enumerate(suffixes):
+            pair = row // 2
+            scores.append(TokenScores(tuple(prefix_logprobs[pair] + logprobs[offset : offset + len(suffix)]), shared[pair] + len(suffix)))
+            offset += len(suffix)
+        return list(zip(scores[::2], scores[1::2]))
 
     def _score_batch(self, batch: list[list[int]]) -> list[TokenScores]:
         import torch
