@@ -13,19 +13,24 @@ class FakeScorer:
 
     ``fail_on`` holds substrings: a text containing one raises BackendError.
     ``interrupt_after`` raises KeyboardInterrupt once that many calls have been served.
-    ``batch_size`` is how many test cases the runner hands over per call.
+    ``batch_size`` is how many test cases the runner hands over per call; ``tag`` makes it another
+    scorer as far as the results store is concerned.
     """
 
     name = "fake-scorer"
 
-    def __init__(self, fail_on: Sequence[str] = (), interrupt_after: int | None = None, batch_size: int = 1) -> None:
+    def __init__(self, fail_on: Sequence[str] = (), interrupt_after: int | None = None, batch_size: int = 1, tag: str = "") -> None:
         self.fail_on = tuple(fail_on)
+        self.tag = tag
         self.batch_size = batch_size
         self.interrupt_after = interrupt_after
         self.calls = 0
 
     def describe(self) -> dict[str, object]:
         return {"backend": "fake"}
+
+    def fingerprint(self) -> dict[str, object]:
+        return {"backend": "fake", "tag": self.tag}
 
     def score_texts(self, texts: Sequence[str]) -> list[TokenScores]:
         if self.interrupt_after is not None and self.calls >= self.interrupt_after:

@@ -12,7 +12,8 @@ from brainbench.data import load_dataset
 from brainbench.data.files import load_cases
 from brainbench.errors import RunError
 from brainbench.runs import ab_labels, load_run, run_benchmark
-from brainbench.runs.execute import item_record
+from brainbench.runs.execute import export_run, item_record
+from brainbench.runs.store import ResultsStore
 from brainbench.scoring import TokenScores
 from tests.fakes import FakeScorer
 
@@ -86,49 +87,69 @@ def test_run_writes_results_and_summary(small_dataset, tmp_path: Path) -> None:
     assert run_info["seed"] == 42 and run_info["dataset_sha256"] == small_dataset.sha256
 
 
+def strip(records):
+    return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
+
+
 def test_interrupted_run_resumes_to_identical_results(small_dataset, tmp_path: Path) -> None:
-    run_benchmark(small_dataset, FakeScorer(), tmp_path / "whole")
+    run_benchmark(small_dataset, FakeScorer(), tmp_path / "whole", store=tmp_path / "whole.sqlite")
     with pytest.raises(KeyboardInterrupt):
-        run_benchmark(small_dataset, FakeScorer(interrupt_after=2), tmp_path / "split")
-    assert len(load_run(tmp_path / "split")[1]) == 2
+        run_benchmark(small_dataset, FakeScorer(interrupt_after=2), tmp_path / "split", store=tmp_path / "split.sqlite")
+    assert ResultsStore(tmp_path / "split.sqlite").count_scores() == 4  # two cases, committed as scored
     resumed = FakeScorer()
-    run_benchmark(small_dataset, resumed, tmp_path / "split")
+    run_benchmark(small_dataset, resumed, tmp_path / "split", store=tmp_path / "split.sqlite")
     assert resumed.calls == 3  # only the missing items were scored
-
-    def strip(records):
-        return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
-
     assert strip(load_run(tmp_path / "split")[1]) == strip(load_run(tmp_path / "whole")[1])
 
 
-def test_torn_last_line_is_rescored(small_dataset, tmp_path: Path) -> None:
-    run_benchmark(small_dataset, FakeScorer(), tmp_path / "run")
+def test_a_damaged_results_file_is_named_and_export_rewrites_it(small_dataset, tmp_path: Path) -> None:
+    summary = run_benchmark(small_dataset, FakeScorer(), tmp_path / "run")
     results = tmp_path / "run" / "results.jsonl"
     lines = results.read_text().splitlines()
-    results.write_text("\n".join(lines[:3]) + "\n" + lines[3][:20])  # killed mid-write
-    scorer = FakeScorer()
-    summary = run_benchmark(small_dataset, scorer, tmp_path / "run")
-    assert scorer.calls == 2 and summary["n_items"] == 5
+    results.write_text(lines[0] + "\n" + lines[1][:20] + "\n")
+    with pytest.raises(RunError, match=r"results.jsonl:2: not valid JSON"):
+        load_run(tmp_path / "run")
+    store = ResultsStore(tmp_path / "brainbench.sqlite")
+    assert export_run(store, summary["run"]["run_key"], tmp_path / "run") == summary
+    assert len(load_run(tmp_path / "run")[1]) == 5
 
 
 def test_errors_are_retried_on_resume(small_dataset, tmp_path: Path) -> None:
-    run_benchmark(small_dataset, FakeScorer(fail_on=["FAILME"]), tmp_path / "run")
+    first = run_benchmark(small_dataset, FakeScorer(fail_on=["FAILME"]), tmp_path / "run")
+    assert first["n_errors"] == 1
     scorer = FakeScorer()
     summary = run_benchmark(small_dataset, scorer, tmp_path / "run")
     assert scorer.calls == 1 and summary["n_errors"] == 0 and summary["n_scored"] == 5
+    assert [run["errors"] for run in ResultsStore(tmp_path / "brainbench.sqlite").list_runs()] == [0]
 
 
 def test_cases_scored_in_batches_give_the_same_records(small_dataset, tmp_path: Path) -> None:
-    run_benchmark(small_dataset, FakeScorer(fail_on=["FAILME"]), tmp_path / "one")
+    run_benchmark(small_dataset, FakeScorer(fail_on=["FAILME"]), tmp_path / "one", store=tmp_path / "one.sqlite")
     batched = FakeScorer(fail_on=["FAILME"], batch_size=3)
-    run_benchmark(small_dataset, batched, tmp_path / "three")
-
-    def strip(records):
-        return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
-
+    run_benchmark(small_dataset, batched, tmp_path / "three", store=tmp_path / "three.sqlite")
     # the batch holding the failing case is retried case by case: only that case is an error
     assert strip(load_run(tmp_path / "three")[1]) == strip(load_run(tmp_path / "one")[1])
     assert batched.calls == 2 + 3
+
+
+def test_the_store_scores_each_text_once_across_runs(small_dataset, tmp_path: Path) -> None:
+    run_benchmark(small_dataset, FakeScorer(), tmp_path / "seed42")
+    other_seed = FakeScorer()
+    summary = run_benchmark(small_dataset, other_seed, tmp_path / "seed7", seed=7)
+    assert other_seed.calls == 0 and summary["n_scored"] == 5  # same scorer, same texts: nothing recomputed
+    store = ResultsStore(tmp_path / "brainbench.sqlite")
+    assert store.count_scores() == 10
+    assert sorted(run["seed"] for run in store.list_runs()) == [7, 42]
+
+
+def test_shards_share_a_run_through_one_store(small_dataset, tmp_path: Path) -> None:
+    whole = run_benchmark(small_dataset, FakeScorer(), tmp_path / "whole", store=tmp_path / "whole.sqlite")
+    shards = [FakeScorer(), FakeScorer()]
+    for index, scorer in enumerate(shards):
+        summary = run_benchmark(small_dataset, scorer, tmp_path / "sharded", store=tmp_path / "shared.sqlite", shard=(index, 2))
+    assert [scorer.calls for scorer in shards] == [3, 2]  # items 0, 2, 4 and 1, 3
+    assert strip(load_run(tmp_path / "sharded")[1]) == strip(load_run(tmp_path / "whole")[1])
+    assert summary["accuracy"] == whole["accuracy"]
 
 
 def test_a_different_run_in_the_same_directory_is_refused(small_dataset, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from brainbench.data import load_dataset
-from brainbench.errors import ContextLengthError
+from brainbench.errors import BackendError, ContextLengthError
 from brainbench.scoring.hf import HFScorer, embedded_model_file
 from tests.reference import reference_ppl
 
@@ -67,6 +67,16 @@ def test_local_folder_and_context_limit(tiny_model_dir: Path) -> None:
     assert scorer.score_texts([text])[0].ppl == pytest.approx(reference_ppl(scorer.model, scorer.tokenizer, text), rel=1e-4)
     with pytest.raises(ContextLengthError, match="more than .* context of 64"):
         scorer.score_texts([text, "word " * 100])
+
+
+def test_non_finite_scores_are_refused(tiny_model_dir: Path) -> None:
+    scorer = HFScorer.load(tiny_model_dir, dtype="float32", device="cpu")
+    scorer.model.model.norm.weight.data.fill_(float("nan"))  # what an overflow leaves behind
+    with pytest.raises(BackendError, match="non-finite log-probabilities in float32"):
+        scorer.score_pair("Neurons fire more.", "Neurons fire less.")
+    scorer.engine = "simple"
+    with pytest.raises(BackendError, match="non-finite"):
+        scorer.score_texts(["Neurons fire more."])
 
 
 def test_lora_adapter(tiny_model_dir: Path, tmp_path: Path) -> None:

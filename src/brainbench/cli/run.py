@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -49,6 +50,42 @@ def select_cases(dataset: Dataset, items: str | None, limit: int | None) -> list
     return cases[:limit] if limit is not None else cases
 
 
+def parse_shard(spec: str | None) -> tuple[int, int] | None:
+    """'1/4' -> (1, 4)."""
+    if spec is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", spec)
+    if not match or not 0 <= int(match.group(1)) < int(match.group(2)):
+        raise InputError("--shard", None, f"{spec!r}: expected i/n with 0 <= i < n, e.g. 0/4")
+    return int(match.group(1)), int(match.group(2))
+
+
+# Which `run` options each backend takes; an option set away from its default for a backend that
+# ignores it is an error rather than silently dropped.
+_BACKEND_OPTIONS = {
+    "transformers": ("model", "gguf_file", "adapter", "revision", "dtype", "device", "batch_size", "engine", "compile"),
+    "llama-cpp": ("model",),
+    "openai-completions": ("model", "base_url", "api_key", "concurrency", "timeout"),
+}
+_DEFAULTS = {"gguf_file": None, "adapter": None, "revision": None, "dtype": "auto", "device": "auto", "batch_size": None,
+             "engine": "fast", "compile": False, "base_url": None, "api_key": None, "concurrency": 8, "timeout": 120.0}
+
+
+def backend_options(backend: str, **given: object) -> dict[str, object]:
+    """The options ``backend`` takes, refusing set options it would ignore."""
+    if backend not in _BACKEND_OPTIONS:
+        return given  # load_scorer names the known backends
+    taken = _BACKEND_OPTIONS[backend]
+    ignored = [
+        name for name, value in given.items()
+        if name not in taken and name != "api_key" and value != _DEFAULTS.get(name) and value is not None  # api_key may come from the environment
+    ]
+    if ignored:
+        flags = ", ".join("--" + name.replace("_", "-") for name in ignored)
+        raise InputError("--backend", None, f"{flags} do(es) not apply to the {backend} backend")
+    return {name: value for name, value in given.items() if name in taken}
+
+
 def default_out_dir(model_name: str, dataset_name: str) -> Path:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "--", f"{Path(model_name).name if model_name.endswith('.gguf') else model_name}")
     return Path("runs") / f"{slug}__{dataset_name}"
@@ -56,7 +93,12 @@ def default_out_dir(model_name: str, dataset_name: str) -> Path:
 
 @app.command("run")
 def run_command(
-    model: str | None = typer.Option(None, "--model", "-m", help="Hugging Face id, local folder or .gguf file. Default: the embedded SmolLM2-135M-Instruct."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Hugging Face id, local folder or .gguf file; with openai-completions, the served model's name. Default: the embedded SmolLM2-135M-Instruct."),
+    backend: str = typer.Option("transformers", "--backend", "-b", help="transformers, llama-cpp (GGUF in-process) or openai-completions (a vLLM / llama-cpp-python server)."),
+    base_url: str | None = typer.Option(None, "--base-url", help="openai-completions: the server, e.g. http://127.0.0.1:8000/v1."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY", help="openai-completions: API key (or OPENAI_API_KEY)."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="openai-completions: requests in flight at once."),
+    timeout: float = typer.Option(120.0, "--timeout", min=1, help="openai-completions: seconds per request before it is retried."),
     dataset: str = typer.Option("brainbench-human", "--dataset", "-d", help="brainbench-human, brainbench-gpt4, or a CSV/JSONL path."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/<model>__<dataset>)."),
     gguf_file: str | None = typer.Option(None, "--gguf-file", help="GGUF file inside --model's folder or repo."),
@@ -76,13 +118,20 @@ def run_command(
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files (or BRAINBENCH_DATA_DIR)."),
     offline: bool | None = typer.Option(None, "--offline/--online", help="Never download (or BRAINBENCH_OFFLINE=1)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different run already in --out."),
+    store: str | None = typer.Option(None, "--store", help="Results store: SQLite file or database URL (or BRAINBENCH_STORE; default brainbench.sqlite beside --out)."),
+    shard: str | None = typer.Option(None, "--shard", help="i/n: score only items whose id is i modulo n (n machines share a run through one store). Under accelerate launch / torchrun: one shard per process."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Score every test case: the model picks the version with the lower perplexity."""
     with handle_errors():
         if texts not in ("released", "reparsed"):
             raise InputError("--texts", None, f"{texts!r}: choose released or reparsed")
-        settings = load_settings(data_dir=data_dir, offline=offline)
+        settings = load_settings(data_dir=data_dir, offline=offline, store=store)
+        shard_spec = parse_shard(shard)
+        if shard_spec is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # accelerate launch / torchrun
+            shard_spec = (int(os.environ.get("RANK", "0")), int(os.environ["WORLD_SIZE"]))
+            if device == "auto" and backend == "transformers":
+                device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
         data = load_dataset(dataset, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline, texts=texts)  # type: ignore[arg-type]
         if data.problems:
             stderr.print(
@@ -93,27 +142,42 @@ def run_command(
             )
         cases = select_cases(data, items, limit)
         chosen_template = resolve_template(template, template_file, model or "")
-        stderr.print(f"loading model {model or 'SmolLM2-135M-Instruct (embedded)'} ...", highlight=False)
-        scorer = load_scorer(
-            "transformers", model=model, gguf_file=gguf_file, adapter=adapter, revision=revision,
-            dtype=dtype, device=device, batch_size=batch_size, engine=engine, compile=compile_model,
+        stderr.print(f"loading model {model or 'SmolLM2-135M-Instruct (embedded)'} ({backend}) ...", highlight=False)
+        options = backend_options(
+            backend, model=model, gguf_file=gguf_file, adapter=adapter, revision=revision, dtype=dtype, device=device,
+            batch_size=batch_size, engine=engine, compile=compile_model, base_url=base_url, api_key=api_key,
+            concurrency=concurrency, timeout=timeout,
         )
+        scorer = load_scorer(backend, **options)
         out_dir = out or default_out_dir(scorer.name, data.name)
-        stderr.print(f"scoring {len(cases)} items of {data.name} with {scorer.name} (template {chosen_template[0]}) -> {out_dir}", highlight=False)
+        n_mine = len([case for case in cases if shard_spec is None or case.item_id % shard_spec[1] == shard_spec[0]])
+        shard_note = f" (shard {shard_spec[0]}/{shard_spec[1]}: {n_mine} of {len(cases)})" if shard_spec else ""
+        stderr.print(f"scoring {len(cases)} items{shard_note} of {data.name} with {scorer.name} (template {chosen_template[0]}) -> {out_dir}", highlight=False)
         progress = Progress(
             TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
             RateColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=stderr,
         )
         with progress:
             task = progress.add_task("scoring", total=len(cases))
+
+            started = False
+
+            def on_progress(done: int, total: int) -> None:
+                nonlocal started
+                if not started and done > 0:  # the first call says what the store already held
+                    progress.console.print(f"resuming: {done} of {total} items already in the results store", highlight=False)
+                started = True
+                progress.update(task, completed=done, total=total)
+
             try:
                 summary = run_benchmark(
                     data, scorer, out_dir, template=chosen_template, seed=seed, cases=cases, overwrite=overwrite,
-                    on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+                    on_progress=on_progress,
+                    store=settings.store, shard=shard_spec,
                 )
             except KeyboardInterrupt:
                 progress.stop()
-                stderr.print(f"[yellow]interrupted: results so far are in {out_dir}; run the same command again to resume[/yellow]")
+                stderr.print("[yellow]interrupted: every scored text is in the results store; run the same command again to resume[/yellow]")
                 raise typer.Exit(130) from None
     if as_json:
         import json

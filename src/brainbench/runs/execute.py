@@ -22,6 +22,7 @@ import numpy as np
 from brainbench import __version__
 from brainbench.data import Dataset, TestCase
 from brainbench.errors import BrainbenchError, RunError
+from brainbench.runs.store import STORE_FILE, ResultsStore, RunItem, json_key, text_key
 from brainbench.runs.summary import summarize
 from brainbench.scoring import Scorer, TokenScores, apply_template
 
@@ -32,7 +33,9 @@ RUN_FILE = "run.json"
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 # Fields of run.json that must match for a directory to be resumed.
-_RESUME_KEYS = ("model", "scorer", "dataset", "dataset_sha256", "texts", "template", "template_text", "seed")
+_RESUME_KEYS = ("model", "scorer_key", "dataset", "dataset_sha256", "texts", "template", "template_text", "seed")
+# What makes two runs the same run in the store.
+_RUN_IDENTITY = ("scorer_key", "dataset_sha256", "texts", "template_text", "seed")
 
 
 def ab_labels(item_ids: Sequence[int], seed: int = 42) -> dict[int, int]:
@@ -90,37 +93,19 @@ def error_record(case: TestCase, label: int, message: str) -> dict[str, Any]:
 
 
 def read_results(run_dir: Path) -> list[dict[str, Any]]:
-    """Records of a run directory, the last line per item winning (a resumed run appends retries).
-
-    A torn last line (the process was killed mid-write) is ignored; any other bad line is an error.
-    """
+    """Records of a run directory, in item order."""
     path = Path(run_dir) / RESULTS_FILE
     if not path.is_file():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    by_item: dict[int, dict[str, Any]] = {}
-    for number, line in enumerate(lines, start=1):
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            records.append(json.loads(line))
         except json.JSONDecodeError:
-            if number == len(lines):
-                logger.warning("%s:%d: ignoring a partly written last line", path, number)
-                continue
-            raise RunError(f"{path}:{number}: not valid JSON; the results file is damaged") from None
-        by_item[record["item_id"]] = record
-    return sorted(by_item.values(), key=lambda record: record["item_id"])
-
-
-def _drop_torn_tail(path: Path) -> None:
-    """Cut a partly written last line (a killed process) so that appending starts on a fresh line."""
-    if not path.is_file():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with open(path, "r+b") as handle:
-            handle.truncate(data.rfind(b"\n") + 1)
+            raise RunError(f"{path}:{number}: not valid JSON; the results file is damaged (brainbench export rewrites it)") from None
+    return sorted(records, key=lambda record: record["item_id"])
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -156,21 +141,33 @@ def run_benchmark(
     cases: Sequence[TestCase] | None = None,
     overwrite: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    store: ResultsStore | str | Path | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Score ``cases`` (default: all of the dataset) into ``out_dir`` and return the summary.
+    """Score ``cases`` (default: all of the dataset) into the results store, export them to
+    ``out_dir`` and return the summary.
 
-    ``template`` is (label, text) from ``resolve_template``. Each item is written as soon as it is
-    scored; an item the backend cannot score is recorded with ``status="error"`` and the run goes on.
+    ``template`` is (label, text) from ``resolve_template``. ``store`` is a ResultsStore, a
+    database URL or a file path (default: ``brainbench.sqlite`` beside ``out_dir``). Every
+    scored text is committed at once; texts the store already holds for this scorer are not
+    scored again, so re-running an interrupted run resumes it. A case the backend cannot score is
+    recorded as an error and the run goes on. ``shard=(i, n)`` scores only the cases whose item id
+    is i modulo n, so that n processes or machines writing one store share a run; each exports
+    everything the store holds for the run so far.
     """
     out_dir = Path(out_dir)
+    if not isinstance(store, ResultsStore):
+        store = ResultsStore(store or out_dir.parent / STORE_FILE)
     selected = list(dataset.cases if cases is None else cases)
     labels = ab_labels([case.item_id for case in dataset.cases], seed)
     template_label, template_text = template
+    scorer_key = store.register_scorer(scorer.fingerprint(), scorer.describe())
     run_info: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "brainbench": __version__,
         "model": scorer.name,
         "scorer": scorer.describe(),
+        "scorer_key": scorer_key,
         "dataset": dataset.name,
         "dataset_path": str(dataset.path),
         "dataset_sha256": dataset.sha256,
@@ -180,56 +177,93 @@ def run_benchmark(
         "seed": seed,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    run_info["run_key"] = json_key({key: run_info[key] for key in _RUN_IDENTITY})
+    run_info["store"] = store.display_url
     prepare_run_dir(out_dir, run_info, overwrite)
-    run_info = json.loads((out_dir / RUN_FILE).read_text(encoding="utf-8"))
 
-    _drop_torn_tail(out_dir / RESULTS_FILE)
-    done = {record["item_id"] for record in read_results(out_dir) if record["status"] == "ok"}
-    todo = [case for case in selected if case.item_id not in done]
-    total = len(selected)
-    if done:
-        logger.info("resuming %s: %d of %d items already scored", out_dir, total - len(todo), total)
+    texts = {
+        case.item_id: (apply_template(template_text, case.original), apply_template(template_text, case.altered))
+        for case in selected
+    }
+    items = [
+        RunItem(case.item_id, case.doi, case.subfield, case.source, labels[case.item_id], *map(text_key, texts[case.item_id]))
+        for case in selected
+    ]
+    store.register_run(run_info["run_key"], scorer_key, run_info, items)
+    had_errors = {item.item_id for item in store.run_items(run_info["run_key"]) if item.error is not None}
+    stored = store.get_scores(scorer_key, [sha for item in items for sha in (item.original_sha256, item.altered_sha256)])
+    mine = [(case, item) for case, item in zip(selected, items) if shard is None or case.item_id % shard[1] == shard[0]]
+    todo = [case for case, item in mine if not (item.original_sha256 in stored and item.altered_sha256 in stored)]
+    total = len(mine)
+    if len(todo) < total:
+        logger.info("%d of %d items already in the store %s", total - len(todo), total, store.display_url)
     if on_progress:
         on_progress(total - len(todo), total)
+
     # Backends that batch get that many cases per call, grouped by length so that little is padded.
     chunk_size = max(1, int(getattr(scorer, "batch_size", 1) or 1))
     if chunk_size > 1:
-        todo.sort(key=lambda case: max(len(case.original), len(case.altered)))
+        todo.sort(key=lambda case: max(map(len, texts[case.item_id])))
     position = total - len(todo)
-    with open(out_dir / RESULTS_FILE, "a", encoding="utf-8") as results:
-        for start in range(0, len(todo), chunk_size):
-            for record in _score_cases(scorer, todo[start : start + chunk_size], labels, template_text):
-                results.write(json.dumps(record) + "\n")
-            results.flush()
-            position += len(todo[start : start + chunk_size])
-            if on_progress:
-                on_progress(position, total)
+    for start in range(0, len(todo), chunk_size):
+        chunk = todo[start : start + chunk_size]
+        outcomes = _score_cases(scorer, [texts[case.item_id] for case in chunk])
+        store.add_scores(
+            scorer_key,
+            [(text, scores, elapsed_s / 2) for case, (pair, elapsed_s) in zip(chunk, outcomes) if not isinstance(pair, str)
+             for text, scores in zip(texts[case.item_id], pair)],
+        )
+        for case, (pair, _) in zip(chunk, outcomes):
+            if isinstance(pair, str):
+                logger.warning("item %d (line %d) not scored: %s", case.item_id, case.line, pair)
+                store.set_item_error(run_info["run_key"], case.item_id, pair)
+            elif case.item_id in had_errors:
+                store.set_item_error(run_info["run_key"], case.item_id, None)
+        position += len(chunk)
+        if on_progress:
+            on_progress(position, total)
+    return export_run(store, run_info["run_key"], out_dir, item_ids={case.item_id for case in selected})
 
-    selected_ids = {case.item_id for case in selected}
-    records = [record for record in read_results(out_dir) if record["item_id"] in selected_ids]
+
+def export_run(store: ResultsStore, run_key: str, out_dir: Path, item_ids: set[int] | None = None) -> dict[str, Any]:
+    """Write a run directory (run.json, results.jsonl, summary.json) from the store; return the summary.
+
+    ``item_ids`` limits it to those cases; cases not scored yet (and without an error) are left out.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run_info = store.run_info(run_key)
+    items = [item for item in store.run_items(run_key) if item_ids is None or item.item_id in item_ids]
+    stored = store.get_scores(run_info["scorer_key"], [sha for item in items for sha in (item.original_sha256, item.altered_sha256)])
+    records = []
+    for item in items:
+        if item.original_sha256 in stored and item.altered_sha256 in stored:
+            (original, elapsed_a), (altered, elapsed_b) = stored[item.original_sha256], stored[item.altered_sha256]
+            elapsed = None if elapsed_a is None or elapsed_b is None else elapsed_a + elapsed_b
+            records.append(item_record(item, item.label, original, altered, elapsed))
+        elif item.error is not None:
+            records.append(error_record(item, item.label, item.error))
+    write_json(out_dir / RUN_FILE, run_info)
+    partial = out_dir / (RESULTS_FILE + ".incomplete")
+    partial.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    os.replace(partial, out_dir / RESULTS_FILE)
     summary = summarize(records, run_info)
     write_json(out_dir / SUMMARY_FILE, summary)
     return summary
 
 
-def _score_cases(scorer: Scorer, cases: Sequence[TestCase], labels: dict[int, int], template_text: str) -> list[dict[str, Any]]:
-    """Records for ``cases`` scored in one call; if that fails, each case alone, so that only the
-    case the backend cannot score is recorded as an error."""
+def _score_cases(scorer: Scorer, pairs: Sequence[tuple[str, str]]) -> list[tuple[tuple[TokenScores, TokenScores] | str, float]]:
+    """(scores of both texts, or why not, and seconds) per pair, scored in one call; if that
+    fails, each pair alone, so that only a pair the backend cannot score becomes an error."""
     started = time.perf_counter()
     try:
-        pairs = [(apply_template(template_text, case.original), apply_template(template_text, case.altered)) for case in cases]
         scored = scorer.score_pairs(pairs)
     except BrainbenchError as error:
-        if len(cases) > 1:
-            return [record for case in cases for record in _score_cases(scorer, [case], labels, template_text)]
-        case = cases[0]
-        logger.warning("item %d (line %d) not scored: %s", case.item_id, case.line, error)
-        return [error_record(case, labels[case.item_id], str(error))]
-    elapsed_s = (time.perf_counter() - started) / len(cases)
-    return [
-        item_record(case, labels[case.item_id], original, altered, elapsed_s)
-        for case, (original, altered) in zip(cases, scored)
-    ]
+        if len(pairs) > 1:
+            return [outcome for pair in pairs for outcome in _score_cases(scorer, [pair])]
+        return [(str(error), 0.0)]
+    elapsed_s = (time.perf_counter() - started) / len(pairs)
+    return [(pair_scores, elapsed_s) for pair_scores in scored]
 
 
 def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

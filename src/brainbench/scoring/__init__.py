@@ -17,7 +17,23 @@ def _transformers(**options: Any) -> Scorer:
     return HFScorer.load(**options)
 
 
-BACKENDS: dict[str, Callable[..., Scorer]] = {"transformers": _transformers}
+def _llama_cpp(**options: Any) -> Scorer:
+    from brainbench.scoring.llamacpp import LlamaCppScorer
+
+    return LlamaCppScorer(**options)
+
+
+def _openai_completions(**options: Any) -> Scorer:
+    from brainbench.scoring.openai import OpenAICompletionsScorer
+
+    return OpenAICompletionsScorer(**options)
+
+
+BACKENDS: dict[str, Callable[..., Scorer]] = {
+    "transformers": _transformers,
+    "llama-cpp": _llama_cpp,
+    "openai-completions": _openai_completions,
+}
 
 
 def load_scorer(backend: str = "transformers", **options: Any) -> Scorer:

