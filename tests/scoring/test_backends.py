@@ -32,20 +32,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def llama_server() -> Iterator[str]:
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with the embedded GGUF, on 127.0.0.1."""
     port = _free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_file()), "--model_alias", "smollm2",
         "--host", "127.0.0.1", "--port", str(port), "--logits_all", "true", "--n_ctx", "2048",
     ]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = open(log_path, "w")  # a file, not a pipe: a full pipe would block the server's logging
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 120
         while True:
             if server.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {server.stderr.read()[-2000:]}")
+                pytest.fail(f"llama_cpp.server exited: {log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
                     break
@@ -58,34 +60,44 @@ def llama_server() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
     assert server.returncode is not None  # shut down
 
 
 @pytest.mark.slow
-def test_three_backends_agree_on_real_items(llama_server: str, embedded_scorer: HFScorer, data_dir: Path) -> None:
+def test_llama_cpp_in_process_agrees_with_transformers(embedded_scorer: HFScorer, data_dir: Path) -> None:
     cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:4]
     pairs = [(case.original, case.altered) for case in cases] + [TEXTS]
-    served = load_scorer("openai-completions", base_url=llama_server, model=None, concurrency=4)
-    in_process = load_scorer("llama-cpp")
-    assert served.name == "smollm2"
-    by_server, by_llama, by_transformers = (scorer.score_pairs(pairs) for scorer in (served, in_process, embedded_scorer))
-    for server_pair, llama_pair, hf_pair in zip(by_server, by_llama, by_transformers):
-        for server_scores, llama_scores, hf_scores in zip(server_pair, llama_pair, hf_pair):
-            assert server_scores.n_text_tokens == llama_scores.n_text_tokens == hf_scores.n_text_tokens  # same tokens
-            assert server_scores.ppl == pytest.approx(llama_scores.ppl, rel=1e-3)  # same engine, same weights
-            assert server_scores.ppl == pytest.approx(hf_scores.ppl, rel=0.05)  # quantised vs dequantised weights
+    llama = load_scorer("llama-cpp")
+    for llama_pair, hf_pair in zip(llama.score_pairs(pairs), embedded_scorer.score_pairs(pairs)):
+        for llama_scores, hf_scores in zip(llama_pair, hf_pair):
+            assert llama_scores.n_text_tokens == hf_scores.n_text_tokens  # the same tokens
+            assert llama_scores.ppl == pytest.approx(hf_scores.ppl, rel=0.05)  # quantised vs dequantised weights
+    alone = [llama.score_texts(list(pair)) for pair in pairs]  # sharing the prefix changes nothing
+    assert [s.ppl for pair in alone for s in pair] == pytest.approx([s.ppl for pair in llama.score_pairs(pairs) for s in pair], rel=1e-6)
 
 
 @pytest.mark.slow
-def test_run_through_the_server_is_stored_and_resumable(llama_server: str, data_dir: Path, tmp_path: Path) -> None:
-    from brainbench.runs import run_benchmark
+def test_llama_cpp_python_server_is_refused_for_its_misaligned_logprobs(llama_server: str) -> None:
+    """llama-cpp-python's server (0.3.36) pairs echoed token i with the distribution after token i
+    (which predicts token i + 1): brainbench must refuse it rather than score garbage."""
+    import numpy as np
 
-    dataset = load_dataset("brainbench-human", data_dir=data_dir, offline=True)
-    scorer = load_scorer("openai-completions", base_url=llama_server, model="smollm2")
-    first = run_benchmark(dataset, scorer, tmp_path / "run", cases=dataset.cases[:3])
-    assert first["n_scored"] == 3 and first["run"]["scorer"]["backend"] == "openai-completions"
-    again = run_benchmark(dataset, scorer, tmp_path / "run", cases=dataset.cases[:3])
-    assert again["n_scored"] == 3 and again["accuracy"] == first["accuracy"]
+    served = load_scorer("openai-completions", base_url=llama_server, model=None, concurrency=2)
+    assert served.name == "smollm2"
+    with pytest.raises(BackendError, match="fail a sanity check.*llama-cpp-python's server"):
+        served.score_texts([TEXTS[0]])
+
+    # What the client read is exactly what the server computed: in-process llama.cpp, shifted by one row.
+    served.verify_alignment = False
+    from_server = served.score_texts([TEXTS[0]])[0].token_logprobs
+    llama = load_scorer("llama-cpp")
+    ids = llama.tokenize(TEXTS[0])
+    llama.score_texts([TEXTS[0]])
+    logits = np.asarray(llama.llm.scores[: len(ids)], dtype=np.float64)
+    rows = logits - (logits.max(axis=1, keepdims=True) + np.log(np.exp(logits - logits.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True)))
+    shifted = [rows[i, ids[i]] for i in range(1, len(ids))]
+    assert list(from_server) == pytest.approx(shifted, abs=2e-3)
 
 
 class _ScriptedServer(BaseHTTPRequestHandler):
@@ -137,6 +149,7 @@ def test_prompt_logprobs_are_read_and_the_generated_token_dropped(scripted_serve
     url, handler = scripted_server
     handler.answers += [(200, _echo_answer([None, -1.0, -2.0]))]
     scorer = load_scorer("openai-completions", base_url=url, model=None)
+    scorer.verify_alignment = False
     scores = scorer.score_texts(["abc"])[0]
     assert scores.token_logprobs == (-1.0, -2.0) and scores.n_text_tokens == 3
     assert handler.requests[0] | {"prompt": None} == {"model": "scripted", "prompt": None, "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0}
@@ -147,6 +160,7 @@ def test_a_server_that_ignores_echo_is_refused(scripted_server) -> None:
     # what llama.cpp's llama-server sends: the generated token's log-prob only
     handler.answers += [(200, _echo_answer([], prompt_tokens=5))]
     scorer = load_scorer("openai-completions", base_url=url, model="scripted")
+    scorer.verify_alignment = False
     with pytest.raises(BackendError, match="no log-probabilities for the prompt.*llama-server does not"):
         scorer.score_texts(["some prompt"])
 
@@ -155,7 +169,7 @@ def test_429_and_5xx_are_retried_then_reported(scripted_server) -> None:
     url, handler = scripted_server
     handler.answers += [(429, {"error": "slow down"}), (503, {"error": "busy"}), (200, _echo_answer([None, -0.5]))]
     scorer = load_scorer("openai-completions", base_url=url, model="scripted")
-    scorer.backoff_s = 0.01
+    scorer.backoff_s, scorer.verify_alignment = 0.01, False
     assert scorer.score_texts(["ab"])[0].token_logprobs == (-0.5,)
     handler.answers += [(500, {})] * 3
     scorer.max_retries = 2
@@ -164,6 +178,18 @@ def test_429_and_5xx_are_retried_then_reported(scripted_server) -> None:
     handler.answers += [(400, {"error": "maximum context length is 8 tokens"})]
     with pytest.raises(BackendError, match="answered 400: .*maximum context length"):
         scorer.score_texts(["ab"])
+
+
+def test_the_alignment_probe_runs_once_before_the_first_text(scripted_server) -> None:
+    url, handler = scripted_server
+    probe_tokens = 59  # whatever the count, the check uses the second half
+    handler.answers += [(200, _echo_answer([None] + [-6.0] * (probe_tokens - 1)))]  # misaligned: far below zero
+    scorer = load_scorer("openai-completions", base_url=url, model="scripted")
+    with pytest.raises(BackendError, match="fail a sanity check \\(mean -6.00 nats"):
+        scorer.score_texts(["abc"])
+    handler.answers += [(200, _echo_answer([None] + [-0.05] * (probe_tokens - 1))), (200, _echo_answer([None, -1.0])), (200, _echo_answer([None, -2.0]))]
+    assert [s.token_logprobs for s in scorer.score_texts(["ab", "cd"])] == [(-1.0,), (-2.0,)]
+    assert handler.requests[-3]["prompt"].startswith("1, 2, 3") and not scorer.verify_alignment
 
 
 def test_an_unknown_model_names_those_served(scripted_server) -> None:

@@ -15,7 +15,8 @@ from brainbench.cli.summary import print_summary
 from brainbench.data import Dataset, TestCase, load_dataset
 from brainbench.errors import InputError
 from brainbench.runs import run_benchmark
-from brainbench.scoring import load_scorer, resolve_template
+from brainbench.runs.execute import run_dir_name
+from brainbench.scoring import backend_options, load_scorer, resolve_template
 from brainbench.settings import load_settings
 
 
@@ -58,37 +59,6 @@ def parse_shard(spec: str | None) -> tuple[int, int] | None:
     if not match or not 0 <= int(match.group(1)) < int(match.group(2)):
         raise InputError("--shard", None, f"{spec!r}: expected i/n with 0 <= i < n, e.g. 0/4")
     return int(match.group(1)), int(match.group(2))
-
-
-# Which `run` options each backend takes; an option set away from its default for a backend that
-# ignores it is an error rather than silently dropped.
-_BACKEND_OPTIONS = {
-    "transformers": ("model", "gguf_file", "adapter", "revision", "dtype", "device", "batch_size", "engine", "compile"),
-    "llama-cpp": ("model",),
-    "openai-completions": ("model", "base_url", "api_key", "concurrency", "timeout"),
-}
-_DEFAULTS = {"gguf_file": None, "adapter": None, "revision": None, "dtype": "auto", "device": "auto", "batch_size": None,
-             "engine": "fast", "compile": False, "base_url": None, "api_key": None, "concurrency": 8, "timeout": 120.0}
-
-
-def backend_options(backend: str, **given: object) -> dict[str, object]:
-    """The options ``backend`` takes, refusing set options it would ignore."""
-    if backend not in _BACKEND_OPTIONS:
-        return given  # load_scorer names the known backends
-    taken = _BACKEND_OPTIONS[backend]
-    ignored = [
-        name for name, value in given.items()
-        if name not in taken and name != "api_key" and value != _DEFAULTS.get(name) and value is not None  # api_key may come from the environment
-    ]
-    if ignored:
-        flags = ", ".join("--" + name.replace("_", "-") for name in ignored)
-        raise InputError("--backend", None, f"{flags} do(es) not apply to the {backend} backend")
-    return {name: value for name, value in given.items() if name in taken}
-
-
-def default_out_dir(model_name: str, dataset_name: str) -> Path:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "--", f"{Path(model_name).name if model_name.endswith('.gguf') else model_name}")
-    return Path("runs") / f"{slug}__{dataset_name}"
 
 
 @app.command("run")
@@ -144,12 +114,12 @@ def run_command(
         chosen_template = resolve_template(template, template_file, model or "")
         stderr.print(f"loading model {model or 'SmolLM2-135M-Instruct (embedded)'} ({backend}) ...", highlight=False)
         options = backend_options(
-            backend, model=model, gguf_file=gguf_file, adapter=adapter, revision=revision, dtype=dtype, device=device,
+            backend, "--", model=model, gguf_file=gguf_file, adapter=adapter, revision=revision, dtype=dtype, device=device,
             batch_size=batch_size, engine=engine, compile=compile_model, base_url=base_url, api_key=api_key,
             concurrency=concurrency, timeout=timeout,
         )
         scorer = load_scorer(backend, **options)
-        out_dir = out or default_out_dir(scorer.name, data.name)
+        out_dir = out or Path("runs") / run_dir_name(scorer.name, data.name, backend)
         n_mine = len([case for case in cases if shard_spec is None or case.item_id % shard_spec[1] == shard_spec[0]])
         shard_note = f" (shard {shard_spec[0]}/{shard_spec[1]}: {n_mine} of {len(cases)})" if shard_spec else ""
         stderr.print(f"scoring {len(cases)} items{shard_note} of {data.name} with {scorer.name} (template {chosen_template[0]}) -> {out_dir}", highlight=False)

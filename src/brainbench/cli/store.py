@@ -9,9 +9,8 @@ import typer
 from rich.table import Table
 
 from brainbench.cli.app import app, handle_errors, stdout
-from brainbench.cli.run import default_out_dir
 from brainbench.cli.summary import print_summary
-from brainbench.runs.execute import export_run
+from brainbench.runs.execute import export_run, run_dir_name
 from brainbench.runs.store import STORE_FILE, ResultsStore
 from brainbench.settings import load_settings
 
@@ -53,7 +52,7 @@ def export_command(
         results = open_store(store)
         run_key = results.find_run(run)
         info = results.run_info(run_key)
-        out_dir = out or default_out_dir(info["model"], info["dataset"])
+        out_dir = out or Path("runs") / run_dir_name(info["model"], info["dataset"], info["scorer"].get("backend", "transformers"))
         summary = export_run(results, run_key, out_dir)
     print_summary(summary)
     stdout.print(f"written: {out_dir}", highlight=False)

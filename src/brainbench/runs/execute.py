@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -106,6 +107,14 @@ def read_results(run_dir: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             raise RunError(f"{path}:{number}: not valid JSON; the results file is damaged (brainbench export rewrites it)") from None
     return sorted(records, key=lambda record: record["item_id"])
+
+
+def run_dir_name(model_name: str, dataset_name: str, backend: str = "transformers") -> str:
+    """``<model>__<dataset>``, with ``--<backend>`` after the model for other backends than transformers."""
+    model = Path(model_name).name if model_name.endswith(".gguf") else model_name
+    if backend != "transformers":
+        model += f"--{backend}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "--", model) + f"__{dataset_name}"
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

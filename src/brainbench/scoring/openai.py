@@ -5,7 +5,10 @@ the server returns the log-probability of every prompt token (the first one's is
 one generated token, which is dropped. Requests run ``concurrency`` at a time; timeouts,
 connection errors, 429 and 5xx answers are retried with exponential backoff. A server that
 answers without prompt log-probabilities (llama.cpp's own ``llama-server`` ignores ``echo``) is
-refused with an error instead of being scored at chance.
+refused with an error instead of being scored at chance, and so is one whose log-probabilities
+are misaligned with the tokens: before the first text, a counting sequence whose later tokens
+any language model predicts well is scored as a probe (llama-cpp-python's server, up to at
+least 0.3.36, pairs each echoed token with the distribution that predicts the *next* token).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from brainbench.scoring.base import TokenScores
 logger = logging.getLogger(__name__)
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+PROBE_TEXT = ", ".join(str(n) for n in range(1, 31))  # "1, 2, 3, ..., 30"
+PROBE_MIN_MEAN_LOGPROB = -2.0  # over the probe's second half; aligned models score near 0, misaligned far below
 
 
 class OpenAICompletionsScorer:
@@ -59,6 +64,23 @@ class OpenAICompletionsScorer:
         self.model = model
         self.name = model
         self._served = served.get(model, {})
+        self.verify_alignment = True  # the probe runs before the first text is scored
+
+    def check_alignment(self) -> float:
+        """Score the probe; refuse a server whose prompt log-probabilities cannot be right."""
+        self.verify_alignment = False
+        probe = self._request_scores(PROBE_TEXT)
+        later = probe.token_logprobs[len(probe.token_logprobs) // 2 :]
+        mean = sum(later) / len(later)
+        if mean < PROBE_MIN_MEAN_LOGPROB:
+            self.verify_alignment = True
+            raise BackendError(
+                f"{self.base_url}: the prompt log-probabilities fail a sanity check (mean {mean:.2f} nats on the "
+                f"easy second half of '1, 2, ..., 30'; a working model scores above {PROBE_MIN_MEAN_LOGPROB}). The "
+                "server misaligns echoed tokens and their log-probabilities (llama-cpp-python's server does, up to "
+                "at least 0.3.36: use --backend llama-cpp for GGUF files) or the model is broken."
+            )
+        return mean
 
     def _served_models(self) -> dict[str, dict[str, Any]]:
         answer = self._send("GET", "/models")
@@ -93,6 +115,11 @@ class OpenAICompletionsScorer:
         raise AssertionError("unreachable")
 
     def score_text(self, text: str) -> TokenScores:
+        if self.verify_alignment:
+            self.check_alignment()
+        return self._request_scores(text)
+
+    def _request_scores(self, text: str) -> TokenScores:
         answer = self._send(
             "POST",
             "/completions",
@@ -119,6 +146,8 @@ class OpenAICompletionsScorer:
         return TokenScores(tuple(float(v) for v in values[1:n_prompt]), n_prompt)
 
     def score_texts(self, texts: Sequence[str]) -> list[TokenScores]:
+        if self.verify_alignment:
+            self.check_alignment()
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(pool.map(self.score_text, texts))
 

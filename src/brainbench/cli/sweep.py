@@ -1,0 +1,59 @@
+"""``brainbench sweep``: many models x datasets from one YAML file, one summary table at the end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from brainbench.cli.app import app, handle_errors, stderr, stdout
+from brainbench.cli.run import RateColumn
+from brainbench.runs.sweep import load_sweep, run_sweep
+from brainbench.settings import load_settings
+
+
+@app.command("sweep")
+def sweep_command(
+    sweep_file: Path = typer.Argument(..., help="A sweep YAML file: datasets, models (see the README)."),
+    store: str | None = typer.Option(None, "--store", help="Results store (overrides the file's; or BRAINBENCH_STORE)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files (or BRAINBENCH_DATA_DIR)."),
+    offline: bool | None = typer.Option(None, "--offline/--online", help="Never download (or BRAINBENCH_OFFLINE=1)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
+) -> None:
+    """Run every model of a sweep file on every dataset, skipping what the results store already has."""
+    with handle_errors():
+        sweep = load_sweep(sweep_file)
+        settings = load_settings(data_dir=data_dir, offline=offline, store=store)
+        progress = Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            RateColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=stderr,
+        )
+        with progress:
+            task = progress.add_task("loading", total=None)
+            rows = run_sweep(
+                sweep, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline, store=settings.store,
+                on_start=lambda model, dataset: progress.reset(task, description=f"{model} x {dataset}", total=None),
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    if as_json:
+        stdout.print_json(json.dumps(rows))
+    else:
+        table = Table(title=f"sweep {sweep_file}: {len(sweep.models)} model(s) x {len(sweep.datasets)} dataset(s)")
+        for column in ("model", "backend", "dataset", "template", "items", "accuracy", "95% CI", "errors"):
+            table.add_column(column, justify="right" if column in ("items", "accuracy", "errors") else "left")
+        for row in rows:
+            if "error" in row:
+                table.add_row(row["model"], row["backend"], row["dataset"], "", "", "", "", "[red]failed[/red]")
+                continue
+            low, high = row["ci95"]
+            table.add_row(row["model"], row["backend"], row["dataset"], row["template"], str(row["n_items"]),
+                          f"{100 * row['accuracy']:.1f}%", f"{100 * low:.1f}-{100 * high:.1f}%", str(row["n_errors"]))
+        stdout.print(table)
+        for row in rows:
+            if "error" in row:
+                stderr.print(f"[red]{row['model']} x {row['dataset']}: {row['error']}[/red]", highlight=False)
+    if any("error" in row for row in rows):
+        raise typer.Exit(1)

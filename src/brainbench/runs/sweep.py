@@ -1,0 +1,146 @@
+"""Sweeps: many models (with their templates and adapters) x datasets in one go, into one results store.
+
+A sweep file (YAML)::
+
+    store: runs/brainbench.sqlite     # optional; default brainbench.sqlite in `out`
+    out: runs                         # where the run directories go
+    seed: 42
+    datasets: [brainbench-human, brainbench-gpt4]
+    models:
+      - {}                                          # the embedded model, transformers backend
+      - {backend: llama-cpp}                        # the embedded GGUF through llama.cpp
+      - {model: gpt2, template: none}
+      - {model: mistralai/Mistral-7B-v0.1, adapter: path/to/lora, dtype: bfloat16}
+      - {backend: openai-completions, base_url: "http://127.0.0.1:8000/v1", model: meta-llama/Llama-2-70b-hf}
+
+Each model entry takes the options of its backend (``brainbench.scoring.BACKEND_OPTIONS``)
+plus ``template`` / ``template_file`` and ``name`` (the run directory's stem). Texts the store
+already holds are not scored again, so re-running a sweep only does what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from brainbench.data import load_dataset
+from brainbench.errors import BrainbenchError, InputError
+from brainbench.runs.execute import run_benchmark, run_dir_name
+from brainbench.runs.store import STORE_FILE, ResultsStore
+from brainbench.scoring import backend_options, load_scorer, resolve_template
+
+_SWEEP_KEYS = {"store", "out", "seed", "datasets", "models", "texts"}
+_ENTRY_KEYS = {"backend", "template", "template_file", "name"}
+
+
+@dataclass(frozen=True)
+class SweepModel:
+    backend: str
+    options: dict[str, Any]  # for the backend
+    template: str | None = None
+    template_file: Path | None = None
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or str(self.options.get("model") or f"embedded ({self.backend})")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    path: Path
+    datasets: list[str]
+    models: list[SweepModel]
+    out: Path = Path("runs")
+    store: str | None = None
+    seed: int = 42
+    texts: str = "released"
+
+
+def load_sweep(path: Path) -> Sweep:
+    """Read and check a sweep file; every problem names the file and the entry."""
+    path = Path(path)
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputError(path, None, f"cannot read: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise InputError(path, mark.line + 1 if mark else None, f"not valid YAML: {getattr(error, 'problem', error)}") from error
+    if not isinstance(spec, dict):
+        raise InputError(path, None, "expected a mapping with 'datasets' and 'models'")
+    unknown = sorted(set(spec) - _SWEEP_KEYS)
+    if unknown:
+        raise InputError(path, None, f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_SWEEP_KEYS))}")
+    datasets = spec.get("datasets") or ["brainbench-human"]
+    if isinstance(datasets, str):
+        datasets = [datasets]
+    entries = spec.get("models")
+    if not isinstance(entries, list) or not entries:
+        raise InputError(path, None, "'models' must be a non-empty list of model entries")
+    models = []
+    for index, entry in enumerate(entries):
+        entry = entry or {}
+        if not isinstance(entry, dict):
+            raise InputError(path, None, f"models[{index}]: expected a mapping, got {entry!r}")
+        backend = entry.get("backend", "transformers")
+        options = {key: value for key, value in entry.items() if key not in _ENTRY_KEYS}
+        try:
+            options = backend_options(backend, **options)
+        except BrainbenchError as error:
+            raise InputError(path, None, f"models[{index}]: {error}") from error
+        template_file = entry.get("template_file")
+        models.append(SweepModel(backend, options, entry.get("template"), Path(template_file) if template_file else None, entry.get("name")))
+    out = Path(spec.get("out", "runs"))
+    return Sweep(path, [str(d) for d in datasets], models, out=out, store=spec.get("store"), seed=int(spec.get("seed", 42)),
+                 texts=str(spec.get("texts", "released")))
+
+
+def run_sweep(
+    sweep: Sweep,
+    *,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    offline: bool = False,
+    store: str | None = None,
+    on_start: Callable[[str, str], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every model on every dataset; return one row per (model, dataset). A model that fails
+    to load or run is reported in its rows (``error``) and the sweep goes on."""
+    results_store = ResultsStore(store or sweep.store or sweep.out / STORE_FILE)
+    datasets = {name: load_dataset(name, data_dir=data_dir, cache_dir=cache_dir, offline=offline, texts=sweep.texts) for name in sweep.datasets}  # type: ignore[arg-type]
+    rows: list[dict[str, Any]] = []
+    for model in sweep.models:
+        try:
+            scorer = load_scorer(model.backend, **model.options)
+        except BrainbenchError as error:
+            rows += [{"model": model.label, "backend": model.backend, "dataset": name, "error": str(error)} for name in datasets]
+            continue
+        template = resolve_template(model.template, model.template_file, str(model.options.get("model") or ""))
+        for name, dataset in datasets.items():
+            out_dir = sweep.out / (run_dir_name(model.name, dataset.name) if model.name else run_dir_name(scorer.name, dataset.name, model.backend))
+            if on_start:
+                on_start(model.label, name)
+            row: dict[str, Any] = {"model": model.label, "backend": model.backend, "dataset": name}
+            try:
+                summary = run_benchmark(dataset, scorer, out_dir, template=template,
+                                        seed=sweep.seed, store=results_store, on_progress=on_progress)
+            except BrainbenchError as error:
+                row["error"] = str(error)
+            else:
+                row.update(
+                    template=template[0], n_items=summary["n_items"], n_scored=summary["n_scored"], n_errors=summary["n_errors"],
+                    accuracy=summary["accuracy"], ci95=summary["accuracy_ci95"], run_key=summary["run"]["run_key"],
+                    out=str(out_dir),
+                )
+            rows.append(row)
+        del scorer
+    return rows
+
+
+__all__ = ["Sweep", "SweepModel", "load_sweep", "run_sweep"]

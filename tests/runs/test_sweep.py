@@ -1,0 +1,56 @@
+"""Sweep files: checked with clear errors, run into one store, re-run from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from brainbench.errors import InputError
+from brainbench.runs.store import ResultsStore
+from brainbench.runs.sweep import load_sweep, run_sweep
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("models: [{}]\nmodel: x\n", r"unknown key\(s\) model"),
+        ("datasets: [a]\n", "'models' must be a non-empty list"),
+        ("models:\n  - {backend: llama-cpp, adapter: x}\n", r"models\[0\]: adapter: not an option of the llama-cpp backend"),
+        ("models:\n  - {backend: vllm}\n", r"models\[0\]: unknown backend 'vllm'"),
+        ("models: [\n", r"sweep.yaml:\d+: not valid YAML"),
+    ],
+)
+def test_bad_sweep_files_name_file_and_entry(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        load_sweep(_write(tmp_path / "sweep.yaml", text))
+
+
+@pytest.mark.slow
+def test_two_backends_one_store_and_a_broken_model(tmp_path: Path, data_dir: Path) -> None:
+    cases = _write(
+        tmp_path / "cases.csv",
+        "doi,journal_section,combined_abstract\n"
+        'a,Systems/Circuits,"Place cells in the hippocampus [[remapped, stayed stable]] when the arena changed shape."\n'
+        'b,Behavioral/Cognitive,"Reaction times were [[slower, faster]] after sleep deprivation in all participants."\n',
+    )
+    sweep = load_sweep(_write(tmp_path / "sweep.yaml", f"""
+out: {tmp_path / "runs"}
+datasets: [{cases}]
+models:
+  - {{}}
+  - {{backend: llama-cpp}}
+  - {{model: {tmp_path / "missing.gguf"}, name: broken}}
+"""))
+    rows = run_sweep(sweep, data_dir=data_dir, offline=True)
+    assert [(row["backend"], row.get("n_scored")) for row in rows] == [("transformers", 2), ("llama-cpp", 2), ("transformers", None)]
+    assert "no such GGUF file" in rows[2]["error"]
+    store = ResultsStore(tmp_path / "runs" / "brainbench.sqlite")
+    assert store.count_scores() == 8  # 2 cases x 2 texts x 2 backends
+    again = run_sweep(sweep, data_dir=data_dir, offline=True)
+    assert [row.get("accuracy") for row in again] == [row.get("accuracy") for row in rows] and store.count_scores() == 8
