@@ -85,3 +85,20 @@ def test_run_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Path, em
     # running again resumes: nothing left to score, same summary
     again = runner.invoke(app, ["run", "--items", "0,62,199", "--data-dir", str(data_dir), "--out", str(out), "--json"])
     assert json.loads(again.stdout)["accuracy"] == summary["accuracy"]
+
+
+def test_runs_lists_the_store_and_export_rewrites_a_run(tmp_path: Path) -> None:
+    path = tmp_path / "cases.csv"
+    path.write_text('doi,journal_section,combined_abstract\na,S,"We [[up, upwards]] x"\nb,T,"We [[longer, short]] y"\n', encoding="utf-8")
+    summary = run_benchmark(load_cases(path), FakeScorer(), tmp_path / "run")
+    store = str(tmp_path / "brainbench.sqlite")
+    listed = runner.invoke(app, ["runs", "--store", store, "--json"])
+    assert listed.exit_code == 0
+    [run] = json.loads(listed.stdout)
+    assert (run["model"], run["items"], run["scored"], run["errors"]) == ("fake-scorer", 2, 2, 0)
+    assert run["run_key"] == summary["run"]["run_key"]
+    exported = runner.invoke(app, ["export", run["run"], "--store", store, "--out", str(tmp_path / "copy")])
+    assert exported.exit_code == 0, exported.stderr
+    assert (tmp_path / "copy" / "results.jsonl").read_text() == (tmp_path / "run" / "results.jsonl").read_text()
+    missing = runner.invoke(app, ["export", "ffffffff", "--store", store])
+    assert missing.exit_code != 0 and "no run starts with 'ffffffff'" in missing.stderr

@@ -33,6 +33,7 @@ from brainbench.scoring.base import TokenScores
 logger = logging.getLogger(__name__)
 
 STORE_FILE = "brainbench.sqlite"
+_SCHEMA_LOCK_KEY = 0x6272_6169_6E62  # "brainb": a fixed PostgreSQL advisory lock id for creating the schema
 _LOOKUP_CHUNK = 500  # keys per IN (...) query: under SQLite's variable limit
 
 metadata = sa.MetaData()
@@ -130,9 +131,12 @@ class ResultsStore:
             sa.event.listen(self.engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         try:
-            metadata.create_all(self.engine)
-        except sa.exc.OperationalError:
-            metadata.create_all(self.engine)  # another process created the tables between check and create
+            # One process at a time creates the tables: SQLite's BEGIN IMMEDIATE already serialises,
+            # PostgreSQL needs a lock (two concurrent CREATE TABLEs of one name collide).
+            with self.engine.begin() as connection:
+                if self.engine.dialect.name == "postgresql":
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+                metadata.create_all(connection)
         except sa.exc.SQLAlchemyError as error:
             raise RunError(f"cannot open results store {self.display_url!r}: {error}") from error
 

@@ -22,7 +22,7 @@ EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct-Q4_1"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 ENGINES = ("fast", "simple")
-HEAD_CHUNK = 1024  # rows of hidden states per output-layer call: 1024 x vocab fp32 logits at most (200 MB at 49k)
+HEAD_CHUNK = 256  # rows of hidden states per output-layer call: 256 x vocab fp32 logits at most (50 MB at 49k)
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 
 
