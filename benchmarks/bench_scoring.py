@@ -69,7 +69,8 @@ def _run_method(options: dict, queue) -> None:
     import torch
 
     from brainbench.data import load_dataset
-    from brainbench.scoring.hf import HFScorer, shared_prefix_length
+    from brainbench.scoring.base import shared_prefix_length
+    from brainbench.scoring.hf import HFScorer
 
     method, device = options["method"], options["device"]
     torch.manual_seed(0)

@@ -50,7 +50,7 @@ def ab_labels(item_ids: Sequence[int], seed: int = 42) -> dict[int, int]:
     return {item_id: int(draws[item_id] > 0.5) for item_id in item_ids}
 
 
-def case_fields(case: TestCase, label: int, status: str) -> dict[str, Any]:
+def case_fields(case: TestCase | RunItem, label: int, status: str) -> dict[str, Any]:
     return {
         "item_id": case.item_id,
         "doi": case.doi,
@@ -76,7 +76,7 @@ def decide(label: int, ppl_original: float, ppl_altered: float) -> dict[str, Any
     }
 
 
-def item_record(case: TestCase, label: int, original: TokenScores, altered: TokenScores, elapsed_s: float) -> dict[str, Any]:
+def item_record(case: TestCase | RunItem, label: int, original: TokenScores, altered: TokenScores, elapsed_s: float | None) -> dict[str, Any]:
     """One results.jsonl line: raw log-likelihoods plus the paper's decision."""
     return {
         **case_fields(case, label, "ok"),
@@ -89,7 +89,7 @@ def item_record(case: TestCase, label: int, original: TokenScores, altered: Toke
     }
 
 
-def error_record(case: TestCase, label: int, message: str) -> dict[str, Any]:
+def error_record(case: TestCase | RunItem, label: int, message: str) -> dict[str, Any]:
     return {**case_fields(case, label, "error"), "error": message}
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,8 +28,6 @@ import sqlalchemy as sa
 
 from brainbench.errors import RunError
 from brainbench.scoring.base import TokenScores
-
-logger = logging.getLogger(__name__)
 
 STORE_FILE = "brainbench.sqlite"
 _SCHEMA_LOCK_KEY = 0x6272_6169_6E62  # "brainb": a fixed PostgreSQL advisory lock id for creating the schema

@@ -40,6 +40,12 @@ class TokenScores:
         return perplexity(self.nll, self.n_tokens)
 
 
+def shared_prefix_length(ids_a: Sequence[int], ids_b: Sequence[int]) -> int:
+    """How many leading tokens two texts share, leaving each at least one token of its own."""
+    shared = next((i for i, (x, y) in enumerate(zip(ids_a, ids_b)) if x != y), min(len(ids_a), len(ids_b)))
+    return min(shared, len(ids_a) - 1, len(ids_b) - 1)
+
+
 def perplexity(nll: float, n_tokens: int) -> float:
     if n_tokens <= 0:
         return math.nan

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
-from brainbench.scoring.base import TokenScores, weights_fingerprint
+from brainbench.scoring.base import TokenScores, shared_prefix_length, weights_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +62,6 @@ def _pick_dtype(dtype: str, device: str) -> str:
         # An overflow shows up as non-finite scores, which are refused with a hint to use bfloat16.
         return "float16"
     return "float32"  # exact on CPU and MPS; opt in to half precision with --dtype
-
-
-def shared_prefix_length(ids_a: Sequence[int], ids_b: Sequence[int]) -> int:
-    """How many leading tokens two texts share, leaving each at least one token of its own."""
-    shared = next((i for i, (x, y) in enumerate(zip(ids_a, ids_b)) if x != y), min(len(ids_a), len(ids_b)))
-    return min(shared, len(ids_a) - 1, len(ids_b) - 1)
 
 
 def auto_batch_size(model: Any, device: Any, tokens_per_text: int = 1024, most: int = 64) -> int:

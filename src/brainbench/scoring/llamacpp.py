@@ -12,12 +12,11 @@ import importlib.util
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
-from brainbench.scoring.base import TokenScores, weights_fingerprint
+from brainbench.scoring.base import TokenScores, shared_prefix_length, weights_fingerprint
 
 DEFAULT_CONTEXT = 2048  # llama-cpp-python keeps n_ctx x vocab float32 logits with logits_all: keep it modest
 
@@ -94,8 +93,6 @@ class LlamaCppScorer:
         return [self._evaluate(ids) for ids in encoded]
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[TokenScores, TokenScores]]:
-        from brainbench.scoring.hf import shared_prefix_length
-
         results = []
         for first, second in pairs:
             ids_a, ids_b = self._checked(first, 0), self._checked(second, 1)
@@ -103,10 +100,3 @@ class LlamaCppScorer:
             scores_b = self._evaluate(ids_b, keep=max(shared_prefix_length(ids_a, ids_b), 0))
             results.append((scores_a, scores_b))
         return results
-
-    def score_pair(self, first: str, second: str) -> tuple[TokenScores, TokenScores]:
-        return self.score_pairs([(first, second)])[0]
-
-
-def load(**options: Any) -> LlamaCppScorer:
-    return LlamaCppScorer(**options)

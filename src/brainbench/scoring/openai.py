@@ -154,6 +154,3 @@ class OpenAICompletionsScorer:
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[TokenScores, TokenScores]]:
         scored = self.score_texts([text for pair in pairs for text in pair])
         return list(zip(scored[::2], scored[1::2]))
-
-    def score_pair(self, first: str, second: str) -> tuple[TokenScores, TokenScores]:
-        return self.score_pairs([(first, second)])[0]
