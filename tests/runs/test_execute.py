@@ -96,6 +96,7 @@ def test_interrupted_run_resumes_to_identical_results(small_dataset, tmp_path: P
     with pytest.raises(KeyboardInterrupt):
         run_benchmark(small_dataset, FakeScorer(interrupt_after=2), tmp_path / "split", store=tmp_path / "split.sqlite")
     assert ResultsStore(tmp_path / "split.sqlite").count_scores() == 4  # two cases, committed as scored
+    assert len(load_run(tmp_path / "split")[1]) == 2  # and exported on the interrupt
     resumed = FakeScorer()
     run_benchmark(small_dataset, resumed, tmp_path / "split", store=tmp_path / "split.sqlite")
     assert resumed.calls == 3  # only the missing items were scored

@@ -147,7 +147,7 @@ def run_command(
                 )
             except KeyboardInterrupt:
                 progress.stop()
-                stderr.print("[yellow]interrupted: every scored text is in the results store; run the same command again to resume[/yellow]")
+                stderr.print(f"[yellow]interrupted: every scored text is in the results store and {out_dir} shows them; run the same command again to resume[/yellow]", highlight=False)
                 raise typer.Exit(130) from None
     if as_json:
         import json

@@ -48,7 +48,7 @@ def summary_command(
     run_dir: Path = typer.Argument(..., help="A run directory written by `brainbench run`."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Print a run's accuracy (95% CI) and its per-subfield table; works on an unfinished run too."""
+    """Print a run's accuracy (95% CI) and its per-subfield table; works on an interrupted run too (Ctrl-C exports what was scored; after a crash, brainbench export)."""
     with handle_errors():
         run_info, records = load_run(run_dir)
         summary = summarize(records, run_info)

@@ -214,24 +214,27 @@ def run_benchmark(
     if chunk_size > 1:
         todo.sort(key=lambda case: max(map(len, texts[case.item_id])))
     position = total - len(todo)
-    for start in range(0, len(todo), chunk_size):
-        chunk = todo[start : start + chunk_size]
-        outcomes = _score_cases(scorer, [texts[case.item_id] for case in chunk])
-        store.add_scores(
-            scorer_key,
-            [(text, scores, elapsed_s / 2) for case, (pair, elapsed_s) in zip(chunk, outcomes) if not isinstance(pair, str)
-             for text, scores in zip(texts[case.item_id], pair)],
-        )
-        for case, (pair, _) in zip(chunk, outcomes):
-            if isinstance(pair, str):
-                logger.warning("item %d (line %d) not scored: %s", case.item_id, case.line, pair)
-                store.set_item_error(run_info["run_key"], case.item_id, pair)
-            elif case.item_id in had_errors:
-                store.set_item_error(run_info["run_key"], case.item_id, None)
-        position += len(chunk)
-        if on_progress:
-            on_progress(position, total)
-    return export_run(store, run_info["run_key"], out_dir, item_ids={case.item_id for case in selected})
+    try:
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start : start + chunk_size]
+            outcomes = _score_cases(scorer, [texts[case.item_id] for case in chunk])
+            store.add_scores(
+                scorer_key,
+                [(text, scores, elapsed_s / 2) for case, (pair, elapsed_s) in zip(chunk, outcomes) if not isinstance(pair, str)
+                 for text, scores in zip(texts[case.item_id], pair)],
+            )
+            for case, (pair, _) in zip(chunk, outcomes):
+                if isinstance(pair, str):
+                    logger.warning("item %d (line %d) not scored: %s", case.item_id, case.line, pair)
+                    store.set_item_error(run_info["run_key"], case.item_id, pair)
+                elif case.item_id in had_errors:
+                    store.set_item_error(run_info["run_key"], case.item_id, None)
+            position += len(chunk)
+            if on_progress:
+                on_progress(position, total)
+    finally:  # also on Ctrl-C: the run directory then shows what is done so far
+        summary = export_run(store, run_info["run_key"], out_dir, item_ids={case.item_id for case in selected})
+    return summary
 
 
 def export_run(store: ResultsStore, run_key: str, out_dir: Path, item_ids: set[int] | None = None) -> dict[str, Any]:
