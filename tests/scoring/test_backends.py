@@ -184,7 +184,7 @@ def test_the_alignment_probe_runs_once_before_the_first_text(scripted_server) ->
     url, handler = scripted_server
     probe_tokens = 59  # whatever the count, the check uses the second half
     handler.answers += [(200, _echo_answer([None] + [-6.0] * (probe_tokens - 1)))]  # misaligned: far below zero
-    scorer = load_scorer("openai-completions", base_url=url, model="scripted")
+    scorer = load_scorer("openai-completions", base_url=url, model="scripted", concurrency=1)  # answers in order
     with pytest.raises(BackendError, match="fail a sanity check \\(mean -6.00 nats"):
         scorer.score_texts(["abc"])
     handler.answers += [(200, _echo_answer([None] + [-0.05] * (probe_tokens - 1))), (200, _echo_answer([None, -1.0])), (200, _echo_answer([None, -2.0]))]
