@@ -200,7 +200,7 @@ def run_benchmark(
     ]
     store.register_run(run_info["run_key"], scorer_key, run_info, items)
     had_errors = {item.item_id for item in store.run_items(run_info["run_key"]) if item.error is not None}
-    stored = store.get_scores(scorer_key, [sha for item in items for sha in (item.original_sha256, item.altered_sha256)])
+    stored = store.stored_texts(scorer_key, [sha for item in items for sha in (item.original_sha256, item.altered_sha256)])
     mine = [(case, item) for case, item in zip(selected, items) if shard is None or case.item_id % shard[1] == shard[0]]
     todo = [case for case, item in mine if not (item.original_sha256 in stored and item.altered_sha256 in stored)]
     total = len(mine)

@@ -137,9 +137,6 @@ class ResultsStore:
         except sa.exc.SQLAlchemyError as error:
             raise RunError(f"cannot open results store {self.display_url!r}: {error}") from error
 
-    def close(self) -> None:
-        self.engine.dispose()
-
     def _insert_ignoring_existing(self, table: sa.Table) -> Any:
         """INSERT that skips rows whose key is already stored (another run got there first)."""
         if self.engine.dialect.name == "sqlite":
@@ -178,21 +175,30 @@ class ResultsStore:
             with self.engine.begin() as connection:
                 connection.execute(self._insert_ignoring_existing(scores_table), rows)
 
-    def get_scores(self, scorer_key: str, text_hashes: Iterable[str]) -> dict[str, tuple[TokenScores, float | None]]:
-        """{text sha256: (scores, elapsed seconds)} for the texts this scorer has scored."""
-        found: dict[str, tuple[TokenScores, float | None]] = {}
+    def _select_scores(self, scorer_key: str, text_hashes: Iterable[str], *columns: Any) -> list[Any]:
+        """Rows of ``columns`` for the texts this scorer has scored, looked up in chunks."""
         wanted = sorted(set(text_hashes))
-        columns = (scores_table.c.text_sha256, scores_table.c.n_text_tokens, scores_table.c.token_logprobs, scores_table.c.elapsed_s)
+        rows: list[Any] = []
         with self.engine.begin() as connection:
             for start in range(0, len(wanted), _LOOKUP_CHUNK):
                 query = sa.select(*columns).where(
                     scores_table.c.scorer_key == scorer_key,
                     scores_table.c.text_sha256.in_(wanted[start : start + _LOOKUP_CHUNK]),
                 )
-                for sha, n_text_tokens, blob, elapsed_s in connection.execute(query):
-                    logprobs = tuple(np.frombuffer(blob, dtype="<f8").tolist())
-                    found[sha] = (TokenScores(logprobs, n_text_tokens), elapsed_s)
-        return found
+                rows += connection.execute(query).all()
+        return rows
+
+    def stored_texts(self, scorer_key: str, text_hashes: Iterable[str]) -> set[str]:
+        """Which of these texts this scorer has scored (no log-probabilities read)."""
+        return {sha for (sha,) in self._select_scores(scorer_key, text_hashes, scores_table.c.text_sha256)}
+
+    def get_scores(self, scorer_key: str, text_hashes: Iterable[str]) -> dict[str, tuple[TokenScores, float | None]]:
+        """{text sha256: (scores, elapsed seconds)} for the texts this scorer has scored."""
+        columns = (scores_table.c.text_sha256, scores_table.c.n_text_tokens, scores_table.c.token_logprobs, scores_table.c.elapsed_s)
+        return {
+            sha: (TokenScores(tuple(np.frombuffer(blob, dtype="<f8").tolist()), n_text_tokens), elapsed_s)
+            for sha, n_text_tokens, blob, elapsed_s in self._select_scores(scorer_key, text_hashes, *columns)
+        }
 
     def count_scores(self) -> int:
         with self.engine.begin() as connection:
@@ -243,7 +249,7 @@ class ResultsStore:
         listed = []
         for run_key, scorer_key, model, dataset, info, created_at in runs:
             items = self.run_items(run_key)
-            scored = self.get_scores(scorer_key, [sha for item in items for sha in (item.original_sha256, item.altered_sha256)])
+            scored = self.stored_texts(scorer_key, [sha for item in items for sha in (item.original_sha256, item.altered_sha256)])
             complete = sum(item.original_sha256 in scored and item.altered_sha256 in scored for item in items)
             details = json.loads(info)
             listed.append({"run": run_key[:12], "run_key": run_key, "model": model, "dataset": dataset,
