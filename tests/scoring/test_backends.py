@@ -21,6 +21,7 @@ from brainbench.data import load_dataset
 from brainbench.errors import BackendError
 from brainbench.scoring import load_scorer
 from brainbench.scoring.hf import HFScorer, embedded_model_file
+from brainbench.scoring.llamacpp import dequantize_gguf
 
 TEXTS = ("Dopamine neurons increased their firing after reward.", "Dopamine neurons decreased their firing after reward.")
 
@@ -75,6 +76,16 @@ def test_llama_cpp_in_process_agrees_with_transformers(embedded_scorer: HFScorer
             assert llama_scores.ppl == pytest.approx(hf_scores.ppl, rel=0.05)  # quantised vs dequantised weights
     alone = [llama.score_texts(list(pair)) for pair in pairs]  # sharing the prefix changes nothing
     assert [s.ppl for pair in alone for s in pair] == pytest.approx([s.ppl for pair in llama.score_pairs(pairs) for s in pair], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_without_quantization_llama_cpp_and_transformers_agree_to_1e_3(data_dir: Path, tmp_path: Path) -> None:
+    cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:3]
+    pairs = [(case.original, case.altered) for case in cases]
+    float32_copy = dequantize_gguf(embedded_model_file(), tmp_path / "smollm2-f32.gguf")
+    by_llama = [s.ppl for pair in load_scorer("llama-cpp", model=str(float32_copy)).score_pairs(pairs) for s in pair]
+    by_transformers = [s.ppl for pair in load_scorer("transformers", model=str(float32_copy)).score_pairs(pairs) for s in pair]
+    assert by_llama == pytest.approx(by_transformers, rel=1e-3)
 
 
 @pytest.mark.slow
@@ -137,11 +148,12 @@ def scripted_server() -> Iterator[tuple[str, type[_ScriptedServer]]]:
     server.shutdown()
 
 
-def _echo_answer(prompt_logprobs: list[float | None], generated: float = -1.0, prompt_tokens: int | None = None) -> dict:
-    values = [*prompt_logprobs, generated]
+def _echo_answer(prompt_logprobs: list[float | None], generated: list[float] = [-1.0], prompt_tokens: int | None = None) -> dict:  # noqa: B006
+    values = [*prompt_logprobs, *generated]
+    usage = {"prompt_tokens": prompt_tokens if prompt_tokens is not None else len(prompt_logprobs), "completion_tokens": 1}
     return {
         "choices": [{"text": "x", "logprobs": {"token_logprobs": values, "tokens": ["t"] * len(values), "text_offset": list(range(len(values)))}}],
-        "usage": {"prompt_tokens": prompt_tokens if prompt_tokens is not None else len(prompt_logprobs)},
+        "usage": usage,
     }
 
 
@@ -153,6 +165,32 @@ def test_prompt_logprobs_are_read_and_the_generated_token_dropped(scripted_serve
     scores = scorer.score_texts(["abc"])[0]
     assert scores.token_logprobs == (-1.0, -2.0) and scores.n_text_tokens == 3
     assert handler.requests[0] | {"prompt": None} == {"model": "scripted", "prompt": None, "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0}
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (_echo_answer([None, None, -1.0, -2.0], prompt_tokens=4), (-1.0, -2.0)),  # vLLM echoes a BOS: two nulls
+        (_echo_answer([None, -2.0], generated=[], prompt_tokens=3), (-2.0,)),  # llama-cpp-python: no BOS, no generated
+        (_echo_answer([None, -1.0, -2.0], generated=[]), (-1.0, -2.0)),  # the generated token left out
+        ({"choices": [{"logprobs": {"token_logprobs": [None, -1.0, -2.0, -9.0], "text_offset": [0, 1, 2, 3]}}]}, (-1.0, -2.0)),  # no usage
+    ],
+)
+def test_the_prompt_part_of_the_echo_is_found(scripted_server, answer: dict, expected: tuple[float, ...]) -> None:
+    url, handler = scripted_server
+    handler.answers += [(200, answer)]
+    scorer = load_scorer("openai-completions", base_url=url, model="scripted")
+    scorer.verify_alignment = False
+    assert scorer.score_texts(["abc"])[0].token_logprobs == expected
+
+
+def test_a_one_token_text_is_too_short(scripted_server) -> None:
+    url, handler = scripted_server
+    handler.answers += [(200, _echo_answer([None]))]
+    scorer = load_scorer("openai-completions", base_url=url, model="scripted")
+    scorer.verify_alignment = False
+    with pytest.raises(BackendError, match="too short"):
+        scorer.score_texts(["a"])
 
 
 def test_a_server_that_ignores_echo_is_refused(scripted_server) -> None:

@@ -1,7 +1,9 @@
 """llama.cpp backend: GGUF models in-process through llama-cpp-python.
 
 llama.cpp computes with the quantized weights as stored (the transformers backend dequantizes
-them first), so scores differ from the transformers backend by quantization rounding only.
+them first, and llama.cpp also rounds activations to 8 bits for quantized matrix products), so
+the two backends differ by quantization rounding: ~0.5% in PPL on the embedded Q4_1 model.
+``dequantize_gguf`` writes an all-float32 copy of a GGUF file, on which they agree to ~1e-4.
 The two texts of a pair share their token prefix: the second continues from the first's KV cache.
 """
 
@@ -17,6 +19,29 @@ import numpy as np
 
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
 from brainbench.scoring.base import TokenScores, shared_prefix_length, weights_fingerprint
+
+def dequantize_gguf(source: str | Path, target: str | Path) -> Path:
+    """Write a copy of the GGUF file ``source`` with every tensor in float32: same model, no quantization."""
+    import gguf
+
+    reader = gguf.GGUFReader(source)
+    architecture = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
+    writer = gguf.GGUFWriter(target, arch=architecture, endianess=reader.endianess)
+    for field in reader.fields.values():
+        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
+            continue  # the writer adds these itself
+        value_type = field.types[0]
+        value = gguf.LlamaFileType.ALL_F32 if field.name == gguf.Keys.General.FILE_TYPE else field.contents()
+        writer.add_key_value(field.name, value, value_type, sub_type=field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None)
+    for tensor in reader.tensors:
+        data = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
+        writer.add_tensor(tensor.name, np.ascontiguousarray(data, dtype=np.float32), raw_dtype=gguf.GGMLQuantizationType.F32)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return Path(target)
+
 
 DEFAULT_CONTEXT = 2048  # llama-cpp-python keeps n_ctx x vocab float32 logits with logits_all: keep it modest
 

@@ -2,7 +2,7 @@
 
 Each text is sent as ``POST {base_url}/completions`` with ``echo=True, logprobs=1, max_tokens=1``:
 the server returns the log-probability of every prompt token (the first one's is null) and of
-one generated token, which is dropped. Requests run ``concurrency`` at a time; timeouts,
+the generated token (where the server echoes it), which is dropped. Requests run ``concurrency`` at a time; timeouts,
 connection errors, 429 and 5xx answers are retried with exponential backoff. A server that
 answers without prompt log-probabilities (llama.cpp's own ``llama-server`` ignores ``echo``) is
 refused with an error instead of being scored at chance, and so is one whose log-probabilities
@@ -132,18 +132,25 @@ class OpenAICompletionsScorer:
             offsets = logprobs.get("text_offset") or []
         except (KeyError, IndexError, TypeError, AttributeError) as error:
             raise BackendError(f"{self.base_url}/completions: unexpected answer ({error}): {str(answer)[:300]}") from error
-        n_prompt = (answer.get("usage") or {}).get("prompt_tokens")
-        if n_prompt is None and offsets:
-            n_prompt = sum(offset < len(text) for offset in offsets)
-        if not n_prompt or len(values) < n_prompt or values[0] is not None or any(v is None for v in values[1:n_prompt]):
+        usage = answer.get("usage") or {}
+        # vLLM echoes the generated token after the prompt's; llama-cpp-python leaves it out (and leaves out
+        # the BOS it counts in prompt_tokens). Whatever follows the prompt's count is generated.
+        if "prompt_tokens" in usage:
+            n_generated = max(0, len(values) - usage["prompt_tokens"])
+        else:  # no usage block: the generated token is the one that starts at the prompt's end
+            n_generated = sum(offset >= len(text) for offset in offsets)
+        echoed = values[: len(values) - n_generated]
+        # The echo starts with null(s): the first token's, and the BOS's where the server echoes it.
+        prompt = echoed[next((i for i, v in enumerate(echoed) if v is not None), len(echoed)) :]
+        if echoed and not prompt and usage.get("prompt_tokens", len(echoed)) <= 2:
+            raise BackendError(f"{text!r} is too short: at least 2 tokens are needed to score one")
+        if not echoed or echoed[0] is not None or not prompt or any(v is None for v in prompt):
             raise BackendError(
-                f"{self.base_url} returned no log-probabilities for the prompt (got {len(values)} for "
-                f"{n_prompt or '?'} prompt tokens): the server ignores echo=True. vLLM and llama-cpp-python's "
-                "server (with --logits_all true) return them; llama.cpp's llama-server does not."
+                f"{self.base_url} returned no log-probabilities for the prompt (got {len(values)} values for "
+                f"{usage.get('prompt_tokens', '?')} prompt tokens): the server ignores echo=True. vLLM and "
+                "llama-cpp-python's server (with --logits_all true) return them; llama.cpp's llama-server does not."
             )
-        if n_prompt < 2:
-            raise BackendError(f"a text of {n_prompt} token(s) cannot be scored: at least 2 are needed")
-        return TokenScores(tuple(float(v) for v in values[1:n_prompt]), n_prompt)
+        return TokenScores(tuple(float(v) for v in prompt), usage.get("prompt_tokens") or len(echoed))
 
     def score_texts(self, texts: Sequence[str]) -> list[TokenScores]:
         if self.verify_alignment:
