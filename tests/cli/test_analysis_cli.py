@@ -19,9 +19,10 @@ def test_import_published_then_compare(data_dir: Path, tmp_path: Path) -> None:
             app, ["import-published", str(source / model / "human_abstracts"), "--model", model, "--out", str(tmp_path / model), "--data-dir", str(data_dir)]
         )
         assert result.exit_code == 0, result.stderr
-    assert (tmp_path / "mistralai--Mistral-7B-v0.1" / "swap_seed42" / "results.jsonl").is_file()
-    iso = json.loads((tmp_path / "mistralai--Mistral-7B-v0.1" / "iso" / "summary.json").read_text())
-    assert iso["n_items"] == 488 and iso["run"]["condition"] == "iso"  # the paper's 488 human-made sentence pairs
+    swapped = json.loads((tmp_path / "mistralai--Mistral-7B-v0.1" / "swapped-seed1234" / "summary.json").read_text())
+    assert swapped["run"]["condition"] == "swapped" and swapped["run"]["seed"] == 1234
+    iso = json.loads((tmp_path / "mistralai--Mistral-7B-v0.1" / "no-context" / "summary.json").read_text())
+    assert iso["n_items"] == 488 and iso["run"]["condition"] == "no-context"  # the paper's 488 human-made sentence pairs
     assert round(100 * iso["accuracy"], 1) == 68.2
     summary = json.loads((tmp_path / "gpt2" / "summary.json").read_text())
     assert summary["accuracy"] == 0.575 and summary["run"]["scorer"]["backend"] == "published"

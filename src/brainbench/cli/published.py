@@ -21,8 +21,8 @@ def import_published_command(
     dataset: str | None = typer.Option(None, "--dataset", "-d", help="Dataset the rows belong to (default: from the folder name, human_abstracts or llm_abstracts)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files."),
 ) -> None:
-    """Turn the paper's per-model results into a normal run directory; swap_seed*/ subfolders become
-    OUT/swap_seed*, and the without-context arrays (*_iso.npy) OUT/iso (one item per sentence pair)."""
+    """Turn the paper's per-model results into a normal run directory; swap_seed<N>/ subfolders become
+    OUT/swapped-seed<N>, and the without-context arrays (*_iso.npy) OUT/no-context (one item per sentence pair)."""
     with handle_errors():
         name = dataset or PAPER_FOLDERS.get(Path(path).name)
         if name is None:
@@ -31,9 +31,10 @@ def import_published_command(
         data = load_dataset(name, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
         summary = import_published(path, data, model, out, overwrite=True)
         stderr.print(f"{model}: {summary['n_items']} items of {data.name}, accuracy {100 * summary['accuracy']:.1f}% -> {out}", highlight=False)
-        for folder in swap_folders(path):
-            swapped = import_published(folder, data, model, out / folder.name, condition=folder.name, overwrite=True)
-            stderr.print(f"  {folder.name}: accuracy {100 * swapped['accuracy']:.1f}% -> {out / folder.name}", highlight=False)
+        for seed, folder in swap_folders(path).items():
+            target = out / f"swapped-seed{seed}"
+            swapped = import_published(folder, data, model, target, condition="swapped", seed=seed, overwrite=True)
+            stderr.print(f"  swapped context (seed {seed}): accuracy {100 * swapped['accuracy']:.1f}% -> {target}", highlight=False)
         if has_iso(path):
-            iso = import_published(path, data, model, out / "iso", condition="iso", overwrite=True)
-            stderr.print(f"  without context: {iso['n_items']} sentence pairs, accuracy {100 * iso['accuracy']:.1f}% -> {out / 'iso'}", highlight=False)
+            iso = import_published(path, data, model, out / "no-context", condition="no-context", overwrite=True)
+            stderr.print(f"  without context: {iso['n_items']} sentence pairs, accuracy {100 * iso['accuracy']:.1f}% -> {out / 'no-context'}", highlight=False)

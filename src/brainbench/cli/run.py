@@ -13,6 +13,7 @@ from rich.text import Text
 from brainbench.cli.app import app, handle_errors, stderr, stdout
 from brainbench.cli.summary import print_summary
 from brainbench.data import Dataset, TestCase, load_dataset
+from brainbench.data.conditions import apply_condition
 from brainbench.errors import InputError
 from brainbench.runs import run_benchmark
 from brainbench.runs.execute import run_dir_name
@@ -82,7 +83,8 @@ def run_command(
     template: str | None = typer.Option(None, "--template", help="Prompt template: none, llama-2, mistral, falcon (default: by model family)."),
     template_file: Path | None = typer.Option(None, "--template-file", help="A template file with a <choice abstract> slot."),
     texts: str = typer.Option("released", "--texts", help="released: the file's original/incorrect columns (as the paper); reparsed: read combined_abstract."),
-    seed: int = typer.Option(42, "--seed", help="Seed of the A/B order (the paper's is 42)."),
+    condition: str = typer.Option("full", "--condition", help="full; no-context: each edited sentence alone (Fig S3); swapped: result sentences swapped between abstracts of a subfield (Fig S4; --seed 42 and 1234 as the paper)."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the A/B order, and of the swaps with --condition swapped (the paper's is 42)."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Score only the first N selected items."),
     items: str | None = typer.Option(None, "--items", help="Item ids to score, e.g. 0,5,10-20."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files (or BRAINBENCH_DATA_DIR)."),
@@ -110,6 +112,7 @@ def run_command(
                 f"Details: brainbench validate {dataset}[/yellow]",
                 highlight=False,
             )
+        data, condition_labels = apply_condition(data, condition, seed)
         cases = select_cases(data, items, limit)
         chosen_template = resolve_template(template, template_file, model or "")
         stderr.print(f"loading model {model or 'SmolLM2-135M-Instruct (embedded)'} ({backend}) ...", highlight=False)
@@ -119,10 +122,11 @@ def run_command(
             concurrency=concurrency, timeout=timeout,
         )
         scorer = load_scorer(backend, **options)
-        out_dir = out or Path("runs") / run_dir_name(scorer.name, data.name, backend)
+        out_dir = out or Path("runs") / run_dir_name(scorer.name, data.name, backend, condition, seed)
         n_mine = len([case for case in cases if shard_spec is None or case.item_id % shard_spec[1] == shard_spec[0]])
         shard_note = f" (shard {shard_spec[0]}/{shard_spec[1]}: {n_mine} of {len(cases)})" if shard_spec else ""
-        stderr.print(f"scoring {len(cases)} items{shard_note} of {data.name} with {scorer.name} (template {chosen_template[0]}) -> {out_dir}", highlight=False)
+        what = data.name if condition == "full" else f"{data.name} ({condition})"
+        stderr.print(f"scoring {len(cases)} items{shard_note} of {what} with {scorer.name} (template {chosen_template[0]}) -> {out_dir}", highlight=False)
         progress = Progress(
             TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
             RateColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=stderr,
@@ -143,7 +147,7 @@ def run_command(
                 summary = run_benchmark(
                     data, scorer, out_dir, template=chosen_template, seed=seed, cases=cases, overwrite=overwrite,
                     on_progress=on_progress,
-                    store=settings.store, shard=shard_spec,
+                    store=settings.store, shard=shard_spec, condition=condition, labels=condition_labels,
                 )
             except KeyboardInterrupt:
                 progress.stop()

@@ -50,6 +50,7 @@ class TestCase:
     altered: str
     edits: tuple[Edit, ...]
     line: int  # where the row starts in its file, for messages
+    combined: str = ""  # the row's combined_abstract, with its [[original, altered]] edits
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,5 +256,6 @@ def case_from_row(
         altered=altered,
         edits=tuple(parsed.edits) if parsed is not None and not parsed.errors else (),
         line=line,
+        combined=combined,
     )
     return case, problems

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,9 @@ RUN_FILE = "run.json"
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 # Fields of run.json that must match for a directory to be resumed.
-_RESUME_KEYS = ("model", "scorer_key", "dataset", "dataset_sha256", "texts", "template", "template_text", "seed")
+_RESUME_KEYS = ("model", "scorer_key", "dataset", "dataset_sha256", "texts", "template", "template_text", "seed", "condition")
 # What makes two runs the same run in the store.
-_RUN_IDENTITY = ("scorer_key", "dataset_sha256", "texts", "template_text", "seed")
+_RUN_IDENTITY = ("scorer_key", "dataset_sha256", "texts", "template_text", "seed", "condition")
 
 
 def ab_labels(item_ids: Sequence[int], seed: int = 42) -> dict[int, int]:
@@ -109,12 +109,14 @@ def read_results(run_dir: Path) -> list[dict[str, Any]]:
     return sorted(records, key=lambda record: record["item_id"])
 
 
-def run_dir_name(model_name: str, dataset_name: str, backend: str = "transformers") -> str:
-    """``<model>__<dataset>``, with ``--<backend>`` after the model for other backends than transformers."""
+def run_dir_name(model_name: str, dataset_name: str, backend: str = "transformers", condition: str = "full", seed: int = 42) -> str:
+    """``<model>__<dataset>``, with ``--<backend>`` after the model for other backends than transformers
+    and ``__<condition>`` after the dataset for other conditions than full (``__swapped-seed<seed>``)."""
     model = Path(model_name).name if model_name.endswith(".gguf") else model_name
     if backend != "transformers":
         model += f"--{backend}"
-    return re.sub(r"[^A-Za-z0-9._-]+", "--", model) + f"__{dataset_name}"
+    suffix = "" if condition == "full" else f"__{condition}" + (f"-seed{seed}" if condition == "swapped" else "")
+    return re.sub(r"[^A-Za-z0-9._-]+", "--", model) + f"__{dataset_name}{suffix}"
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -152,6 +154,8 @@ def run_benchmark(
     on_progress: Callable[[int, int], None] | None = None,
     store: ResultsStore | str | Path | None = None,
     shard: tuple[int, int] | None = None,
+    condition: str = "full",
+    labels: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
     """Score ``cases`` (default: all of the dataset) into the results store, export them to
     ``out_dir`` and return the summary.
@@ -162,13 +166,14 @@ def run_benchmark(
     scored again, so re-running an interrupted run resumes it. A case the backend cannot score is
     recorded as an error and the run goes on. ``shard=(i, n)`` scores only the cases whose item id
     is i modulo n, so that n processes or machines writing one store share a run; each exports
-    everything the store holds for the run so far.
+    everything the store holds for the run so far. ``condition`` names what ``dataset`` is (see
+    ``brainbench.data.conditions``); ``labels`` replaces the seeded A/B order where the condition drew its own.
     """
     out_dir = Path(out_dir)
     if not isinstance(store, ResultsStore):
         store = ResultsStore(store or out_dir.parent / STORE_FILE)
     selected = list(dataset.cases if cases is None else cases)
-    labels = ab_labels([case.item_id for case in dataset.cases], seed)
+    labels = dict(labels) if labels is not None else ab_labels([case.item_id for case in dataset.cases], seed)
     template_label, template_text = template
     scorer_key = store.register_scorer(scorer.fingerprint(), scorer.describe())
     run_info: dict[str, Any] = {
@@ -184,6 +189,7 @@ def run_benchmark(
         "template": template_label,
         "template_text": template_text,
         "seed": seed,
+        "condition": condition,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     run_info["run_key"] = json_key({key: run_info[key] for key in _RUN_IDENTITY})

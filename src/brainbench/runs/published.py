@@ -63,15 +63,16 @@ def read_published_arrays(results_dir: Path, ppl_file: str = PPL_FILE, labels_fi
 
 
 def import_published(
-    results_dir: Path, dataset: Dataset, model: str, out_dir: Path, *, condition: str = "full", overwrite: bool = False
+    results_dir: Path, dataset: Dataset, model: str, out_dir: Path, *, condition: str = "full", seed: int | None = None, overwrite: bool = False
 ) -> dict[str, Any]:
     """Write one run directory from a folder of published arrays, aligned to the dataset's rows; return its summary.
 
-    ``condition`` "full" and "swap_seed*" read PPL_A_and_B.npy / labels.npy (one row per CSV row);
-    "iso" reads the without-context arrays (one row per sentence pair).
+    ``condition`` "full" and "swapped" (a ``swap_seed*`` folder; ``seed`` its seed) read
+    PPL_A_and_B.npy / labels.npy (one row per CSV row); "no-context" reads the without-context
+    arrays (one row per sentence pair).
     """
     results_dir = Path(results_dir)
-    if condition == "iso":
+    if condition == "no-context":
         ppl, labels = read_published_arrays(results_dir, ISO_FILES[0], ISO_FILES[1])
         rows = np.load(results_dir / ISO_FILES[2]).astype(int)
         if rows.shape != labels.shape:
@@ -85,11 +86,11 @@ def import_published(
     unknown = sorted(set(rows.tolist()) - set(cases))
     if unknown:
         raise InputError(results_dir, None, f"rows {unknown[:10]} are not test cases of {dataset.name}")
-    paper_order = ab_labels(list(range(len(labels))), 42)
-    seed: int | None = 42
-    if any(paper_order[i] != labels[i] for i in range(len(labels))):
-        seed = None  # the swapped and without-context runs drew their order differently; labels are kept
-        if condition == "full":
+    if condition != "swapped":  # the swapped condition draws its labels from the swap's own stream
+        paper_order = ab_labels(list(range(len(labels))), 42)
+        seed = 42
+        if any(paper_order[i] != labels[i] for i in range(len(labels))):
+            seed = None
             logger.warning("%s: labels do not follow the seed-42 A/B order; keeping them as published", results_dir)
     run_info: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -119,7 +120,7 @@ def import_published(
             **decide(label, float(ppl[index, label]), float(ppl[index, 1 - label])),
             "elapsed_s": None,
         }
-        if condition == "iso":
+        if condition == "no-context":
             record = {"item_id": index, "case_item_id": row, **{k: v for k, v in record.items() if k != "item_id"}}
         records.append(record)
     (out_dir / RESULTS_FILE).write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
@@ -134,6 +135,8 @@ def has_iso(results_dir: Path) -> bool:
     return all((Path(results_dir) / name).is_file() for name in ISO_FILES)
 
 
-def swap_folders(results_dir: Path) -> list[Path]:
-    """The swapped-context result folders (``swap_seed*/``) inside a published results folder."""
-    return sorted(path for path in Path(results_dir).glob("swap_seed*") if (path / PPL_FILE).is_file())
+def swap_folders(results_dir: Path) -> dict[int, Path]:
+    """The swapped-context result folders (``swap_seed<seed>/``) inside a published results folder, by seed."""
+    folders = [path for path in Path(results_dir).glob("swap_seed*") if (path / PPL_FILE).is_file()]
+    by_seed = {int(path.name.removeprefix("swap_seed")): path for path in folders if path.name.removeprefix("swap_seed").isdigit()}
+    return dict(sorted(by_seed.items()))
