@@ -14,6 +14,7 @@ from brainbench.analysis.calibration import (
     model_choice_probability,
 )
 from brainbench.analysis.compare import comparison_tables, paired_comparison
+from brainbench.analysis.context import condition_label, context_table
 from brainbench.analysis.humans import (
     accuracy_by,
     accuracy_by_experience,
@@ -23,6 +24,7 @@ from brainbench.analysis.humans import (
     top_expertise_trials,
     trials_of,
 )
+from brainbench.analysis.memorisation import flag_memorised, memorisation_summary, publication_date_correlation
 from brainbench.analysis.tables import results_table
 
 __all__ = [
@@ -37,6 +39,11 @@ __all__ = [
     "calibration_by_model",
     "calibration_summary",
     "comparison_tables",
+    "condition_label",
+    "context_table",
+    "flag_memorised",
+    "memorisation_summary",
+    "publication_date_correlation",
     "calibration_fit",
     "difficulty_matrix",
     "expected_calibration_error",

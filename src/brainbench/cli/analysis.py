@@ -15,15 +15,17 @@ from brainbench.analysis import (
     accuracy_by,
     accuracy_by_experience,
     comparison_tables,
+    condition_label,
     expertise_calibration,
     human_summary,
     results_table,
     trials_of,
 )
 from brainbench.cli.app import app, handle_errors, stdout
-from brainbench.data import DATASETS, load_human_study
+from brainbench.data import DATASETS, load_human_study, load_publication_dates
 from brainbench.errors import InputError
 from brainbench.runs import load_run
+from brainbench.runs.memorisation import read_memorisation
 from brainbench.settings import load_settings
 
 
@@ -46,19 +48,26 @@ def print_frame(frame: pd.DataFrame, title: str, percent: tuple[str, ...] = ()) 
     stdout.print(table)
 
 
-def load_runs(run_dirs: list[Path]) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
-    """({name: records}, datasets) for the run directories. A model name shared by several runs gets
-    the run directory's name added, so that no run hides another."""
-    loaded = [load_run(run_dir) for run_dir in run_dirs]
-    names = [info["model"] for info, _ in loaded]
-    runs: dict[str, list[dict[str, Any]]] = {}
-    for run_dir, name, (_, records) in zip(run_dirs, names, loaded):
-        key = name if names.count(name) == 1 else f"{name} ({Path(run_dir).name})"
+def named_runs(run_dirs: list[Path]) -> list[tuple[str, Path, dict[str, Any], list[dict[str, Any]]]]:
+    """(name, run_dir, run.json, records) per run directory. A model name shared by several runs
+    gets the run directory's name added, so that no run hides another."""
+    loaded = [(Path(run_dir), *load_run(run_dir)) for run_dir in run_dirs]
+    names = [info["model"] for _, info, _ in loaded]
+    named, taken = [], set()
+    for (run_dir, info, records), name in zip(loaded, names):
+        key = name if names.count(name) == 1 else f"{name} ({run_dir.name})"
         suffix = 2
-        while key in runs:
+        while key in taken:
             key, suffix = f"{key} #{suffix}", suffix + 1
-        runs[key] = records
-    return runs, {info["dataset"] for info, _ in loaded}
+        taken.add(key)
+        named.append((key, run_dir, info, records))
+    return named
+
+
+def load_runs(run_dirs: list[Path]) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
+    """({name: records}, datasets) for the run directories (see ``named_runs``)."""
+    named = named_runs(run_dirs)
+    return {name: records for name, _, _, records in named}, {info["dataset"] for _, _, info, _ in named}
 
 
 def human_trials_for(datasets: set[str], data_dir: Path | None) -> pd.DataFrame | None:
@@ -162,12 +171,32 @@ def report_command(
     figures: Path | None = typer.Option(None, "--figures", help="Also save every figure as PNG and SVG here."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the study's files (for the human experts)."),
 ) -> None:
-    """One self-contained HTML report: the paper's Fig 3A-C, Fig 4, Fig S6 and their tables."""
+    """One self-contained HTML report: the paper's Fig 3A-C, Fig 4, Fig S6 and their tables; with runs under
+    --condition no-context / swapped, Figs S3-S4; with `run --memorisation`, Fig S7; for brainbench-human, Fig S8."""
     from brainbench.report import PERCENT_TABLES, build_sections, save_figures, write_report
 
     with handle_errors():
-        runs, datasets = load_runs(run_dirs)
-        sections = build_sections(results_table(runs), human_trials_for(datasets, data_dir))
-        write_report(out, f"BrainBench report: {len(runs)} run(s)", sections, PERCENT_TABLES)
+        every = named_runs(run_dirs)
+        full_dirs = [run_dir for _, run_dir, info, _ in every if (info.get("condition") or "full") == "full"]
+        if not full_dirs:
+            raise InputError(run_dirs[0], None, "no full-condition run among the run directories: the report starts from one")
+        named = named_runs(full_dirs)
+        datasets = {info["dataset"] for _, _, info, _ in named}
+        results = results_table({name: records for name, _, _, records in named})
+        by_condition = []
+        for _, _, info, records in every:
+            frame = results_table({info["model"]: records})
+            frame["condition"] = condition_label(info)
+            by_condition.append(frame)
+        memorisation = [table.assign(model=name) for name, run_dir, _, _ in named if (table := read_memorisation(run_dir)) is not None]
+        settings = load_settings(data_dir=data_dir)
+        dates = load_publication_dates(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline) if datasets == {"brainbench-human"} else None
+        sections = build_sections(
+            results, human_trials_for(datasets, data_dir),
+            conditions=pd.concat(by_condition, ignore_index=True),
+            memorisation=pd.concat(memorisation, ignore_index=True) if memorisation else None,
+            publication_dates=dates,
+        )
+        write_report(out, f"BrainBench report: {len(named)} run(s)", sections, PERCENT_TABLES)
         written = save_figures(sections, figures) if figures is not None else []
     stdout.print(f"report: {out}" + (f"; {len(written)} figure files in {figures}" if written else ""), highlight=False)

@@ -12,11 +12,12 @@ from rich.text import Text
 
 from brainbench.cli.app import app, handle_errors, stderr, stdout
 from brainbench.cli.summary import print_summary
-from brainbench.data import Dataset, TestCase, load_dataset
+from brainbench.data import Dataset, TestCase, load_dataset, load_gettysburg
 from brainbench.data.conditions import apply_condition
 from brainbench.errors import InputError
 from brainbench.runs import run_benchmark
 from brainbench.runs.execute import run_dir_name
+from brainbench.runs.memorisation import MEMORISATION_FILE, memorisation_texts, read_reference_corpus, score_memorisation
 from brainbench.scoring import backend_options, load_scorer, resolve_template
 from brainbench.settings import load_settings
 
@@ -92,6 +93,8 @@ def run_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different run already in --out."),
     store: str | None = typer.Option(None, "--store", help="Results store: SQLite file or database URL (or BRAINBENCH_STORE; default brainbench.sqlite beside --out)."),
     shard: str | None = typer.Option(None, "--shard", help="i/n: score only items whose id is i modulo n (n machines share a run through one store). Under accelerate launch / torchrun: one shard per process."),
+    memorisation: bool = typer.Option(False, "--memorisation", help="Also score the memorisation checks (zlib, Min-K%, Min-K%++ for each item and the Gettysburg control) into OUT/memorisation.jsonl."),
+    reference: list[Path] = typer.Option([], "--reference", help="With --memorisation: a JSONL/CSV corpus of texts (a 'text' and optional 'label' field), e.g. abstracts from after the model's training cut-off. Repeatable."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Score every test case: the model picks the version with the lower perplexity."""
@@ -112,6 +115,12 @@ def run_command(
                 f"Details: brainbench validate {dataset}[/yellow]",
                 highlight=False,
             )
+        if reference and not memorisation:
+            raise InputError("--reference", None, "reference corpora are for the memorisation checks: add --memorisation")
+        if memorisation and condition != "full":
+            raise InputError("--memorisation", None, "the memorisation checks score the full abstracts: use them with --condition full")
+        references = {label: texts for path in reference for label, texts in read_reference_corpus(path).items()}
+        gettysburg = load_gettysburg(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline) if memorisation else ""
         data, condition_labels = apply_condition(data, condition, seed)
         cases = select_cases(data, items, limit)
         chosen_template = resolve_template(template, template_file, model or "")
@@ -149,9 +158,13 @@ def run_command(
                     on_progress=on_progress,
                     store=settings.store, shard=shard_spec, condition=condition, labels=condition_labels,
                 )
+                if memorisation:
+                    texts = memorisation_texts(cases, chosen_template[1], gettysburg, references)
+                    checks = progress.add_task("memorisation", total=len(texts))
+                    score_memorisation(scorer, texts, out_dir / MEMORISATION_FILE, on_progress=lambda done, total: progress.update(checks, completed=done))
             except KeyboardInterrupt:
                 progress.stop()
-                stderr.print(f"[yellow]interrupted: every scored text is in the results store and {out_dir} shows them; run the same command again to resume[/yellow]", highlight=False)
+                stderr.print(f"[yellow]interrupted: every scored text is in the results store (memorisation scores in {out_dir / MEMORISATION_FILE}) and {out_dir} shows them; run the same command again to resume[/yellow]", highlight=False)
                 raise typer.Exit(130) from None
     if as_json:
         import json

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import platformdirs
 
 from brainbench.data.cases import Edit, Problem, TestCase, TextsMode, parse_combined
@@ -46,12 +50,25 @@ def load_human_study(*, data_dir: Path | None = None, cache_dir: Path | None = N
     """The human experts' trials (participant_data.csv joined with abstract_id_doi.csv), one row per trial."""
     from brainbench.data.participants import load_human_trials
 
-    cache = cache_dir or Path(platformdirs.user_cache_dir("brainbench"))
-    paths = {
-        name: resolve_dataset_file(REFERENCE_FILES[name], data_dir=data_dir, cache_dir=cache, offline=offline)
-        for name in ("participants", "abstract-ids")
-    }
+    paths = {name: reference_file(name, data_dir=data_dir, cache_dir=cache_dir, offline=offline) for name in ("participants", "abstract-ids")}
     return load_human_trials(paths["participants"], paths["abstract-ids"])
+
+
+def reference_file(name: str, *, data_dir: Path | None = None, cache_dir: Path | None = None, offline: bool = False) -> Path:
+    """A verified local copy of a published reference file (``REFERENCE_FILES``): mirror, cache, else download."""
+    cache = cache_dir or Path(platformdirs.user_cache_dir("brainbench"))
+    return resolve_dataset_file(REFERENCE_FILES[name], data_dir=data_dir, cache_dir=cache, offline=offline)
+
+
+def load_gettysburg(**where: Any) -> str:
+    """The Gettysburg Address (the memorisation positive control); ``where``: data_dir, cache_dir, offline."""
+    return json.loads(reference_file("gettysburg", **where).read_text(encoding="utf-8"))[0]["text"]
+
+
+def load_publication_dates(**where: Any) -> pd.Series:
+    """Publication date of each human-made item, indexed by item id (CSV row)."""
+    dates = np.load(reference_file("publication-dates", **where))
+    return pd.Series(pd.to_datetime(dates), index=range(len(dates)), name="published")
 
 
 __all__ = [
@@ -65,6 +82,9 @@ __all__ = [
     "inspect_file",
     "load_cases",
     "load_dataset",
+    "load_gettysburg",
+    "load_publication_dates",
+    "reference_file",
     "load_human_study",
     "parse_combined",
 ]

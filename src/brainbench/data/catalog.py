@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 _TESTCASES_REPO = "https://raw.githubusercontent.com/braingpt-lovelab/brainbench_testcases/main"
 _PARTICIPANTS_REPO = "https://raw.githubusercontent.com/braingpt-lovelab/brainbench_participant_data/main"
+_EXPERIMENTS_REPO = "https://raw.githubusercontent.com/braingpt-lovelab/brainbench_experiments/main"
+_RESULTS_REPO = "https://raw.githubusercontent.com/braingpt-lovelab/brainbench_results/main"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,20 @@ REFERENCE_FILES: dict[str, ReferenceFile] = {
             sha256="1936fa07ad24aedfda5716137230616cee3e7734a9511b174a2b073e21790b07",
             urls=(f"{_PARTICIPANTS_REPO}/abstract_id_doi.csv",),
             description="DOI;abstract_id;abstract: the study's abstract numbering",
+        ),
+        ReferenceFile(
+            name="gettysburg",
+            filename="gettysburg_address.json",
+            sha256="bdfae9b23484cee536a6c411f82270a63374e3e564ffbdb304e8cd219aa237cd",
+            urls=(f"{_EXPERIMENTS_REPO}/data/gettysburg_address.json", f"{_RESULTS_REPO}/data/gettysburg_address.json"),
+            description="the Gettysburg Address: a text every model has memorised (the memorisation positive control)",
+        ),
+        ReferenceFile(
+            name="publication-dates",
+            filename="publication_dates_human_abstracts.npy",
+            sha256="c2a4e3a5e0426c7afefbe5410d2ab8e677b211299ba14362877b19fa26d104b9",
+            urls=(f"{_RESULTS_REPO}/data/publication_dates_human_abstracts.npy", f"{_EXPERIMENTS_REPO}/data/publication_dates_human_abstracts.npy"),
+            description="publication dates of the 200 human-made items, in CSV order (Fig S8)",
         ),
     )
 }

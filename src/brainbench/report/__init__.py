@@ -7,19 +7,43 @@ import pandas as pd
 from brainbench.analysis import (
     accuracy_by,
     accuracy_by_experience,
-    expertise_calibration,
     calibration_by_model,
     calibration_summary,
     comparison_tables,
+    context_table,
+    expertise_calibration,
+    flag_memorised,
+    memorisation_summary,
+    publication_date_correlation,
 )
-from brainbench.report.figures import plot_accuracy, plot_agreement, plot_by_group, plot_calibration, plot_subfields
+from brainbench.analysis.memorisation import SCORE_NAMES
+from brainbench.report.figures import (
+    plot_accuracy,
+    plot_agreement,
+    plot_by_group,
+    plot_calibration,
+    plot_context,
+    plot_memorisation,
+    plot_publication_dates,
+    plot_subfields,
+)
 from brainbench.report.html import Section, render_html, save_figures, write_report
 
-PERCENT_TABLES = {"Accuracy by subfield"}
+PERCENT_TABLES = {"Accuracy by subfield", "Accuracy by condition"}
 
 
-def build_sections(results: pd.DataFrame, human_trials: pd.DataFrame | None = None) -> list[Section]:
-    """The paper's main results for ``results`` (one or more runs) and, if given, the human experts' trials."""
+def build_sections(
+    results: pd.DataFrame,
+    human_trials: pd.DataFrame | None = None,
+    *,
+    conditions: pd.DataFrame | None = None,
+    memorisation: pd.DataFrame | None = None,
+    publication_dates: pd.Series | None = None,
+) -> list[Section]:
+    """The paper's results for ``results`` (full-abstract runs) and, where given, the human experts'
+    trials, runs under other conditions (results rows with a ``condition`` column, full ones
+    included), memorisation tables (``read_memorisation`` rows with a ``model`` column) and the
+    items' publication dates."""
     tables = comparison_tables(results, human_trials)
     accuracy_columns = ["n", "n_correct", "accuracy", "sem", "ci95_low", "ci95_high"]
     overview = Section(
@@ -77,7 +101,59 @@ def build_sections(results: pd.DataFrame, human_trials: pd.DataFrame | None = No
             tables={"Spearman correlations of item difficulty": tables["agreement_matrix"]},
         )
     )
+    if conditions is not None and set(conditions["condition"]) - {"full"}:
+        sections.append(context_section(conditions))
+    if memorisation is not None and not memorisation.empty:
+        sections.append(memorisation_section(memorisation))
+    if publication_dates is not None and not results.empty:
+        sections.append(publication_date_section(results, publication_dates))
     return sections
+
+
+def context_section(conditions: pd.DataFrame) -> Section:
+    table = context_table(conditions)
+    return Section(
+        "Integration of context (Figs S3, S4)",
+        text="Without context, each sentence holding an edit is scored alone (accuracy over sentence pairs, as the "
+        "paper; per abstract, each abstract's pairs averaged first). Swapped context puts each result sentence into "
+        "another abstract of the same subfield. A model that integrates the whole abstract loses accuracy in both.",
+        figures={"figS3_S4_context": plot_context(table)},
+        tables={"Accuracy by condition": table},
+    )
+
+
+def memorisation_section(memorisation: pd.DataFrame) -> Section:
+    flagged = flag_memorised(memorisation)
+    summary = memorisation_summary(flagged)
+    readable = summary.rename(columns=lambda column: next(
+        (column.replace(score, name) for score, name in SCORE_NAMES.items() if column.startswith(score + "_")), column))
+    suspects = flagged[(flagged["kind"] == "original") & flagged["beyond_min_k_pp"].fillna(False).astype(bool)]
+    section = Section(
+        "Memorisation (Fig S7)",
+        text="Perplexity against zlib entropy of each item's published version, its altered version (never published), "
+        "and the Gettysburg Address, which every model has memorised. An item looks memorised on a score when it lies "
+        "beyond the 95th percentile of the altered versions (5% of items do by chance; the binomial p tests for more). "
+        "Higher Min-K% Prob and Min-K%++ and lower ln(PPL)/zlib mean more likely seen in training. The Gettysburg "
+        "Address must be flagged and far below the items' median perplexity: that is the control working.",
+        figures={"figS7_memorisation": plot_memorisation(flagged)},
+        tables={"Memorisation by model": readable},
+    )
+    if not suspects.empty:
+        columns = ["model", "item_id", "doi", "ppl", "zlib", "zlib_ratio", "min_k", "min_k_pp", "beyond_min_k", "beyond_zlib_ratio"]
+        section.tables["Items that look memorised (Min-K%++)"] = suspects[columns].set_index("model")
+    return section
+
+
+def publication_date_section(results: pd.DataFrame, dates: pd.Series) -> Section:
+    correlations = publication_date_correlation(results, dates)
+    return Section(
+        "Accuracy and publication date (Fig S8)",
+        text="Spearman correlation between each item's publication date rank and how easy the model found it "
+        "(PPL of the altered minus the original version), as the paper. A model that had memorised earlier "
+        "publications would find early items easier (a negative correlation).",
+        figures={"figS8_publication_date": plot_publication_dates(results, dates, correlations)},
+        tables={"Publication date": correlations},
+    )
 
 
 __all__ = ["PERCENT_TABLES", "Section", "build_sections", "render_html", "save_figures", "write_report"]

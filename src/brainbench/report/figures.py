@@ -134,3 +134,80 @@ def plot_agreement(matrix: pd.DataFrame) -> Figure:
     ax.set_title("Item-level agreement")
     fig.tight_layout()
     return fig
+
+
+def plot_context(table: pd.DataFrame) -> Figure:
+    """Figs S3/S4: each model's accuracy with the full abstract, without context and with swapped context."""
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(table) + 3), 4.2))
+    x = np.arange(len(table))
+    markers = {"full": "*", "no-context": "o", "no-context (per abstract)": "s"}
+    for index, condition in enumerate(table.columns):
+        marker = markers.get(condition, "D")
+        ax.scatter(x, table[condition], s=110 if marker == "*" else 50, marker=marker, label=condition, zorder=3,
+                   color=PALETTE[index % len(PALETTE)], facecolors="none" if marker in "os" else None)
+    ax.axhline(0.5, color="grey", linewidth=0.8)
+    ax.set_xticks(x, [_short(name) for name in table.index], rotation=35, ha="right")
+    ax.set_ylim(0.3, 1.0)
+    ax.set_ylabel("Accuracy")
+    ax.set_title("Context matters: full abstract vs result sentences alone or swapped")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_memorisation(flagged: pd.DataFrame) -> Figure:
+    """Fig S7: PPL (log scale) against zlib entropy per model: the items' original versions (flagged
+    ones outlined), their altered versions, reference corpora and the Gettysburg Address."""
+    models = list(dict.fromkeys(flagged["model"]))
+    columns = min(3, len(models))
+    rows = math.ceil(len(models) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 4.0 * rows), squeeze=False)
+    for index, model in enumerate(models):
+        ax = axes[index // columns][index % columns]
+        texts = flagged[(flagged["model"] == model) & flagged["ppl"].notna()]
+        altered = texts[texts["kind"] == "altered"]
+        ax.scatter(altered["ppl"], altered["zlib"], s=8, color="#999999", alpha=0.5, label="altered (unseen)")
+        for number, (label, group) in enumerate(texts[texts["kind"] == "reference"].groupby("label", sort=False)):
+            ax.scatter(group["ppl"], group["zlib"], s=8, alpha=0.5, color=PALETTE[(number + 1) % len(PALETTE)], label=label)
+        originals = texts[texts["kind"] == "original"]
+        beyond = originals.get("beyond_min_k_pp", pd.Series(False, index=originals.index)).fillna(False).astype(bool)
+        ax.scatter(originals["ppl"], originals["zlib"], s=12, color=PALETTE[0], alpha=0.8, label="original (published)")
+        if beyond.any():
+            ax.scatter(originals.loc[beyond, "ppl"], originals.loc[beyond, "zlib"], s=40, facecolors="none", edgecolors="black", label="looks memorised (Min-K%++)")
+        control = texts[texts["kind"] == "control"]
+        ax.scatter(control["ppl"], control["zlib"], s=120, marker="^", color=HUMAN_COLOUR, edgecolors="black", label="Gettysburg Address", zorder=4)
+        ax.set_xscale("log")
+        ax.set_xlabel("perplexity (log scale)")
+        ax.set_ylabel("zlib entropy (bytes)")
+        ax.set_title(_short(model, 30), fontsize=10)
+        ax.spines[["top", "right"]].set_visible(False)
+        if index == 0:
+            ax.legend(frameon=False, fontsize=7, loc="best")
+    for index in range(len(models), rows * columns):
+        axes[index // columns][index % columns].set_visible(False)
+    fig.suptitle("Memorisation check: memorised text sits far left (low perplexity for its zlib entropy)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_publication_dates(results: pd.DataFrame, dates: pd.Series, correlations: pd.DataFrame) -> Figure:
+    """Fig S8: item ease (PPL_incorrect - PPL_correct) against publication date rank, per model."""
+    models = list(correlations.index)
+    columns = min(3, len(models))
+    rows = math.ceil(len(models) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    for index, model in enumerate(models):
+        ax = axes[index // columns][index % columns]
+        run = results[(results["model"] == model) & results["item_id"].isin(dates.index)]
+        rank = dates.loc[run["item_id"]].rank().to_numpy()
+        ax.scatter(rank, run["difficulty"], s=10, color=PALETTE[index % len(PALETTE)], alpha=0.7)
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_title(f"{_short(model, 26)}\nρ = {correlations.loc[model, 'spearman_rho']:.2f}, p = {correlations.loc[model, 'p']:.2g}", fontsize=9)
+        ax.set_xlabel("publication date rank (early → late)", fontsize=8)
+        ax.set_ylabel("PPL incorrect − correct", fontsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
+    for index in range(len(models), rows * columns):
+        axes[index // columns][index % columns].set_visible(False)
+    fig.tight_layout()
+    return fig

@@ -7,7 +7,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import numpy as np
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth", ".json", ".model")
 _SAMPLE_BYTES = 4 << 20
@@ -38,6 +40,26 @@ class TokenScores:
     def ppl(self) -> float:
         """The paper's perplexity: exp of the mean NLL over the scored tokens."""
         return perplexity(self.nll, self.n_tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenStatistics:
+    """Per scored token of one text: its log-probability, and the mean and standard deviation of
+    log p(z | x_<t) over the vocabulary under the model's own next-token distribution (what
+    Min-K%++ measures a token's log-probability against)."""
+
+    token_logprobs: tuple[float, ...]
+    token_means: tuple[float, ...]
+    token_stds: tuple[float, ...]
+
+
+def distribution_statistics(log_probs: Any, targets: Any) -> tuple[Any, Any, Any]:
+    """(log p(target), mean, std of log p) per row of a [rows, vocab] log-softmax: numpy arrays or torch tensors."""
+    probs = log_probs.exp() if hasattr(log_probs, "exp") else np.exp(log_probs)
+    mean = (probs * log_probs).sum(-1)
+    variance = (probs * log_probs * log_probs).sum(-1) - mean * mean
+    target = log_probs[range(len(targets)), targets]
+    return target, mean, variance.clip(min=0) ** 0.5
 
 
 def shared_prefix_length(ids_a: Sequence[int], ids_b: Sequence[int]) -> int:

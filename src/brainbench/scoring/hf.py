@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
-from brainbench.scoring.base import TokenScores, shared_prefix_length, weights_fingerprint
+from brainbench.scoring.base import TokenScores, TokenStatistics, distribution_statistics, shared_prefix_length, weights_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -282,6 +282,25 @@ class HFScorer:
         results: list[tuple[TokenScores, TokenScores]] = [None] * len(encoded)  # type: ignore[list-item]
         for index, pair_scores in zip(by_length, ordered):
             results[index] = pair_scores
+        return results
+
+    def token_statistics(self, texts: Sequence[str]) -> list[TokenStatistics]:
+        """Each text's token log-probabilities with their next-token distribution's mean and spread
+        (for Min-K%++), one text per forward pass: the whole vocabulary is needed at every position."""
+        import torch
+
+        results = []
+        for ids in self._encode_checked(texts):
+            with torch.inference_mode():
+                logits = self.model(input_ids=torch.tensor([ids], device=self.device)).logits[0, :-1]
+                targets = torch.tensor(ids[1:], device=self.device)
+                parts = [
+                    distribution_statistics(torch.log_softmax(logits[start : start + HEAD_CHUNK].float(), dim=-1), targets[start : start + HEAD_CHUNK])
+                    for start in range(0, len(targets), HEAD_CHUNK)
+                ]
+            logprobs, means, stds = (torch.cat(values).cpu() for values in zip(*parts))
+            self._check_finite(logprobs)
+            results.append(TokenStatistics(tuple(logprobs.tolist()), tuple(means.tolist()), tuple(stds.tolist())))
         return results
 
     def _score_in_batches(self, items: list[Any], batch_size: int, score_batch: Callable[[list[Any]], list[Any]]) -> list[Any]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
-from brainbench.scoring.base import TokenScores, shared_prefix_length, weights_fingerprint
+from brainbench.scoring.base import TokenScores, TokenStatistics, distribution_statistics, shared_prefix_length, weights_fingerprint
 
 def dequantize_gguf(source: str | Path, target: str | Path) -> Path:
     """Write a copy of the GGUF file ``source`` with every tensor in float32: same model, no quantization."""
@@ -96,16 +96,28 @@ class LlamaCppScorer:
             raise BackendError(f"text {index} has {len(ids)} token(s); at least 2 are needed to score one")
         return ids
 
-    def _logprobs(self, ids: Sequence[int]) -> TokenScores:
-        """Log-probabilities of ``ids`` from the logits llama.cpp holds for the context (rows 0..n-2)."""
-        logits = np.asarray(self.llm.scores[: len(ids) - 1], dtype=np.float64)
+    def _log_softmax(self, n_rows: int) -> np.ndarray:
+        """Log-softmax of the first ``n_rows`` rows of logits llama.cpp holds for the context."""
+        logits = np.asarray(self.llm.scores[:n_rows], dtype=np.float64)
         top = logits.max(axis=1, keepdims=True)
-        logsumexp = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
-        targets = np.asarray(ids[1:])
-        values = logits[np.arange(len(targets)), targets] - logsumexp
+        return logits - (top + np.log(np.exp(logits - top).sum(axis=1, keepdims=True)))
+
+    def _logprobs(self, ids: Sequence[int]) -> TokenScores:
+        """Log-probabilities of ``ids`` (rows 0..n-2 predict tokens 1..n-1)."""
+        values = self._log_softmax(len(ids) - 1)[np.arange(len(ids) - 1), ids[1:]]
         if not np.isfinite(values).all():
             raise BackendError(f"{self.name} gave non-finite log-probabilities")
         return TokenScores(tuple(values.tolist()), len(ids))
+
+    def token_statistics(self, texts: Sequence[str]) -> list[TokenStatistics]:
+        """Each text's token log-probabilities with their next-token distribution's mean and spread (for Min-K%++)."""
+        results = []
+        for index, text in enumerate(texts):
+            ids = self._checked(text, index)
+            self._evaluate(ids)
+            logprobs, means, stds = distribution_statistics(self._log_softmax(len(ids) - 1), list(ids[1:]))
+            results.append(TokenStatistics(tuple(logprobs.tolist()), tuple(means.tolist()), tuple(stds.tolist())))
+        return results
 
     def _evaluate(self, ids: Sequence[int], keep: int = 0) -> TokenScores:
         """Run ``ids`` through the model, reusing the first ``keep`` tokens already in its KV cache."""

@@ -1,0 +1,139 @@
+"""Score the texts of the memorisation checks and keep them beside the run (``memorisation.jsonl``).
+
+The texts: each test case's original and altered prompt (template included, as scored), the
+Gettysburg Address (the positive control) and any reference corpora, these two without a
+template as the paper scored them. Each text's scores (``brainbench.analysis.memorisation``) are
+appended as soon as it is done, with the scorer's key: starting again skips what is there.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from brainbench.analysis.memorisation import DEFAULT_K, text_scores
+from brainbench.data import TestCase
+from brainbench.data.files import decode_utf8
+from brainbench.errors import BrainbenchError, InputError
+from brainbench.runs.store import json_key, text_key
+from brainbench.scoring import Scorer, apply_template
+
+MEMORISATION_FILE = "memorisation.jsonl"
+
+
+def read_reference_corpus(path: Path) -> dict[str, list[str]]:
+    """Texts of a reference corpus: a JSONL or CSV file with a ``text`` field and an optional ``label``
+    (e.g. before-cutoff / after-cutoff; default: the file's name), grouped by label."""
+    path = Path(path)
+    content = decode_utf8(path.read_bytes(), str(path))
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(content, newline=""))
+        if "text" not in (reader.fieldnames or []):
+            raise InputError(path, 1, f"no 'text' column (columns: {', '.join(reader.fieldnames or [])})")
+        rows = [(reader.line_num, row) for row in reader]
+    else:
+        rows = []
+        for number, line in enumerate(content.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise InputError(path, number, f"not valid JSON ({error.msg})") from None
+            if not isinstance(row, dict):
+                raise InputError(path, number, "expected a JSON object with a 'text' field")
+            rows.append((number, row))
+    corpus: dict[str, list[str]] = {}
+    for number, row in rows:
+        text = row.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(path, number, "'text' is missing or empty")
+        corpus.setdefault(str(row.get("label") or path.stem), []).append(text)
+    if not corpus:
+        raise InputError(path, None, "no texts")
+    return corpus
+
+
+def memorisation_texts(
+    cases: Sequence[TestCase], template_text: str, gettysburg: str, references: Mapping[str, Sequence[str]] = {}
+) -> list[dict[str, Any]]:
+    """One row per text to score: kind (original, altered, control, reference), label, item_id, doi, text."""
+    rows: list[dict[str, Any]] = []
+    for case in cases:
+        for kind, text in (("original", case.original), ("altered", case.altered)):
+            rows.append({"kind": kind, "label": "item", "item_id": case.item_id, "doi": case.doi, "text": apply_template(template_text, text)})
+    rows.append({"kind": "control", "label": "gettysburg", "item_id": None, "doi": None, "text": gettysburg})
+    for label, texts in references.items():
+        rows.extend({"kind": "reference", "label": label, "item_id": index, "doi": None, "text": text} for index, text in enumerate(texts))
+    return rows
+
+
+def score_memorisation(
+    scorer: Scorer,
+    texts: Sequence[dict[str, Any]],
+    out_file: Path,
+    *,
+    k: float = DEFAULT_K,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Score every text (``memorisation_texts``) into ``out_file`` and return the table (one row per
+    text: its fields, scores and any error). Min-K%++ needs a backend with ``token_statistics``."""
+    scorer_key = json_key(scorer.fingerprint())
+    out_file = Path(out_file)
+    done: dict[tuple[str, str], dict[str, Any]] = {}
+    if out_file.is_file():
+        for line in out_file.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by an interruption: scored again
+            if row.get("scorer_key") == scorer_key and row.get("k") == k:
+                done[(row["kind"], row["text_sha256"])] = row
+    has_statistics = hasattr(scorer, "token_statistics")
+    rows = []
+    with out_file.open("a", encoding="utf-8") as handle:
+        for position, entry in enumerate(texts):
+            sha = text_key(entry["text"])
+            row = done.get((entry["kind"], sha))
+            if row is None:
+                row = {key: value for key, value in entry.items() if key != "text"} | {"text_sha256": sha, "scorer_key": scorer_key, "k": k}
+                try:
+                    if has_statistics:
+                        statistics = scorer.token_statistics([entry["text"]])[0]  # type: ignore[attr-defined]
+                        scores = text_scores(entry["text"], statistics.token_logprobs, statistics.token_means, statistics.token_stds, k)
+                    else:
+                        scores = text_scores(entry["text"], scorer.score_texts([entry["text"]])[0].token_logprobs, k=k)
+                    row |= scores
+                except BrainbenchError as error:
+                    row["error"] = str(error)
+                handle.write(json.dumps(row) + "\n")
+                handle.flush()
+            rows.append(row)
+            if on_progress:
+                on_progress(position + 1, len(texts))
+    table = pd.DataFrame(rows)
+    return table.drop(columns=["scorer_key", "text_sha256"])
+
+
+def read_memorisation(run_dir: Path) -> pd.DataFrame | None:
+    """The memorisation table of a run directory (the latest scorer's rows), or None if it has none."""
+    path = Path(run_dir) / MEMORISATION_FILE
+    if not path.is_file():
+        return None
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    if not rows:
+        return None
+    table = pd.DataFrame(rows)
+    latest = table[(table["scorer_key"] == rows[-1]["scorer_key"]) & (table["k"] == rows[-1]["k"])]
+    return latest.drop_duplicates(["kind", "text_sha256"], keep="last").drop(columns=["scorer_key", "text_sha256"]).reset_index(drop=True)
