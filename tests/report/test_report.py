@@ -11,7 +11,10 @@ from typer.testing import CliRunner
 
 from brainbench.cli import app
 
-EXPECTED_FIGURES = {"fig3a_accuracy", "fig3b_subfields", "fig3c_researcher_type", "fig4_calibration", "figS6_agreement"}
+EXPECTED_FIGURES = {
+    "fig3a_accuracy", "fig3b_subfields", "fig3c_researcher_type", "fig4_calibration", "figS6_agreement",
+    "figS3_S4_context", "figS8_publication_date",
+}
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -39,6 +42,8 @@ def report(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         assert result.exit_code == 0, result.stderr
         run_dirs.append(str(out / model))
+    mistral = out / "mistralai--Mistral-7B-v0.1"
+    run_dirs += [str(mistral / "no-context"), str(mistral / "swapped-seed42"), str(mistral / "swapped-seed1234")]
     result = runner.invoke(app, ["report", *run_dirs, "--out", str(out / "report.html"), "--figures", str(out / "figs"), "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.stderr
     return out
@@ -66,4 +71,24 @@ def test_report_renders_in_chromium(report: Path) -> None:
     assert set(figures) == EXPECTED_FIGURES
     assert decoded and all(decoded)
     assert "63.4%" in text and "83.0%" in text and "66.2%" in text
+    assert "Integration of context" in text and "68.2%" in text and "69.5%" in text  # Mistral without context, swapped
+    assert "Accuracy and publication date" in text
     assert (report / "report.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_a_new_model_gets_every_section(data_dir: Path, tmp_path: Path) -> None:
+    """The embedded model through run --memorisation and run --condition, then the report."""
+    runner = CliRunner()
+    common = ["--dataset", "brainbench-human", "--data-dir", str(data_dir), "--limit", "4", "--store", str(tmp_path / "store.sqlite")]
+    for extra, out in ((["--memorisation"], "full"), (["--condition", "no-context"], "nc"), (["--condition", "swapped"], "sw")):
+        result = runner.invoke(app, ["run", *common, *extra, "--out", str(tmp_path / out)])
+        assert result.exit_code == 0, result.stderr
+    assert len((tmp_path / "full" / "memorisation.jsonl").read_text().splitlines()) == 4 * 2 + 1
+    result = runner.invoke(app, ["report", str(tmp_path / "full"), str(tmp_path / "nc"), str(tmp_path / "sw"),
+                                 "--out", str(tmp_path / "report.html"), "--figures", str(tmp_path / "figs"), "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.stderr
+    names = {path.stem for path in (tmp_path / "figs").iterdir()}
+    assert {"figS3_S4_context", "figS7_memorisation", "figS8_publication_date"} <= names
+    html = (tmp_path / "report.html").read_text()
+    assert "Memorisation by model" in html and "swapped (seed 42)" in html and "no-context (per abstract)" in html
