@@ -24,6 +24,8 @@ def _write(path: Path, text: str) -> Path:
         ("models:\n  - {backend: llama-cpp, adapter: x}\n", r"models\[0\]: adapter: not an option of the llama-cpp backend"),
         ("models:\n  - {backend: vllm}\n", r"models\[0\]: unknown backend 'vllm'"),
         ("models: [\n", r"sweep.yaml:\d+: not valid YAML"),
+        ("models: [{}]\nconditions: [isolated]\n", "conditions: 'isolated' is not full, no-context, swapped or swapped-seed<N>"),
+        ("models: [{}]\nconditions: [no-context-seed1]\n", "conditions: 'no-context-seed1' is not"),
     ],
 )
 def test_bad_sweep_files_name_file_and_entry(tmp_path: Path, text: str, message: str) -> None:
@@ -54,3 +56,24 @@ models:
     assert store.count_scores() == 8  # 2 cases x 2 texts x 2 backends
     again = run_sweep(sweep, data_dir=data_dir, offline=True)
     assert [row.get("accuracy") for row in again] == [row.get("accuracy") for row in rows] and store.count_scores() == 8
+
+
+@pytest.mark.slow
+def test_a_sweep_over_conditions(tmp_path: Path, data_dir: Path) -> None:
+    cases = _write(
+        tmp_path / "cases.csv",
+        "doi,journal_section,combined_abstract\n"
+        'a,S,"Mice ran in a maze. Place cells [[remapped, stayed stable]] when it changed shape."\n'
+        'b,S,"People slept little. Reaction times were [[slower, faster]] afterwards."\n'
+        'c,S,"Rats learned a task. Dopamine release [[rose, fell]] with reward. It [[peaked, dipped]] early."\n',
+    )
+    sweep = load_sweep(_write(tmp_path / "sweep.yaml", f"""
+out: {tmp_path / "runs"}
+datasets: [{cases}]
+conditions: [full, no-context, swapped-seed7]
+models: [{{}}]
+"""))
+    rows = run_sweep(sweep, data_dir=data_dir, offline=True)
+    assert [(row["condition"], row["n_items"]) for row in rows] == [("full", 3), ("no-context", 4), ("swapped", 3)]
+    names = [Path(row["out"]).name for row in rows]
+    assert names[1] == names[0] + "__no-context" and names[2] == names[0] + "__swapped-seed7"

@@ -4,6 +4,7 @@ misbehave (a small scripted HTTP server, fast)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -32,13 +33,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server with the embedded GGUF, on 127.0.0.1."""
+@contextlib.contextmanager
+def serving(model: Path, log_dir: Path) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with ``model`` on 127.0.0.1: its base URL, then shut down."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log_path = log_dir / "server.log"
     command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_file()), "--model_alias", "smollm2",
+        sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2",
         "--host", "127.0.0.1", "--port", str(port), "--logits_all", "true", "--n_ctx", "2048",
     ]
     log = open(log_path, "w")  # a file, not a pipe: a full pipe would block the server's logging
@@ -63,6 +64,13 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait(timeout=30)
         log.close()
     assert server.returncode is not None  # shut down
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The server with the embedded GGUF."""
+    with serving(embedded_model_file(), tmp_path_factory.mktemp("server")) as base_url:
+        yield base_url
 
 
 @pytest.mark.slow
@@ -109,6 +117,23 @@ def test_llama_cpp_python_server_is_refused_for_its_misaligned_logprobs(llama_se
     rows = logits - (logits.max(axis=1, keepdims=True) + np.log(np.exp(logits - logits.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True)))
     shifted = [rows[i, ids[i]] for i in range(1, len(ids))]
     assert list(from_server) == pytest.approx(shifted, abs=2e-3)
+
+
+@pytest.mark.slow
+def test_scoring_through_llama_cpp_python_server_for_a_model_with_a_bos_token(tmp_path: Path) -> None:
+    """With a BOS in front, the server's echo is aligned: the probe passes, and every log-probability
+    read from it is in-process llama.cpp's (but the first text token's, which the OpenAI format nulls)."""
+    with_bos = dequantize_gguf(embedded_model_file(), tmp_path / "with-bos.gguf", {"tokenizer.ggml.add_bos_token": True})
+    local = load_scorer("llama-cpp", model=str(with_bos))
+    expected = local.score_texts(list(TEXTS))
+    del local  # free its memory before the server loads the same model
+    with serving(with_bos, tmp_path) as base_url:
+        served = load_scorer("openai-completions", base_url=base_url, model=None, concurrency=2)
+        scored = served.score_texts(list(TEXTS))
+    assert not served.verify_alignment  # the probe ran and passed
+    for from_server, in_process in zip(scored, expected):
+        assert in_process.n_text_tokens == from_server.n_text_tokens  # BOS included in both counts
+        assert list(from_server.token_logprobs) == pytest.approx(in_process.token_logprobs[1:], abs=1e-4)
 
 
 class _ScriptedServer(BaseHTTPRequestHandler):

@@ -170,6 +170,7 @@ def report_command(
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write."),
     figures: Path | None = typer.Option(None, "--figures", help="Also save every figure as PNG and SVG here."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the study's files (for the human experts)."),
+    unseen: str | None = typer.Option(None, "--unseen", help="Memorisation verdicts against the reference corpus with this label (e.g. after-cutoff) instead of the altered versions."),
 ) -> None:
     """One self-contained HTML report: the paper's Fig 3A-C, Fig 4, Fig S6 and their tables; with runs under
     --condition no-context / swapped, Figs S3-S4; with `run --memorisation`, Fig S7; for brainbench-human, Fig S8."""
@@ -196,6 +197,7 @@ def report_command(
             conditions=pd.concat(by_condition, ignore_index=True),
             memorisation=pd.concat(memorisation, ignore_index=True) if memorisation else None,
             publication_dates=dates,
+            unseen=unseen,
         )
         write_report(out, f"BrainBench report: {len(named)} run(s)", sections, PERCENT_TABLES)
         written = save_figures(sections, figures) if figures is not None else []

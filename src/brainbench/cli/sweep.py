@@ -42,14 +42,14 @@ def sweep_command(
         stdout.print_json(json.dumps(rows))
     else:
         table = Table(title=f"sweep {sweep_file}: {len(sweep.models)} model(s) x {len(sweep.datasets)} dataset(s)")
-        for column in ("model", "backend", "dataset", "template", "items", "accuracy", "95% CI", "errors"):
+        for column in ("model", "backend", "dataset", "condition", "template", "items", "accuracy", "95% CI", "errors"):
             table.add_column(column, justify="right" if column in ("items", "accuracy", "errors") else "left")
         for row in rows:
             if "error" in row:
-                table.add_row(row["model"], row["backend"], row["dataset"], "", "", "", "", "[red]failed[/red]")
+                table.add_row(row["model"], row["backend"], row["dataset"], row.get("condition", ""), "", "", "", "", "[red]failed[/red]")
                 continue
             low, high = row["ci95"]
-            table.add_row(row["model"], row["backend"], row["dataset"], row["template"], str(row["n_items"]),
+            table.add_row(row["model"], row["backend"], row["dataset"], row["condition"], row["template"], str(row["n_items"]),
                           f"{100 * row['accuracy']:.1f}%", f"{100 * low:.1f}-{100 * high:.1f}%", str(row["n_errors"]))
         stdout.print(table)
         for row in rows:

@@ -39,11 +39,13 @@ def build_sections(
     conditions: pd.DataFrame | None = None,
     memorisation: pd.DataFrame | None = None,
     publication_dates: pd.Series | None = None,
+    unseen: str | None = None,
 ) -> list[Section]:
     """The paper's results for ``results`` (full-abstract runs) and, where given, the human experts'
     trials, runs under other conditions (results rows with a ``condition`` column, full ones
     included), memorisation tables (``read_memorisation`` rows with a ``model`` column) and the
-    items' publication dates."""
+    items' publication dates. ``unseen`` names the reference corpus that the memorisation verdicts
+    measure against (default: the altered versions)."""
     tables = comparison_tables(results, human_trials)
     accuracy_columns = ["n", "n_correct", "accuracy", "sem", "ci95_low", "ci95_high"]
     overview = Section(
@@ -104,7 +106,7 @@ def build_sections(
     if conditions is not None and set(conditions["condition"]) - {"full"}:
         sections.append(context_section(conditions))
     if memorisation is not None and not memorisation.empty:
-        sections.append(memorisation_section(memorisation))
+        sections.append(memorisation_section(memorisation, unseen))
     if publication_dates is not None and not results.empty:
         sections.append(publication_date_section(results, publication_dates))
     return sections
@@ -122,8 +124,9 @@ def context_section(conditions: pd.DataFrame) -> Section:
     )
 
 
-def memorisation_section(memorisation: pd.DataFrame) -> Section:
-    flagged = flag_memorised(memorisation)
+def memorisation_section(memorisation: pd.DataFrame, unseen: str | None = None) -> Section:
+    flagged = flag_memorised(memorisation, unseen)
+    control = "the altered versions" if unseen is None else f"the reference texts labelled {unseen!r}"
     summary = memorisation_summary(flagged)
     readable = summary.rename(columns=lambda column: next(
         (column.replace(score, name) for score, name in SCORE_NAMES.items() if column.startswith(score + "_")), column))
@@ -132,7 +135,7 @@ def memorisation_section(memorisation: pd.DataFrame) -> Section:
         "Memorisation (Fig S7)",
         text="Perplexity against zlib entropy of each item's published version, its altered version (never published), "
         "and the Gettysburg Address, which every model has memorised. An item looks memorised on a score when it lies "
-        "beyond the 95th percentile of the altered versions (5% of items do by chance; the binomial p tests for more). "
+        f"beyond the 95th percentile of {control}, texts the model cannot have seen (5% of items do by chance; the binomial p tests for more). "
         "Higher Min-K% Prob and Min-K%++ and lower ln(PPL)/zlib mean more likely seen in training. The Gettysburg "
         "Address must be flagged and far below the items' median perplexity: that is the control working.",
         figures={"figS7_memorisation": plot_memorisation(flagged)},

@@ -6,6 +6,7 @@ A sweep file (YAML)::
     out: runs                         # where the run directories go
     seed: 42
     datasets: [brainbench-human, brainbench-gpt4]
+    conditions: [full, no-context, swapped-seed42, swapped-seed1234]   # optional; default [full]
     models:
       - {}                                          # the embedded model, transformers backend
       - {backend: llama-cpp}                        # the embedded GGUF through llama.cpp
@@ -20,6 +21,8 @@ already holds are not scored again, so re-running a sweep only does what is miss
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +31,14 @@ from typing import Any
 import yaml
 
 from brainbench.data import load_dataset
+from brainbench.data.conditions import apply_condition
 from brainbench.errors import BrainbenchError, InputError
 from brainbench.runs.execute import run_benchmark, run_dir_name
 from brainbench.runs.store import STORE_FILE, ResultsStore
 from brainbench.scoring import backend_options, load_scorer, resolve_template
 
-_SWEEP_KEYS = {"store", "out", "seed", "datasets", "models", "texts"}
+_SWEEP_KEYS = {"store", "out", "seed", "datasets", "models", "texts", "conditions"}
+_CONDITION = re.compile(r"(full|no-context|swapped)(?:-seed(\d+))?")
 _ENTRY_KEYS = {"backend", "template", "template_file", "name"}
 
 
@@ -59,6 +64,7 @@ class Sweep:
     store: str | None = None
     seed: int = 42
     texts: str = "released"
+    conditions: tuple[tuple[str, int], ...] = (("full", 42),)  # (condition, seed)
 
 
 def load_sweep(path: Path) -> Sweep:
@@ -96,8 +102,15 @@ def load_sweep(path: Path) -> Sweep:
         template_file = entry.get("template_file")
         models.append(SweepModel(backend, options, entry.get("template"), Path(template_file) if template_file else None, entry.get("name")))
     out = Path(spec.get("out", "runs"))
-    return Sweep(path, [str(d) for d in datasets], models, out=out, store=spec.get("store"), seed=int(spec.get("seed", 42)),
-                 texts=str(spec.get("texts", "released")))
+    seed = int(spec.get("seed", 42))
+    conditions = []
+    for name in spec.get("conditions") or ["full"]:
+        match = _CONDITION.fullmatch(str(name))
+        if not match or (match.group(2) and match.group(1) != "swapped"):
+            raise InputError(path, None, f"conditions: {name!r} is not full, no-context, swapped or swapped-seed<N>")
+        conditions.append((match.group(1), int(match.group(2) or seed)))
+    return Sweep(path, [str(d) for d in datasets], models, out=out, store=spec.get("store"), seed=seed,
+                 texts=str(spec.get("texts", "released")), conditions=tuple(conditions))
 
 
 def run_sweep(
@@ -122,14 +135,16 @@ def run_sweep(
             rows += [{"model": model.label, "backend": model.backend, "dataset": name, "error": str(error)} for name in datasets]
             continue
         template = resolve_template(model.template, model.template_file, str(model.options.get("model") or ""))
-        for name, dataset in datasets.items():
-            out_dir = sweep.out / (run_dir_name(model.name, dataset.name) if model.name else run_dir_name(scorer.name, dataset.name, model.backend))
+        for (name, full), (condition, seed) in itertools.product(datasets.items(), sweep.conditions):
+            stem = run_dir_name(model.name, full.name, "transformers", condition, seed) if model.name else run_dir_name(scorer.name, full.name, model.backend, condition, seed)
+            out_dir = sweep.out / stem
             if on_start:
-                on_start(model.label, name)
-            row: dict[str, Any] = {"model": model.label, "backend": model.backend, "dataset": name}
+                on_start(model.label, name if condition == "full" else f"{name} ({condition})")
+            row: dict[str, Any] = {"model": model.label, "backend": model.backend, "dataset": name, "condition": condition}
             try:
-                summary = run_benchmark(dataset, scorer, out_dir, template=template,
-                                        seed=sweep.seed, store=results_store, on_progress=on_progress)
+                dataset, labels = apply_condition(full, condition, seed)
+                summary = run_benchmark(dataset, scorer, out_dir, template=template, seed=seed, store=results_store,
+                                        on_progress=on_progress, condition=condition, labels=labels)
             except BrainbenchError as error:
                 row["error"] = str(error)
             else:

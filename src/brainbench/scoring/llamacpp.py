@@ -20,8 +20,10 @@ import numpy as np
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
 from brainbench.scoring.base import TokenScores, TokenStatistics, distribution_statistics, shared_prefix_length, weights_fingerprint
 
-def dequantize_gguf(source: str | Path, target: str | Path) -> Path:
-    """Write a copy of the GGUF file ``source`` with every tensor in float32: same model, no quantization."""
+def dequantize_gguf(source: str | Path, target: str | Path, metadata: dict[str, object] | None = None) -> Path:
+    """Write a copy of the GGUF file ``source`` with every tensor in float32: same model, no quantization.
+    ``metadata`` replaces values of existing keys (e.g. ``{"tokenizer.ggml.add_bos_token": True}``)."""
+    metadata = dict(metadata or {})
     import gguf
 
     reader = gguf.GGUFReader(source)
@@ -31,8 +33,10 @@ def dequantize_gguf(source: str | Path, target: str | Path) -> Path:
         if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
             continue  # the writer adds these itself
         value_type = field.types[0]
-        value = gguf.LlamaFileType.ALL_F32 if field.name == gguf.Keys.General.FILE_TYPE else field.contents()
+        value = gguf.LlamaFileType.ALL_F32 if field.name == gguf.Keys.General.FILE_TYPE else metadata.pop(field.name, field.contents())
         writer.add_key_value(field.name, value, value_type, sub_type=field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None)
+    if metadata:
+        raise BackendError(f"{source} has no metadata key(s) {', '.join(metadata)} to replace")
     for tensor in reader.tensors:
         data = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
         writer.add_tensor(tensor.name, np.ascontiguousarray(data, dtype=np.float32), raw_dtype=gguf.GGMLQuantizationType.F32)
