@@ -13,7 +13,7 @@ from brainbench.cli import app
 
 EXPECTED_FIGURES = {
     "fig3a_accuracy", "fig3b_subfields", "fig3c_researcher_type", "fig4_calibration", "figS6_agreement",
-    "figS3_S4_context", "figS8_publication_date",
+    "figS3_S4_context", "figS8_publication_date", "fig5_finetuning_boost",
 }
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -36,7 +36,7 @@ def report(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     runner = CliRunner()
     source = data_dir / "published_results"
     run_dirs = []
-    for model in ("mistralai--Mistral-7B-v0.1", "gpt2", "TinyLlama--TinyLlama_v1.1"):
+    for model in ("mistralai--Mistral-7B-v0.1", "gpt2", "TinyLlama--TinyLlama_v1.1", "lora_r256_a512_finetune_mistral_7b_v01"):
         result = runner.invoke(
             app, ["import-published", str(source / model / "human_abstracts"), "--model", model, "--out", str(out / model), "--data-dir", str(data_dir)]
         )
@@ -44,7 +44,8 @@ def report(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         run_dirs.append(str(out / model))
     mistral = out / "mistralai--Mistral-7B-v0.1"
     run_dirs += [str(mistral / "no-context"), str(mistral / "swapped-seed42"), str(mistral / "swapped-seed1234")]
-    result = runner.invoke(app, ["report", *run_dirs, "--out", str(out / "report.html"), "--figures", str(out / "figs"), "--data-dir", str(data_dir)])
+    result = runner.invoke(app, ["report", *run_dirs, "--out", str(out / "report.html"), "--figures", str(out / "figs"), "--data-dir", str(data_dir),
+                                 "--finetuned", "mistralai--Mistral-7B-v0.1=lora_r256_a512_finetune_mistral_7b_v01"])
     assert result.exit_code == 0, result.stderr
     return out
 
@@ -73,6 +74,8 @@ def test_report_renders_in_chromium(report: Path) -> None:
     assert "63.4%" in text and "83.0%" in text and "66.2%" in text
     assert "Integration of context" in text and "68.2%" in text and "69.5%" in text  # Mistral without context, swapped
     assert "Accuracy and publication date" in text
+    # Fig 5 from the released arrays: BrainGPT 86.0% vs Mistral-7B 83.0%, the paper's t(199) = 15.7 on the correct option's PPL
+    assert "Fine-tuning boost" in text and "86.0%" in text and "15.71" in text
     assert (report / "report.png").stat().st_size > 10_000
 
 

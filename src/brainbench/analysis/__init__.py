@@ -2,6 +2,7 @@
 
 from brainbench.analysis.accuracy import PAPER_MODEL_SET, accuracy_table, mean_accuracy, models_vs_humans, subfield_table
 from brainbench.analysis.agreement import agreement_matrix, agreement_summary, difficulty_matrix
+from brainbench.analysis.boost import finetuning_boost
 from brainbench.analysis.calibration import (
     brier_score,
     calibration_bins,
@@ -41,6 +42,7 @@ __all__ = [
     "comparison_tables",
     "condition_label",
     "context_table",
+    "finetuning_boost",
     "flag_memorised",
     "memorisation_summary",
     "publication_date_correlation",

@@ -70,6 +70,17 @@ def load_runs(run_dirs: list[Path]) -> tuple[dict[str, list[dict[str, Any]]], se
     return {name: records for name, _, _, records in named}, {info["dataset"] for _, _, info, _ in named}
 
 
+def adapter_pairs(named: list[tuple[str, Path, dict[str, Any], list[dict[str, Any]]]], exclude: set[str] = set()) -> list[tuple[str, str]]:
+    """(base, tuned) run names: each run with a LoRA adapter and a run of the same base model without one."""
+    base_of = {(info["scorer"].get("backend"), info["scorer"].get("model")): name for name, _, info, _ in named if not info["scorer"].get("adapter")}
+    pairs = []
+    for name, _, info, _ in named:
+        base = base_of.get((info["scorer"].get("backend"), info["scorer"].get("model")))
+        if info["scorer"].get("adapter") and base is not None and name not in exclude:
+            pairs.append((base, name))
+    return pairs
+
+
 def human_trials_for(datasets: set[str], data_dir: Path | None) -> pd.DataFrame | None:
     """The expert trials matching the runs' dataset (human- or GPT-4-made items), if it is a published one."""
     sources = {DATASETS[name].source for name in datasets if name in DATASETS}
@@ -170,6 +181,7 @@ def report_command(
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write."),
     figures: Path | None = typer.Option(None, "--figures", help="Also save every figure as PNG and SVG here."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the study's files (for the human experts)."),
+    finetuned: list[str] = typer.Option([], "--finetuned", help="BASE=TUNED run names (as the report shows them) for Fig 5; runs with an adapter pair with their base run by themselves. Repeatable."),
     unseen: str | None = typer.Option(None, "--unseen", help="Memorisation verdicts against the reference corpus with this label (e.g. after-cutoff) instead of the altered versions."),
 ) -> None:
     """One self-contained HTML report: the paper's Fig 3A-C, Fig 4, Fig S6 and their tables; with runs under
@@ -189,6 +201,12 @@ def report_command(
             frame = results_table({info["model"]: records})
             frame["condition"] = condition_label(info)
             by_condition.append(frame)
+        pairs = [tuple(pair.split("=", 1)) for pair in finetuned]
+        names = [name for name, _, _, _ in named]
+        for pair in pairs:
+            if len(pair) != 2 or any(name not in names for name in pair):
+                raise InputError("--finetuned", None, f"{'='.join(pair)!r}: expected BASE=TUNED with names among {', '.join(names)}")
+        pairs += adapter_pairs(named, exclude={after for _, after in pairs})
         memorisation = [table.assign(model=name) for name, run_dir, _, _ in named if (table := read_memorisation(run_dir)) is not None]
         settings = load_settings(data_dir=data_dir)
         dates = load_publication_dates(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline) if datasets == {"brainbench-human"} else None
@@ -198,6 +216,7 @@ def report_command(
             memorisation=pd.concat(memorisation, ignore_index=True) if memorisation else None,
             publication_dates=dates,
             unseen=unseen,
+            finetuned=pairs,
         )
         write_report(out, f"BrainBench report: {len(named)} run(s)", sections, PERCENT_TABLES)
         written = save_figures(sections, figures) if figures is not None else []

@@ -12,6 +12,7 @@ from brainbench.analysis import (
     comparison_tables,
     context_table,
     expertise_calibration,
+    finetuning_boost,
     flag_memorised,
     memorisation_summary,
     publication_date_correlation,
@@ -20,6 +21,7 @@ from brainbench.analysis.memorisation import SCORE_NAMES
 from brainbench.report.figures import (
     plot_accuracy,
     plot_agreement,
+    plot_boost,
     plot_by_group,
     plot_calibration,
     plot_context,
@@ -40,12 +42,13 @@ def build_sections(
     memorisation: pd.DataFrame | None = None,
     publication_dates: pd.Series | None = None,
     unseen: str | None = None,
+    finetuned: list[tuple[str, str]] | None = None,
 ) -> list[Section]:
     """The paper's results for ``results`` (full-abstract runs) and, where given, the human experts'
     trials, runs under other conditions (results rows with a ``condition`` column, full ones
     included), memorisation tables (``read_memorisation`` rows with a ``model`` column) and the
     items' publication dates. ``unseen`` names the reference corpus that the memorisation verdicts
-    measure against (default: the altered versions)."""
+    measure against (default: the altered versions). ``finetuned`` pairs (base, tuned) run names for Fig 5."""
     tables = comparison_tables(results, human_trials)
     accuracy_columns = ["n", "n_correct", "accuracy", "sem", "ci95_low", "ci95_high"]
     overview = Section(
@@ -103,6 +106,8 @@ def build_sections(
             tables={"Spearman correlations of item difficulty": tables["agreement_matrix"]},
         )
     )
+    if finetuned:
+        sections.append(boost_section(results, finetuned))
     if conditions is not None and set(conditions["condition"]) - {"full"}:
         sections.append(context_section(conditions))
     if memorisation is not None and not memorisation.empty:
@@ -110,6 +115,17 @@ def build_sections(
     if publication_dates is not None and not results.empty:
         sections.append(publication_date_section(results, publication_dates))
     return sections
+
+
+def boost_section(results: pd.DataFrame, pairs: list[tuple[str, str]]) -> Section:
+    boosts = pd.DataFrame([finetuning_boost(results, before, after) for before, after in pairs])
+    return Section(
+        "Fine-tuning boost (Fig 5)",
+        text="Each base model against its tuned version on the items both scored; paired t-tests (as the paper) on the "
+        "correct option's PPL and on PPL_correct - PPL_incorrect.",
+        figures={"fig5_finetuning_boost": plot_boost(results, boosts)},
+        tables={"Fine-tuning boost": boosts.set_index("after")},
+    )
 
 
 def context_section(conditions: pd.DataFrame) -> Section:

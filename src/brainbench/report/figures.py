@@ -211,3 +211,27 @@ def plot_publication_dates(results: pd.DataFrame, dates: pd.Series, correlations
         axes[index // columns][index % columns].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def plot_boost(results: pd.DataFrame, boosts: pd.DataFrame) -> Figure:
+    """Fig 5: accuracy before and after tuning (bars) and the correct option's PPL before and after (histograms), per pair."""
+    fig, axes = plt.subplots(len(boosts), 2, figsize=(9, 3.6 * len(boosts)), squeeze=False)
+    for row, (_, boost) in enumerate(boosts.iterrows()):
+        bars, histogram = axes[row]
+        bars.bar([0, 1], [boost["accuracy_before"], boost["accuracy_after"]], color=[PALETTE[4], PALETTE[0]], edgecolor="black", linewidth=0.6, width=0.5)
+        for x, value in enumerate((boost["accuracy_before"], boost["accuracy_after"])):
+            bars.annotate(f"{100 * value:.1f}%", (x, value), ha="center", va="bottom")
+        bars.set_xticks([0, 1], [_short(boost["before"], 22), _short(boost["after"], 22)], fontsize=8)
+        bars.set_ylim(0.4, 1.0)
+        bars.set_ylabel("Accuracy")
+        for model, colour, label in ((boost["before"], PALETTE[4], "before"), (boost["after"], PALETTE[0], "after")):
+            values = results.loc[results["model"] == model, "ppl_original"]
+            histogram.hist(values, bins=20, alpha=0.5, color=colour, label=label, density=True)
+        histogram.set_xlabel("PPL of the correct option")
+        histogram.set_title(f"paired t = {boost['t_correct_ppl']:.1f}, p = {boost['p_correct_ppl']:.2g}", fontsize=9)
+        histogram.legend(frameon=False)
+        for ax in (bars, histogram):
+            ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle("Fine-tuning boost")
+    fig.tight_layout()
+    return fig
