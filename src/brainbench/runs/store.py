@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from brainbench.db import database_url as store_url
+from brainbench.db import insert_ignoring_existing, open_database
 from brainbench.errors import RunError
 from brainbench.scoring.base import TokenScores
 
 STORE_FILE = "brainbench.sqlite"
-_SCHEMA_LOCK_KEY = 0x6272_6169_6E62  # "brainb": a fixed PostgreSQL advisory lock id for creating the schema
 _LOOKUP_CHUNK = 500  # keys per IN (...) query: under SQLite's variable limit
 
 metadata = sa.MetaData()
@@ -90,12 +91,6 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def store_url(location: str | Path) -> str:
-    """A database URL from a URL or a file path (a path means SQLite)."""
-    text = str(location)
-    if "://" in text:
-        return text
-    return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
 @dataclass(frozen=True)
@@ -117,35 +112,13 @@ class ResultsStore:
 
     def __init__(self, location: str | Path) -> None:
         self.url = store_url(location)
-        try:
-            self.display_url = sa.engine.make_url(self.url).render_as_string(hide_password=True)
-            self.engine = sa.create_engine(self.url)
-        except (sa.exc.ArgumentError, ImportError) as error:
-            raise RunError(f"cannot open results store {self.url!r}: {error}") from error
-        if self.engine.dialect.name == "sqlite":
-            Path(self.engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_connect)
-            sa.event.listen(self.engine, "begin", _sqlite_begin)
-        try:
-            # One process at a time creates the tables: SQLite's BEGIN IMMEDIATE already serialises,
-            # PostgreSQL needs a lock (two concurrent CREATE TABLEs of one name collide).
-            with self.engine.begin() as connection:
-                if self.engine.dialect.name == "postgresql":
-                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
-                metadata.create_all(connection)
-        except sa.exc.SQLAlchemyError as error:
-            raise RunError(f"cannot open results store {self.display_url!r}: {error}") from error
+        self.engine, self.display_url = open_database(self.url, metadata, RunError, "results store")
+        if self.engine.dialect.name not in ("sqlite", "postgresql"):
+            raise RunError(f"results store: {self.engine.dialect.name} is not supported (SQLite or PostgreSQL)")
 
     def _insert_ignoring_existing(self, table: sa.Table) -> Any:
         """INSERT that skips rows whose key is already stored (another run got there first)."""
-        if self.engine.dialect.name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        elif self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            raise RunError(f"results store: {self.engine.dialect.name} is not supported (SQLite or PostgreSQL)")
-        return insert(table).on_conflict_do_nothing()
+        return insert_ignoring_existing(self.engine, table)
 
     # scorers and scores
 
@@ -264,20 +237,3 @@ class ResultsStore:
         if len(keys) != 1:
             raise RunError(f"{self.url}: {'no' if not keys else 'more than one'} run starts with {prefix!r} (brainbench runs lists them)")
         return keys[0]
-
-
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Transactions are begun by _sqlite_begin, not by the driver; WAL lets readers run beside a
-    # writer; busy_timeout makes a writer wait for another instead of failing.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=60000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def _sqlite_begin(connection: Any) -> None:
-    # IMMEDIATE takes the write lock up front, so a transaction never has to upgrade a read lock
-    # (which SQLite answers with "database is locked" instead of waiting).
-    connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,75 @@
+"""The SQL databases brainbench keeps (the results store, the study app): a SQLite file by default,
+any SQLAlchemy URL (PostgreSQL for teams) the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from brainbench.errors import BrainbenchError
+
+_SCHEMA_LOCK_KEY = 0x6272_6169_6E62  # "brainb": a fixed PostgreSQL advisory lock id for creating schemas
+
+
+def database_url(location: str | Path) -> str:
+    """A database URL from a URL or a file path (a path means SQLite)."""
+    text = str(location)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def open_database(location: str | Path, metadata: sa.MetaData, error: type[BrainbenchError], what: str) -> tuple[sa.Engine, str]:
+    """(engine, URL without password) of the database at ``location``, its tables created if missing.
+
+    SQLite runs in WAL mode (readers beside a writer), waits for a busy writer instead of failing,
+    and begins every transaction IMMEDIATE; on PostgreSQL one process at a time creates tables.
+    """
+    url = database_url(location)
+    try:
+        display_url = sa.engine.make_url(url).render_as_string(hide_password=True)
+        engine = sa.create_engine(url)
+    except (sa.exc.ArgumentError, ImportError) as problem:
+        raise error(f"cannot open {what} {url!r}: {problem}") from problem
+    if engine.dialect.name == "sqlite":
+        Path(engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
+        sa.event.listen(engine, "connect", _sqlite_connect)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+    try:
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            metadata.create_all(connection)
+    except sa.exc.SQLAlchemyError as problem:
+        raise error(f"cannot open {what} {display_url!r}: {problem}") from problem
+    return engine, display_url
+
+
+def insert_ignoring_existing(engine: sa.Engine, table: sa.Table) -> Any:
+    """INSERT that skips rows whose key already exists (SQLite and PostgreSQL; plain INSERT elsewhere)."""
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        return sa.insert(table)
+    return insert(table).on_conflict_do_nothing()
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Transactions are begun by _sqlite_begin, not by the driver; WAL lets readers run beside a
+    # writer; busy_timeout makes a writer wait for another instead of failing.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front, so a transaction never has to upgrade a read lock
+    # (which SQLite answers with "database is locked" instead of waiting).
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
