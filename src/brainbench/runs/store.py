@@ -91,8 +91,6 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-
-
 @dataclass(frozen=True)
 class RunItem:
     """One test case of a run, as the store keeps it."""
