@@ -23,6 +23,7 @@ from brainbench.analysis import (
 )
 from brainbench.cli.app import app, handle_errors, stdout
 from brainbench.data import DATASETS, load_human_study, load_publication_dates
+from brainbench.data.participants import load_human_trials
 from brainbench.errors import InputError
 from brainbench.runs import load_run
 from brainbench.runs.memorisation import read_memorisation
@@ -103,6 +104,8 @@ def humans_command(
     top: float = typer.Option(0.2, "--top", help="Fraction of most expert trials per abstract (the paper's 0.2)."),
     ties: str = typer.Option("first", "--ties", help="Expertise ties at the cut-off: first (the paper's: file order), last, or all (keep every tied trial)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the study's files."),
+    participants: Path | None = typer.Option(None, "--participants", help="Your own study's participant_data.csv (from `brainbench study`'s export) instead of the paper's."),
+    abstract_ids: Path | None = typer.Option(None, "--abstract-ids", help="With --participants: its abstract_id_doi.csv."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Human experts' accuracy: overall, top-20% expertise, by subfield, researcher type and experience."""
@@ -110,7 +113,13 @@ def humans_command(
         settings = load_settings(data_dir=data_dir)
         if ties not in ("first", "last", "all"):
             raise InputError("--ties", None, f"{ties!r}: choose first, last or all")
-        trials = trials_of(load_human_study(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline), source)
+        if (participants is None) != (abstract_ids is None):
+            raise InputError("--participants", None, "give both --participants and --abstract-ids (the study exports both)")
+        if participants is not None and abstract_ids is not None:
+            study = load_human_trials(participants, abstract_ids)
+        else:
+            study = load_human_study(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
+        trials = trials_of(study, source)
         tables = {
             "overall": human_summary(trials, top, ties),  # type: ignore[arg-type]
             "by_subfield": accuracy_by(trials, "subfield"),

@@ -1,0 +1,45 @@
+"""``brainbench study serve``: run the human-expert study web app."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import typer
+
+from brainbench.cli.app import app, handle_errors, stderr
+from brainbench.data import load_dataset
+from brainbench.settings import load_settings
+
+study_app = typer.Typer(help="Run the human-expert study (the paper's experiment) as a web app.", no_args_is_help=True)
+app.add_typer(study_app, name="study")
+ADMIN_TOKEN_ENV = "BRAINBENCH_ADMIN_TOKEN"
+
+
+@study_app.command("serve")
+def serve_command(
+    db: str = typer.Option("study.sqlite", "--db", help="Database: a SQLite file or a URL (postgresql+psycopg://...)."),
+    dataset: str = typer.Option("brainbench-human", "--dataset", "-d", help="The test set the participants see."),
+    texts: str = typer.Option("released", "--texts", help="released or reparsed texts (see brainbench run)."),
+    trials: int = typer.Option(9, "--trials", min=1, help="Trials per participant (the paper's: 9); changeable on the admin page."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port", "-p"),
+    title: str = typer.Option("Predict the result", "--title", help="Shown on every page."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files."),
+) -> None:
+    """Serve the study. The admin token comes from BRAINBENCH_ADMIN_TOKEN, else one is made and printed once."""
+    import uvicorn
+
+    from brainbench.study import StudyStore, create_app
+
+    with handle_errors():
+        settings = load_settings(data_dir=data_dir)
+        cases = load_dataset(dataset, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline, texts=texts)  # type: ignore[arg-type]
+        store = StudyStore(db, cases, trials_per_participant=trials)
+        token = os.environ.get(ADMIN_TOKEN_ENV)
+        if not token:
+            token = secrets.token_urlsafe(24)
+            stderr.print(f"admin token (set {ADMIN_TOKEN_ENV} to choose one): {token}", highlight=False)
+        stderr.print(f"study of {cases.name} ({len(cases.cases)} items) in {store.display_url}: http://{host}:{port}/  admin: http://{host}:{port}/admin", highlight=False)
+    uvicorn.run(create_app(store, token, title), host=host, port=port, log_level="warning", access_log=False)
