@@ -211,3 +211,26 @@ def test_assignment_is_balanced_and_mixes_subfields(data_dir: Path, tmp_path: Pa
     assert counts.max() - counts.min() <= 1  # 270 trials over 200 items: every item once or twice
     subfields = pd.DataFrame(rows, columns=["participant", "item"]).assign(subfield=lambda f: [dataset.cases[i].subfield for i in f["item"]])
     assert subfields.groupby("participant")["subfield"].nunique().min() == 5  # all five subfields in every 9 trials
+
+
+def test_catch_trials_are_served_and_exported_apart(data_dir: Path, tmp_path: Path) -> None:
+    obvious = tmp_path / "catch.jsonl"
+    obvious.write_text('{"doi": "catch-1", "journal_section": "Catch", "combined_abstract": "Mice need [[oxygen, no oxygen]] to live."}\n')
+    store = StudyStore(tmp_path / "study.sqlite", load_dataset("brainbench-human", data_dir=data_dir, offline=True),
+                       trials_per_participant=2, seed=0, catch=load_dataset(obvious, texts="reparsed"))
+    client = TestClient(create_app(store, TOKEN), follow_redirects=False)
+    csrf = _csrf(client.get("/").text)
+    client.post("/consent", data={"csrf": csrf, "agree": "yes"})
+    client.post("/profile", data={"csrf": csrf, **PROFILE})
+    seen_catch = False
+    for number in range(3):
+        page = client.get("/trial").text
+        assert f"Trial {number + 1} of 3" in page
+        seen_catch |= "Mice need oxygen to live." in page
+        position = re.search(r'name="position" value="(\d+)"', page).group(1)
+        item = re.search(r'name="item_id" value="(-?\d+)"', page).group(1)
+        assert client.post("/trial", data={"csrf": csrf, "position": position, "item_id": item, "choice": "A", "confidence": "5", "expertise": "5"}).status_code == 303
+    assert seen_catch and client.get("/trial").headers["location"] == "/done"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert len(client.get("/admin/export/participant_data.csv", headers=auth).text.splitlines()) == 1 + 2  # the catch trial is not a test item
+    assert client.get("/admin/export/catch.csv", headers=auth).text.splitlines()[1].startswith("1,catch-1,")

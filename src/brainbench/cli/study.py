@@ -26,6 +26,7 @@ def serve_command(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port", "-p"),
     title: str = typer.Option("Predict the result", "--title", help="Shown on every page."),
+    catch: Path | None = typer.Option(None, "--catch", help="Test cases with obvious answers (same format as a dataset): one per participant, at a random position, to screen attention."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files."),
 ) -> None:
     """Serve the study. The admin token comes from BRAINBENCH_ADMIN_TOKEN, else one is made and printed once."""
@@ -36,7 +37,8 @@ def serve_command(
     with handle_errors():
         settings = load_settings(data_dir=data_dir)
         cases = load_dataset(dataset, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline, texts=texts)  # type: ignore[arg-type]
-        store = StudyStore(db, cases, trials_per_participant=trials)
+        catch_cases = load_dataset(catch, texts=texts) if catch is not None else None  # type: ignore[arg-type]
+        store = StudyStore(db, cases, trials_per_participant=trials, catch=catch_cases)
         token = os.environ.get(ADMIN_TOKEN_ENV)
         if not token:
             token = secrets.token_urlsafe(24)

@@ -182,6 +182,11 @@ def create_app(store: StudyStore, admin_token: str, title: str = "Predict the re
         return PlainTextResponse(store.export_abstract_ids(), media_type="text/csv",
                                  headers={"Content-Disposition": 'attachment; filename="abstract_id_doi.csv"'})
 
+    @app.get("/admin/export/catch.csv")
+    def export_catch(request: Request, authorization: Annotated[str | None, Header()] = None) -> Response:
+        require_admin(request, authorization)
+        return PlainTextResponse(store.export_catch(), media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="catch.csv"'})
+
     @app.get("/healthz")
     def health() -> dict[str, str]:
         return {"status": "ok"}

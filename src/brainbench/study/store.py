@@ -2,7 +2,8 @@
 
 Every response is committed when submitted; (participant, position) is the key of a response, so
 a trial cannot be answered twice. Trials are assigned when a participant consents: the items with
-the fewest assignments so far, subfields taken in turn, the A/B order drawn per trial.
+the fewest assignments so far, subfields mixed, the A/B order drawn per trial. Catch trials (obvious
+items from another file, to screen attention) get negative item ids and are exported apart.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class StudyError(BrainbenchError):
 class Trial:
     position: int
     total: int
+    item_id: int  # the test case's id, or a catch trial's (negative)
     case: TestCase
     altered_first: bool
 
@@ -98,10 +100,13 @@ def _now() -> str:
 
 
 class StudyStore:
-    def __init__(self, location: str | Path, dataset: Dataset, trials_per_participant: int = 9, seed: int | None = None) -> None:
+    def __init__(self, location: str | Path, dataset: Dataset, trials_per_participant: int = 9, seed: int | None = None,
+                 catch: Dataset | None = None) -> None:
         self.engine, self.display_url = open_database(location, metadata, StudyError, "study database")
         self.dataset = dataset
         self.cases = {case.item_id: case for case in dataset.cases}
+        # catch trials: item ids -1, -2, ... (one per participant, at a random position)
+        self.catch_cases = {-1 - index: case for index, case in enumerate(catch.cases)} if catch is not None else {}
         self.random = random.Random(seed)
         with self.engine.begin() as connection:
             stored = dict(connection.execute(sa.select(settings_table.c.key, settings_table.c.value)).all())
@@ -134,6 +139,8 @@ class StudyStore:
                 sa.select(assignments_table.c.item_id, sa.func.count()).group_by(assignments_table.c.item_id)
             ).all())
             chosen = self._balanced_items(counts, self.trials_per_participant)
+            if self.catch_cases:
+                chosen.insert(self.random.randrange(len(chosen) + 1), self.random.choice(sorted(self.catch_cases)))
             connection.execute(sa.insert(assignments_table), [
                 {"participant_id": participant, "position": position, "item_id": item_id, "altered_first": self.random.random() > 0.5}
                 for position, item_id in enumerate(chosen)
@@ -143,7 +150,7 @@ class StudyStore:
     def _balanced_items(self, counts: dict[int, int], n: int) -> list[int]:
         """``n`` items, always among the least assigned so far (so every item gets a similar number of
         responses), and among those from the subfields this participant has seen least (so they mix)."""
-        counts = {item_id: counts.get(item_id, 0) for item_id in self.cases}
+        counts = {item_id: counts.get(item_id, 0) for item_id in self.cases}  # catch items are not among them
         seen: dict[str, int] = {}
         chosen: list[int] = []
         for _ in range(min(n, len(self.cases))):
@@ -205,7 +212,10 @@ class StudyStore:
             if row["shown_at"] is None:
                 connection.execute(sa.update(assignments_table).where(
                     (assignments_table.c.participant_id == participant) & (assignments_table.c.position == row["position"])).values(shown_at=clock))
-        return Trial(row["position"], len(rows), self.cases[row["item_id"]], row["altered_first"])
+        return Trial(row["position"], len(rows), row["item_id"], self.case(row["item_id"]), row["altered_first"])
+
+    def case(self, item_id: int) -> TestCase:
+        return self.catch_cases[item_id] if item_id < 0 else self.cases[item_id]
 
     def submit(self, participant: int, *, position: int, item_id: int, choice: str, confidence: int, expertise: int,
                confidence_touched: bool, expertise_touched: bool, recognised: bool, blurs: int, clock: float) -> bool:
@@ -248,15 +258,18 @@ class StudyStore:
                 sa.select(responses_table.c.participant_id).group_by(responses_table.c.participant_id)
                 .having(sa.func.count() >= self.trials_per_participant).subquery())).scalar_one()
             per_item = dict(connection.execute(sa.select(responses_table.c.item_id, sa.func.count()).group_by(responses_table.c.item_id)).all())
+            catch = connection.execute(sa.select(sa.func.count(), sa.func.sum(sa.cast(responses_table.c.correct, sa.Integer)))
+                                       .where(responses_table.c.item_id < 0)).one()
         counts = [per_item.get(item_id, 0) for item_id in self.cases]
         return {"participants": participants, "finished": finished, "responses": responses,
-                "items": len(self.cases), "responses_per_item_min": min(counts), "responses_per_item_max": max(counts)}
+                "items": len(self.cases), "responses_per_item_min": min(counts), "responses_per_item_max": max(counts),
+                "catch_trials": catch[0], "catch_correct": int(catch[1] or 0)}
 
     def export_participant_data(self) -> str:
         """Every response as participant_data.csv (``brainbench humans --participants`` reads it)."""
         prefix = {"human": "human_", "gpt4": "machine_"}.get(self.dataset.source, "human_")
         query = (sa.select(responses_table, participants_table).join(participants_table, participants_table.c.id == responses_table.c.participant_id)
-                 .order_by(responses_table.c.participant_id, responses_table.c.position))
+                 .where(responses_table.c.item_id >= 0).order_by(responses_table.c.participant_id, responses_table.c.position))
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(EXPORT_COLUMNS)
@@ -266,6 +279,17 @@ class StudyStore:
                                  row["rt_ms"], row["item_id"] + 1, prefix + self.cases[row["item_id"]].subfield,
                                  int(row["confidence_touched"] and row["expertise_touched"]), int(row["recognised"]),
                                  row["age"], row["country"], row["current_position"], row["experience"], row["sex"]])
+        return buffer.getvalue()
+
+    def export_catch(self) -> str:
+        """Catch-trial answers: pid, the catch item's DOI, correct (screen out participants who failed)."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["pid", "doi", "correct"])
+        with self.engine.begin() as connection:
+            for row in connection.execute(sa.select(responses_table).where(responses_table.c.item_id < 0)
+                                          .order_by(responses_table.c.participant_id)).mappings():
+                writer.writerow([row["participant_id"], self.catch_cases[row["item_id"]].doi, int(row["correct"])])
         return buffer.getvalue()
 
     def export_abstract_ids(self) -> str:

@@ -77,7 +77,7 @@ later continues where you left off.</p>
 <form method="post" action="/trial" id="trial">
   <input type="hidden" name="csrf" value="{{ csrf }}">
   <input type="hidden" name="position" value="{{ trial.position }}">
-  <input type="hidden" name="item_id" value="{{ trial.case.item_id }}">
+  <input type="hidden" name="item_id" value="{{ trial.item_id }}">
   <input type="hidden" name="confidence_touched" id="confidence_touched" value="0">
   <input type="hidden" name="expertise_touched" id="expertise_touched" value="0">
   <input type="hidden" name="blurs" id="blurs" value="0">
@@ -134,6 +134,7 @@ later continues where you left off.</p>
   <tr><th>participants</th><td>{{ progress.participants }} ({{ progress.finished }} finished)</td></tr>
   <tr><th>responses</th><td>{{ progress.responses }}</td></tr>
   <tr><th>responses per item</th><td>{{ progress.responses_per_item_min }}–{{ progress.responses_per_item_max }} over {{ progress.items }} items</td></tr>
+  <tr><th>catch trials</th><td>{{ progress.catch_correct }} of {{ progress.catch_trials }} correct</td></tr>
 </table></div>
 <form method="post" action="/admin/setup" class="card">
   <input type="hidden" name="csrf" value="{{ csrf }}">
@@ -141,6 +142,7 @@ later continues where you left off.</p>
   <button type="submit">Save</button>
 </form>
 <p><a href="/admin/export/participant_data.csv">Export participant_data.csv</a> ·
-<a href="/admin/export/abstract_id_doi.csv">Export abstract_id_doi.csv</a></p>
+<a href="/admin/export/abstract_id_doi.csv">Export abstract_id_doi.csv</a> ·
+<a href="/admin/export/catch.csv">Export catch.csv</a></p>
 {% endblock %}""",
 }
