@@ -128,7 +128,7 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
             params = {key: values[-1] for key, values in parse_qs(url.query).items()}
             state.requests.append((time.monotonic(), url.path, params))
             if url.path.endswith("/esearch.fcgi"):
-                hits = _search(state, params["db"], params["term"], int(params.get("mindate", 0)), int(params.get("maxdate", 9999)))
+                hits = _search(state, params["db"], params["term"], int(params.get("mindate", "0")[:4]), int(params.get("maxdate", "9999")[:4]))
                 key = str(len(state.searches) + 1)
                 state.searches[key] = hits
                 self._send(200, f"<?xml version=\"1.0\"?><eSearchResult><Count>{len(hits)}</Count><RetMax>0</RetMax><RetStart>0</RetStart>"

@@ -7,53 +7,31 @@ signs in with the admin token (form or ``Authorization: Bearer``), which is neve
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 import time
 from typing import Annotated
 
 from fastapi import Cookie, FastAPI, Form, Header, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from jinja2 import Environment, select_autoescape
 
 from brainbench.study.store import POSITIONS, SEXES, StudyError, StudyStore
 from brainbench.study.templates import TEMPLATES
+from brainbench.web import PageError, Pages, check_csrf, session_value, signed_in
 
 PARTICIPANT_COOKIE = "bb_participant"
-CSRF_COOKIE = "bb_csrf"
 ADMIN_COOKIE = "bb_admin"
 
 
 def create_app(store: StudyStore, admin_token: str, title: str = "Predict the result") -> FastAPI:
     """The app for one study kept in ``store``; ``admin_token`` opens the admin pages."""
-    from jinja2 import DictLoader
-
     app = FastAPI(title="brainbench study", docs_url=None, redoc_url=None, openapi_url=None)
-    templates = Environment(loader=DictLoader(TEMPLATES), autoescape=select_autoescape(default=True))
-    admin_session = hmac.new(admin_token.encode(), b"brainbench-admin-session", hashlib.sha256).hexdigest()
-
-    def page(name: str, request: Request, status: int = 200, **context: object) -> HTMLResponse:
-        csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-        html = templates.get_template(name).render(title=title, csrf=csrf, **context)
-        response = HTMLResponse(html, status_code=status)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        if CSRF_COOKIE not in request.cookies:
-            response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict")
-        return response
-
-    def check_csrf(request: Request, token: str) -> None:
-        cookie = request.cookies.get(CSRF_COOKIE)
-        if not cookie or not hmac.compare_digest(cookie, token):
-            raise StudyError("the form expired or came from elsewhere: reload the page and try again", 403)
+    page = Pages(TEMPLATES, title).render
 
     def redirect(url: str) -> RedirectResponse:
         return RedirectResponse(url, status_code=303)
 
-    @app.exception_handler(StudyError)
-    async def study_error(request: Request, error: StudyError) -> Response:
+    @app.exception_handler(PageError)
+    async def study_error(request: Request, error: PageError) -> Response:
         return page("error.html", request, status=error.status, message=str(error))
 
     # participants
@@ -137,10 +115,7 @@ def create_app(store: StudyStore, admin_token: str, title: str = "Predict the re
     # admin
 
     def is_admin(request: Request, authorization: str | None) -> bool:
-        if authorization and authorization.startswith("Bearer ") and hmac.compare_digest(authorization[7:], admin_token):
-            return True
-        cookie = request.cookies.get(ADMIN_COOKIE)
-        return bool(cookie) and hmac.compare_digest(cookie, admin_session)
+        return signed_in(request, authorization, admin_token, ADMIN_COOKIE, "study-admin")
 
     def require_admin(request: Request, authorization: str | None) -> None:
         if not is_admin(request, authorization):
@@ -159,7 +134,7 @@ def create_app(store: StudyStore, admin_token: str, title: str = "Predict the re
         if not hmac.compare_digest(token, admin_token):
             raise StudyError("wrong admin token", 401)
         response = redirect("/admin")
-        response.set_cookie(ADMIN_COOKIE, admin_session, httponly=True, samesite="strict")
+        response.set_cookie(ADMIN_COOKIE, session_value(admin_token, "study-admin"), httponly=True, samesite="strict")
         return response
 
     @app.post("/admin/setup")

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from brainbench.data import Dataset, TestCase
 from brainbench.db import open_database
-from brainbench.errors import BrainbenchError
+from brainbench.web import PageError
 
 POSITIONS = ("PhD student", "Postdoc", "Faculty/Academic staff", "Research scientist", "Undergraduate student",
              "Master's student", "Clinician", "__other")
@@ -73,12 +73,8 @@ responses_table = sa.Table(
 )
 
 
-class StudyError(BrainbenchError):
+class StudyError(PageError):
     """A request the study refuses; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)

@@ -1,44 +1,8 @@
-"""The study's pages (Jinja2): plain HTML forms that work with a keyboard, a screen reader and on a phone."""
+"""The study's pages (Jinja2, on brainbench.web's base page): plain HTML forms that work with a keyboard, a screen reader and on a phone."""
 
 from __future__ import annotations
 
-_BASE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{% block heading %}{% endblock %} – {{ title }}</title>
-<style>
-  :root { color-scheme: light; --accent: #0b5cad; }
-  body { font: 17px/1.55 system-ui, sans-serif; margin: 0; color: #1a1a1a; background: #f6f7f9; }
-  main { max-width: 68rem; margin: 0 auto; padding: 1rem; }
-  h1 { font-size: 1.5rem; margin: .5rem 0 1rem; }
-  .card { background: #fff; border: 1px solid #d5d9e0; border-radius: 8px; padding: 1rem; margin-bottom: 1rem; }
-  .abstracts { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
-  @media (max-width: 48rem) { .abstracts { grid-template-columns: 1fr; } }
-  .abstract p { margin: 0; }
-  label.choice { display: flex; gap: .5rem; align-items: center; font-weight: 600; margin-bottom: .5rem; min-height: 44px; }
-  input[type=radio], input[type=checkbox] { width: 1.4rem; height: 1.4rem; }
-  input[type=range] { width: 100%; min-height: 44px; }
-  fieldset { border: 1px solid #d5d9e0; border-radius: 8px; margin: 0 0 1rem; padding: .75rem 1rem; }
-  legend { font-weight: 600; padding: 0 .25rem; }
-  button { font: inherit; background: var(--accent); color: #fff; border: 0; border-radius: 6px; padding: .7rem 1.4rem; min-height: 44px; cursor: pointer; }
-  button:focus-visible, input:focus-visible, select:focus-visible { outline: 3px solid #f0a500; outline-offset: 2px; }
-  select, input[type=number], input[type=text], input[type=password] { font: inherit; padding: .4rem; min-height: 44px; width: 100%; max-width: 24rem; box-sizing: border-box; }
-  .field { margin-bottom: .8rem; } .field label { display: block; font-weight: 600; }
-  progress { width: 100%; height: 1rem; }
-  .error { border-color: #b00020; color: #b00020; }
-  .scale { display: flex; justify-content: space-between; font-size: .85rem; color: #555; }
-  table { border-collapse: collapse; } td, th { padding: .3rem .8rem; border-bottom: 1px solid #ddd; text-align: left; }
-</style>
-</head>
-<body><main>
-{% block body %}{% endblock %}
-</main></body></html>
-"""
-
 TEMPLATES = {
-    "base.html": _BASE,
     "consent.html": """{% extends "base.html" %}{% block heading %}Consent{% endblock %}{% block body %}
 <h1>{{ title }}</h1>
 <div class="card">

@@ -1,0 +1,126 @@
+"""The review queue: every proposed test case waits for a human to accept, edit or reject it, and
+keeps its provenance (who or what wrote it: a person, or a model id with its prompt); accepted
+items become a versioned test set."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from brainbench.authoring.edits import check_alteration, combine
+from brainbench.data.cases import parse_combined
+from brainbench.db import open_database
+from brainbench.errors import InputError
+
+STATUSES = ("proposed", "accepted", "rejected")
+metadata = sa.MetaData()
+items_table = sa.Table(
+    "items", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("doi", sa.Text),
+    sa.Column("journal", sa.Text),
+    sa.Column("subfield", sa.Text),
+    sa.Column("original", sa.Text, nullable=False),
+    sa.Column("combined", sa.Text),  # [[original, altered]]; None when the proposal could not be combined
+    sa.Column("altered", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),  # JSON list: why the checks rejected it
+    sa.Column("provenance", sa.Text, nullable=False),  # JSON: {"author": "human"} or the model, prompt and settings
+    sa.Column("note", sa.Text),  # the reviewer's
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("reviewed_at", sa.String(32)),
+)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class ReviewQueue:
+    def __init__(self, location: str | Path) -> None:
+        self.engine, self.display_url = open_database(location, metadata, InputError, "review queue")
+
+    def add(self, candidate: dict[str, Any], altered: str, provenance: dict[str, Any], reasons: list[str]) -> int:
+        """Queue a proposal: ``proposed`` if it passed the checks, else ``rejected`` with the reasons."""
+        try:
+            combined: str | None = combine(candidate["text"], altered)
+        except ValueError:
+            combined = None
+        row = {"doi": candidate.get("doi"), "journal": candidate.get("journal"), "subfield": candidate.get("subfield") or "",
+               "original": candidate["text"], "altered": altered, "combined": combined, "status": "rejected" if reasons else "proposed",
+               "reasons": json.dumps(reasons), "provenance": json.dumps(provenance), "created_at": _now()}
+        with self.engine.begin() as connection:
+            return connection.execute(sa.insert(items_table).values(**row)).inserted_primary_key[0]
+
+    def items(self, status: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(items_table).order_by(items_table.c.id)
+        if status is not None:
+            query = query.where(items_table.c.status == status)
+        with self.engine.begin() as connection:
+            rows = [dict(row) for row in connection.execute(query).mappings()]
+        for row in rows:
+            row["reasons"], row["provenance"] = json.loads(row["reasons"]), json.loads(row["provenance"])
+        return rows
+
+    def item(self, item_id: int) -> dict[str, Any]:
+        found = [row for row in self.items() if row["id"] == item_id]
+        if not found:
+            raise InputError(self.display_url, None, f"no item {item_id} in the review queue")
+        return found[0]
+
+    def review(self, item_id: int, status: str, *, altered: str | None = None, note: str | None = None) -> dict[str, Any]:
+        """Accept (optionally with an edited alteration, which must combine and pass the checks) or reject an item."""
+        if status not in ("accepted", "rejected"):
+            raise InputError("status", None, f"{status!r}: accept or reject")
+        item = self.item(item_id)
+        values: dict[str, Any] = {"status": status, "note": note, "reviewed_at": _now()}
+        if status == "accepted":
+            text = altered if altered is not None else item["altered"]
+            reasons = check_alteration(item["original"], text)
+            if reasons:
+                raise InputError(f"item {item_id}", None, "cannot accept: " + "; ".join(reasons))
+            values |= {"altered": text, "combined": combine(item["original"], text), "reasons": "[]"}
+            if altered is not None and altered != item["altered"]:
+                values["provenance"] = json.dumps({**item["provenance"], "edited_by": "human"})
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(items_table).where(items_table.c.id == item_id).values(**values))
+        return self.item(item_id)
+
+
+DATASET_COLUMNS = ("doi", "journal_section", "original_abstract", "incorrect_abstract", "combined_abstract")
+
+
+def build_dataset(queue: ReviewQueue, name: str, version: str, out_dir: Path) -> Path:
+    """Write the accepted items as ``out_dir/<name>-v<version>.csv`` (BrainBench's columns) and a manifest
+    (checksums, counts, each item's provenance); ``brainbench run --dataset`` takes the CSV by path."""
+    accepted = queue.items("accepted")
+    if not accepted:
+        raise InputError(queue.display_url, None, "no accepted items to build a test set from")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}-v{version}.csv"
+    if path.exists():
+        raise InputError(path, None, "this version exists already: a released version never changes; choose a new --version")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(DATASET_COLUMNS)
+    for item in accepted:
+        parsed = parse_combined(item["combined"])
+        writer.writerow([item["doi"] or "", item["subfield"], parsed.original, parsed.altered, item["combined"]])
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    manifest = {
+        "name": name, "version": version, "file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "n_items": len(accepted), "created_at": _now(), "columns": list(DATASET_COLUMNS),
+        "authors": {kind: sum((item["provenance"].get("author") == "human") == (kind == "human") for item in accepted) for kind in ("human", "model")},
+        "items": [{"row": row, "queue_id": item["id"], "doi": item["doi"], "provenance": item["provenance"], "note": item["note"]}
+                  for row, item in enumerate(accepted)],
+    }
+    (out_dir / f"{name}-v{version}.manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return path
