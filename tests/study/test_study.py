@@ -31,12 +31,13 @@ PROFILE = {"age": "34", "country": "Portugal", "position": "Postdoc", "experienc
 
 
 @contextmanager
-def serving(db: Path, data_dir: Path, trials: int = 3) -> Iterator[str]:
-    """``brainbench study serve`` as a real server process on 127.0.0.1."""
+def serving(db: Path | str, data_dir: Path, trials: int = 3, log_path: Path | None = None) -> Iterator[str]:
+    """``brainbench study serve`` as a real server process on 127.0.0.1 (``db``: a SQLite file or a URL)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    log = open(db.with_suffix(".log"), "a")
+    log_path = log_path or Path(str(db)).with_suffix(".log")
+    log = open(log_path, "a")
     process = subprocess.Popen(
         [sys.executable, "-m", "brainbench", "study", "serve", "--db", str(db), "--port", str(port), "--trials", str(trials), "--data-dir", str(data_dir)],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "BRAINBENCH_ADMIN_TOKEN": TOKEN},
@@ -45,7 +46,7 @@ def serving(db: Path, data_dir: Path, trials: int = 3) -> Iterator[str]:
     try:
         for _ in range(200):
             if process.poll() is not None:
-                pytest.fail(f"the study server exited: {db.with_suffix('.log').read_text()[-2000:]}")
+                pytest.fail(f"the study server exited: {log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
@@ -132,9 +133,11 @@ def test_a_whole_session_in_chromium(data_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_fifty_participants_at_once_then_kill_and_restart(data_dir: Path, tmp_path: Path) -> None:
-    db = tmp_path / "study.sqlite"
-    with serving(db, data_dir) as url:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_fifty_participants_at_once_then_kill_and_restart(data_dir: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    db = tmp_path / "study.sqlite" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    log = tmp_path / "server.log"
+    with serving(db, data_dir, log_path=log) as url:
         with ThreadPoolExecutor(max_workers=50) as pool:
             clients = list(pool.map(lambda _: take_part(url, 3), range(50)))
         trials = export(url, tmp_path)
@@ -146,7 +149,7 @@ def test_fifty_participants_at_once_then_kill_and_restart(data_dir: Path, tmp_pa
         server_pids = [int(pid) for pid in subprocess.run(["pgrep", "-f", f"study serve --db {db}"], capture_output=True, text=True).stdout.split()]
         for pid in server_pids:
             os.kill(pid, signal.SIGKILL)
-    with serving(db, data_dir) as url:
+    with serving(db, data_dir, log_path=log) as url:
         assert len(export(url, tmp_path)) == 160  # everything committed survived
         for client in halfway:  # their cookies still work: they resume at trial 2
             client.base_url = httpx.URL(url)

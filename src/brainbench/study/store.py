@@ -30,6 +30,7 @@ SEXES = ("Female", "Male", "Non-binary", "Prefer not to say", "Other")
 EXPORT_COLUMNS = ["", "pid", "expertise", "confidence", "click_outside", "correct", "rt", "abstract_id", "journal_section",
                   "click_slider", "recognised", "age", "country", "current position", "experience", "sex"]
 
+_ASSIGNMENT_LOCK_KEY = 0x6262_7374_7564  # a fixed PostgreSQL advisory lock id for assigning trials
 metadata = sa.MetaData()
 settings_table = sa.Table(
     "study_settings", metadata,
@@ -129,7 +130,11 @@ class StudyStore:
     def add_participant(self) -> str:
         """A new participant with their trials assigned; returns their secret token."""
         token = secrets.token_urlsafe(32)
-        with self.engine.begin() as connection:  # one assignment at a time (BEGIN IMMEDIATE / row counts in one transaction)
+        with self.engine.begin() as connection:
+            # One assignment at a time, so that each sees the others' counts: SQLite's BEGIN IMMEDIATE
+            # already serialises writers; PostgreSQL needs a lock.
+            if self.engine.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ASSIGNMENT_LOCK_KEY})
             participant = connection.execute(sa.insert(participants_table).values(token=token, created_at=_now())).inserted_primary_key[0]
             counts = dict(connection.execute(
                 sa.select(assignments_table.c.item_id, sa.func.count()).group_by(assignments_table.c.item_id)
