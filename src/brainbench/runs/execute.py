@@ -129,7 +129,7 @@ def prepare_run_dir(out_dir: Path, run_info: dict[str, Any], overwrite: bool) ->
     out_dir.mkdir(parents=True, exist_ok=True)
     run_file = out_dir / RUN_FILE
     if run_file.is_file() and not overwrite:
-        previous = json.loads(run_file.read_text(encoding="utf-8"))
+        previous = {"condition": "full", **json.loads(run_file.read_text(encoding="utf-8"))}  # runs from before conditions were full
         different = [key for key in _RESUME_KEYS if previous.get(key) != run_info.get(key)]
         if different:
             raise RunError(
