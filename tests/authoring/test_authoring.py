@@ -4,7 +4,6 @@ and the whole path from PubMed to a scored test set through a real chat server (
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest

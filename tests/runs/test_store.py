@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,12 +36,6 @@ def _writer(cases_path: str, store: str, out_dir: str, tag: str, queue) -> None:
         queue.put(("ok", summary["n_scored"], summary["accuracy"]))
     except Exception as error:  # reported to the test, which fails on it
         queue.put(("error", repr(error), None))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 
 from brainbench.data import load_dataset
@@ -23,46 +19,22 @@ from brainbench.errors import BackendError
 from brainbench.scoring import load_scorer
 from brainbench.scoring.hf import HFScorer, embedded_model_file
 from brainbench.scoring.llamacpp import dequantize_gguf
+from tests.servers import free_port, server_process
 
 TEXTS = ("Dopamine neurons increased their firing after reward.", "Dopamine neurons decreased their firing after reward.")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager
 def serving(model: Path, log_dir: Path) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with ``model`` on 127.0.0.1: its base URL, then shut down."""
-    port = _free_port()
-    log_path = log_dir / "server.log"
+    port = free_port()
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2",
         "--host", "127.0.0.1", "--port", str(port), "--logits_all", "true", "--n_ctx", "2048",
     ]
-    log = open(log_path, "w")  # a file, not a pipe: a full pipe would block the server's logging
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("llama_cpp.server did not start within 120 s")
-            time.sleep(0.5)
+    with server_process(command, f"{base_url}/models", log_dir / "server.log") as server:
         yield base_url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
     assert server.returncode is not None  # shut down
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,6 +23,7 @@ from brainbench.data import load_dataset
 from brainbench.data.participants import load_human_trials
 from brainbench.study import StudyStore, create_app
 from tests.report.test_report import CHROMIUM_ARGS, chromium_path
+from tests.servers import free_port, server_process
 
 TOKEN = "admin-test-token"
 PROFILE = {"age": "34", "country": "Portugal", "position": "Postdoc", "experience": "6", "sex": "Female"}
@@ -33,31 +32,11 @@ PROFILE = {"age": "34", "country": "Portugal", "position": "Postdoc", "experienc
 @contextmanager
 def serving(db: Path | str, data_dir: Path, trials: int = 3, log_path: Path | None = None) -> Iterator[str]:
     """``brainbench study serve`` as a real server process on 127.0.0.1 (``db``: a SQLite file or a URL)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log_path = log_path or Path(str(db)).with_suffix(".log")
-    log = open(log_path, "a")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "brainbench", "study", "serve", "--db", str(db), "--port", str(port), "--trials", str(trials), "--data-dir", str(data_dir)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "BRAINBENCH_ADMIN_TOKEN": TOKEN},
-    )
+    port = free_port()
+    command = [sys.executable, "-m", "brainbench", "study", "serve", "--db", str(db), "--port", str(port), "--trials", str(trials), "--data-dir", str(data_dir)]
     url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            if process.poll() is not None:
-                pytest.fail(f"the study server exited: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with server_process(command, f"{url}/healthz", log_path or Path(str(db)).with_suffix(".log"), env={**os.environ, "BRAINBENCH_ADMIN_TOKEN": TOKEN}):
         yield url
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=20)
-        log.close()
 
 
 def _csrf(html: str) -> str:

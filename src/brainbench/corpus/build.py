@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from brainbench.corpus.eutils import EUtilsClient
-from brainbench.corpus.parse import Document, parse_pmc, parse_pubmed
+from brainbench.corpus.parse import parse_pmc, parse_pubmed
 from brainbench.data.files import decode_utf8
 from brainbench.errors import InputError
 

@@ -50,8 +50,6 @@ def _pick_device(device: str) -> str:
 
 
 def _pick_dtype(dtype: str, device: str) -> str:
-    import torch
-
     if dtype not in DTYPES:
         raise BackendError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     if dtype != "auto":
