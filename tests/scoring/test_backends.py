@@ -169,6 +169,8 @@ def test_prompt_logprobs_are_read_and_the_generated_token_dropped(scripted_serve
     [
         (_echo_answer([None, None, -1.0, -2.0], prompt_tokens=4), (-1.0, -2.0)),  # vLLM echoes a BOS: two nulls
         (_echo_answer([None, -2.0], generated=[], prompt_tokens=3), (-2.0,)),  # llama-cpp-python: no BOS, no generated
+        ({"choices": [{"logprobs": {"token_logprobs": [None, -2.0, -9.0], "text_offset": [0, 1, 3]}}],  # llama-cpp-python with a BOS:
+          "usage": {"prompt_tokens": 3, "completion_tokens": 1}}, (-2.0,)),  # the BOS left out, the generated token echoed
         (_echo_answer([None, -1.0, -2.0], generated=[]), (-1.0, -2.0)),  # the generated token left out
         ({"choices": [{"logprobs": {"token_logprobs": [None, -1.0, -2.0, -9.0], "text_offset": [0, 1, 2, 3]}}]}, (-1.0, -2.0)),  # no usage
     ],

@@ -133,12 +133,14 @@ class OpenAICompletionsScorer:
         except (KeyError, IndexError, TypeError, AttributeError) as error:
             raise BackendError(f"{self.base_url}/completions: unexpected answer ({error}): {str(answer)[:300]}") from error
         usage = answer.get("usage") or {}
-        # vLLM echoes the generated token after the prompt's; llama-cpp-python leaves it out (and leaves out
-        # the BOS it counts in prompt_tokens). Whatever follows the prompt's count is generated.
-        if "prompt_tokens" in usage:
-            n_generated = max(0, len(values) - usage["prompt_tokens"])
-        else:  # no usage block: the generated token is the one that starts at the prompt's end
-            n_generated = sum(offset >= len(text) for offset in offsets)
+        # The generated token follows the prompt's: vLLM echoes it (and a BOS, counted in prompt_tokens);
+        # llama-cpp-python leaves the BOS out and echoes the generated token only when it had a BOS.
+        # So: whatever goes beyond prompt_tokens, or the trailing entries that start at the prompt's end.
+        beyond_prompt = max(0, len(values) - usage["prompt_tokens"]) if "prompt_tokens" in usage else 0
+        at_end = 0
+        while at_end < len(offsets) and offsets[len(offsets) - 1 - at_end] >= len(text):
+            at_end += 1
+        n_generated = max(beyond_prompt, min(at_end, usage.get("completion_tokens", at_end)))
         echoed = values[: len(values) - n_generated]
         # The echo starts with null(s): the first token's, and the BOS's where the server echoes it.
         prompt = echoed[next((i for i, v in enumerate(echoed) if v is not None), len(echoed)) :]
