@@ -34,10 +34,11 @@ def runs_command(
         stdout.print_json(json.dumps(listed))
         return
     table = Table(title=f"{results.display_url}: {len(listed)} run(s), {results.count_scores()} scored texts")
-    for column in ("run", "model", "dataset", "template", "seed", "items", "scored", "errors", "created_at"):
+    columns = ("run", "model", "dataset", "condition", "template", "seed", "items", "scored", "errors", "created_at")
+    for column in columns:
         table.add_column(column, justify="right" if column in ("seed", "items", "scored", "errors") else "left")
     for run in listed:
-        table.add_row(*(str(run[column]) for column in ("run", "model", "dataset", "template", "seed", "items", "scored", "errors", "created_at")))
+        table.add_row(*(str(run[column]) for column in columns))
     stdout.print(table)
 
 

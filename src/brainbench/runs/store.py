@@ -224,7 +224,7 @@ class ResultsStore:
             complete = sum(item.original_sha256 in scored and item.altered_sha256 in scored for item in items)
             details = json.loads(info)
             listed.append({"run": run_key[:12], "run_key": run_key, "model": model, "dataset": dataset,
-                           "template": details.get("template"), "seed": details.get("seed"), "items": len(items),
+                           "condition": details.get("condition") or "full", "template": details.get("template"), "seed": details.get("seed"), "items": len(items),
                            "scored": complete, "errors": sum(item.error is not None for item in items), "created_at": created_at})
         return listed
 
