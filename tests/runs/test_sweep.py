@@ -59,7 +59,7 @@ models:
 
 
 @pytest.mark.slow
-def test_a_sweep_over_conditions(tmp_path: Path, data_dir: Path) -> None:
+def test_a_sweep_over_conditions(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cases = _write(
         tmp_path / "cases.csv",
         "doi,journal_section,combined_abstract\n"
@@ -77,3 +77,14 @@ models: [{{}}]
     assert [(row["condition"], row["n_items"]) for row in rows] == [("full", 3), ("no-context", 4), ("swapped", 3)]
     names = [Path(row["out"]).name for row in rows]
     assert names[1] == names[0] + "__no-context" and names[2] == names[0] + "__swapped-seed7"
+    # again: every run is complete in the store, so the model is not even loaded
+    import brainbench.runs.sweep as sweep_module
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was loaded although its runs are complete")
+
+    monkeypatch.setattr(sweep_module, "load_scorer", no_loading)
+    for path in (Path(row["out"]) for row in rows):
+        (path / "results.jsonl").unlink()
+    assert run_sweep(sweep, data_dir=data_dir, offline=True) == rows
+    assert all((Path(row["out"]) / "results.jsonl").is_file() for row in rows)  # exported from the store

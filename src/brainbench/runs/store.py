@@ -79,6 +79,14 @@ run_items_table = sa.Table(
 )
 
 
+sweep_entries_table = sa.Table(
+    "sweep_entries",
+    metadata,
+    sa.Column("entry_key", sa.String(64), primary_key=True),  # a sweep entry: model options x dataset x condition
+    sa.Column("run_key", sa.String(64), nullable=False),  # the run it made
+)
+
+
 def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -209,6 +217,22 @@ class ResultsStore:
                 sa.select(*columns).where(run_items_table.c.run_key == run_key).order_by(run_items_table.c.item_id)
             )
             return [RunItem(*row) for row in rows]
+
+    def is_complete(self, run_key: str) -> bool:
+        """Whether every case of the run is scored (or recorded as an error)."""
+        info, items = self.run_info(run_key), self.run_items(run_key)
+        stored = self.stored_texts(info["scorer_key"], [sha for item in items for sha in (item.original_sha256, item.altered_sha256)])
+        return bool(items) and all(item.error is not None or {item.original_sha256, item.altered_sha256} <= stored for item in items)
+
+    def remember_entry(self, entry_key: str, run_key: str) -> None:
+        """Which run a sweep entry made, so that a later sweep can skip loading its model when that run is complete."""
+        with self.engine.begin() as connection:
+            connection.execute(sa.delete(sweep_entries_table).where(sweep_entries_table.c.entry_key == entry_key))
+            connection.execute(sa.insert(sweep_entries_table).values(entry_key=entry_key, run_key=run_key))
+
+    def entry_run(self, entry_key: str) -> str | None:
+        with self.engine.begin() as connection:
+            return connection.execute(sa.select(sweep_entries_table.c.run_key).where(sweep_entries_table.c.entry_key == entry_key)).scalar_one_or_none()
 
     def list_runs(self) -> list[dict[str, Any]]:
         """Every run with its model, dataset, number of cases and how many are fully scored."""

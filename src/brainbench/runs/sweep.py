@@ -16,7 +16,8 @@ A sweep file (YAML)::
 
 Each model entry takes the options of its backend (``brainbench.scoring.BACKEND_OPTIONS``)
 plus ``template`` / ``template_file`` and ``name`` (the run directory's stem). Texts the store
-already holds are not scored again, so re-running a sweep only does what is missing.
+already holds are not scored again, so re-running a sweep only does what is missing; a model
+whose runs are all complete in the store is not loaded at all.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ import yaml
 from brainbench.data import load_dataset
 from brainbench.data.conditions import apply_condition
 from brainbench.errors import BrainbenchError, InputError
-from brainbench.runs.execute import run_benchmark, run_dir_name
-from brainbench.runs.store import STORE_FILE, ResultsStore
+from brainbench.runs.execute import export_run, run_benchmark, run_dir_name
+from brainbench.runs.store import STORE_FILE, ResultsStore, json_key, text_key
 from brainbench.scoring import backend_options, load_scorer, resolve_template
 
 _SWEEP_KEYS = {"store", "out", "seed", "datasets", "models", "texts", "conditions"}
@@ -113,6 +114,20 @@ def load_sweep(path: Path) -> Sweep:
                  texts=str(spec.get("texts", "released")), conditions=tuple(conditions))
 
 
+def _entry_key(model: SweepModel, dataset_sha256: str, texts: str, condition: str, seed: int) -> str:
+    """What makes a sweep entry the same entry again: its options (not the API key), template, dataset, condition, seed."""
+    template_file = text_key(model.template_file.read_text(encoding="utf-8")) if model.template_file else None
+    options = {key: value for key, value in model.options.items() if key != "api_key"}
+    return json_key({"backend": model.backend, "options": options, "template": model.template, "template_file": template_file,
+                     "name": model.name, "dataset_sha256": dataset_sha256, "texts": texts, "condition": condition, "seed": seed})
+
+
+def _row(model: SweepModel, dataset: str, condition: str, template: str, summary: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    return {"model": model.label, "backend": model.backend, "dataset": dataset, "condition": condition, "template": template,
+            "n_items": summary["n_items"], "n_scored": summary["n_scored"], "n_errors": summary["n_errors"], "accuracy": summary["accuracy"],
+            "ci95": summary["accuracy_ci95"], "run_key": summary["run"]["run_key"], "out": str(out_dir)}
+
+
 def run_sweep(
     sweep: Sweep,
     *,
@@ -123,37 +138,45 @@ def run_sweep(
     on_start: Callable[[str, str], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every model on every dataset; return one row per (model, dataset). A model that fails
-    to load or run is reported in its rows (``error``) and the sweep goes on."""
+    """Run every model on every dataset and condition; return one row per run. A model whose runs the
+    store already holds complete (same options, template, dataset, condition and seed) is not even
+    loaded: its run directories are exported from the store. A model that fails to load or run is
+    reported in its rows (``error``) and the sweep goes on."""
     results_store = ResultsStore(store or sweep.store or sweep.out / STORE_FILE)
     datasets = {name: load_dataset(name, data_dir=data_dir, cache_dir=cache_dir, offline=offline, texts=sweep.texts) for name in sweep.datasets}  # type: ignore[arg-type]
     rows: list[dict[str, Any]] = []
     for model in sweep.models:
+        plan = [(name, full, condition, seed, _entry_key(model, full.sha256, sweep.texts, condition, seed))
+                for (name, full), (condition, seed) in itertools.product(datasets.items(), sweep.conditions)]
+        done = {key: results_store.entry_run(key) for *_, key in plan}
+        if all(run_key is not None and results_store.is_complete(run_key) for run_key in done.values()):
+            for name, full, condition, seed, key in plan:
+                info = results_store.run_info(done[key])  # type: ignore[arg-type]
+                stem = run_dir_name(model.name or info["model"], full.name, "transformers" if model.name else model.backend, condition, seed)
+                summary = export_run(results_store, done[key], sweep.out / stem)  # type: ignore[arg-type]
+                rows.append(_row(model, name, condition, info["template"], summary, sweep.out / stem))
+            continue
         try:
             scorer = load_scorer(model.backend, **model.options)
         except BrainbenchError as error:
-            rows += [{"model": model.label, "backend": model.backend, "dataset": name, "error": str(error)} for name in datasets]
+            rows += [{"model": model.label, "backend": model.backend, "dataset": name, "condition": condition, "error": str(error)}
+                     for name, _, condition, _, _ in plan]
             continue
         template = resolve_template(model.template, model.template_file, str(model.options.get("model") or ""))
-        for (name, full), (condition, seed) in itertools.product(datasets.items(), sweep.conditions):
+        for name, full, condition, seed, key in plan:
             stem = run_dir_name(model.name, full.name, "transformers", condition, seed) if model.name else run_dir_name(scorer.name, full.name, model.backend, condition, seed)
             out_dir = sweep.out / stem
             if on_start:
                 on_start(model.label, name if condition == "full" else f"{name} ({condition})")
-            row: dict[str, Any] = {"model": model.label, "backend": model.backend, "dataset": name, "condition": condition}
             try:
                 dataset, labels = apply_condition(full, condition, seed)
                 summary = run_benchmark(dataset, scorer, out_dir, template=template, seed=seed, store=results_store,
                                         on_progress=on_progress, condition=condition, labels=labels)
             except BrainbenchError as error:
-                row["error"] = str(error)
-            else:
-                row.update(
-                    template=template[0], n_items=summary["n_items"], n_scored=summary["n_scored"], n_errors=summary["n_errors"],
-                    accuracy=summary["accuracy"], ci95=summary["accuracy_ci95"], run_key=summary["run"]["run_key"],
-                    out=str(out_dir),
-                )
-            rows.append(row)
+                rows.append({"model": model.label, "backend": model.backend, "dataset": name, "condition": condition, "error": str(error)})
+                continue
+            results_store.remember_entry(key, summary["run"]["run_key"])
+            rows.append(_row(model, name, condition, template[0], summary, out_dir))
         del scorer
     return rows
 
