@@ -46,8 +46,15 @@ def test_tuning_lowers_the_validation_loss_and_the_adapter_scores(corpus: Path, 
     assert result["steps"] == 12 and result["tokens_per_s"] > 0 and result["trainable_parameters"] < 5_000_000
     assert (tmp_path / "adapter" / "adapter_config.json").is_file()
     # running again resumes from the last checkpoint: nothing left to train
-    again = finetune(corpus, tmp_path / "adapter", config=config)
+    again = finetune(corpus, tmp_path / "adapter", config=config, merge=True)
     assert again["steps"] == 12 and again["valid_loss_after"] == pytest.approx(result["valid_loss_after"], rel=1e-4)
+    # the merged model is a plain model that scores as the base model with the adapter does
+    from brainbench.scoring import load_scorer
+
+    text = "Place cells encode space in the hippocampus of freely moving rats."
+    with_adapter = load_scorer(adapter=str(tmp_path / "adapter"), dtype="float32", device="cpu").score_texts([text])[0].ppl
+    merged = load_scorer(model=str(tmp_path / "adapter" / "merged"), dtype="float32", device="cpu").score_texts([text])[0].ppl
+    assert merged == pytest.approx(with_adapter, rel=1e-4)
     runner = CliRunner()
     args = ["run", "--adapter", str(tmp_path / "adapter"), "--dataset", "brainbench-human", "--data-dir", str(data_dir),
             "--limit", "2", "--out", str(tmp_path / "run"), "--store", str(tmp_path / "store.sqlite"), "--json"]
