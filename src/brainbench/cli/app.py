@@ -9,6 +9,8 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 from brainbench import __version__
 from brainbench.errors import BrainbenchError
@@ -55,6 +57,25 @@ def handle_errors() -> Iterator[None]:
             stderr.print_exception()
         stderr.print(f"[red]error:[/red] {error}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+class RateColumn(ProgressColumn):
+    """Units per second, as rich measures it over recent updates."""
+
+    def __init__(self, unit: str = "items") -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.2f} {self.unit}/s" if task.speed else f"-- {self.unit}/s", style="progress.data.speed")
+
+
+def progress_bar(unit: str = "items") -> Progress:
+    """The progress bar of long commands: description, bar, done/total, rate, elapsed time and ETA (on stderr)."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        RateColumn(unit), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=stderr,
+    )
 
 
 def main() -> None:

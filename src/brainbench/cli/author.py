@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from brainbench.cli.app import app, handle_errors, stderr, stdout
+from brainbench.cli.app import app, handle_errors, progress_bar, stderr, stdout
 from brainbench.corpus.eutils import EUTILS_URL
 from brainbench.data.files import decode_utf8
 from brainbench.errors import InputError
@@ -89,12 +89,13 @@ def propose_command(
         review = ReviewQueue(queue)
         provenance = {**chat.describe(), "prompt": PROMPT}
         kept = 0
-        for candidate in items:
-            altered = " ".join(propose_alteration(chat, candidate["text"]).split())
-            reasons = check_alteration(candidate["text"], altered, log_ppl)
-            item_id = review.add(candidate, altered, provenance, reasons)
-            kept += not reasons
-            stderr.print(f"#{item_id} {candidate.get('doi') or ''}: " + ("proposed" if not reasons else "rejected: " + "; ".join(reasons)), highlight=False)
+        with progress_bar("abstracts") as progress:
+            for candidate in progress.track(items, description="proposing"):
+                altered = " ".join(propose_alteration(chat, candidate["text"]).split())
+                reasons = check_alteration(candidate["text"], altered, log_ppl)
+                item_id = review.add(candidate, altered, provenance, reasons)
+                kept += not reasons
+                progress.console.print(f"#{item_id} {candidate.get('doi') or ''}: " + ("proposed" if not reasons else "rejected: " + "; ".join(reasons)), highlight=False)
     stdout.print(f"{kept} of {len(items)} proposals passed the checks and wait for review in {queue}", highlight=False)
 
 

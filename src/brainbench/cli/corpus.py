@@ -8,10 +8,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from brainbench.cli.analysis import print_frame
-from brainbench.cli.app import app, handle_errors, stderr, stdout
+from brainbench.cli.app import app, handle_errors, progress_bar, stderr, stdout
 from brainbench.corpus import EUtilsClient, collect, corpus_stats, finalize, load_journals
 from brainbench.corpus.eutils import EUTILS_URL
 from brainbench.data import DATASETS, load_dataset
@@ -67,7 +66,7 @@ def build_command(
         test_dois += [doi for path in exclude for doi in read_dois(path)]
         client = EUtilsClient(eutils_url, api_key=api_key, email=email)
         stderr.print(f"{len(chosen)} journals, {first_year}-{last_year}, {'abstracts and full texts' if full_text else 'abstracts'} -> {out}", highlight=False)
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=stderr)
+        progress = progress_bar("records")
         with progress:
             task = progress.add_task("searching", total=None)
             held = collect(

@@ -7,10 +7,7 @@ import re
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.text import Text
-
-from brainbench.cli.app import app, handle_errors, stderr, stdout
+from brainbench.cli.app import app, handle_errors, progress_bar, stderr, stdout
 from brainbench.cli.summary import print_summary
 from brainbench.data import Dataset, TestCase, load_dataset, load_gettysburg
 from brainbench.data.conditions import apply_condition
@@ -20,13 +17,6 @@ from brainbench.runs.execute import run_dir_name
 from brainbench.runs.memorisation import MEMORISATION_FILE, memorisation_texts, read_reference_corpus, score_memorisation
 from brainbench.scoring import backend_options, load_scorer, resolve_template
 from brainbench.settings import load_settings
-
-
-class RateColumn(ProgressColumn):
-    """Items per second, as rich measures it over recent updates."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:.2f} items/s" if task.speed else "-- items/s", style="progress.data.speed")
 
 
 def parse_items(spec: str) -> list[int]:
@@ -136,10 +126,7 @@ def run_command(
         shard_note = f" (shard {shard_spec[0]}/{shard_spec[1]}: {n_mine} of {len(cases)})" if shard_spec else ""
         what = data.name if condition == "full" else f"{data.name} ({condition})"
         stderr.print(f"scoring {len(cases)} items{shard_note} of {what} with {scorer.name} (template {chosen_template[0]}) -> {out_dir}", highlight=False)
-        progress = Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            RateColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=stderr,
-        )
+        progress = progress_bar()
         with progress:
             task = progress.add_task("scoring", total=len(cases))
 

@@ -6,11 +6,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from brainbench.cli.app import app, handle_errors, stderr, stdout
-from brainbench.cli.run import RateColumn
+from brainbench.cli.app import app, handle_errors, progress_bar, stderr, stdout
 from brainbench.runs.sweep import load_sweep, run_sweep
 from brainbench.settings import load_settings
 
@@ -27,10 +25,7 @@ def sweep_command(
     with handle_errors():
         sweep = load_sweep(sweep_file)
         settings = load_settings(data_dir=data_dir, offline=offline, store=store)
-        progress = Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            RateColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=stderr,
-        )
+        progress = progress_bar()
         with progress:
             task = progress.add_task("loading", total=None)
             rows = run_sweep(
