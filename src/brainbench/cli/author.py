@@ -13,7 +13,7 @@ from rich.table import Table
 
 from brainbench.cli.app import app, handle_errors, progress_bar, stderr, stdout
 from brainbench.corpus.eutils import EUTILS_URL
-from brainbench.data.files import decode_utf8
+from brainbench.data.files import read_records
 from brainbench.errors import InputError
 
 author_app = typer.Typer(help="Write or propose alterations of candidate abstracts, and review them.", no_args_is_help=True)
@@ -24,19 +24,8 @@ TOKEN_ENV = "BRAINBENCH_AUTHOR_TOKEN"
 
 
 def read_candidates(path: Path) -> list[dict[str, Any]]:
-    """Candidate abstracts (JSONL with 'text' and optional doi, journal, subfield), whitespace normalised."""
-    candidates = []
-    for number, line in enumerate(decode_utf8(Path(path).read_bytes(), str(path)).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise InputError(path, number, "not valid JSON") from None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
-            raise InputError(path, number, "expected an object with a non-empty 'text'")
-        candidates.append({**row, "text": " ".join(row["text"].split())})
-    return candidates
+    """Candidate abstracts (JSONL or CSV with 'text' and optional doi, journal, subfield), whitespace normalised."""
+    return [{**row, "text": " ".join(row["text"].split())} for _, row in read_records(path, required="text")]
 
 
 @app.command("fetch-abstracts")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from brainbench.cli.app import app, handle_errors, progress_bar, stderr, stdout
 from brainbench.corpus import EUtilsClient, collect, corpus_stats, finalize, load_journals
 from brainbench.corpus.eutils import EUTILS_URL
 from brainbench.data import DATASETS, load_dataset
-from brainbench.data.files import decode_utf8
+from brainbench.data.files import read_records
 from brainbench.errors import InputError
 from brainbench.settings import load_settings
 
@@ -23,22 +21,8 @@ app.add_typer(corpus_app, name="corpus")
 
 
 def read_dois(path: Path) -> list[str]:
-    """The 'doi' column of a CSV or JSONL file (a BrainBench test-case file, or any list of DOIs)."""
-    text = decode_utf8(Path(path).read_bytes(), str(path))
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    raise InputError(path, number, "not valid JSON") from None
-    else:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        if "doi" not in (reader.fieldnames or []):
-            raise InputError(path, 1, f"no 'doi' column (columns: {', '.join(reader.fieldnames or [])})")
-        rows = list(reader)
-    return [str(row["doi"]) for row in rows if isinstance(row, dict) and row.get("doi")]
+    """The 'doi' field of a CSV or JSONL file (a BrainBench test-case file, or any list of DOIs)."""
+    return [row["doi"] for _, row in read_records(path, required="doi")]
 
 
 @corpus_app.command("build")

@@ -139,6 +139,22 @@ def _format_of(path: Path) -> str:
     return "jsonl" if path.suffix.lower() in {".jsonl", ".ndjson"} else "csv"
 
 
+def read_records(path: Path, required: str | None = None) -> list[tuple[int, dict[str, str]]]:
+    """(line, row) for each record of a CSV or JSONL file (told apart by the extension); the first
+    problem, or a record without a non-empty ``required`` field, raises InputError naming file and line."""
+    path = Path(path)
+    fmt = _format_of(path)
+    columns, rows, problems = read_rows(decode_utf8(path.read_bytes(), str(path)), str(path), fmt)
+    if problems:
+        raise InputError(path, problems[0].line, problems[0].reason)
+    if required is not None and fmt == "csv" and required not in columns:
+        raise InputError(path, 1, f"no '{required}' column (columns: {', '.join(columns)})")
+    for line, row in rows:
+        if required is not None and not (row.get(required) or "").strip():
+            raise InputError(path, line, f"'{required}' is missing or empty")
+    return rows
+
+
 def inspect_file(path: Path, *, case_source: str = "user", texts: TextsMode = "released") -> Dataset:
     """Read and check a file, keeping every problem (for ``brainbench validate``); raises only if unreadable."""
     path = Path(path)

@@ -8,8 +8,6 @@ appended as soon as it is done, with the scorer's key: starting again skips what
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -19,7 +17,7 @@ import pandas as pd
 
 from brainbench.analysis.memorisation import DEFAULT_K, text_scores
 from brainbench.data import TestCase
-from brainbench.data.files import decode_utf8
+from brainbench.data.files import read_records
 from brainbench.errors import BrainbenchError, InputError
 from brainbench.runs.store import json_key, text_key
 from brainbench.scoring import Scorer, apply_template
@@ -30,31 +28,9 @@ MEMORISATION_FILE = "memorisation.jsonl"
 def read_reference_corpus(path: Path) -> dict[str, list[str]]:
     """Texts of a reference corpus: a JSONL or CSV file with a ``text`` field and an optional ``label``
     (e.g. before-cutoff / after-cutoff; default: the file's name), grouped by label."""
-    path = Path(path)
-    content = decode_utf8(path.read_bytes(), str(path))
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(content, newline=""))
-        if "text" not in (reader.fieldnames or []):
-            raise InputError(path, 1, f"no 'text' column (columns: {', '.join(reader.fieldnames or [])})")
-        rows = [(reader.line_num, row) for row in reader]
-    else:
-        rows = []
-        for number, line in enumerate(content.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(path, number, f"not valid JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise InputError(path, number, "expected a JSON object with a 'text' field")
-            rows.append((number, row))
     corpus: dict[str, list[str]] = {}
-    for number, row in rows:
-        text = row.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise InputError(path, number, "'text' is missing or empty")
-        corpus.setdefault(str(row.get("label") or path.stem), []).append(text)
+    for _, row in read_records(path, required="text"):
+        corpus.setdefault(row.get("label") or Path(path).stem, []).append(row["text"])
     if not corpus:
         raise InputError(path, None, "no texts")
     return corpus
