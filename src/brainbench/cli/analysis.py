@@ -49,10 +49,17 @@ def print_frame(frame: pd.DataFrame, title: str, percent: tuple[str, ...] = ()) 
     stdout.print(table)
 
 
+LoadedRun = tuple[Path, dict[str, Any], list[dict[str, Any]]]  # run_dir, run.json, records
+
+
 def named_runs(run_dirs: list[Path]) -> list[tuple[str, Path, dict[str, Any], list[dict[str, Any]]]]:
-    """(name, run_dir, run.json, records) per run directory. A model name shared by several runs
-    gets the run directory's name added, so that no run hides another."""
-    loaded = [(Path(run_dir), *load_run(run_dir)) for run_dir in run_dirs]
+    """(name, run_dir, run.json, records) per run directory (see ``name_runs``)."""
+    return name_runs([(Path(run_dir), *load_run(run_dir)) for run_dir in run_dirs])
+
+
+def name_runs(loaded: list[LoadedRun]) -> list[tuple[str, Path, dict[str, Any], list[dict[str, Any]]]]:
+    """Loaded runs with their names: a model name shared by several runs gets the run directory's
+    name added, so that no run hides another."""
     names = [info["model"] for _, info, _ in loaded]
     named, taken = [], set()
     for (run_dir, info, records), name in zip(loaded, names):
@@ -198,15 +205,14 @@ def report_command(
     from brainbench.report import PERCENT_TABLES, build_sections, save_figures, write_report
 
     with handle_errors():
-        every = named_runs(run_dirs)
-        full_dirs = [run_dir for _, run_dir, info, _ in every if (info.get("condition") or "full") == "full"]
-        if not full_dirs:
+        every: list[LoadedRun] = [(Path(run_dir), *load_run(run_dir)) for run_dir in run_dirs]
+        named = name_runs([run for run in every if (run[1].get("condition") or "full") == "full"])
+        if not named:
             raise InputError(run_dirs[0], None, "no full-condition run among the run directories: the report starts from one")
-        named = named_runs(full_dirs)
         datasets = {info["dataset"] for _, _, info, _ in named}
         results = results_table({name: records for name, _, _, records in named})
         by_condition = []
-        for _, _, info, records in every:
+        for _, info, records in every:
             frame = results_table({info["model"]: records})
             frame["condition"] = condition_label(info)
             by_condition.append(frame)
