@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -68,7 +69,10 @@ def test_run_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Path, em
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert REQUIRED_SUMMARY_FIELDS <= set(summary) and summary["n_items"] == 3
-    assert summary["run"]["scorer"]["dtype"] == "float32" and summary["run"]["template"] == "none"
+    assert summary["run"]["scorer"]["dtype"] == "float32"
+    assert (summary["run"]["template"], summary["run"]["template_chosen_by"]) == ("gpt2", "generic")  # the paper's generic template
+    template = (data_dir / "prompt_templates" / "gpt2.txt").read_text(encoding="utf-8")
+    assert summary["run"]["template_sha256"] == hashlib.sha256(template.encode()).hexdigest()
     assert summary["run"]["dataset_sha256"].startswith("a887d3e7242f")
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [r["item_id"] for r in records] == [0, 62, 199]
@@ -80,7 +84,8 @@ def test_run_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Path, em
         rows = list(csv.DictReader(handle))
     for record in records:
         for column, key in (("original_abstract", "ppl_original"), ("incorrect_abstract", "ppl_altered")):
-            expected = reference_ppl(embedded_scorer.model, embedded_scorer.tokenizer, rows[record["item_id"]][column].strip())
+            prompt = template.replace("<choice abstract>", rows[record["item_id"]][column]).strip()
+            expected = reference_ppl(embedded_scorer.model, embedded_scorer.tokenizer, prompt)
             assert record[key] == pytest.approx(expected, rel=1e-4)
     # running again resumes: nothing left to score, same summary
     again = runner.invoke(app, ["run", "--items", "0,62,199", "--data-dir", str(data_dir), "--out", str(out), "--json"])

@@ -8,6 +8,7 @@ import http.server
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,11 +21,10 @@ from brainbench.errors import ChecksumError, DatasetNotFoundError
 SPEC = DATASETS["brainbench-gpt4"]
 
 
-@pytest.fixture()
-def file_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A real HTTP server on 127.0.0.1 serving a temporary folder; yields (base url, folder)."""
-    root = tmp_path / "served"
-    root.mkdir()
+@contextmanager
+def serve_folder(root: Path) -> Iterator[tuple[str, Path]]:
+    """A real HTTP server on 127.0.0.1 serving ``root`` (created); yields (base url, folder)."""
+    root.mkdir(parents=True, exist_ok=True)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -34,6 +34,12 @@ def file_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture()
+def file_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    with serve_folder(tmp_path / "served") as served:
+        yield served
 
 
 def test_mirror_is_used_and_verified(data_dir: Path, tmp_path: Path) -> None:

@@ -186,3 +186,41 @@ def test_compiled_decoder_gives_the_same_scores(tiny_model_dir: Path) -> None:
     first, second = "Neurons in the cortex fire more.", "Neurons in the cortex fire less often."
     for a, b in zip(plain.score_pair(first, second), compiled.score_pair(first, second)):
         assert b.ppl == pytest.approx(a.ppl, rel=1e-4)
+
+
+@pytest.fixture(scope="session")
+def bos_model_dir(tmp_path_factory: pytest.TempPathFactory, embedded_scorer: HFScorer) -> Path:
+    """A small random Llama whose tokenizer adds a BOS token ``<s>`` and reads a literal ``<s>`` as that
+    token, as Llama-2's and Mistral's do (the embedded tokenizer with a BOS added)."""
+    import tokenizers
+    import torch
+    import transformers
+
+    backend = tokenizers.Tokenizer.from_str(embedded_scorer.tokenizer.backend_tokenizer.to_str())
+    backend.add_special_tokens(["<s>"])
+    bos_id = backend.token_to_id("<s>")
+    backend.post_processor = tokenizers.processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", bos_id)])
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="<|im_end|>")
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512, bos_token_id=bos_id)
+    path = tmp_path_factory.mktemp("bos-llama")
+    transformers.LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_the_papers_double_bos_is_kept(bos_model_dir: Path, data_dir: Path) -> None:
+    """Mistral's template starts with a literal <s>; a tokenizer that adds its own BOS puts a second one
+    before it, and that double BOS is what the paper scored."""
+    from brainbench.scoring import resolve_template
+
+    scorer = HFScorer.load(bos_model_dir, dtype="float32", device="cpu")
+    bos = scorer.tokenizer.bos_token_id
+    prompt = resolve_template(None, None, "mistralai/Mistral-7B-v0.1", data_dir=data_dir, offline=True).apply("Neurons fire.")
+    ids = scorer.tokenize(prompt)
+    assert prompt.startswith("<s>[INST]") and ids[:2] == [bos, bos] and ids.count(bos) == 2
+    assert scorer.tokenize("Neurons fire.")[0] == bos  # the tokenizer adds one itself
+    first, second = scorer.score_pair(prompt, prompt.replace("fire", "rest"))
+    assert first.n_text_tokens == len(ids)  # every token but the first BOS is scored, the second BOS included
+    assert first.ppl == pytest.approx(reference_ppl(scorer.model, scorer.tokenizer, prompt), rel=1e-4)

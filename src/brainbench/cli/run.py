@@ -71,7 +71,7 @@ def run_command(
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Test cases per forward pass (texts with --engine simple). Default: from free GPU memory; 1 on CPU."),
     engine: str = typer.Option("fast", "--engine", help="fast: run the two versions' shared prefix once; simple: one full forward pass per text (the paper's loop)."),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the decoder (fast engine): minutes to compile, then faster; worth it for long runs."),
-    template: str | None = typer.Option(None, "--template", help="Prompt template: none, llama-2, mistral, falcon (default: by model family)."),
+    template: str | None = typer.Option(None, "--template", help="One of the paper's prompt templates by name (e.g. gpt2, mistralai--Mistral-7B-v0.1), or none for the bare abstract. Default: the paper's file for the model (or adapter), else its generic gpt2 template."),
     template_file: Path | None = typer.Option(None, "--template-file", help="A template file with a <choice abstract> slot."),
     texts: str = typer.Option("released", "--texts", help="released: the file's original/incorrect columns (as the paper); reparsed: read combined_abstract."),
     condition: str = typer.Option("full", "--condition", help="full; no-context: each edited sentence alone (Fig S3); swapped: result sentences swapped between abstracts of a subfield (Fig S4; --seed 42 and 1234 as the paper)."),
@@ -113,7 +113,8 @@ def run_command(
         gettysburg = load_gettysburg(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline) if memorisation else ""
         data, condition_labels = apply_condition(data, condition, seed)
         cases = select_cases(data, items, limit)
-        chosen_template = resolve_template(template, template_file, model or "")
+        chosen_template = resolve_template(template, template_file, model, adapter=adapter, data_dir=settings.data_dir,
+                                           cache_dir=settings.cache_dir, offline=settings.offline)
         stderr.print(f"loading model {model or 'SmolLM2-135M-Instruct (embedded)'} ({backend}) ...", highlight=False)
         options = backend_options(
             backend, "--", model=model, gguf_file=gguf_file, adapter=adapter, revision=revision, dtype=dtype, device=device,
@@ -125,7 +126,7 @@ def run_command(
         n_mine = len([case for case in cases if shard_spec is None or case.item_id % shard_spec[1] == shard_spec[0]])
         shard_note = f" (shard {shard_spec[0]}/{shard_spec[1]}: {n_mine} of {len(cases)})" if shard_spec else ""
         what = data.name if condition == "full" else f"{data.name} ({condition})"
-        stderr.print(f"scoring {len(cases)} items{shard_note} of {what} with {scorer.name} (template {chosen_template[0]}) -> {out_dir}", highlight=False)
+        stderr.print(f"scoring {len(cases)} items{shard_note} of {what} with {scorer.name} (template {chosen_template.name}, by {chosen_template.chosen_by}) -> {out_dir}", highlight=False)
         progress = progress_bar()
         with progress:
             task = progress.add_task("scoring", total=len(cases))
@@ -146,7 +147,7 @@ def run_command(
                     store=settings.store, shard=shard_spec, condition=condition, labels=condition_labels,
                 )
                 if memorisation:
-                    texts = memorisation_texts(cases, chosen_template[1], gettysburg, references)
+                    texts = memorisation_texts(cases, chosen_template, gettysburg, references)
                     checks = progress.add_task("memorisation", total=len(texts))
                     score_memorisation(scorer, texts, out_dir / MEMORISATION_FILE, on_progress=lambda done, total: progress.update(checks, completed=done))
             except KeyboardInterrupt:

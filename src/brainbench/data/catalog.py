@@ -86,3 +86,60 @@ REFERENCE_FILES: dict[str, ReferenceFile] = {
         ),
     )
 }
+
+
+# The paper's prompt template of every model it scored, as the authors' experiment code reads it:
+# prompt_templates/<Hugging Face id with "/" written "--">.txt (fine-tunes and adapters by their own names).
+PROMPT_TEMPLATES: dict[str, str] = {  # name -> sha256
+    "TinyLlama--TinyLlama-1.1B-Chat-v1.0": "90414529e93c6927c0bae97b524be521e7e9d718a314fde1362fa13e7ccd72cf",
+    "TinyLlama--TinyLlama_v1.1": "90414529e93c6927c0bae97b524be521e7e9d718a314fde1362fa13e7ccd72cf",
+    "facebook--galactica-120b": "c7202444655d64f8a374828e212e80944035618817f65798014d34acbd715e18",
+    "facebook--galactica-30b": "c7202444655d64f8a374828e212e80944035618817f65798014d34acbd715e18",
+    "facebook--galactica-6.7b": "c7202444655d64f8a374828e212e80944035618817f65798014d34acbd715e18",
+    "finetune_falcon_instruct_7b": "64150c87334e58e94257b1338594d1b7da005f67e85f0a7f26e5950e2d6de8a6",
+    "finetune_gpt2": "c7202444655d64f8a374828e212e80944035618817f65798014d34acbd715e18",
+    "finetune_llama2_chat_7b": "10785d58809aa762e0b4e31882b8483a8cfd49e457934082f9e2f65a52783267",
+    "finetune_llama2_chat_7b_Attention": "10785d58809aa762e0b4e31882b8483a8cfd49e457934082f9e2f65a52783267",
+    "finetune_llama2_chat_7b_FFNet": "10785d58809aa762e0b4e31882b8483a8cfd49e457934082f9e2f65a52783267",
+    "finetune_mistral_instruct_7b_v01": "ace5a7b67a8e0889a544206fbf1f5647390b68824f4cc109b8f00ee6f11ac9f7",
+    "finetune_mistral_instruct_7b_v01_Attention": "ace5a7b67a8e0889a544206fbf1f5647390b68824f4cc109b8f00ee6f11ac9f7",
+    "finetune_mistral_instruct_7b_v01_FFNet": "ace5a7b67a8e0889a544206fbf1f5647390b68824f4cc109b8f00ee6f11ac9f7",
+    "full_finetune_mistral_7b_v01": "ace5a7b67a8e0889a544206fbf1f5647390b68824f4cc109b8f00ee6f11ac9f7",
+    "gpt2-large_scratch_neuro_tokenizer": "c7202444655d64f8a374828e212e80944035618817f65798014d34acbd715e18",
+    "gpt2-medium_scratch_neuro_tokenizer": "c7202444655d64f8a374828e212e80944035618817f65798014d34acbd715e18",
+    "gpt2": "c7202444655d64f8a374828e212e80944035618817f65798014d34acbd715e18",
+    "gpt2_init": "c7202444655d64f8a374828e212e80944035618817f65798014d34acbd715e18",
+    "gpt2_scratch": "c7202444655d64f8a374828e212e80944035618817f65798014d34acbd715e18",
+    "gpt2_scratch_neuro_tokenizer": "c7202444655d64f8a374828e212e80944035618817f65798014d34acbd715e18",
+    "lora_r16_a32_finetune_mistral_7b_v01": "ace5a7b67a8e0889a544206fbf1f5647390b68824f4cc109b8f00ee6f11ac9f7",
+    "lora_r256_a512_finetune_mistral_7b_v01": "ace5a7b67a8e0889a544206fbf1f5647390b68824f4cc109b8f00ee6f11ac9f7",
+    "lora_r256_a512_finetune_phi3_mini_4k_instruct": "6b7f52a0632bb23fc403bc418ce19eaf0223a58301a625e23e5823eb85a40fdd",
+    "lora_r32_a64_finetune_mistral_7b_v01": "ace5a7b67a8e0889a544206fbf1f5647390b68824f4cc109b8f00ee6f11ac9f7",
+    "meta-llama--Llama-2-13b-chat-hf": "10785d58809aa762e0b4e31882b8483a8cfd49e457934082f9e2f65a52783267",
+    "meta-llama--Llama-2-13b-hf": "10785d58809aa762e0b4e31882b8483a8cfd49e457934082f9e2f65a52783267",
+    "meta-llama--Llama-2-70b-chat-hf": "10785d58809aa762e0b4e31882b8483a8cfd49e457934082f9e2f65a52783267",
+    "meta-llama--Llama-2-70b-hf": "10785d58809aa762e0b4e31882b8483a8cfd49e457934082f9e2f65a52783267",
+    "meta-llama--Llama-2-7b-chat-hf": "10785d58809aa762e0b4e31882b8483a8cfd49e457934082f9e2f65a52783267",
+    "meta-llama--Llama-2-7b-hf": "10785d58809aa762e0b4e31882b8483a8cfd49e457934082f9e2f65a52783267",
+    "microsoft--Phi-3-mini-4k-instruct": "6b7f52a0632bb23fc403bc418ce19eaf0223a58301a625e23e5823eb85a40fdd",
+    "mistralai--Mistral-7B-Instruct-v0.1": "ace5a7b67a8e0889a544206fbf1f5647390b68824f4cc109b8f00ee6f11ac9f7",
+    "mistralai--Mistral-7B-v0.1": "ace5a7b67a8e0889a544206fbf1f5647390b68824f4cc109b8f00ee6f11ac9f7",
+    "tiiuae--falcon-180B-chat": "64150c87334e58e94257b1338594d1b7da005f67e85f0a7f26e5950e2d6de8a6",
+    "tiiuae--falcon-180B": "64150c87334e58e94257b1338594d1b7da005f67e85f0a7f26e5950e2d6de8a6",
+    "tiiuae--falcon-40b-instruct": "64150c87334e58e94257b1338594d1b7da005f67e85f0a7f26e5950e2d6de8a6",
+    "tiiuae--falcon-40b": "64150c87334e58e94257b1338594d1b7da005f67e85f0a7f26e5950e2d6de8a6",
+    "tiiuae--falcon-7b-instruct": "64150c87334e58e94257b1338594d1b7da005f67e85f0a7f26e5950e2d6de8a6",
+    "tiiuae--falcon-7b": "64150c87334e58e94257b1338594d1b7da005f67e85f0a7f26e5950e2d6de8a6",
+    "tiiuae--falcon-rw-7b": "64150c87334e58e94257b1338594d1b7da005f67e85f0a7f26e5950e2d6de8a6",
+}
+
+
+def prompt_template_file(name: str) -> ReferenceFile:
+    """The catalogue entry of one of the paper's template files (mirror: ``prompt_templates/<name>.txt``)."""
+    return ReferenceFile(
+        name=f"template {name}",
+        filename=f"prompt_templates/{name}.txt",
+        sha256=PROMPT_TEMPLATES[name],
+        urls=(f"{_EXPERIMENTS_REPO}/prompt_templates/{name}.txt",),
+        description=f"the paper's prompt template for {name}",
+    )

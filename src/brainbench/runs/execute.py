@@ -25,7 +25,8 @@ from brainbench.data import Dataset, TestCase
 from brainbench.errors import BrainbenchError, RunError
 from brainbench.runs.store import STORE_FILE, ResultsStore, RunItem, json_key, text_key
 from brainbench.runs.summary import summarize
-from brainbench.scoring import Scorer, TokenScores, apply_template
+from brainbench.scoring import Scorer, Template, TokenScores
+from brainbench.scoring.templates import BARE
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +35,9 @@ RUN_FILE = "run.json"
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 # Fields of run.json that must match for a directory to be resumed.
-_RESUME_KEYS = ("model", "scorer_key", "dataset", "dataset_sha256", "texts", "template", "template_text", "seed", "condition")
+_RESUME_KEYS = ("model", "scorer_key", "dataset", "dataset_sha256", "texts", "template", "template_sha256", "seed", "condition")
 # What makes two runs the same run in the store.
-_RUN_IDENTITY = ("scorer_key", "dataset_sha256", "texts", "template_text", "seed", "condition")
+_RUN_IDENTITY = ("scorer_key", "dataset_sha256", "texts", "template", "template_sha256", "seed", "condition")
 
 
 def ab_labels(item_ids: Sequence[int], seed: int = 42) -> dict[int, int]:
@@ -130,6 +131,8 @@ def prepare_run_dir(out_dir: Path, run_info: dict[str, Any], overwrite: bool) ->
     run_file = out_dir / RUN_FILE
     if run_file.is_file() and not overwrite:
         previous = {"condition": "full", **json.loads(run_file.read_text(encoding="utf-8"))}  # runs from before conditions were full
+        if "template_sha256" not in previous and previous.get("template_text") is not None:  # runs from before template hashes
+            previous["template_sha256"] = text_key(previous["template_text"])
         different = [key for key in _RESUME_KEYS if previous.get(key) != run_info.get(key)]
         if different:
             raise RunError(
@@ -147,7 +150,7 @@ def run_benchmark(
     scorer: Scorer,
     out_dir: Path,
     *,
-    template: tuple[str, str] = ("none", "<choice abstract>"),
+    template: Template = BARE,
     seed: int = 42,
     cases: Sequence[TestCase] | None = None,
     overwrite: bool = False,
@@ -160,7 +163,7 @@ def run_benchmark(
     """Score ``cases`` (default: all of the dataset) into the results store, export them to
     ``out_dir`` and return the summary.
 
-    ``template`` is (label, text) from ``resolve_template``. ``store`` is a ResultsStore, a
+    ``template`` comes from ``resolve_template`` (the paper's file for the model; default: the bare abstract). ``store`` is a ResultsStore, a
     database URL or a file path (default: ``brainbench.sqlite`` beside ``out_dir``). Every
     scored text is committed at once; texts the store already holds for this scorer are not
     scored again, so re-running an interrupted run resumes it. A case the backend cannot score is
@@ -174,7 +177,6 @@ def run_benchmark(
         store = ResultsStore(store or out_dir.parent / STORE_FILE)
     selected = list(dataset.cases if cases is None else cases)
     labels = dict(labels) if labels is not None else ab_labels([case.item_id for case in dataset.cases], seed)
-    template_label, template_text = template
     scorer_key = store.register_scorer(scorer.fingerprint(), scorer.describe())
     run_info: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -186,8 +188,10 @@ def run_benchmark(
         "dataset_path": str(dataset.path),
         "dataset_sha256": dataset.sha256,
         "texts": dataset.texts,
-        "template": template_label,
-        "template_text": template_text,
+        "template": template.name,
+        "template_sha256": template.sha256,
+        "template_chosen_by": template.chosen_by,
+        "template_text": template.text,
         "seed": seed,
         "condition": condition,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -197,7 +201,7 @@ def run_benchmark(
     prepare_run_dir(out_dir, run_info, overwrite)
 
     texts = {
-        case.item_id: (apply_template(template_text, case.original), apply_template(template_text, case.altered))
+        case.item_id: (template.apply(case.original), template.apply(case.altered))
         for case in selected
     }
     items = [

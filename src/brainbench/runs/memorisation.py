@@ -20,7 +20,7 @@ from brainbench.data import TestCase
 from brainbench.data.files import read_records
 from brainbench.errors import BrainbenchError, InputError
 from brainbench.runs.store import json_key, text_key
-from brainbench.scoring import Scorer, apply_template
+from brainbench.scoring import Scorer, Template
 
 MEMORISATION_FILE = "memorisation.jsonl"
 
@@ -37,13 +37,13 @@ def read_reference_corpus(path: Path) -> dict[str, list[str]]:
 
 
 def memorisation_texts(
-    cases: Sequence[TestCase], template_text: str, gettysburg: str, references: Mapping[str, Sequence[str]] = {}
+    cases: Sequence[TestCase], template: Template, gettysburg: str, references: Mapping[str, Sequence[str]] = {}
 ) -> list[dict[str, Any]]:
     """One row per text to score: kind (original, altered, control, reference), label, item_id, doi, text."""
     rows: list[dict[str, Any]] = []
     for case in cases:
         for kind, text in (("original", case.original), ("altered", case.altered)):
-            rows.append({"kind": kind, "label": "item", "item_id": case.item_id, "doi": case.doi, "text": apply_template(template_text, text)})
+            rows.append({"kind": kind, "label": "item", "item_id": case.item_id, "doi": case.doi, "text": template.apply(text)})
     rows.append({"kind": "control", "label": "gettysburg", "item_id": None, "doi": None, "text": gettysburg})
     for label, texts in references.items():
         rows.extend({"kind": "reference", "label": label, "item_id": index, "doi": None, "text": text} for index, text in enumerate(texts))

@@ -10,7 +10,8 @@ A sweep file (YAML)::
     models:
       - {}                                          # the embedded model, transformers backend
       - {backend: llama-cpp}                        # the embedded GGUF through llama.cpp
-      - {model: gpt2, template: none}
+      - {model: gpt2}                               # the paper's template for gpt2 (found by id)
+      - {model: my-org/my-model, template: none}    # the bare abstract
       - {model: mistralai/Mistral-7B-v0.1, adapter: path/to/lora, dtype: bfloat16}
       - {backend: openai-completions, base_url: "http://127.0.0.1:8000/v1", model: meta-llama/Llama-2-70b-hf}
 
@@ -162,7 +163,8 @@ def run_sweep(
             rows += [{"model": model.label, "backend": model.backend, "dataset": name, "condition": condition, "error": str(error)}
                      for name, _, condition, _, _ in plan]
             continue
-        template = resolve_template(model.template, model.template_file, str(model.options.get("model") or ""))
+        template = resolve_template(model.template, model.template_file, model.options.get("model"), adapter=model.options.get("adapter"),
+                                    data_dir=data_dir, cache_dir=cache_dir, offline=offline)
         for name, full, condition, seed, key in plan:
             stem = run_dir_name(model.name, full.name, "transformers", condition, seed) if model.name else run_dir_name(scorer.name, full.name, model.backend, condition, seed)
             out_dir = sweep.out / stem
@@ -176,7 +178,7 @@ def run_sweep(
                 rows.append({"model": model.label, "backend": model.backend, "dataset": name, "condition": condition, "error": str(error)})
                 continue
             results_store.remember_entry(key, summary["run"]["run_key"])
-            rows.append(_row(model, name, condition, template[0], summary, out_dir))
+            rows.append(_row(model, name, condition, template.name, summary, out_dir))
         del scorer
     return rows
 

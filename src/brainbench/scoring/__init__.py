@@ -8,7 +8,7 @@ from typing import Any
 
 from brainbench.errors import BackendError
 from brainbench.scoring.base import Scorer, TokenScores, perplexity
-from brainbench.scoring.templates import TEMPLATES, apply_template, resolve_template, template_for_model
+from brainbench.scoring.templates import Template, apply_template, resolve_template
 
 
 def _transformers(**options: Any) -> Scorer:
@@ -82,12 +82,11 @@ __all__ = [
     "BACKENDS",
     "BACKEND_OPTIONS",
     "backend_options",
-    "TEMPLATES",
     "Scorer",
+    "Template",
     "TokenScores",
     "apply_template",
     "load_scorer",
     "perplexity",
     "resolve_template",
-    "template_for_model",
 ]
