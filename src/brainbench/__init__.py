@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from brainbench.data import Dataset, TestCase, inspect_file, load_dataset  # noqa: E402
-from brainbench.runs import ab_labels, load_run, run_benchmark  # noqa: E402
-from brainbench.scoring import load_scorer, resolve_template  # noqa: E402
+from brainbench._version import __version__
+from brainbench.data import Dataset, TestCase, inspect_file, load_dataset
+from brainbench.runs import ab_labels, load_run, run_benchmark
+from brainbench.scoring import load_scorer, resolve_template
 
 __all__ = [
     "Dataset",

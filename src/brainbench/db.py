@@ -3,6 +3,7 @@ any SQLAlchemy URL (PostgreSQL for teams) the same way."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,11 @@ import sqlalchemy as sa
 from brainbench.errors import BrainbenchError
 
 _SCHEMA_LOCK_KEY = 0x6272_6169_6E62  # "brainb": a fixed PostgreSQL advisory lock id for creating schemas
+
+
+def utc_now() -> str:
+    """The time a row is written, as every store records it: UTC, ISO 8601, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def database_url(location: str | Path) -> str:

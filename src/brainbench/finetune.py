@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from brainbench.corpus import read_corpus
+from brainbench.data.corpus import read_corpus
 from brainbench.errors import InputError
 
 RESULT_FILE = "finetune.json"

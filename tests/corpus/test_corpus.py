@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from brainbench.cli import app
-from brainbench.corpus import EUtilsClient, EUtilsError, Journal, collect, corpus_stats, finalize, load_journals, read_corpus
+from brainbench.corpus import Journal, collect, corpus_stats, finalize, load_journals, read_corpus
+from brainbench.pubmed import EUtilsClient, EUtilsError
 from brainbench.errors import InputError
 from tests.corpus.eutils_server import TEST_SET_DOI, Faults, ServerState, eutils_server, make_articles
 
@@ -47,7 +48,7 @@ def test_collect_parses_pubmed_and_pmc_and_survives_faults(tmp_path: Path) -> No
 def test_an_interrupted_collection_resumes_without_refetching(tmp_path: Path) -> None:
     state = ServerState(make_articles(), Faults(efetch={3: "400"}))
     with eutils_server(state) as url:
-        with pytest.raises(EUtilsError, match="HTTP 400"):
+        with pytest.raises(EUtilsError, match="answered 400"):
             collect(_client(url), JOURNALS, 2002, 2022, tmp_path, batch_size=4)
         before = state.efetch_calls
         held = collect(_client(url), JOURNALS, 2002, 2022, tmp_path, batch_size=4)

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from brainbench.cli import app
-from brainbench.corpus import EUtilsClient, collect, finalize
+from brainbench.corpus import collect, finalize
+from brainbench.pubmed import EUtilsClient
 from brainbench.errors import InputError
 from brainbench.finetune import FinetuneConfig, finetune, lora_targets, token_blocks
 from brainbench.scoring.hf import load_causal_lm

@@ -206,10 +206,10 @@ def test_429_and_5xx_are_retried_then_reported(scripted_server) -> None:
     url, handler = scripted_server
     handler.answers += [(429, {"error": "slow down"}), (503, {"error": "busy"}), (200, _echo_answer([None, -0.5]))]
     scorer = load_scorer("openai-completions", base_url=url, model="scripted")
-    scorer.backoff_s, scorer.verify_alignment = 0.01, False
+    scorer.http.backoff_s, scorer.verify_alignment = 0.01, False
     assert scorer.score_texts(["ab"])[0].token_logprobs == (-0.5,)
     handler.answers += [(500, {})] * 3
-    scorer.max_retries = 2
+    scorer.http.max_retries = 2
     with pytest.raises(BackendError, match="gave up after 3 tries \\(HTTP 500\\)"):
         scorer.score_texts(["ab"])
     handler.answers += [(400, {"error": "maximum context length is 8 tokens"})]

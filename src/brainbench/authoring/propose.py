@@ -9,16 +9,13 @@ word for word, stay coherent.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import httpx
 
-from brainbench.corpus.build import normalize_doi
-from brainbench.corpus.eutils import EUtilsClient
-from brainbench.corpus.parse import parse_pubmed
+from brainbench.pubmed import EUtilsClient, normalize_doi, parse_pubmed
 from brainbench.errors import BackendError
+from brainbench.http import RetryingClient
 
 PROMPT = """Below is the abstract of a neuroscience paper. Rewrite it so that its RESULTS are different: for
 example the opposite direction of an effect, another brain region or cell type, or a different
@@ -55,12 +52,13 @@ class OpenAIChat:
     def __init__(self, base_url: str, model: str | None = None, *, api_key: str | None = None, temperature: float = 0.7,
                  max_tokens: int = 1024, timeout: float = 300.0, max_retries: int = 4) -> None:
         self.base_url = base_url.rstrip("/")
-        self.client = httpx.Client(base_url=self.base_url, timeout=timeout, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.http = RetryingClient(self.base_url, headers=headers, timeout=timeout, max_retries=max_retries, error=BackendError)
         self.model = model or self._only_model()
         self.temperature, self.max_tokens, self.max_retries = temperature, max_tokens, max_retries
 
     def _only_model(self) -> str:
-        models = [entry["id"] for entry in self.client.get("/models").json().get("data", [])]
+        models = [entry["id"] for entry in self.http.json("GET", "/models").get("data", [])]
         if len(models) != 1:
             raise BackendError(f"{self.base_url} serves {len(models)} models; name one with --model")
         return models[0]
@@ -70,20 +68,11 @@ class OpenAIChat:
 
     def __call__(self, messages: Sequence[dict[str, str]]) -> str:
         body = {"model": self.model, "messages": list(messages), "temperature": self.temperature, "max_tokens": self.max_tokens}
-        for attempt in range(self.max_retries + 1):
-            try:
-                response = self.client.post("/chat/completions", json=body)
-            except httpx.TransportError as error:
-                problem = str(error)
-            else:
-                if response.status_code == 200:
-                    return response.json()["choices"][0]["message"]["content"]
-                if response.status_code not in (408, 429, 500, 502, 503, 504):
-                    raise BackendError(f"{self.base_url}/chat/completions answered {response.status_code}: {response.text[:300]}")
-                problem = f"HTTP {response.status_code}"
-            if attempt < self.max_retries:
-                time.sleep(0.5 * 2**attempt)
-        raise BackendError(f"{self.base_url}/chat/completions: gave up ({problem})")
+        answer = self.http.json("POST", "/chat/completions", json=body)
+        try:
+            return answer["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError) as error:
+            raise BackendError(f"{self.base_url}/chat/completions: unexpected answer ({error}): {str(answer)[:300]}") from error
 
 
 class TransformersChat:

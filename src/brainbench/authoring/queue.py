@@ -8,7 +8,6 @@ import csv
 import hashlib
 import io
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 
 from brainbench.authoring.edits import check_alteration, combine
 from brainbench.data.cases import parse_combined
-from brainbench.db import open_database
+from brainbench.db import open_database, utc_now
 from brainbench.errors import InputError
 
 STATUSES = ("proposed", "accepted", "rejected")
@@ -39,10 +38,6 @@ items_table = sa.Table(
 )
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 class ReviewQueue:
     def __init__(self, location: str | Path) -> None:
         self.engine, self.display_url = open_database(location, metadata, InputError, "review queue")
@@ -55,7 +50,7 @@ class ReviewQueue:
             combined = None
         row = {"doi": candidate.get("doi"), "journal": candidate.get("journal"), "subfield": candidate.get("subfield") or "",
                "original": candidate["text"], "altered": altered, "combined": combined, "status": "rejected" if reasons else "proposed",
-               "reasons": json.dumps(reasons), "provenance": json.dumps(provenance), "created_at": _now()}
+               "reasons": json.dumps(reasons), "provenance": json.dumps(provenance), "created_at": utc_now()}
         with self.engine.begin() as connection:
             return connection.execute(sa.insert(items_table).values(**row)).inserted_primary_key[0]
 
@@ -80,7 +75,7 @@ class ReviewQueue:
         if status not in ("accepted", "rejected"):
             raise InputError("status", None, f"{status!r}: accept or reject")
         item = self.item(item_id)
-        values: dict[str, Any] = {"status": status, "note": note, "reviewed_at": _now()}
+        values: dict[str, Any] = {"status": status, "note": note, "reviewed_at": utc_now()}
         if status == "accepted":
             text = altered if altered is not None else item["altered"]
             reasons = check_alteration(item["original"], text)
@@ -117,7 +112,7 @@ def build_dataset(queue: ReviewQueue, name: str, version: str, out_dir: Path) ->
     path.write_text(buffer.getvalue(), encoding="utf-8")
     manifest = {
         "name": name, "version": version, "file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "n_items": len(accepted), "created_at": _now(), "columns": list(DATASET_COLUMNS),
+        "n_items": len(accepted), "created_at": utc_now(), "columns": list(DATASET_COLUMNS),
         "authors": {kind: sum((item["provenance"].get("author") == "human") == (kind == "human") for item in accepted) for kind in ("human", "model")},
         "items": [{"row": row, "queue_id": item["id"], "doi": item["doi"], "provenance": item["provenance"], "note": item["note"]}
                   for row, item in enumerate(accepted)],

@@ -12,7 +12,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
-from brainbench import __version__
+from brainbench._version import __version__
 from brainbench.errors import BrainbenchError
 
 app = typer.Typer(

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from brainbench.cli.app import app, handle_errors, progress_bar, stderr, stdout
-from brainbench.corpus.eutils import EUTILS_URL
+from brainbench.pubmed import EUTILS_URL
 from brainbench.data.files import read_records
 from brainbench.errors import InputError
 
@@ -41,7 +41,7 @@ def fetch_command(
 ) -> None:
     """Recent abstracts from PubMed as candidate test cases (doi, pmid, journal, year, subfield, text)."""
     from brainbench.authoring import fetch_abstracts
-    from brainbench.corpus import EUtilsClient
+    from brainbench.pubmed import EUtilsClient
 
     with handle_errors():
         candidates = fetch_abstracts(EUtilsClient(eutils_url, api_key=api_key), query, since, until, limit, subfield)

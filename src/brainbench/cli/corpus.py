@@ -9,8 +9,8 @@ import typer
 
 from brainbench.cli.analysis import print_frame
 from brainbench.cli.app import app, handle_errors, progress_bar, stderr, stdout
-from brainbench.corpus import EUtilsClient, collect, corpus_stats, finalize, load_journals
-from brainbench.corpus.eutils import EUTILS_URL
+from brainbench.corpus import collect, corpus_stats, finalize, load_journals
+from brainbench.pubmed import EUTILS_URL, EUtilsClient
 from brainbench.data import DATASETS, load_dataset
 from brainbench.data.files import read_records
 from brainbench.errors import InputError

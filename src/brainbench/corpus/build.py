@@ -16,22 +16,21 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from brainbench.corpus.eutils import EUtilsClient
-from brainbench.corpus.parse import parse_pmc, parse_pubmed
+from brainbench.pubmed import EUtilsClient, normalize_doi, parse_pmc, parse_pubmed
+from brainbench.data.corpus import MANIFEST_FILE, read_corpus
 from brainbench.data.files import decode_utf8
 from brainbench.errors import InputError
+from brainbench.io import write_json_atomic
 
 RAW_DIR = "raw"
 RAW_FILES = {"abstract": "abstracts.jsonl", "full_text": "full_texts.jsonl"}
 PROGRESS_FILE = "progress.json"
-MANIFEST_FILE = "manifest.json"
 # What each section searches: database, filter, parser, the id that makes a record unique.
 SOURCES = {
     "abstract": ("pubmed", "hasabstract", parse_pubmed, "pmid"),
@@ -85,12 +84,6 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _write_json(path: Path, payload: Any) -> None:
-    partial = path.with_name(path.name + ".incomplete")
-    partial.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, path)
-
-
 def collect(
     client: EUtilsClient,
     journals: Sequence[Journal],
@@ -131,23 +124,15 @@ def collect(
                     handle.flush()
                     start = min(start + batch_size, search.count)
                     progress[key] = {"count": search.count, "next": start}
-                    _write_json(progress_path, progress)
+                    write_json_atomic(progress_path, progress)
                     if on_progress:
                         on_progress(f"{section}: {journal.name}", start, search.count)
                 progress[key] = {"count": search.count, "next": search.count}
-                _write_json(progress_path, progress)
+                write_json_atomic(progress_path, progress)
         held[section] = len(seen)
     return held
 
 
-def normalize_doi(doi: str | None) -> str | None:
-    """'https://doi.org/10.1523/JNEUROSCI.1-2.2023' -> '10.1523/jneurosci.1-2.2023'."""
-    if not doi:
-        return None
-    doi = doi.strip().lower()
-    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
-        doi = doi.removeprefix(prefix)
-    return doi or None
 
 
 def _split_of(document: dict[str, Any], valid_fraction: float) -> str:
@@ -197,28 +182,10 @@ def finalize(out_dir: Path, exclude_dois: Iterable[str] = (), *, valid_fraction:
         "excluded_dois": len(excluded),
         "files": files,
     }
-    _write_json(out_dir / MANIFEST_FILE, manifest)
+    write_json_atomic(out_dir / MANIFEST_FILE, manifest)
     return manifest
 
 
-def read_corpus(corpus_dir: Path, split: str) -> list[dict[str, Any]]:
-    """The documents of one split (train or valid) of a finalized corpus."""
-    corpus_dir = Path(corpus_dir)
-    manifest_path = corpus_dir / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise InputError(corpus_dir, None, f"no {MANIFEST_FILE}: not a finished corpus (brainbench corpus build writes one)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    rows = []
-    for name in manifest["files"].get(split, []):
-        for number, line in enumerate((corpus_dir / name).read_text(encoding="utf-8").splitlines(), start=1):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise InputError(corpus_dir / name, number, "not valid JSON") from None
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                raise InputError(corpus_dir / name, number, "expected an object with a 'text' field")
-            rows.append(row)
-    return rows
 
 
 def corpus_stats(corpus_dir: Path, count_tokens: Callable[[str], int] | None = None) -> dict[str, Any]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 from brainbench.data.catalog import DATASETS, DatasetSpec, ReferenceFile
 from brainbench.data.files import sha256_file
 from brainbench.errors import ChecksumError, DatasetNotFoundError
+from brainbench.io import atomic_open
 
 logger = logging.getLogger(__name__)
 
@@ -38,19 +38,14 @@ def download(url: str, target: Path, sha256: str) -> None:
     """Download to ``target.incomplete``, verify sha256, then move into place atomically."""
     import httpx
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".incomplete")
     digest = hashlib.sha256()
-    with httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:
+    with atomic_open(target, "wb") as handle, httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:
         response.raise_for_status()
-        with open(partial, "wb") as handle:
-            for chunk in response.iter_bytes(1 << 20):
-                digest.update(chunk)
-                handle.write(chunk)
-    if digest.hexdigest() != sha256:
-        partial.unlink(missing_ok=True)
-        raise ChecksumError(f"{url}: sha256 {digest.hexdigest()[:12]}... does not match the expected {sha256[:12]}...")
-    os.replace(partial, target)
+        for chunk in response.iter_bytes(1 << 20):
+            digest.update(chunk)
+            handle.write(chunk)
+        if digest.hexdigest() != sha256:  # raised inside: the partial file is removed, nothing lands in the cache
+            raise ChecksumError(f"{url}: sha256 {digest.hexdigest()[:12]}... does not match the expected {sha256[:12]}...")
 
 
 def resolve_dataset_file(

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from brainbench import __version__
+from brainbench._version import __version__
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from brainbench import __version__
+from brainbench._version import __version__
 from brainbench.data import Dataset, TestCase
 from brainbench.errors import BrainbenchError, RunError
 from brainbench.runs.store import STORE_FILE, ResultsStore, RunItem, json_key, text_key

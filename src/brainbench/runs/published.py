@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from brainbench import __version__
+from brainbench._version import __version__
 from brainbench.data import Dataset
 from brainbench.errors import InputError
 from brainbench.runs.execute import (

@@ -19,7 +19,6 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from brainbench.db import database_url as store_url
-from brainbench.db import insert_ignoring_existing, open_database
+from brainbench.db import insert_ignoring_existing, open_database, utc_now
 from brainbench.errors import RunError
 from brainbench.scoring.base import TokenScores
 
@@ -95,10 +94,6 @@ def json_key(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 @dataclass(frozen=True)
 class RunItem:
     """One test case of a run, as the store keeps it."""
@@ -131,7 +126,7 @@ class ResultsStore:
     def register_scorer(self, fingerprint: dict[str, Any], description: dict[str, Any]) -> str:
         key = json_key(fingerprint)
         row = {"scorer_key": key, "fingerprint": json.dumps(fingerprint, sort_keys=True, default=str),
-               "description": json.dumps(description, sort_keys=True, default=str), "created_at": now()}
+               "description": json.dumps(description, sort_keys=True, default=str), "created_at": utc_now()}
         with self.engine.begin() as connection:
             connection.execute(self._insert_ignoring_existing(scorers_table), [row])
         return key
@@ -146,7 +141,7 @@ class ResultsStore:
                 "nll": scores.nll,
                 "token_logprobs": np.asarray(scores.token_logprobs, dtype="<f8").tobytes(),
                 "elapsed_s": elapsed_s,
-                "created_at": now(),
+                "created_at": utc_now(),
             }
             for text, scores, elapsed_s in scored
         ]
@@ -188,7 +183,7 @@ class ResultsStore:
     def register_run(self, run_key: str, scorer_key: str, run_info: dict[str, Any], items: Sequence[RunItem]) -> None:
         """Record a run and its test cases (both kept as first written; a resumed run adds new items)."""
         run_row = {"run_key": run_key, "scorer_key": scorer_key, "model": run_info["model"], "dataset": run_info["dataset"],
-                   "info": json.dumps(run_info, default=str), "created_at": now()}
+                   "info": json.dumps(run_info, default=str), "created_at": utc_now()}
         item_rows = [{"run_key": run_key, **item.__dict__} for item in items]
         with self.engine.begin() as connection:
             connection.execute(self._insert_ignoring_existing(runs_table), [run_row])

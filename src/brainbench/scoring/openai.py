@@ -13,20 +13,15 @@ least 0.3.36, pairs each echoed token with the distribution that predicts the *n
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
-
 from brainbench.errors import BackendError
+from brainbench.http import RetryingClient
 from brainbench.scoring.base import TokenScores
 
-logger = logging.getLogger(__name__)
 
-RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 PROBE_TEXT = ", ".join(str(n) for n in range(1, 31))  # "1, 2, 3, ..., 30"
 PROBE_MIN_MEAN_LOGPROB = -2.0  # over the probe's second half; aligned models score near 0, misaligned far below
 
@@ -49,11 +44,9 @@ class OpenAICompletionsScorer:
             raise BackendError("the openai-completions backend needs --base-url, e.g. http://127.0.0.1:8000/v1")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.base_url = base_url.rstrip("/")
-        self.client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self.http = RetryingClient(self.base_url, headers=headers, timeout=timeout, max_retries=max_retries, backoff_s=backoff_s, error=BackendError)
         self.concurrency = concurrency
         self.batch_size = concurrency  # the runner hands over this many cases per call
-        self.max_retries = max_retries
-        self.backoff_s = backoff_s
         served = self._served_models()
         if model is None:
             if len(served) != 1:
@@ -83,7 +76,7 @@ class OpenAICompletionsScorer:
         return mean
 
     def _served_models(self) -> dict[str, dict[str, Any]]:
-        answer = self._send("GET", "/models")
+        answer = self.http.json("GET", "/models")
         return {entry["id"]: entry for entry in answer.get("data", []) if isinstance(entry, dict) and "id" in entry}
 
     def describe(self) -> dict[str, object]:
@@ -94,37 +87,14 @@ class OpenAICompletionsScorer:
         # The server decides weights and precision; what it reports of the model is all there is to key on.
         return {"backend": "openai-completions", "model": self.model, "root": self._served.get("root"), "base_url": self.base_url}
 
-    def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One request, retried with exponential backoff on timeouts, dropped connections, 429 and 5xx."""
-        for attempt in range(self.max_retries + 1):
-            try:
-                response = self.client.request(method, path, json=body)
-            except (httpx.TimeoutException, httpx.TransportError) as error:
-                problem = f"{type(error).__name__}: {error}"
-            else:
-                if response.status_code < 400:
-                    return response.json()
-                if response.status_code not in RETRY_STATUS:
-                    raise BackendError(f"{self.base_url}{path} answered {response.status_code}: {response.text[:500]}")
-                problem = f"HTTP {response.status_code}"
-            if attempt == self.max_retries:
-                raise BackendError(f"{self.base_url}{path}: gave up after {self.max_retries + 1} tries ({problem})")
-            delay = self.backoff_s * 2**attempt
-            logger.warning("%s%s: %s; retrying in %.1f s", self.base_url, path, problem, delay)
-            time.sleep(delay)
-        raise AssertionError("unreachable")
-
     def score_text(self, text: str) -> TokenScores:
         if self.verify_alignment:
             self.check_alignment()
         return self._request_scores(text)
 
     def _request_scores(self, text: str) -> TokenScores:
-        answer = self._send(
-            "POST",
-            "/completions",
-            {"model": self.model, "prompt": text, "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0},
-        )
+        body = {"model": self.model, "prompt": text, "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0}
+        answer = self.http.json("POST", "/completions", json=body)
         try:
             choice = answer["choices"][0]
             logprobs = choice.get("logprobs") or {}

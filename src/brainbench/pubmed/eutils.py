@@ -7,8 +7,6 @@ exponential backoff. An error NCBI reports inside a 200 answer (``<ERROR>``) is 
 
 from __future__ import annotations
 
-import logging
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -16,11 +14,9 @@ from typing import Any
 import httpx
 
 from brainbench.errors import BrainbenchError
-
-logger = logging.getLogger(__name__)
+from brainbench.http import RetryableAnswer, RetryingClient
 
 EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
-RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
 class EUtilsError(BrainbenchError):
@@ -49,59 +45,34 @@ class EUtilsClient:
         backoff_s: float = 1.0,
         timeout: float = 60.0,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
         self.common: dict[str, str] = {"tool": tool}
         if api_key:
             self.common["api_key"] = api_key
         if email:
             self.common["email"] = email
-        self.min_interval = 1.0 / (requests_per_second or (10.0 if api_key else 3.0))
-        self.max_retries = max_retries
-        self.backoff_s = backoff_s
-        self.client = httpx.Client(timeout=timeout)
-        self._last_request = 0.0
-        self.requests_made = 0
+        self.http = RetryingClient(
+            base_url, timeout=timeout, max_retries=max_retries, backoff_s=backoff_s,
+            requests_per_second=requests_per_second or (10.0 if api_key else 3.0), error=EUtilsError,
+        )
 
-    def _wait_for_turn(self) -> None:
-        delay = self._last_request + self.min_interval - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        self._last_request = time.monotonic()
+    @property
+    def requests_made(self) -> int:
+        return self.http.requests_made
 
     def get_xml(self, endpoint: str, params: dict[str, Any]) -> ET.Element:
         """GET ``{base_url}/{endpoint}`` and return the parsed XML root, retrying what can pass on a second try."""
-        url = f"{self.base_url}/{endpoint}"
-        for attempt in range(self.max_retries + 1):
-            self._wait_for_turn()
-            self.requests_made += 1
-            retry_after = None
+
+        def parse(response: httpx.Response) -> ET.Element:
             try:
-                response = self.client.get(url, params={**params, **self.common})
-            except (httpx.TimeoutException, httpx.TransportError) as error:
-                problem = f"{type(error).__name__}: {error}"
-            else:
-                if response.status_code == 200:
-                    try:
-                        root = ET.fromstring(response.content)
-                    except ET.ParseError as error:
-                        problem = f"XML cut short or malformed ({error})"
-                    else:
-                        message = root.findtext("ERROR")
-                        if message:
-                            raise EUtilsError(f"{endpoint}: NCBI answered: {message.strip()}")
-                        return root
-                elif response.status_code in RETRY_STATUS:
-                    problem = f"HTTP {response.status_code}"
-                    header = response.headers.get("Retry-After", "")
-                    retry_after = float(header) if header.replace(".", "", 1).isdigit() else None
-                else:
-                    raise EUtilsError(f"{endpoint}: HTTP {response.status_code}: {response.text[:300]}")
-            if attempt == self.max_retries:
-                raise EUtilsError(f"{endpoint}: gave up after {attempt + 1} tries ({problem})")
-            delay = retry_after if retry_after is not None else self.backoff_s * 2**attempt
-            logger.warning("%s: %s; retrying in %.1f s", endpoint, problem, delay)
-            time.sleep(delay)
-        raise AssertionError("unreachable")
+                root = ET.fromstring(response.content)
+            except ET.ParseError as error:
+                raise RetryableAnswer(f"XML cut short or malformed ({error})") from error
+            message = root.findtext("ERROR")
+            if message:
+                raise EUtilsError(f"{endpoint}: NCBI answered: {message.strip()}")
+            return root
+
+        return self.http.call("GET", f"/{endpoint}", params={**params, **self.common}, check=parse)
 
     def esearch(self, db: str, term: str, *, mindate: str | None = None, maxdate: str | None = None) -> SearchResult:
         """Run a search and keep its result on the history server (``usehistory=y``)."""

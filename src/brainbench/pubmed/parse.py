@@ -128,3 +128,12 @@ def parse_pmc(root: ET.Element) -> list[Document]:
             )
         )
     return documents
+
+def normalize_doi(doi: str | None) -> str | None:
+    """'https://doi.org/10.1523/JNEUROSCI.1-2.2023' -> '10.1523/jneurosci.1-2.2023'."""
+    if not doi:
+        return None
+    doi = doi.strip().lower()
+    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
+        doi = doi.removeprefix(prefix)
+    return doi or None

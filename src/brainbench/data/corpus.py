@@ -1,0 +1,30 @@
+"""Reading a finished training corpus (``brainbench corpus build`` writes it; ``brainbench finetune`` reads it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from brainbench.errors import InputError
+
+MANIFEST_FILE = "manifest.json"
+
+def read_corpus(corpus_dir: Path, split: str) -> list[dict[str, Any]]:
+    """The documents of one split (train or valid) of a finalized corpus."""
+    corpus_dir = Path(corpus_dir)
+    manifest_path = corpus_dir / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise InputError(corpus_dir, None, f"no {MANIFEST_FILE}: not a finished corpus (brainbench corpus build writes one)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    rows = []
+    for name in manifest["files"].get(split, []):
+        for number, line in enumerate((corpus_dir / name).read_text(encoding="utf-8").splitlines(), start=1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                raise InputError(corpus_dir / name, number, "not valid JSON") from None
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise InputError(corpus_dir / name, number, "expected an object with a 'text' field")
+            rows.append(row)
+    return rows
