@@ -146,3 +146,44 @@ def test_released_columns_are_scored_by_default_and_reparsed_on_request() -> Non
     assert any("differs from the reparsed" in p.reason for p in problems)
     _, [reparsed], _ = parse_cases(text, source="r.csv", texts="reparsed")
     assert (reparsed.original, reparsed.altered) == ("Cav2.2, but not Cav2.3 rules.", "Cav2.3, but not Cav2.2 rules.")
+
+
+def test_n_options_with_bars() -> None:
+    parsed = parse_combined("Rates [[rose | fell | held]] after training and cells [[fired | slept | idled]].")
+    assert parsed.versions == (
+        "Rates rose after training and cells fired.", "Rates fell after training and cells slept.", "Rates held after training and cells idled.",
+    )
+    assert not parsed.errors and not parsed.warnings
+    for edit in parsed.edits:
+        for version, option, start in zip(parsed.versions, edit.options, edit.starts):
+            assert version[start : start + len(option)] == option
+    pair = parse_combined("Cells [[fired more, and faster | fired less, and slower]].")  # a pair with '|': commas are no problem
+    assert pair.versions == ("Cells fired more, and faster.", "Cells fired less, and slower.") and not pair.warnings
+
+
+@pytest.mark.parametrize(
+    ("combined", "reason"),
+    [
+        ("A [[x | y | z]] and [[p | q]].", "has 2 options, but the case's first edit has 3"),
+        ("A [[x | y | x]].", "identical options in '[[x | y | x]]': two options are the same"),
+        ("A [[x | | z]].", "empty option"),
+    ],
+)
+def test_n_option_problems(combined: str, reason: str) -> None:
+    assert any(reason in error for error in parse_combined(combined).errors)
+
+
+def test_options_given_as_full_texts_in_jsonl() -> None:
+    text = (
+        '{"doi": "a", "journal_section": "S", "options": ["Cells slept.", "Cells fired.", "Cells idled."], "answer": 1}\n'
+        '{"doi": "b", "journal_section": "S", "options": ["One.", "One."]}\n'
+        '{"doi": "c", "journal_section": "S", "options": ["One.", "Two."], "answer": 2}\n'
+        '{"doi": "d", "journal_section": "S"}\n'
+    )
+    _, cases, problems = parse_cases(text, source="n.jsonl", fmt="jsonl")
+    assert [case.options for case in cases] == [("Cells fired.", "Cells slept.", "Cells idled.")]  # the real one first
+    assert [str(problem) for problem in problems] == [
+        "n.jsonl:2: error: row 1: identical options in 'options': two versions are the same",
+        "n.jsonl:3: error: row 2: 'answer' '2' is not the index of one of the 2 options",
+        "n.jsonl:4: error: row 3: 'combined_abstract' is missing",
+    ]

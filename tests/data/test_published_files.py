@@ -68,5 +68,5 @@ def test_unscorable_rows_block_loading_and_are_all_listed(tmp_path: Path) -> Non
         load_cases(path)
     assert info.value.problems == [
         "cases.csv:3: error: row 1: no edit found: expected at least one [[original, altered]]",
-        "cases.csv:4: error: row 2: '[[p]]' holds 1 option, expected 2 as [[original, altered]]",
+        "cases.csv:4: error: row 2: '[[p]]' holds 1 option, expected 2 as [[original, altered]] (or N as [[a | b | c]])",
     ]

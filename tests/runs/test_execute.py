@@ -49,7 +49,7 @@ def _scores(ppl: float, n: int = 4) -> TokenScores:
 def test_decision_rule(label: int, ppl_original: float, ppl_altered: float, choice: str, correct: bool) -> None:
     from brainbench.data import TestCase
 
-    case = TestCase(0, "doi", "Systems/Circuits", "human", "o", "a", (), 2)
+    case = TestCase(0, "doi", "Systems/Circuits", "human", ("o", "a"), (), 2)
     record = item_record(case, label, _scores(ppl_original), _scores(ppl_altered), 0.1)
     assert record["choice"] == choice and record["correct"] is correct
     assert record["ppl_original"] == pytest.approx(ppl_original)

@@ -1,6 +1,10 @@
 """Test cases: parse the combined ``[[original, altered]]`` format and validate rows.
 
-A BrainBench row holds one abstract in which every edit is written as ``[[original, altered]]``.
+A BrainBench row holds one abstract in which every edit is written as ``[[original, altered]]``,
+or, for a case with N >= 2 versions of its results, ``[[original | alternative 1 | alternative 2]]``
+(``|`` between options; the first is the real one; every edit of a case has the same N). New files
+should write pairs with ``|`` too: a comma cannot separate options that contain commas. A JSONL
+row may instead give the N full texts as ``"options": [...]`` with ``"answer"``: the real one's index.
 The paper's parser (``extract_abstract_pair`` in the authors' code) found edits with the regex
 ``\\[\\[(.*?)\\]\\]``, split each on every comma and kept the first two pieces; the released
 ``original_abstract`` / ``incorrect_abstract`` columns were made by it and carry its errors:
@@ -14,31 +18,47 @@ out); ``load_cases`` in ``brainbench.data.files`` opens files.
 from __future__ import annotations
 
 import difflib
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 Severity = Literal["error", "warning"]
 TextsMode = Literal["released", "reparsed"]
 
-REQUIRED_COLUMNS = ("doi", "journal_section", "combined_abstract")
+REQUIRED_COLUMNS = ("doi", "journal_section", "combined_abstract")  # or "options" instead of combined_abstract
 RELEASED_COLUMNS = ("original_abstract", "incorrect_abstract")
 _WORD = re.compile(r"\w+|[^\w\s]")
 
 
 @dataclass(frozen=True, slots=True)
 class Edit:
-    """One changed span; offsets index the case's reparsed original and altered texts."""
+    """One changed span: its text in each version (the real one first) and where it starts in each version."""
 
-    original: str
-    altered: str
-    original_start: int
-    altered_start: int
+    options: tuple[str, ...]
+    starts: tuple[int, ...]
+
+    @property
+    def original(self) -> str:
+        return self.options[0]
+
+    @property
+    def altered(self) -> str:
+        return self.options[1]
+
+    @property
+    def original_start(self) -> int:
+        return self.starts[0]
+
+    @property
+    def altered_start(self) -> int:
+        return self.starts[1]
 
 
 @dataclass(frozen=True, slots=True)
 class TestCase:
-    """One test case: the original abstract and its altered version (the texts that get scored)."""
+    """One test case: N >= 2 versions of an abstract (the texts that get scored), the real one first."""
 
     __test__ = False  # not a pytest test class
 
@@ -46,11 +66,23 @@ class TestCase:
     doi: str
     subfield: str  # the journal_section
     source: str  # "human", "gpt4" or a user label
-    original: str
-    altered: str
+    options: tuple[str, ...]  # options[0] is the published abstract; the others were altered
     edits: tuple[Edit, ...]
     line: int  # where the row starts in its file, for messages
     combined: str = ""  # the row's combined_abstract, with its [[original, altered]] edits
+
+    @property
+    def original(self) -> str:
+        return self.options[0]
+
+    @property
+    def altered(self) -> str:
+        """The (first) altered version."""
+        return self.options[1]
+
+    @property
+    def n_options(self) -> int:
+        return len(self.options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +103,21 @@ class Problem:
 
 @dataclass(slots=True)
 class ParsedAbstract:
-    """The result of reading one combined text: both versions, the edits and what looked wrong."""
+    """The result of reading one combined text: every version (the real one first), the edits and what looked wrong."""
 
-    original: str
-    altered: str
+    versions: tuple[str, ...]
     edits: list[Edit] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # no trustworthy reading
     repairs: list[str] = field(default_factory=list)  # malformed, but a plausible reading was chosen
     warnings: list[str] = field(default_factory=list)  # ambiguous; the most plausible reading was chosen
+
+    @property
+    def original(self) -> str:
+        return self.versions[0]
+
+    @property
+    def altered(self) -> str:
+        return self.versions[1] if len(self.versions) > 1 else self.versions[0]
 
 
 def paper_parse(combined: str) -> tuple[str, str]:
@@ -107,8 +146,12 @@ def mirror_score(first: str, second: str) -> float:
     return ratio + (0.5 if same_case else 0.0)
 
 
-def split_options(inner: str) -> tuple[list[tuple[str, str]], tuple[str, str] | None]:
-    """All readings of ``inner`` as two comma-separated options, and the most plausible one."""
+def split_options(inner: str) -> tuple[list[tuple[str, ...]], tuple[str, ...] | None]:
+    """All readings of ``inner`` as options, and the most plausible one: split on every ``|`` (one
+    reading, any N), else into two at one of its commas (the most mirrored split)."""
+    if "|" in inner:
+        options = tuple(piece.strip() for piece in inner.split("|"))
+        return [options], options
     pieces = inner.split(",")
     readings = [(",".join(pieces[:k]).strip(), ",".join(pieces[k:]).strip()) for k in range(1, len(pieces))]
     if not readings:
@@ -122,15 +165,16 @@ def _show(text: str, limit: int = 60) -> str:
 
 
 def parse_combined(combined: str) -> ParsedAbstract:
-    """Read a combined abstract into its original and altered versions.
+    """Read a combined abstract into its versions (the real one first).
 
     Each ``[[`` must be closed by ``]]`` before the next ``[[``. A ``[[`` closed by a single
-    ``]`` is repaired (read as if ``]]``) and reported; one never closed is an error.
+    ``]`` is repaired (read as if ``]]``) and reported; one never closed is an error. Every edit
+    must offer the same number of options.
     """
-    original_parts: list[str] = []
-    altered_parts: list[str] = []
-    original_len = altered_len = 0
-    parsed = ParsedAbstract(original="", altered="")
+    parts: list[list[str]] = []  # per version, its pieces so far
+    lengths: list[int] = []  # per version, its length so far
+    plains: list[str] = []  # the text between edits
+    parsed = ParsedAbstract(versions=())
     pos = 0
     while (start := combined.find("[[", pos)) >= 0:
         body = start + 2
@@ -148,14 +192,9 @@ def parse_combined(combined: str) -> ParsedAbstract:
                 f"read as [[{_show(combined[body:close])}]]"
             )
         inner = combined[body:close]
-        plain = combined[pos:start]
-        original_parts.append(plain)
-        altered_parts.append(plain)
-        original_len += len(plain)
-        altered_len += len(plain)
         readings, best = split_options(inner)
         if best is None:
-            parsed.errors.append(f"'[[{_show(inner)}]]' holds 1 option, expected 2 as [[original, altered]]")
+            parsed.errors.append(f"'[[{_show(inner)}]]' holds 1 option, expected 2 as [[original, altered]] (or N as [[a | b | c]])")
             best = (inner.strip(), inner.strip())
         else:
             if len(readings) > 1:
@@ -163,34 +202,62 @@ def parse_combined(combined: str) -> ParsedAbstract:
                 parsed.warnings.append(
                     f"options contain commas, {len(readings)} possible splits of '[[{_show(inner, 80)}]]'; "
                     f"the paper's parser read [[{_show(naive[0], 40)} | {_show(naive[1], 40)}]]; "
-                    f"most plausible: [[{best[0]} | {best[1]}]]"
+                    f"most plausible: [[{' | '.join(best)}]] (write options with '|' to say which)"
                 )
-            if not best[0] or not best[1]:
+            if not all(best):
                 parsed.errors.append(f"empty option in '[[{_show(inner)}]]'")
-            elif best[0] == best[1]:
-                parsed.errors.append(f"identical options in '[[{_show(inner)}]]': the edit changes nothing")
-        first, second = best
-        parsed.edits.append(Edit(first, second, original_len, altered_len))
-        original_parts.append(first)
-        altered_parts.append(second)
-        original_len += len(first)
-        altered_len += len(second)
+            elif len(set(best)) < len(best):
+                what = "the edit changes nothing" if len(set(best)) == 1 else "two options are the same"
+                parsed.errors.append(f"identical options in '[[{_show(inner)}]]': {what}")
+        if parts and len(best) != len(parts):
+            parsed.errors.append(f"'[[{_show(inner)}]]' has {len(best)} options, but the case's first edit has {len(parts)}: every edit needs the same number")
+            break
+        if not parts:  # the first edit decides N
+            parts, lengths = [[] for _ in best], [0] * len(best)
+        plain = combined[pos:start]
+        plains.append(plain)
+        for version, option in enumerate(best):
+            parts[version] += [plain, option]
+        parsed.edits.append(Edit(tuple(best), tuple(length + len(plain) for length in lengths)))
+        lengths = [length + len(plain) + len(option) for length, option in zip(lengths, best)]
         pos = close + close_len
     tail = combined[pos:]
-    original_parts.append(tail)
-    altered_parts.append(tail)
     if not parsed.edits and not parsed.errors:
         parsed.errors.append("no edit found: expected at least one [[original, altered]]")
-    stray = sum(part.count("]]") for part in original_parts[::2])
+    stray = sum(plain.count("]]") for plain in [*plains, tail])
     if stray and not parsed.errors:
         parsed.warnings.append(f"{stray} stray ']]' outside any edit")
-    parsed.original = "".join(original_parts)
-    parsed.altered = "".join(altered_parts)
+    parsed.versions = tuple("".join(pieces) + tail for pieces in parts) if parts else (combined, combined)
     return parsed
 
 
 def _first_difference(a: str, b: str) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def options_from_row(row: dict[str, str], report: Callable[[str], None]) -> tuple[str, ...] | None:
+    """The N full texts of a row that gives them as ``options`` (a JSON list) with ``answer`` (the real
+    one's index, default 0), the real one first; None (with a reported reason) if they are unusable."""
+    try:
+        options = json.loads(row["options"])
+    except json.JSONDecodeError as error:
+        report(f"'options' is not a JSON list ({error.msg})")
+        return None
+    if not isinstance(options, list) or len(options) < 2 or not all(isinstance(option, str) for option in options):
+        report("'options' must be a list of 2 or more texts")
+        return None
+    answer_text = (row.get("answer") or "0").strip()
+    if not answer_text.isdigit() or int(answer_text) >= len(options):
+        report(f"'answer' {answer_text!r} is not the index of one of the {len(options)} options")
+        return None
+    if not all(option.strip() for option in options):
+        report("empty option in 'options'")
+        return None
+    if len(set(options)) < len(options):
+        report("identical options in 'options': two versions are the same")
+        return None
+    answer = int(answer_text)
+    return (options[answer], *options[:answer], *options[answer + 1 :])
 
 
 def case_from_row(
@@ -207,6 +274,7 @@ def case_from_row(
 
     ``texts="released"`` scores the row's ``original_abstract`` / ``incorrect_abstract`` when the
     file has them (as the paper did); ``"reparsed"`` always scores the reading of ``combined_abstract``.
+    A row with ``options`` (a JSON list of full texts) and ``answer`` needs no combined text.
     """
     problems: list[Problem] = []
 
@@ -215,9 +283,14 @@ def case_from_row(
 
     for column in ("doi", "journal_section"):
         if not (row.get(column) or "").strip():
-            report(f"'{column}' is empty", "warning")
+            report(f"'{column}' is {'empty' if column in row else 'missing'}", "warning")
+    if (row.get("options") or "").strip():
+        options = options_from_row(row, report)
+        if options is None:
+            return None, problems
+        return _case(row, item_id, line, case_source, options, (), row.get("combined_abstract") or ""), problems
     if not (row.get("combined_abstract") or "").strip():
-        report("'combined_abstract' is empty")
+        report(f"'combined_abstract' is {'empty' if 'combined_abstract' in row else 'missing'}")
     combined = row.get("combined_abstract") or ""
     parsed = parse_combined(combined) if combined.strip() else None
     if parsed is not None:
@@ -227,12 +300,12 @@ def case_from_row(
             report(reason, "warning")
 
     released = tuple((row.get(column) or "") for column in RELEASED_COLUMNS)
-    has_released = all(text.strip() for text in released)
+    has_released = all(text.strip() for text in released) and (parsed is None or len(parsed.versions) == 2)
     if has_released and released[0] == released[1]:
         report("'original_abstract' and 'incorrect_abstract' are identical", "error")
         has_released = False
     if has_released and parsed is not None and not parsed.errors:
-        for column, given, reparsed in zip(RELEASED_COLUMNS, released, (parsed.original, parsed.altered)):
+        for column, given, reparsed in zip(RELEASED_COLUMNS, released, parsed.versions):
             if given != reparsed:
                 at = _first_difference(given, reparsed)
                 report(
@@ -242,20 +315,24 @@ def case_from_row(
                 )
 
     if texts == "released" and has_released:
-        original, altered = released
+        options = released
     elif parsed is not None and not parsed.errors:
-        original, altered = parsed.original, parsed.altered
+        options = parsed.versions
     else:
         return None, problems
-    case = TestCase(
+    edits = tuple(parsed.edits) if parsed is not None and not parsed.errors else ()
+    return _case(row, item_id, line, case_source, options, edits, combined), problems
+
+
+def _case(row: dict[str, str], item_id: int, line: int, case_source: str, options: tuple[str, ...],
+          edits: tuple[Edit, ...], combined: str) -> TestCase:
+    return TestCase(
         item_id=item_id,
         doi=(row.get("doi") or "").strip(),
         subfield=(row.get("journal_section") or "").strip(),
         source=case_source,
-        original=original,
-        altered=altered,
-        edits=tuple(parsed.edits) if parsed is not None and not parsed.errors else (),
+        options=tuple(options),
+        edits=edits,
         line=line,
         combined=combined,
     )
-    return case, problems

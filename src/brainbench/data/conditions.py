@@ -73,7 +73,7 @@ def no_context(dataset: Dataset) -> Dataset:
     cases = []
     for case in dataset.cases:
         for original, altered in result_sentences(case, dataset):
-            cases.append(dataclasses.replace(case, item_id=len(cases), original=original, altered=altered, edits=(), combined=""))
+            cases.append(dataclasses.replace(case, item_id=len(cases), options=(original, altered), edits=(), combined=""))
     return dataclasses.replace(dataset, cases=tuple(cases), n_rows=len(cases))
 
 
@@ -115,7 +115,7 @@ def swapped_context(dataset: Dataset, seed: int = 42, source: SwapSource | None 
                     altereds.append(donors[donor]["incorrect"].pop(index))
                     break
                 del donors[donor]
-        cases.append(dataclasses.replace(case, original=" ".join(originals), altered=" ".join(altereds), edits=()))
+        cases.append(dataclasses.replace(case, options=(" ".join(originals), " ".join(altereds)), edits=()))
         labels[case.item_id] = int(rng.rand() > 0.5)
     return dataclasses.replace(dataset, cases=tuple(cases)), labels
 
@@ -124,6 +124,9 @@ def apply_condition(dataset: Dataset, condition: str, seed: int = 42) -> tuple[D
     """The dataset under ``condition`` and its A/B labels where the condition draws them (else None: the usual order)."""
     if condition == "full":
         return dataset, None
+    if condition in CONDITIONS and any(case.n_options != 2 for case in dataset.cases):
+        raise InputError("--condition", None, f"{condition}: the paper's context conditions are defined for two versions per case; "
+                                              f"{dataset.name} has cases with more")
     if condition == "no-context":
         return no_context(dataset), None
     if condition == "swapped":

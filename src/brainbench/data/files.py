@@ -74,7 +74,8 @@ def read_rows(text: str, source: str, fmt: str) -> tuple[list[str], list[tuple[i
             for key in record:
                 if key not in columns:
                     columns.append(key)
-            rows.append((line_no, {k: "" if v is None else str(v) for k, v in record.items()}))
+            # lists and numbers stay JSON text (an "options" list is read back with json.loads)
+            rows.append((line_no, {k: "" if v is None else v if isinstance(v, str) else json.dumps(v) for k, v in record.items()}))
         return columns, rows, problems
 
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -100,7 +101,8 @@ def parse_cases(
 ) -> tuple[int, list[TestCase], list[Problem]]:
     """Parse a whole file's text: (number of rows, scorable cases, all problems). Pure."""
     columns, rows, problems = read_rows(text, source, fmt)
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    required = [c for c in REQUIRED_COLUMNS if not (c == "combined_abstract" and "options" in columns)]
+    missing = [c for c in required if c not in columns]
     if missing and rows:
         problems.append(Problem(source, 1, f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}"))
         return len(rows), [], problems
