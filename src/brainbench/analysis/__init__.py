@@ -23,7 +23,13 @@ from brainbench.analysis.calibration import (
     table_s3,
     table_s3_order,
 )
-from brainbench.analysis.compare import comparison_tables, default_model_set
+from brainbench.analysis.compare import (
+    comparison_tables,
+    default_model_set,
+    describe_agreement,
+    describe_mean,
+    describe_models_vs_humans,
+)
 from brainbench.analysis.context import condition_label, context_table
 from brainbench.analysis.families import accuracy_by_size, chat_pairs, chat_vs_base, parameters_billions, size_families
 from brainbench.analysis.humans import (
@@ -59,6 +65,9 @@ __all__ = [
     "condition_label",
     "context_table",
     "default_model_set",
+    "describe_agreement",
+    "describe_mean",
+    "describe_models_vs_humans",
     "difficulty_matrix",
     "expected_calibration_error",
     "expertise_calibration",

@@ -88,7 +88,7 @@ def models_vs_humans(model_accuracies: Sequence[float], human_accuracy: float) -
     sd = float(values.std(ddof=1))
     half_width = float(stats.t.ppf(0.975, len(values) - 1) * sd / np.sqrt(len(values)))
     return {
-        "n_models": int(len(values)),
+        "n_models": len(values),
         "mean_model_accuracy": float(values.mean()),
         "sd_model_accuracy": float(values.std(ddof=0)),
         "human_accuracy": float(human_accuracy),

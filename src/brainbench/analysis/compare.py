@@ -7,14 +7,20 @@ from typing import Any
 
 import pandas as pd
 
-from brainbench.analysis.accuracy import PAPER_MODEL_SET, accuracy_table, mean_accuracy, models_vs_humans, subfield_table
+from brainbench.analysis.accuracy import (
+    PAPER_MODEL_SET,
+    accuracy_table,
+    mean_accuracy,
+    models_vs_humans,
+    subfield_table,
+)
 from brainbench.analysis.agreement import agreement_matrix, agreement_summary
 from brainbench.analysis.calibration import table_s3
 from brainbench.analysis.families import accuracy_by_size, chat_vs_base
 from brainbench.analysis.humans import human_summary, item_accuracy
 from brainbench.analysis.paired import paired_comparison
 
-__all__ = ["comparison_tables", "default_model_set", "paired_comparison"]
+__all__ = ["comparison_tables", "default_model_set", "describe_agreement", "describe_mean", "describe_models_vs_humans", "paired_comparison"]
 
 
 def default_model_set(models: Sequence[str]) -> list[str]:
@@ -54,3 +60,31 @@ def comparison_tables(
     tables["chat_vs_base"] = chat_vs_base(results)
     tables["accuracy_by_size"] = accuracy_by_size(results)
     return tables
+
+
+def describe_mean(tables: dict[str, Any]) -> str:
+    """The headline sentence: the mean over the model set, and the runs outside it, labelled."""
+    chosen = tables["model_set"]
+    over = "the paper's 15 models" if chosen == list(PAPER_MODEL_SET) else f"{len(chosen)} run(s)"
+    line = f"Mean over {over}: {100 * tables['mean_accuracy']:.1f}%."
+    if tables["other_runs"]:
+        accuracy = tables["accuracy"]["accuracy"]
+        line += " Not in the mean: " + ", ".join(f"{name} {100 * accuracy[name]:.1f}%" for name in tables["other_runs"]) + "."
+    return line
+
+
+def describe_models_vs_humans(test: dict[str, Any]) -> str:
+    """``models_vs_humans`` in one sentence, the paper's d_av first."""
+    return (f"Models vs experts: {100 * test['difference']:+.1f} points (95% CI {100 * test['difference_ci95_low']:+.1f} to "
+            f"{100 * test['difference_ci95_high']:+.1f}), t({test['df']}) = {test['t']:.2f}, p = {test['p']:.3g}, "
+            f"Cohen's d_av = {test['cohens_d_av']:.2f} (the paper's paired d; the one-sample d is {test['cohens_d_one_sample']:.2f}); "
+            f"SD of the model accuracies {100 * test['sd_model_accuracy']:.2f} points (ddof 0, as the paper).")
+
+
+def describe_agreement(agreement: dict[str, Any]) -> str:
+    """``agreement_summary`` in one sentence."""
+    line = (f"Item-level agreement (Spearman; mean ± SD, ddof 0 as the paper) over {agreement['n_models']} models: "
+            f"model-model {agreement['model_model_mean']:.3f} ± {agreement['model_model_sd']:.4f}")
+    if "model_human_mean" in agreement:
+        line += f", model-human {agreement['model_human_mean']:.3f} ± {agreement['model_human_sd']:.4f}"
+    return line + "."

@@ -67,15 +67,15 @@ def expertise_calibration(trials: pd.DataFrame, n_bins: int = 4) -> pd.DataFrame
     expertise ratings (ordinal), ``n_bins`` equal-count bins of ranks (the paper's 4), accuracy per bin
     and a linear fit of bin accuracy on bin midpoint; over all trials, then within each subfield.
 
-    Rows: all experts, then the subfields; columns: n, the accuracy of each bin (``bin 1`` the least
-    expert), the fit's slope per bin, r and p.
+    Rows: all experts, then the subfields; columns: n, the accuracy of each bin (``accuracy_bin_1`` the
+    least expert), the fit's slope per bin, r and p.
     """
     groups = [("all experts", trials), *trials.groupby("subfield", sort=True)]
     rows = {}
     for name, group in groups:
         bins = calibration_bins(group["expertise"], group["correct"], n_bins)
         fit = calibration_fit(bins)
-        rows[name] = {"n": len(group), **{f"bin {index + 1}": value for index, value in enumerate(bins["accuracy"])},
+        rows[name] = {"n": len(group), **{f"accuracy_bin_{index + 1}": value for index, value in enumerate(bins["accuracy"])},
                       "slope_per_bin": fit["slope_per_bin"], "r": fit["r"], "p": fit["p"]}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "experts"

@@ -28,7 +28,7 @@ def paired_comparison(results: pd.DataFrame, model_a: str, model_b: str, n_boots
     return {
         "model_a": model_a,
         "model_b": model_b,
-        "n_items": int(len(a)),
+        "n_items": len(a),
         "accuracy_a": float(a.mean()),
         "accuracy_b": float(b.mean()),
         "difference": float(a.mean() - b.mean()),
