@@ -118,7 +118,7 @@ def resolve_model_set(model_set: str | None, names: list[str]) -> list[str] | No
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, pd.DataFrame):
-        return json.loads(value.to_json(orient="index"))
+        return json.loads(value.to_json(orient="index", double_precision=15))
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
     return value
