@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies. Vermillion is kept for humans.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#F0E442", "#999999"]
@@ -36,15 +37,17 @@ def plot_accuracy(accuracy: pd.DataFrame, humans: pd.DataFrame | None = None, ot
         if name in others:
             bar.set_hatch("//")
             bar.set_alpha(0.6)
-    if others:
-        ax.bar([], [], color="white", edgecolor="black", hatch="//", label="not in the mean")
     if mean is not None:
         ax.axhline(mean, color=PALETTE[0], linestyle="-.", linewidth=1.5, label=f"{mean_label}: {100 * mean:.1f}%")
     if humans is not None:
         for (label, row), style in zip(humans.iterrows(), ("--", ":")):
             ax.axhline(row["accuracy"], color=HUMAN_COLOUR, linestyle=style, linewidth=2, label=f"{label}: {100 * row['accuracy']:.1f}%")
-    if humans is not None or others or mean is not None:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    if others:
+        handles.append(Patch(facecolor="white", edgecolor="black", hatch="//"))
+        labels.append("not in the mean")
+    if handles:
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.axhline(0.5, color="grey", linewidth=0.8)
     ax.set_xticks(x, [_short(name) for name in accuracy.index], rotation=35, ha="right")
     ax.set_ylim(0.4, 1.0)
