@@ -226,7 +226,7 @@ def test_chat_vs_base_and_size_by_hand() -> None:
     pair = chat["pairs"].loc["org--m-7b-chat"]
     assert pair["base"] == "org--m-7b" and pair["difference"] == pytest.approx(-0.4)
     assert (pair["only_chat_correct"], pair["only_base_correct"]) == (0, 2)
-    assert chat["mean_difference"]["n_pairs"] == 1 and chat["mean_difference"]["mean"] == pytest.approx(-0.4)
+    assert chat["mean_difference"]["n"] == 1 and chat["mean_difference"]["mean"] == pytest.approx(-0.4)
     size = accuracy_by_size(frame)
     family = size["families"].loc["org--m"]
     # 0.8 at 7B, 1.0 at 70B: +0.2 per tenfold; the chat model is no member of the base family

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from brainbench.analysis.paired import t_test_of_differences
 from brainbench.runs.summary import accuracy_stats
 
 AVERAGE_MODEL = "average model"
@@ -83,21 +83,19 @@ def models_vs_humans(model_accuracies: Sequence[float], human_accuracy: float) -
     values = np.asarray(model_accuracies, dtype=float)
     if len(values) < 2:
         raise ValueError("models_vs_humans needs at least two models")
-    result = stats.ttest_1samp(values, human_accuracy)
-    difference = float(values.mean() - human_accuracy)
+    test = t_test_of_differences(values - human_accuracy)
     sd = float(values.std(ddof=1))
-    half_width = float(stats.t.ppf(0.975, len(values) - 1) * sd / np.sqrt(len(values)))
     return {
         "n_models": len(values),
         "mean_model_accuracy": float(values.mean()),
         "sd_model_accuracy": float(values.std(ddof=0)),
         "human_accuracy": float(human_accuracy),
-        "difference": difference,
-        "difference_ci95_low": difference - half_width,
-        "difference_ci95_high": difference + half_width,
-        "t": float(result.statistic),
-        "df": int(len(values) - 1),
-        "p": float(result.pvalue),
-        "cohens_d_av": difference / np.sqrt(sd**2 / 2) if sd > 0 else float("inf"),
-        "cohens_d_one_sample": difference / sd if sd > 0 else float("inf"),
+        "difference": test["mean"],
+        "difference_ci95_low": test["ci95_low"],
+        "difference_ci95_high": test["ci95_high"],
+        "t": test["t"],
+        "df": test["df"],
+        "p": test["p"],
+        "cohens_d_av": test["mean"] / np.sqrt(sd**2 / 2) if sd > 0 else float("inf"),
+        "cohens_d_one_sample": test["mean"] / sd if sd > 0 else float("inf"),
     }

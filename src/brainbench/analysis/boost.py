@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from brainbench.analysis.paired import t_test_of_differences
 
 
 def paired_t(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
     """pingouin's paired t-test of before vs after: t, p, the mean of before - after with its 95% CI,
     and Cohen's d_av, mean difference / sqrt((var_before + var_after) / 2) with ddof 1."""
-    difference = before - after
-    test = stats.ttest_rel(before, after)
-    half_width = stats.t.ppf(0.975, len(difference) - 1) * stats.sem(difference)
-    return {
-        "t": float(test.statistic),
-        "p": float(test.pvalue),
-        "mean_difference": float(difference.mean()),
-        "ci95_low": float(difference.mean() - half_width),
-        "ci95_high": float(difference.mean() + half_width),
-        "cohens_d_av": float(difference.mean() / np.sqrt((before.var(ddof=1) + after.var(ddof=1)) / 2)),
-    }
+    test = t_test_of_differences(before - after)
+    return {**test, "cohens_d_av": float(test["mean"] / np.sqrt((before.var(ddof=1) + after.var(ddof=1)) / 2))}
 
 
 def finetuning_boost(results: pd.DataFrame, before: str, after: str) -> dict[str, float | int | str]:
@@ -46,7 +38,7 @@ def finetuning_boost(results: pd.DataFrame, before: str, after: str) -> dict[str
         "mean_correct_ppl_after": float(tuned["ppl_original"].mean()),
         "t_correct_ppl": correct["t"],
         "p_correct_ppl": correct["p"],
-        "correct_ppl_drop": correct["mean_difference"],
+        "correct_ppl_drop": correct["mean"],
         "correct_ppl_drop_ci95_low": correct["ci95_low"],
         "correct_ppl_drop_ci95_high": correct["ci95_high"],
         "cohens_d_av_correct_ppl": correct["cohens_d_av"],

@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from brainbench.analysis.paired import paired_comparison
+from brainbench.analysis.paired import paired_comparison, t_test_of_differences
 
 SIZE_PART = re.compile(r"[-_](\d+(?:\.\d+)?)([bm])(?=$|[-_])", re.IGNORECASE)
 TUNED_PART = re.compile(r"[-_](chat|instruct)(?=$|[-_])", re.IGNORECASE)
@@ -54,17 +53,6 @@ def size_families(names: Sequence[str]) -> dict[str, list[tuple[str, float]]]:
     return {family: sorted(members, key=lambda member: member[1]) for family, members in families.items() if len(members) > 1}
 
 
-def _mean_with_ci(values: Sequence[float]) -> dict[str, float]:
-    """Mean, t-based 95% CI, t and two-sided p against 0 (NaN for fewer than two values)."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return {"mean": float(values.mean()) if len(values) else np.nan, "ci95_low": np.nan, "ci95_high": np.nan, "t": np.nan, "p": np.nan}
-    test = stats.ttest_1samp(values, 0.0)
-    half_width = stats.t.ppf(0.975, len(values) - 1) * stats.sem(values)
-    return {"mean": float(values.mean()), "ci95_low": float(values.mean() - half_width), "ci95_high": float(values.mean() + half_width),
-            "t": float(test.statistic), "p": float(test.pvalue)}
-
-
 def chat_vs_base(results: pd.DataFrame) -> dict[str, Any]:
     """Each chat/instruct model against its base model on the items both scored (``paired_comparison``:
     difference chat - base, bootstrap 95% CI, McNemar's p), and the mean difference over the pairs
@@ -79,7 +67,7 @@ def chat_vs_base(results: pd.DataFrame) -> dict[str, Any]:
         rows.append({"chat": chat, "base": base, **{key: value for key, value in comparison.items() if key not in ("model_a", "model_b")}})
     table = pd.DataFrame(rows).set_index("chat").rename(columns={"accuracy_a": "accuracy_chat", "accuracy_b": "accuracy_base",
                                                                  "only_a_correct": "only_chat_correct", "only_b_correct": "only_base_correct"})
-    return {"pairs": table, "mean_difference": {"n_pairs": len(table), **_mean_with_ci(table["difference"])}}
+    return {"pairs": table, "mean_difference": t_test_of_differences(table["difference"])}
 
 
 def accuracy_by_size(results: pd.DataFrame) -> dict[str, pd.DataFrame]:

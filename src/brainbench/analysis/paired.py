@@ -1,6 +1,9 @@
-"""Paired comparison of two models on the same items: what a claim "A beats B" needs."""
+"""Paired comparisons: two models on the same items (what a claim "A beats B" needs), and the t-test of
+paired differences that the paper's comparisons use."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,3 +41,18 @@ def paired_comparison(results: pd.DataFrame, model_a: str, model_b: str, n_boots
         "only_b_correct": only_b,
         "mcnemar_p": p,
     }
+
+
+def t_test_of_differences(differences: Sequence[float]) -> dict[str, float]:
+    """The t-test of paired differences against 0 (scipy's ``ttest_rel``, pingouin's paired ``ttest``): n,
+    the mean difference with its 95% CI (mean +- t(0.975, n - 1) * SEM), t, df and the two-sided p.
+    With fewer than two differences, only n and the mean."""
+    values = np.asarray(differences, dtype=float)
+    result = {"n": len(values), "mean": float(values.mean()) if len(values) else np.nan,
+              "ci95_low": np.nan, "ci95_high": np.nan, "t": np.nan, "df": len(values) - 1, "p": np.nan}
+    if len(values) < 2:
+        return result
+    test = stats.ttest_1samp(values, 0.0)
+    half_width = float(stats.t.ppf(0.975, len(values) - 1) * stats.sem(values))
+    return {**result, "ci95_low": result["mean"] - half_width, "ci95_high": result["mean"] + half_width,
+            "t": float(test.statistic), "p": float(test.pvalue)}

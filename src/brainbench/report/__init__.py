@@ -133,9 +133,9 @@ def families_section(chat: dict, by_size: dict) -> Section:
     tables = {}
     if chat:
         summary = chat["mean_difference"]
-        text.append(f"Chat/instruct versions against their base models on the same items ({summary['n_pairs']} pair(s)): "
+        text.append(f"Chat/instruct versions against their base models on the same items ({summary['n']} pair(s)): "
                     f"mean difference {100 * summary['mean']:+.1f} points"
-                    + (f" (95% CI {100 * summary['ci95_low']:+.1f} to {100 * summary['ci95_high']:+.1f}, t-test over the pairs)." if summary["n_pairs"] > 1 else "."))
+                    + (f" (95% CI {100 * summary['ci95_low']:+.1f} to {100 * summary['ci95_high']:+.1f}, t-test over the pairs)." if summary["n"] > 1 else "."))
         tables["Chat/instruct vs base model (difference chat - base; bootstrap 95% CI, McNemar)"] = chat["pairs"]
     if by_size:
         text.append("Accuracy against parameter count within each family (base models; sizes read from the names): the slope is per "
