@@ -230,7 +230,7 @@ def test_chat_vs_base_and_size_by_hand() -> None:
     size = accuracy_by_size(frame)
     family = size["families"].loc["org--m"]
     # 0.8 at 7B, 1.0 at 70B: +0.2 per tenfold; the chat model is no member of the base family
-    assert family["slope_per_tenfold"] == pytest.approx(0.2) and family["largest_minus_smallest"] == pytest.approx(0.2)
+    assert family["slope_per_tenfold"] == pytest.approx(0.2) and family["difference"] == pytest.approx(0.2)
     assert size["models"].index.tolist() == ["org--m-7b", "org--m-70b"]
     assert chat_vs_base(frame[frame["model"] != "org--m-7b"]) == {} and accuracy_by_size(frame[frame["model"] != "org--m-70b"]) == {}
 

@@ -89,7 +89,7 @@ def accuracy_by_size(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
         summaries.append({
             "family": family, "sizes_b": ", ".join(f"{size:g}" for size in sizes), "smallest": smallest, "largest": largest,
             "slope_per_tenfold": float(np.polyfit(np.log10(sizes), values, 1)[0]) if len(set(sizes)) > 1 else np.nan,
-            "largest_minus_smallest": comparison["difference"],
+            "difference": comparison["difference"],  # largest - smallest
             "difference_ci95_low": comparison["difference_ci95_low"], "difference_ci95_high": comparison["difference_ci95_high"],
             "mcnemar_p": comparison["mcnemar_p"],
         })

@@ -206,7 +206,7 @@ def compare_command(
                     "Chat/instruct vs base model", percent=("accuracy_base", "accuracy_chat", "difference", "difference_ci95_low", "difference_ci95_high"))
     if tables["accuracy_by_size"]:
         print_frame(tables["accuracy_by_size"]["families"], "Accuracy and size within a family",
-                    percent=("slope_per_tenfold", "largest_minus_smallest", "difference_ci95_low", "difference_ci95_high"))
+                    percent=("slope_per_tenfold", "difference", "difference_ci95_low", "difference_ci95_high"))
 
 
 @app.command("report")
