@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from brainbench.analysis import (
     accuracy_table,
     agreement_matrix,
     agreement_summary,
+    expertise_calibration,
+    finetuning_boost,
     human_summary,
     item_accuracy,
+    logistic_fits,
     paired_comparison,
+    participant_table,
     results_table,
     subfield_table,
+    table_s3,
     trials_of,
 )
+from tests.analysis.paper_reference import RELEASED, folder, paper_table_s3
 
 
 def test_human_experts(human_trials) -> None:
@@ -51,6 +58,55 @@ def test_agreement_like_the_paper(published_runs, human_trials) -> None:
     # paper (15 models): model-human 0.15 +- 0.03; models agree far more with each other than with humans
     assert 0.10 < summary["model_human_mean"] < 0.20
     assert summary["model_model_mean"] > 3 * summary["model_human_mean"]
+    # SDs as the paper's np.nanstd over the lower triangle: ddof 0
+    models = list(published_runs)
+    lower = [matrix.loc[a, b] for i, a in enumerate(models) for b in models[:i]]
+    assert summary["model_model_sd"] == pytest.approx(np.std(lower), rel=1e-12)
+    assert summary["model_human_sd"] == pytest.approx(np.std(matrix.loc[models, "human experts"]), rel=1e-12)
+
+
+def test_table_s3_is_the_papers(data_dir, published_runs, human_trials) -> None:
+    """Table S3 for the paper's two released models and the experts, exactly as the paper's procedure
+    (one numpy stream seeded 42 over its 15 models, then the experts), and our other runs after them."""
+    table = table_s3(results_table(published_runs), trials_of(human_trials, "human"))
+    extra = ("lora_r256_a512_finetune_mistral_7b_v01", "gpt2", "TinyLlama--TinyLlama_v1.1")  # in the order given
+    assert table.index.tolist() == ["meta-llama--Llama-2-7b-hf", "mistralai--Mistral-7B-v0.1", "human experts", *extra]
+    reference = paper_table_s3(data_dir, {name: folder(name) for name in RELEASED}, extra)
+    for name, expected in reference.items():
+        for column in ("coef_mean", "coef_sem", "intercept_mean", "t", "p_one_sided"):
+            assert table.loc[name, column] == pytest.approx(expected[column], rel=1e-9), (name, column)
+    assert table.loc["human experts", "n"] == 1011 and (table["n_fits"] == 5).all() and (table["df"] == 4).all()
+    # restarting the seed per model (brainbench before) gives another Mistral row
+    mistral = results_table(published_runs).query("model == 'mistralai--Mistral-7B-v0.1'")
+    restarted = logistic_fits(mistral["confidence"], mistral["correct"], np.random.RandomState(42))
+    assert abs(restarted["coef_mean"] - table.loc["mistralai--Mistral-7B-v0.1", "coef_mean"]) > 1e-3
+
+
+def test_figures_without_a_table(published_runs, human_trials) -> None:
+    study = human_trials
+    # participants: 171, mean 10.1 years of experience (one value each), by current position
+    participants = participant_table(study)
+    assert participants.loc["all", "n_participants"] == 171 and participants.loc["all", "n_trials"] == 1514
+    assert round(participants.loc["all", "mean_experience_years"], 1) == 10.1
+    assert participants["n_participants"].drop("all").to_dict() == {
+        "Doctoral student": 51, "Faculty/Academic staff": 43, "Postdoctoral researcher": 43, "Predoctoral student": 18,
+        "Research scientist": 12, "__other": 4}
+    # Fig 3B radar: top 20% by the subfield's 80th expertise percentile (76 trials, 59 right in Behavioral/Cognitive)
+    human = trials_of(study, "human")
+    radar = subfield_table(results_table(published_runs), human)["human experts (top 20%)"]
+    assert radar["Behavioral/Cognitive"] == pytest.approx(59 / 76) and round(radar["Behavioral/Cognitive"], 3) == 0.776
+    # expertise calibration: 4 bins overall and in each subfield
+    calibration = expertise_calibration(human)
+    assert calibration["n"].to_dict() == {"all experts": 1011, "Behavioral/Cognitive": 374, "Cellular/Molecular": 134,
+                                          "Development/Plasticity/Repair": 127, "Neurobiology of Disease": 118, "Systems/Circuits": 258}
+    assert calibration.loc["all experts", "accuracy_bin_1"] < calibration.loc["all experts", "accuracy_bin_4"]
+
+
+def test_braingpt_boost_ci_and_d_av(published_runs) -> None:
+    boost = finetuning_boost(results_table(published_runs), "mistralai--Mistral-7B-v0.1", "lora_r256_a512_finetune_mistral_7b_v01")
+    assert round(boost["t_correct_ppl"], 2) == 15.71 and boost["n"] == 200
+    assert 0 < boost["correct_ppl_drop_ci95_low"] < boost["correct_ppl_drop"] < boost["correct_ppl_drop_ci95_high"]
+    assert boost["cohens_d_av_correct_ppl"] > 0
 
 
 def test_braingpt_vs_mistral(published_runs) -> None:

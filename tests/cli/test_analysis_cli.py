@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from brainbench.cli import app
+from tests.analysis.paper_reference import PAPER_ORDER, folder, paper_table_s3, stand_in_set
 
 runner = CliRunner()
 
@@ -72,3 +75,51 @@ def test_runs_of_the_same_model_stay_apart(data_dir: Path, tmp_path: Path) -> No
         runner.invoke(app, ["import-published", str(source / model / "human_abstracts"), "--model", "same-name", "--out", str(tmp_path / out), "--data-dir", str(data_dir)])
     tables = json.loads(runner.invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--data-dir", str(data_dir), "--json"]).stdout)
     assert {name: row["accuracy"] for name, row in tables["accuracy"].items()} == {"same-name (a)": 0.575, "same-name (b)": 0.705}
+
+
+def test_compare_the_papers_set(data_dir: Path, tmp_path: Path) -> None:
+    """The paper's 15 models (two released, 13 played by other released arrays) and BrainGPT: Table S3 for each of
+    the 15 and the experts as the paper computed it, the paper's d_av and ddof-0 SDs, over the 15 alone."""
+    source = data_dir / "published_results"
+    playing = stand_in_set(data_dir)
+    run_dirs = []
+    for name, arrays in [*playing.items(), ("lora_r256_a512_finetune_mistral_7b_v01", "lora_r256_a512_finetune_mistral_7b_v01")]:
+        out = tmp_path / folder(name)
+        # as a user would: Hugging Face ids for the paper's models, which must name the same models as org--name
+        result = runner.invoke(app, ["import-published", str(source / arrays / "human_abstracts"), "--model", name, "--out", str(out), "--data-dir", str(data_dir)])
+        assert result.exit_code == 0, result.stderr
+        run_dirs.append(str(out))
+    result = runner.invoke(app, ["compare", *run_dirs, "--model-set", "paper", "--data-dir", str(data_dir), "--json"])
+    assert result.exit_code == 0, result.stderr
+    tables = json.loads(result.stdout)
+    paper = [folder(name) for name in PAPER_ORDER]
+    assert tables["model_set"] == paper and tables["other_runs"] == ["lora_r256_a512_finetune_mistral_7b_v01"]
+    accuracies = np.array([tables["accuracy"][name]["accuracy"] for name in paper])
+    assert tables["mean_accuracy"] == pytest.approx(accuracies.mean())
+
+    reference = paper_table_s3(data_dir, playing, extra=("lora_r256_a512_finetune_mistral_7b_v01",))
+    assert list(tables["table_s3"]) == [*paper, "human experts", "lora_r256_a512_finetune_mistral_7b_v01"]
+    for name, expected in reference.items():
+        for column in ("coef_mean", "t", "p_one_sided", "coef_sem", "intercept_mean"):
+            assert tables["table_s3"][name][column] == pytest.approx(expected[column], rel=1e-9), (name, column)
+
+    test = tables["models_vs_humans"]
+    human = tables["humans"]["all experts"]["accuracy"]
+    assert test["n_models"] == 15 and test["sd_model_accuracy"] == pytest.approx(np.std(accuracies))  # ddof 0
+    assert test["cohens_d_av"] == pytest.approx((accuracies.mean() - human) / np.sqrt(np.var(accuracies, ddof=1) / 2))
+    assert test["cohens_d_av"] == pytest.approx(np.sqrt(2) * test["cohens_d_one_sample"])
+    matrix = tables["agreement_matrix"]
+    lower = [matrix[a][b] for i, a in enumerate(paper) for b in paper[:i]]
+    assert tables["agreement"]["model_model_sd"] == pytest.approx(np.std(lower))
+    assert tables["agreement"]["model_human_sd"] == pytest.approx(np.std([matrix[name]["human experts"] for name in paper]))
+    assert sorted(tables["chat_vs_base"]["pairs"]) == sorted(folder(name) for name in PAPER_ORDER if "chat" in name or "nstruct" in name)
+    assert sorted(tables["accuracy_by_size"]["families"]) == ["facebook--galactica", "meta-llama--Llama-2-hf", "tiiuae--falcon"]
+
+    text = " ".join(runner.invoke(app, ["compare", *run_dirs, "--data-dir", str(data_dir)]).stdout.split())  # the paper's set is the default
+    assert "Mean over the paper's 15 models" in text and "Not in the mean: lora_r256_a512_finetune_mistral_7b_v01 86.0%" in text
+    assert "d_av" in text and "Table S3" in text
+
+    one = runner.invoke(app, ["compare", run_dirs[PAPER_ORDER.index("mistralai/Mistral-7B-v0.1")], "--model-set", "paper", "--data-dir", str(data_dir)])
+    assert one.exit_code == 1 and "no run for 14 of the paper's 15 models" in one.stderr  # mistralai/... is mistralai--...
+    report = runner.invoke(app, ["report", *run_dirs[:2], "--model-set", "paper", "--out", str(tmp_path / "r.html"), "--data-dir", str(data_dir)])
+    assert report.exit_code == 1 and "no run for 13 of the paper's 15 models" in report.stderr

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from brainbench.analysis import results_table, trials_of
 from brainbench.cli import app
+from brainbench.data import load_dataset, load_human_study
+from brainbench.report import build_sections, render_html
+from brainbench.runs import load_run
+from brainbench.runs.published import import_published
+from tests.analysis.paper_reference import folder, stand_in_set
 
 EXPECTED_FIGURES = {
     "fig3a_accuracy", "fig3b_subfields", "fig3c_researcher_type", "fig4_calibration", "figS6_agreement",
@@ -77,6 +83,29 @@ def test_report_renders_in_chromium(report: Path) -> None:
     # Fig 5 from the released arrays: BrainGPT 86.0% vs Mistral-7B 83.0%, the paper's t(199) = 15.7 on the correct option's PPL
     assert "Fine-tuning boost" in text and "86.0%" in text and "15.71" in text
     assert (report / "report.png").stat().st_size > 10_000
+
+
+def test_the_papers_headline_stays_with_other_runs_beside_it(data_dir: Path, tmp_path: Path) -> None:
+    """The paper's 15 models (stand-ins, see tests/analysis/paper_reference.py) and BrainGPT: the headline is the
+    15-model mean, BrainGPT is listed apart, and the chat/size findings and Table S3 have their section and tables."""
+    dataset = load_dataset("brainbench-human", data_dir=data_dir, offline=True)
+    source = data_dir / "published_results"
+    runs = {}
+    for name, arrays in [*stand_in_set(data_dir).items(), ("lora_r256_a512_finetune_mistral_7b_v01", "lora_r256_a512_finetune_mistral_7b_v01")]:
+        import_published(source / arrays / "human_abstracts", dataset, name, tmp_path / folder(name))
+        runs[name] = load_run(tmp_path / folder(name))[1]
+    results = results_table(runs)
+    sections = {section.title: section for section in build_sections(results, trials_of(load_human_study(data_dir=data_dir, offline=True), "human"))}
+    overview = sections["Accuracy: models and human experts (Fig 3A)"].text
+    mean = results[results["model"] != "lora_r256_a512_finetune_mistral_7b_v01"].groupby("model")["correct"].mean().mean()
+    assert overview.startswith(f"Mean over the paper's 15 models: {100 * mean:.1f}%. Not in the mean: lora_r256_a512_finetune_mistral_7b_v01 86.0%.")
+    assert "Cohen's d_av" in overview
+    families = sections["Chat/instruct tuning and model size"]
+    assert "chat_and_size" in families.figures and len(families.tables["Chat/instruct vs base model (difference chat - base; bootstrap 95% CI, McNemar)"]) == 6
+    table_s3 = sections["Calibration (Fig 4, Table S3)"].tables["Table S3: logistic regression of correct on confidence"]
+    assert table_s3.index[15] == "human experts" and len(table_s3) == 17
+    html = render_html("report", list(sections.values()))
+    assert "human experts (top 20%)" in html and "mean_experience_years" in html
 
 
 @pytest.mark.slow

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from brainbench.analysis.paired import t_test_of_differences
 from brainbench.runs.summary import accuracy_stats
 
 AVERAGE_MODEL = "average model"
-# The 15 models of the paper's Fig 3A (mean 81.4% on human-made items), named as its result folders.
+# The 15 models of the paper's Fig 3A (mean 81.4% on human-made items), named as its result folders, in the
+# order of its model list (utils/model_list.py), which is also the order of Table S3's random stream.
 PAPER_MODEL_SET = (
     "facebook--galactica-6.7b", "facebook--galactica-30b", "facebook--galactica-120b",
     "tiiuae--falcon-40b", "tiiuae--falcon-40b-instruct", "tiiuae--falcon-180B", "tiiuae--falcon-180B-chat",
@@ -20,6 +21,7 @@ PAPER_MODEL_SET = (
     "mistralai--Mistral-7B-v0.1", "mistralai--Mistral-7B-Instruct-v0.1",
 )
 HUMAN_EXPERTS = "human experts"
+TOP_EXPERTS = "human experts (top 20%)"
 
 
 def stats_row(correct: Sequence[bool]) -> dict[str, float]:
@@ -46,33 +48,54 @@ def mean_accuracy(table: pd.DataFrame, models: Sequence[str] | None = None) -> f
     return float(table.loc[list(models), "accuracy"].mean())
 
 
-def subfield_table(results: pd.DataFrame, human_trials: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Accuracy by subfield (rows) for each model, the average model (mean of the models' subfield
-    accuracies, as the paper) and, if given, the human experts' trials."""
+def subfield_table(results: pd.DataFrame, human_trials: pd.DataFrame | None = None, models: Sequence[str] | None = None) -> pd.DataFrame:
+    """Accuracy by subfield (rows) for each model; the average model (mean of the subfield accuracies of
+    ``models``, all runs by default, as the paper's "average LLM"); and, given the experts' trials, their
+    accuracy and that of the most expert (``top_expertise_by_subfield``, the Fig 3B radar's rule)."""
     table = results.pivot_table(index="subfield", columns="model", values="correct", aggfunc="mean", sort=True)
     table = table[list(dict.fromkeys(results["model"]))]
-    table[AVERAGE_MODEL] = table.mean(axis=1)
+    table[AVERAGE_MODEL] = table[list(models) if models is not None else list(table.columns)].mean(axis=1)
     if human_trials is not None and not human_trials.empty:
         table[HUMAN_EXPERTS] = human_trials.groupby("subfield")["correct"].mean()
+        table[TOP_EXPERTS] = top_expertise_by_subfield(human_trials)
     table.columns.name = None
     return table
 
 
+def top_expertise_by_subfield(trials: pd.DataFrame, top_percent: float = 20) -> pd.Series:
+    """The Fig 3B radar's top experts: within each subfield, the trials whose self-rated expertise is at
+    least that subfield's ``np.percentile(expertise, 100 - top_percent)`` (numpy's linear rule; ties at
+    the cut-off all kept), and their accuracy. Not the top-20% rule of Fig 3A (``top_expertise_trials``)."""
+    accuracy = {}
+    for subfield, group in trials.groupby("subfield", sort=True):
+        cutoff = np.percentile(group["expertise"], 100 - top_percent)
+        accuracy[subfield] = float(group.loc[group["expertise"] >= cutoff, "correct"].mean())
+    return pd.Series(accuracy, name=TOP_EXPERTS, dtype=float)
+
+
 def models_vs_humans(model_accuracies: Sequence[float], human_accuracy: float) -> dict[str, float]:
-    """One-sample t-test of the models' accuracies against the human accuracy, and Cohen's d
-    ((mean - human) / SD of the models, ddof=1)."""
+    """The paper's models-vs-experts test: a t-test of the models' accuracies against the experts'
+    (pingouin's paired t-test against the experts' accuracy repeated per model, which is the one-sample
+    t-test), with the 95% CI of the mean difference and the paper's Cohen's d: pingouin's paired d_av,
+    (mean - human) / sqrt((var_models + var_humans) / 2) with ddof 1, where var_humans = 0. The SD of
+    the model accuracies is numpy's default (ddof 0), as the paper's. ``cohens_d_one_sample``,
+    (mean - human) / SD (ddof 1), is the textbook one-sample d, smaller by sqrt(2); not the paper's."""
     values = np.asarray(model_accuracies, dtype=float)
     if len(values) < 2:
         raise ValueError("models_vs_humans needs at least two models")
-    result = stats.ttest_1samp(values, human_accuracy)
+    test = t_test_of_differences(values - human_accuracy)
     sd = float(values.std(ddof=1))
     return {
-        "n_models": int(len(values)),
+        "n_models": len(values),
         "mean_model_accuracy": float(values.mean()),
-        "sd_model_accuracy": sd,
+        "sd_model_accuracy": float(values.std(ddof=0)),
         "human_accuracy": float(human_accuracy),
-        "t": float(result.statistic),
-        "df": int(len(values) - 1),
-        "p": float(result.pvalue),
-        "cohens_d": float((values.mean() - human_accuracy) / sd) if sd > 0 else float("inf"),
+        "difference": test["mean"],
+        "difference_ci95_low": test["ci95_low"],
+        "difference_ci95_high": test["ci95_high"],
+        "t": test["t"],
+        "df": test["df"],
+        "p": test["p"],
+        "cohens_d_av": test["mean"] / np.sqrt(sd**2 / 2) if sd > 0 else float("inf"),
+        "cohens_d_one_sample": test["mean"] / sd if sd > 0 else float("inf"),
     }

@@ -1,5 +1,6 @@
 """Is confidence calibrated? Binned accuracy vs confidence (the paper's Fig 4), the logistic-regression
-table (Table S3), and two measures the paper did not report: expected calibration error and Brier score."""
+table (Table S3, from one random stream shared by every model and the experts, as the paper), and two
+measures the paper did not report: expected calibration error and Brier score."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
+
+from brainbench.analysis.accuracy import HUMAN_EXPERTS, PAPER_MODEL_SET
 
 
 def calibration_bins(confidence: Sequence[float], correct: Sequence[bool], n_bins: int = 20) -> pd.DataFrame:
@@ -51,28 +54,75 @@ def calibration_fit(bins: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def logistic_table(confidence: Sequence[float], correct: Sequence[bool], n_splits: int = 5, fraction: float = 0.8, seed: int = 42) -> dict[str, float]:
-    """Table S3's procedure: fit ``LogisticRegression()`` (scikit-learn defaults) of correct on confidence
-    on ``n_splits`` random ``fraction`` subsets (seed 42), then a one-sample t-test of the coefficients
-    against 0. Returns the mean and SD of the coefficient, t, p and the number of fits."""
+def draw_subsets(rng: np.random.RandomState, n: int, n_splits: int = 5, fraction: float = 0.8) -> list[np.ndarray]:
+    """Table S3's random subsets: ``n_splits`` draws of ``np.random.choice(n, int(fraction * n), replace=False)``.
+    How far they advance ``rng`` depends only on ``n``, never on the data."""
+    return [rng.choice(n, int(fraction * n), replace=False) for _ in range(n_splits)]
+
+
+def logistic_fits(confidence: Sequence[float], correct: Sequence[bool], rng: np.random.RandomState, n_splits: int = 5, fraction: float = 0.8) -> dict[str, float]:
+    """Table S3 for one model (or the experts): ``LogisticRegression(random_state=42)`` (scikit-learn
+    defaults) of correct on confidence, fitted on each of ``draw_subsets`` (taken from ``rng``, which
+    advances), then a one-sample t-test of the coefficients against 0, one-sided (coefficient > 0) as the
+    paper reported it. Mean and SEM (ddof 1, ``scipy.stats.sem``) of coefficient and intercept."""
     x = np.asarray(confidence, dtype=float).reshape(-1, 1)
     y = np.asarray(correct, dtype=int)
-    rng = np.random.RandomState(seed)
-    coefficients = []
-    for _ in range(n_splits):
-        chosen = rng.choice(len(y), size=int(fraction * len(y)), replace=False)
+    coefficients, intercepts = [], []
+    for chosen in draw_subsets(rng, len(y), n_splits, fraction):
         if len(np.unique(y[chosen])) < 2:
-            continue  # a subset with one class cannot be fitted
-        coefficients.append(float(LogisticRegression().fit(x[chosen], y[chosen]).coef_[0, 0]))
-    values = np.asarray(coefficients)
-    test = stats.ttest_1samp(values, 0.0) if len(values) > 1 else None
+            continue  # one class only: nothing to fit (the paper's code would stop here)
+        fit = LogisticRegression(random_state=42).fit(x[chosen], y[chosen])
+        coefficients.append(float(fit.coef_[0, 0]))
+        intercepts.append(float(fit.intercept_[0]))
+    enough = len(coefficients) > 1
+    test = stats.ttest_1samp(coefficients, 0.0, alternative="greater") if enough else None
     return {
-        "n_fits": len(values),
-        "coef_mean": float(values.mean()) if len(values) else np.nan,
-        "coef_sd": float(values.std(ddof=1)) if len(values) > 1 else np.nan,
+        "n": len(y),
+        "n_fits": len(coefficients),
+        "coef_mean": float(np.mean(coefficients)) if coefficients else np.nan,
+        "coef_sem": float(stats.sem(coefficients)) if enough else np.nan,
+        "intercept_mean": float(np.mean(intercepts)) if intercepts else np.nan,
+        "intercept_sem": float(stats.sem(intercepts)) if enough else np.nan,
         "t": float(test.statistic) if test is not None else np.nan,
-        "p": float(test.pvalue) if test is not None else np.nan,
+        "df": len(coefficients) - 1,
+        "p_one_sided": float(test.pvalue) if test is not None else np.nan,
     }
+
+
+def table_s3_order(models: Sequence[str]) -> list[str]:
+    """The order in which Table S3 takes its subsets from the one seeded stream. The paper seeded numpy
+    once and went through its 15 models in its model-list order, then the experts; so when any of the
+    paper's models is among ``models``, all 15 of its slots come first in that order (a slot without a
+    run is still drawn, so that every later slot gets the paper's subsets), then the experts, then the
+    other runs in the order given. Without any of the paper's models: the runs in the order given, then
+    the experts. A model's result therefore depends on which runs come before it."""
+    if not set(models) & set(PAPER_MODEL_SET):
+        return [*models, HUMAN_EXPERTS]
+    return [*PAPER_MODEL_SET, HUMAN_EXPERTS, *(model for model in models if model not in PAPER_MODEL_SET)]
+
+
+def table_s3(results: pd.DataFrame, human_trials: pd.DataFrame | None = None, seed: int = 42) -> pd.DataFrame:
+    """Table S3: ``logistic_fits`` for each model (confidence |PPL_A - PPL_B|, items in dataset order)
+    and the experts (their confidence rating, trials in file order), all from one
+    ``RandomState(seed)`` in ``table_s3_order``. A paper model without a run advances the stream by
+    the subsets of a run over as many items as the paper's models that are present scored (they all
+    scored the whole dataset). Rows in stream order; ``stream_slot`` is each row's place in it."""
+    runs = {model: group for model, group in results.groupby("model", sort=False)}
+    has_humans = human_trials is not None and not human_trials.empty
+    present_paper_runs = [len(runs[model]) for model in PAPER_MODEL_SET if model in runs]
+    n_absent = max(present_paper_runs, default=0)
+    rng = np.random.RandomState(seed)
+    rows = {}
+    for slot, name in enumerate(table_s3_order(list(runs))):
+        if name == HUMAN_EXPERTS and has_humans:
+            rows[name] = {"stream_slot": slot, **logistic_fits(human_trials["confidence"], human_trials["correct"], rng)}
+        elif name in runs:
+            rows[name] = {"stream_slot": slot, **logistic_fits(runs[name]["confidence"], runs[name]["correct"], rng)}
+        elif name != HUMAN_EXPERTS:
+            draw_subsets(rng, n_absent)  # a paper model without a run: its draws, without a fit
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "model"
+    return frame
 
 
 def model_choice_probability(ppl_a: Sequence[float], ppl_b: Sequence[float]) -> np.ndarray:
@@ -110,9 +160,6 @@ def brier_score(probability: Sequence[float], correct: Sequence[bool]) -> float:
     return float(np.mean((p - y) ** 2))
 
 
-HUMAN_EXPERTS = "human experts"
-
-
 def calibration_by_model(results: pd.DataFrame, human_trials: pd.DataFrame | None = None, n_bins: int = 20) -> dict[str, pd.DataFrame]:
     """Calibration bins for each model (confidence |PPL_A - PPL_B|) and the humans (their rating)."""
     tables = {model: calibration_bins(group["confidence"], group["correct"], n_bins) for model, group in results.groupby("model", sort=False)}
@@ -122,21 +169,17 @@ def calibration_by_model(results: pd.DataFrame, human_trials: pd.DataFrame | Non
 
 
 def calibration_summary(results: pd.DataFrame, human_trials: pd.DataFrame | None = None, n_bins: int = 20) -> pd.DataFrame:
-    """One row per model (and the humans): the binned fit, Table S3's logistic regression, ECE and Brier."""
+    """One row per model (and the humans): the binned fit, ECE and Brier (Table S3 is ``table_s3``)."""
     rows = {}
     groups = [(model, group["confidence"], group["correct"], model_choice_probability(group["ppl_a"], group["ppl_b"])) for model, group in results.groupby("model", sort=False)]
     if human_trials is not None and not human_trials.empty:
         groups.append((HUMAN_EXPERTS, human_trials["confidence"], human_trials["correct"], human_choice_probability(human_trials["confidence"])))
     for name, confidence, correct, probability in groups:
         fit = calibration_fit(calibration_bins(confidence, correct, n_bins))
-        logistic = logistic_table(confidence, correct)
         rows[name] = {
             "bin_slope_per_bin": fit["slope_per_bin"],
             "bin_fit_r": fit["r"],
             "bin_fit_p": fit["p"],
-            "logistic_coef": logistic["coef_mean"],
-            "logistic_t": logistic["t"],
-            "logistic_p": logistic["p"],
             "ece": expected_calibration_error(probability, correct),
             "brier": brier_score(probability, correct),
         }

@@ -1,69 +1,90 @@
-"""Paired comparison of two models on the same items: what a claim "A beats B" needs."""
+"""The paper's main tables for a set of runs, side by side with the human experts."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
-from brainbench.analysis.accuracy import accuracy_table, mean_accuracy, models_vs_humans, subfield_table
+from brainbench.analysis.accuracy import (
+    PAPER_MODEL_SET,
+    accuracy_table,
+    mean_accuracy,
+    models_vs_humans,
+    subfield_table,
+)
 from brainbench.analysis.agreement import agreement_matrix, agreement_summary
+from brainbench.analysis.calibration import table_s3
+from brainbench.analysis.families import accuracy_by_size, chat_vs_base
 from brainbench.analysis.humans import human_summary, item_accuracy
+from brainbench.analysis.paired import paired_comparison
+
+__all__ = ["comparison_tables", "default_model_set", "describe_agreement", "describe_mean", "describe_models_vs_humans", "paired_comparison"]
 
 
-def paired_comparison(results: pd.DataFrame, model_a: str, model_b: str, n_bootstrap: int = 10_000, seed: int = 0) -> dict[str, float]:
-    """McNemar's exact test on the discordant items and a percentile bootstrap 95% CI (items
-    resampled) of accuracy(A) - accuracy(B), over the items both models scored."""
-    a = results[results["model"] == model_a].set_index("doi")["correct"]
-    b = results[results["model"] == model_b].set_index("doi")["correct"]
-    both = a.index.intersection(b.index)
-    if len(both) == 0:
-        raise ValueError(f"{model_a} and {model_b} share no scored items")
-    a = a.loc[both].to_numpy(dtype=bool)
-    b = b.loc[both].to_numpy(dtype=bool)
-    only_a = int((a & ~b).sum())
-    only_b = int((~a & b).sum())
-    discordant = only_a + only_b
-    p = float(stats.binomtest(only_a, discordant, 0.5).pvalue) if discordant else 1.0
-    rng = np.random.default_rng(seed)
-    samples = rng.integers(0, len(a), size=(n_bootstrap, len(a)))
-    differences = a[samples].mean(axis=1) - b[samples].mean(axis=1)
-    low, high = np.percentile(differences, [2.5, 97.5])
-    return {
-        "model_a": model_a,
-        "model_b": model_b,
-        "n_items": int(len(a)),
-        "accuracy_a": float(a.mean()),
-        "accuracy_b": float(b.mean()),
-        "difference": float(a.mean() - b.mean()),
-        "difference_ci95_low": float(low),
-        "difference_ci95_high": float(high),
-        "only_a_correct": only_a,
-        "only_b_correct": only_b,
-        "mcnemar_p": p,
-    }
+def default_model_set(models: Sequence[str]) -> list[str]:
+    """The models a mean is over: the paper's 15 when all of them are among ``models`` (so that other
+    runs, such as BrainGPT, do not move the paper's figures), else every model."""
+    return list(PAPER_MODEL_SET) if set(PAPER_MODEL_SET) <= set(models) else list(models)
 
 
 def comparison_tables(
     results: pd.DataFrame, human_trials: pd.DataFrame | None = None, model_set: Sequence[str] | None = None
 ) -> dict[str, Any]:
-    """The paper's main tables for a set of runs: accuracy per model, their mean (over ``model_set``
-    if given), the human experts (all and top 20%), the models-vs-humans t-test, accuracy by subfield,
-    item-level agreement, and for exactly two runs their paired comparison."""
+    """The paper's main tables for a set of runs: accuracy per model; the mean, the models-vs-experts
+    test, the subfields' average model and the agreement summary over ``model_set`` (default:
+    ``default_model_set``; the runs outside it are listed in ``other_runs``); the human experts (all and
+    top 20%); Table S3; chat vs base models and accuracy by size; and for exactly two runs their
+    paired comparison."""
     accuracy = accuracy_table(results)
-    tables: dict[str, Any] = {"accuracy": accuracy, "mean_accuracy": mean_accuracy(accuracy, model_set)}
+    chosen = list(model_set) if model_set is not None else default_model_set(list(accuracy.index))
+    tables: dict[str, Any] = {
+        "accuracy": accuracy,
+        "model_set": chosen,
+        "mean_accuracy": mean_accuracy(accuracy, chosen),
+        "other_runs": [model for model in accuracy.index if model not in chosen],
+    }
     if len(accuracy) == 2:
         tables["paired"] = paired_comparison(results, *accuracy.index)
     if human_trials is not None:
         humans = human_summary(human_trials)
         tables["humans"] = humans
-        if len(accuracy) > 1:
-            tables["models_vs_humans"] = models_vs_humans(accuracy["accuracy"], float(humans.loc["all experts", "accuracy"]))
-    tables["subfields"] = subfield_table(results, human_trials)
+        if len(chosen) > 1:
+            tables["models_vs_humans"] = models_vs_humans(accuracy.loc[chosen, "accuracy"], float(humans.loc["all experts", "accuracy"]))
+    tables["subfields"] = subfield_table(results, human_trials, chosen)
     matrix = agreement_matrix(results, item_accuracy(human_trials) if human_trials is not None else None)
     tables["agreement_matrix"] = matrix
-    tables["agreement"] = agreement_summary(matrix)
+    tables["agreement"] = agreement_summary(matrix, models=chosen)
+    tables["table_s3"] = table_s3(results, human_trials)
+    tables["chat_vs_base"] = chat_vs_base(results)
+    tables["accuracy_by_size"] = accuracy_by_size(results)
     return tables
+
+
+def describe_mean(tables: dict[str, Any]) -> str:
+    """The headline sentence: the mean over the model set, and the runs outside it, labelled."""
+    chosen = tables["model_set"]
+    over = "the paper's 15 models" if chosen == list(PAPER_MODEL_SET) else f"{len(chosen)} run(s)"
+    line = f"Mean over {over}: {100 * tables['mean_accuracy']:.1f}%."
+    if tables["other_runs"]:
+        accuracy = tables["accuracy"]["accuracy"]
+        line += " Not in the mean: " + ", ".join(f"{name} {100 * accuracy[name]:.1f}%" for name in tables["other_runs"]) + "."
+    return line
+
+
+def describe_models_vs_humans(test: dict[str, Any]) -> str:
+    """``models_vs_humans`` in one sentence, the paper's d_av first."""
+    return (f"Models vs experts: {100 * test['difference']:+.1f} points (95% CI {100 * test['difference_ci95_low']:+.1f} to "
+            f"{100 * test['difference_ci95_high']:+.1f}), t({test['df']}) = {test['t']:.2f}, p = {test['p']:.3g}, "
+            f"Cohen's d_av = {test['cohens_d_av']:.2f} (the paper's paired d; the one-sample d is {test['cohens_d_one_sample']:.2f}); "
+            f"SD of the model accuracies {100 * test['sd_model_accuracy']:.2f} points (ddof 0, as the paper).")
+
+
+def describe_agreement(agreement: dict[str, Any]) -> str:
+    """``agreement_summary`` in one sentence."""
+    line = (f"Item-level agreement (Spearman; mean ± SD, ddof 0 as the paper) over {agreement['n_models']} models: "
+            f"model-model {agreement['model_model_mean']:.3f} ± {agreement['model_model_sd']:.4f}")
+    if "model_human_mean" in agreement:
+        line += f", model-human {agreement['model_human_mean']:.3f} ± {agreement['model_human_sd']:.4f}"
+    return line + "."

@@ -1,4 +1,5 @@
-"""The human experts: accuracy overall, of the most expert, by subfield, researcher type and experience."""
+"""The human experts: who they were, their accuracy overall, of the most expert, by subfield, researcher type,
+experience and self-rated expertise."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from brainbench.analysis.accuracy import stats_row
-from brainbench.analysis.calibration import calibration_bins
+from brainbench.analysis.calibration import calibration_bins, calibration_fit
 
 
 def trials_of(trials: pd.DataFrame, source: str = "human") -> pd.DataFrame:
@@ -61,7 +62,41 @@ def item_accuracy(trials: pd.DataFrame) -> pd.Series:
     return trials.groupby("doi")["correct"].mean()
 
 
-def expertise_calibration(trials: pd.DataFrame, n_bins: int = 10) -> pd.DataFrame:
-    """Accuracy by self-rated expertise: equal-count bins of ranked expertise (as confidence is binned)."""
-    bins = calibration_bins(trials["expertise"], trials["correct"], n_bins)
-    return bins.rename(columns={"mean_confidence": "mean_expertise"})
+def expertise_calibration(trials: pd.DataFrame, n_bins: int = 4) -> pd.DataFrame:
+    """Accuracy by self-rated expertise, binned as the paper's expertise calibration figure: rank the
+    expertise ratings (ordinal), ``n_bins`` equal-count bins of ranks (the paper's 4), accuracy per bin
+    and a linear fit of bin accuracy on bin midpoint; over all trials, then within each subfield.
+
+    Rows: all experts, then the subfields; columns: n, the accuracy of each bin (``accuracy_bin_1`` the
+    least expert), the fit's slope per bin, r and p.
+    """
+    groups = [("all experts", trials), *trials.groupby("subfield", sort=True)]
+    rows = {}
+    for name, group in groups:
+        bins = calibration_bins(group["expertise"], group["correct"], n_bins)
+        fit = calibration_fit(bins)
+        rows[name] = {"n": len(group), **{f"accuracy_bin_{index + 1}": value for index, value in enumerate(bins["accuracy"])},
+                      "slope_per_bin": fit["slope_per_bin"], "r": fit["r"], "p": fit["p"]}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "experts"
+    return frame
+
+
+def participant_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """Who took part: per current position, and for all (first row), the number of participants, their
+    share, their mean years of experience (one value per participant, as the paper's 10.1) and the
+    number of trials (the shares of Fig 3C's pie chart are of trials, both kinds of items)."""
+    people = trials.drop_duplicates("participant_id")
+    rows = {"all": people}
+    rows.update(dict(list(people.groupby("position", sort=True))))
+    table = pd.DataFrame.from_dict({
+        position: {
+            "n_participants": len(group),
+            "share": len(group) / len(people),
+            "mean_experience_years": float(group["experience_years"].mean()),
+            "n_trials": int(trials["participant_id"].isin(group["participant_id"]).sum()),
+        }
+        for position, group in rows.items()
+    }, orient="index")
+    table.index.name = "position"
+    return table

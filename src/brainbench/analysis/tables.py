@@ -13,18 +13,28 @@ RESULT_COLUMNS = [
 ]
 
 
+def model_key(name: str) -> str:
+    """One spelling per model: a Hugging Face id ``org/name`` becomes ``org--name``, the spelling of the
+    paper's result folders (and of run directories), so that both name the same model."""
+    return name.replace("/", "--")
+
+
 def results_table(runs: Mapping[str, Sequence[dict[str, Any]]]) -> pd.DataFrame:
-    """``{model: records}`` -> one row per (model, scored item).
+    """``{model: records}`` -> one row per (model, scored item), models named by ``model_key``.
 
     ``difficulty`` is the paper's PPL_incorrect - PPL_correct (``ppl_altered - ppl_original``):
     large when the model finds the real result much less surprising.
     """
+    keys = [model_key(model) for model in runs]
+    clashes = sorted({key for key in keys if keys.count(key) > 1})
+    if clashes:
+        raise ValueError(f"runs named {', '.join(clashes)} in two spellings (org/name and org--name) are one model; name them apart")
     frames = []
     for model, records in runs.items():
         frame = pd.DataFrame([record for record in records if record["status"] == "ok"])
         if frame.empty:
             continue
-        frame["model"] = model
+        frame["model"] = model_key(model)
         frame["difficulty"] = frame["ppl_altered"] - frame["ppl_original"]
         frames.append(frame[RESULT_COLUMNS])
     if not frames:

@@ -16,8 +16,13 @@ from brainbench.analysis import (
     accuracy_by_experience,
     comparison_tables,
     condition_label,
+    describe_agreement,
+    describe_mean,
+    describe_models_vs_humans,
     expertise_calibration,
     human_summary,
+    model_key,
+    participant_table,
     results_table,
     trials_of,
 )
@@ -58,9 +63,9 @@ def named_runs(run_dirs: list[Path]) -> list[tuple[str, Path, dict[str, Any], li
 
 
 def name_runs(loaded: list[LoadedRun]) -> list[tuple[str, Path, dict[str, Any], list[dict[str, Any]]]]:
-    """Loaded runs with their names: a model name shared by several runs gets the run directory's
-    name added, so that no run hides another."""
-    names = [info["model"] for _, info, _ in loaded]
+    """Loaded runs with their names (``model_key``: org/name and org--name are one model): a model
+    name shared by several runs gets the run directory's name added, so that no run hides another."""
+    names = [model_key(info["model"]) for _, info, _ in loaded]
     named, taken = [], set()
     for (run_dir, info, records), name in zip(loaded, names):
         key = name if names.count(name) == 1 else f"{name} ({run_dir.name})"
@@ -99,9 +104,23 @@ def human_trials_for(datasets: set[str], data_dir: Path | None) -> pd.DataFrame 
     return trials_of(trials, sources.pop())
 
 
+def resolve_model_set(model_set: str | None, names: list[str]) -> list[str] | None:
+    """--model-set: None (the default set), or 'paper' when every one of the paper's 15 models has a run."""
+    if model_set is None:
+        return None
+    if model_set != "paper":
+        raise InputError("--model-set", None, f"{model_set!r}: the known set is 'paper'")
+    missing = [name for name in PAPER_MODEL_SET if name not in names]
+    if missing:
+        raise InputError("--model-set", None, f"no run for {len(missing)} of the paper's 15 models: {', '.join(missing)}")
+    return list(PAPER_MODEL_SET)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, pd.DataFrame):
-        return json.loads(value.to_json(orient="index"))
+        return json.loads(value.to_json(orient="index", double_precision=15))
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
     return value
 
 
@@ -128,48 +147,45 @@ def humans_command(
             study = load_human_study(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
         trials = trials_of(study, source)
         tables = {
+            "participants": participant_table(study),
             "overall": human_summary(trials, top, ties),  # type: ignore[arg-type]
             "by_subfield": accuracy_by(trials, "subfield"),
             "by_position": accuracy_by(trials, "position"),
             "by_experience": accuracy_by_experience(trials),
-            "by_expertise": expertise_calibration(trials).set_index("bin"),
+            "by_expertise": expertise_calibration(trials),
         }
     if as_json:
         stdout.print_json(json.dumps({k: _jsonable(v) for k, v in tables.items()}))
         return
     columns = ["n", "n_correct", "accuracy", "ci95_low", "ci95_high"]
+    print_frame(tables["participants"], "Participants (all their trials)", percent=("share",))
     stdout.print(f"{trials['participant_id'].nunique()} experts, {len(trials)} trials on {source}-made items", highlight=False)
     for key, title in (("overall", "Human experts"), ("by_subfield", "By subfield"), ("by_position", "By researcher type"), ("by_experience", "By years of experience")):
         print_frame(tables[key][columns], title, percent=("accuracy", "ci95_low", "ci95_high"))
-    print_frame(tables["by_expertise"][["n", "mean_expertise", "accuracy"]], "By self-rated expertise (equal-count bins)", percent=("accuracy",))
+    by_expertise = tables["by_expertise"]
+    print_frame(by_expertise, "By self-rated expertise (4 equal-count bins of ranked expertise, as the paper)",
+                percent=tuple(column for column in by_expertise.columns if column.startswith("accuracy")))
 
 
 @app.command("compare")
 def compare_command(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories (from `brainbench run` or `import-published`)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the study's files (for the human experts)."),
-    model_set: str | None = typer.Option(None, "--model-set", help="'paper': average over the paper's 15 models (runs named as its result folders)."),
+    model_set: str | None = typer.Option(None, "--model-set", help="'paper': the mean and the tests over the paper's 15 models (the default whenever all 15 have runs)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Accuracy of several runs side by side with the human experts; mean, subfields, agreement;
-    for two runs also McNemar's test and a bootstrap CI of their difference."""
+    """Accuracy of several runs side by side with the human experts; mean, models vs experts, subfields,
+    agreement, Table S3, chat vs base and size; for two runs also McNemar's test and a bootstrap CI of their difference."""
     with handle_errors():
         runs, datasets = load_runs(run_dirs)
-        chosen = None
-        if model_set is not None:
-            if model_set != "paper":
-                raise InputError("--model-set", None, f"{model_set!r}: the known set is 'paper'")
-            missing = [name for name in PAPER_MODEL_SET if name not in runs]
-            if missing:
-                raise InputError("--model-set", None, f"no run for {len(missing)} of the paper's 15 models: {', '.join(missing)}")
-            chosen = PAPER_MODEL_SET
+        chosen = resolve_model_set(model_set, list(runs))
         tables = comparison_tables(results_table(runs), human_trials_for(datasets, data_dir), chosen)
     if as_json:
-        stdout.print_json(json.dumps({k: _jsonable(v) for k, v in tables.items()}, default=float))
+        stdout.print_json(json.dumps(_jsonable(tables), default=float))
         return
-    print_frame(tables["accuracy"][["n", "n_correct", "accuracy", "ci95_low", "ci95_high"]], "Accuracy", percent=("accuracy", "ci95_low", "ci95_high"))
-    over = "the paper's 15 models" if model_set else f"{len(tables['accuracy'])} run(s)"
-    stdout.print(f"mean over {over}: {100 * tables['mean_accuracy']:.1f}%", highlight=False)
+    percent = ("accuracy", "ci95_low", "ci95_high")
+    print_frame(tables["accuracy"][["n", "n_correct", "accuracy", "ci95_low", "ci95_high"]], "Accuracy", percent=percent)
+    stdout.print(describe_mean(tables), highlight=False)
     if "paired" in tables:
         paired = tables["paired"]
         stdout.print(
@@ -179,16 +195,18 @@ def compare_command(
             highlight=False,
         )
     if "humans" in tables:
-        print_frame(tables["humans"][["n", "n_correct", "accuracy", "ci95_low", "ci95_high"]], "Human experts", percent=("accuracy", "ci95_low", "ci95_high"))
+        print_frame(tables["humans"][["n", "n_correct", "accuracy", "ci95_low", "ci95_high"]], "Human experts", percent=percent)
     if "models_vs_humans" in tables:
-        test = tables["models_vs_humans"]
-        stdout.print(f"models vs experts: t({test['df']}) = {test['t']:.2f}, p = {test['p']:.3g}, Cohen's d = {test['cohens_d']:.2f}", highlight=False)
+        stdout.print(describe_models_vs_humans(tables["models_vs_humans"]), highlight=False)
     print_frame(tables["subfields"], "Accuracy by subfield", percent=("*",))
-    agreement = tables["agreement"]
-    line = f"item-level agreement (Spearman): model-model {agreement['model_model_mean']:.2f} ± {agreement['model_model_sd']:.2f}"
-    if "model_human_mean" in agreement:
-        line += f", model-human {agreement['model_human_mean']:.2f} ± {agreement['model_human_sd']:.2f}"
-    stdout.print(line, highlight=False)
+    stdout.print(describe_agreement(tables["agreement"]), highlight=False)
+    print_frame(tables["table_s3"], "Table S3: logistic regression of correct on confidence (one seeded stream, the paper's order)")
+    if tables["chat_vs_base"]:
+        print_frame(tables["chat_vs_base"]["pairs"][["base", "accuracy_base", "accuracy_chat", "difference", "difference_ci95_low", "difference_ci95_high", "mcnemar_p"]],
+                    "Chat/instruct vs base model", percent=("accuracy_base", "accuracy_chat", "difference", "difference_ci95_low", "difference_ci95_high"))
+    if tables["accuracy_by_size"]:
+        print_frame(tables["accuracy_by_size"]["families"], "Accuracy and size within a family",
+                    percent=("slope_per_tenfold", "difference", "difference_ci95_low", "difference_ci95_high"))
 
 
 @app.command("report")
@@ -198,6 +216,7 @@ def report_command(
     figures: Path | None = typer.Option(None, "--figures", help="Also save every figure as PNG and SVG here."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the study's files (for the human experts)."),
     finetuned: list[str] = typer.Option([], "--finetuned", help="BASE=TUNED run names (as the report shows them) for Fig 5; runs with an adapter pair with their base run by themselves. Repeatable."),
+    model_set: str | None = typer.Option(None, "--model-set", help="'paper': the headline mean and tests over the paper's 15 models (the default whenever all 15 have runs)."),
     unseen: str | None = typer.Option(None, "--unseen", help="Memorisation verdicts against the reference corpus with this label (e.g. after-cutoff) instead of the altered versions."),
 ) -> None:
     """One self-contained HTML report: the paper's Fig 3A-C, Fig 4, Fig S6 and their tables; with runs under
@@ -216,8 +235,9 @@ def report_command(
             frame = results_table({info["model"]: records})
             frame["condition"] = condition_label(info)
             by_condition.append(frame)
-        pairs = [tuple(pair.split("=", 1)) for pair in finetuned]
+        pairs = [tuple(model_key(name) for name in pair.split("=", 1)) for pair in finetuned]
         names = [name for name, _, _, _ in named]
+        chosen = resolve_model_set(model_set, names)
         for pair in pairs:
             if len(pair) != 2 or any(name not in names for name in pair):
                 raise InputError("--finetuned", None, f"{'='.join(pair)!r}: expected BASE=TUNED with names among {', '.join(names)}")
@@ -232,6 +252,7 @@ def report_command(
             publication_dates=dates,
             unseen=unseen,
             finetuned=pairs,
+            model_set=chosen,
         )
         write_report(out, f"BrainBench report: {len(named)} run(s)", sections, PERCENT_TABLES)
         written = save_figures(sections, figures) if figures is not None else []

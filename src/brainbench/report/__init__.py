@@ -5,16 +5,21 @@ from __future__ import annotations
 import pandas as pd
 
 from brainbench.analysis import (
+    PAPER_MODEL_SET,
     accuracy_by,
     accuracy_by_experience,
     calibration_by_model,
     calibration_summary,
     comparison_tables,
     context_table,
+    describe_agreement,
+    describe_mean,
+    describe_models_vs_humans,
     expertise_calibration,
     finetuning_boost,
     flag_memorised,
     memorisation_summary,
+    participant_table,
     publication_date_correlation,
 )
 from brainbench.analysis.memorisation import SCORE_NAMES
@@ -24,6 +29,7 @@ from brainbench.report.figures import (
     plot_boost,
     plot_by_group,
     plot_calibration,
+    plot_chat_and_size,
     plot_context,
     plot_memorisation,
     plot_publication_dates,
@@ -43,24 +49,23 @@ def build_sections(
     publication_dates: pd.Series | None = None,
     unseen: str | None = None,
     finetuned: list[tuple[str, str]] | None = None,
+    model_set: list[str] | None = None,
 ) -> list[Section]:
     """The paper's results for ``results`` (full-abstract runs) and, where given, the human experts'
     trials, runs under other conditions (results rows with a ``condition`` column, full ones
     included), memorisation tables (``read_memorisation`` rows with a ``model`` column) and the
     items' publication dates. ``unseen`` names the reference corpus that the memorisation verdicts
-    measure against (default: the altered versions). ``finetuned`` pairs (base, tuned) run names for Fig 5."""
-    tables = comparison_tables(results, human_trials)
+    measure against (default: the altered versions). ``finetuned`` pairs (base, tuned) run names for Fig 5.
+    ``model_set``: what the headline mean and the tests are over (``comparison_tables``' default: the
+    paper's 15 models whenever all have runs, else every run); other runs are shown beside it, labelled."""
+    tables = comparison_tables(results, human_trials, model_set)
     accuracy_columns = ["n", "n_correct", "accuracy", "sem", "ci95_low", "ci95_high"]
+    paper_set = tables["model_set"] == list(PAPER_MODEL_SET)
     overview = Section(
         "Accuracy: models and human experts (Fig 3A)",
-        text=f"Mean over {len(tables['accuracy'])} run(s): {100 * tables['mean_accuracy']:.1f}%."
-        + (
-            f" Models vs experts: t({tables['models_vs_humans']['df']}) = {tables['models_vs_humans']['t']:.2f}, "
-            f"p = {tables['models_vs_humans']['p']:.3g}, Cohen's d = {tables['models_vs_humans']['cohens_d']:.2f}."
-            if "models_vs_humans" in tables
-            else ""
-        ),
-        figures={"fig3a_accuracy": plot_accuracy(tables["accuracy"], tables.get("humans"))},
+        text=describe_mean(tables) + (" " + describe_models_vs_humans(tables["models_vs_humans"]) if "models_vs_humans" in tables else ""),
+        figures={"fig3a_accuracy": plot_accuracy(tables["accuracy"], tables.get("humans"), tables["other_runs"], tables["mean_accuracy"],
+                                                 "mean of the paper's 15 models" if paper_set else "mean of the models")},
         tables={"Models": tables["accuracy"][accuracy_columns]},
     )
     if "humans" in tables:
@@ -80,9 +85,10 @@ def build_sections(
                 "Human experts by researcher type (Fig 3C)",
                 figures={"fig3c_researcher_type": plot_by_group(by_position, "Human experts by researcher type", tables["mean_accuracy"])},
                 tables={
+                    "Participants (those with trials on these items)": participant_table(human_trials),
                     "By researcher type": by_position[accuracy_columns],
                     "By years of experience": accuracy_by_experience(human_trials)[accuracy_columns],
-                    "By self-rated expertise (equal-count bins)": expertise_calibration(human_trials).set_index("bin")[["n", "mean_expertise", "accuracy"]],
+                    "By self-rated expertise (4 equal-count bins of ranked expertise, overall and per subfield, as the paper)": expertise_calibration(human_trials),
                 },
             )
         )
@@ -92,20 +98,25 @@ def build_sections(
             "Calibration (Fig 4, Table S3)",
             text="Confidence is |PPL_A - PPL_B| for models and the rating for humans; 20 equal-count bins of ranked "
             "confidence. ECE and Brier use the chosen option's probability (models: two-way softmax of per-token "
-            "log-likelihoods; humans: rating mapped to 0.5-1); the paper did not report them.",
+            "log-likelihoods; humans: rating mapped to 0.5-1); the paper did not report them. Table S3 as the paper: "
+            "logistic regression of correct on confidence over 5 random 80% subsets, all drawn from one numpy stream "
+            "seeded 42 in the paper's order (its 15 models, then the experts, then other runs), so a row depends on the "
+            "runs before it; t-test of the 5 coefficients against 0, one-sided.",
             figures={"fig4_calibration": plot_calibration(calibration_by_model(results, human_trials), calibration)},
-            tables={"Calibration": calibration},
+            tables={"Calibration": calibration, "Table S3: logistic regression of correct on confidence": tables["table_s3"]},
         )
     )
     agreement = tables["agreement"]
     sections.append(
         Section(
             "Item-level agreement (Fig S6)",
-            text=", ".join(f"{key} {value:.3g}" for key, value in agreement.items()),
+            text=describe_agreement(agreement),
             figures={"figS6_agreement": plot_agreement(tables["agreement_matrix"])},
             tables={"Spearman correlations of item difficulty": tables["agreement_matrix"]},
         )
     )
+    if tables["chat_vs_base"] or tables["accuracy_by_size"]:
+        sections.append(families_section(tables["chat_vs_base"], tables["accuracy_by_size"]))
     if finetuned:
         sections.append(boost_section(results, finetuned))
     if conditions is not None and set(conditions["condition"]) - {"full"}:
@@ -117,12 +128,35 @@ def build_sections(
     return sections
 
 
+def families_section(chat: dict, by_size: dict) -> Section:
+    text = []
+    tables = {}
+    if chat:
+        summary = chat["mean_difference"]
+        text.append(f"Chat/instruct versions against their base models on the same items ({summary['n']} pair(s)): "
+                    f"mean difference {100 * summary['mean']:+.1f} points"
+                    + (f" (95% CI {100 * summary['ci95_low']:+.1f} to {100 * summary['ci95_high']:+.1f}, t-test over the pairs)." if summary["n"] > 1 else "."))
+        tables["Chat/instruct vs base model (difference chat - base; bootstrap 95% CI, McNemar)"] = chat["pairs"]
+    if by_size:
+        text.append("Accuracy against parameter count within each family (base models; sizes read from the names): the slope is per "
+                    "tenfold more parameters; largest minus smallest is paired over the items both scored.")
+        tables["Accuracy and size within a family"] = by_size["families"]
+        tables["Models by family and size"] = by_size["models"]
+    return Section(
+        "Chat/instruct tuning and model size",
+        text=" ".join(text),
+        figures={"chat_and_size": plot_chat_and_size(chat.get("pairs"), by_size.get("models"))},
+        tables=tables,
+    )
+
+
 def boost_section(results: pd.DataFrame, pairs: list[tuple[str, str]]) -> Section:
     boosts = pd.DataFrame([finetuning_boost(results, before, after) for before, after in pairs])
     return Section(
         "Fine-tuning boost (Fig 5)",
         text="Each base model against its tuned version on the items both scored; paired t-tests (as the paper) on the "
-        "correct option's PPL and on PPL_correct - PPL_incorrect.",
+        "correct option's PPL (with the 95% CI of its drop and Cohen's d_av, as pingouin reports them) and on "
+        "PPL_correct - PPL_incorrect.",
         figures={"fig5_finetuning_boost": plot_boost(results, boosts)},
         tables={"Fine-tuning boost": boosts.set_index("after")},
     )

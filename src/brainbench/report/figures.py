@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -12,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies. Vermillion is kept for humans.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#F0E442", "#999999"]
@@ -23,16 +25,29 @@ def _short(name: str, limit: int = 28) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
-def plot_accuracy(accuracy: pd.DataFrame, humans: pd.DataFrame | None = None) -> Figure:
-    """Fig 3A: accuracy of each model (bars, Wilson 95% CI) against the human experts (lines)."""
+def plot_accuracy(accuracy: pd.DataFrame, humans: pd.DataFrame | None = None, others: Sequence[str] = (), mean: float | None = None,
+                  mean_label: str = "mean of the models") -> Figure:
+    """Fig 3A: accuracy of each model (bars, Wilson 95% CI) against the human experts (lines); runs in
+    ``others`` (outside the set the mean is over) hatched, and the mean as a line if given."""
     fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(accuracy) + 2), 4.5))
     x = np.arange(len(accuracy))
     errors = np.vstack([accuracy["accuracy"] - accuracy["ci95_low"], accuracy["ci95_high"] - accuracy["accuracy"]])
-    ax.bar(x, accuracy["accuracy"], yerr=errors, capsize=3, color=[PALETTE[i % len(PALETTE)] for i in x], edgecolor="black", linewidth=0.6)
+    bars = ax.bar(x, accuracy["accuracy"], yerr=errors, capsize=3, color=[PALETTE[i % len(PALETTE)] for i in x], edgecolor="black", linewidth=0.6)
+    for bar, name in zip(bars, accuracy.index):
+        if name in others:
+            bar.set_hatch("//")
+            bar.set_alpha(0.6)
+    if mean is not None:
+        ax.axhline(mean, color=PALETTE[0], linestyle="-.", linewidth=1.5, label=f"{mean_label}: {100 * mean:.1f}%")
     if humans is not None:
         for (label, row), style in zip(humans.iterrows(), ("--", ":")):
             ax.axhline(row["accuracy"], color=HUMAN_COLOUR, linestyle=style, linewidth=2, label=f"{label}: {100 * row['accuracy']:.1f}%")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    if others:
+        handles.append(Patch(facecolor="white", edgecolor="black", hatch="//"))
+        labels.append("not in the mean")
+    if handles:
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.axhline(0.5, color="grey", linewidth=0.8)
     ax.set_xticks(x, [_short(name) for name in accuracy.index], rotation=35, ha="right")
     ax.set_ylim(0.4, 1.0)
@@ -43,16 +58,19 @@ def plot_accuracy(accuracy: pd.DataFrame, humans: pd.DataFrame | None = None) ->
     return fig
 
 
-def plot_subfields(subfields: pd.DataFrame, average: str = "average model", human: str = "human experts") -> Figure:
-    """Fig 3B: per subfield, the average model and the human experts (bars) and each model (dots)."""
+def plot_subfields(subfields: pd.DataFrame, average: str = "average model", human: str = "human experts",
+                   top: str = "human experts (top 20%)") -> Figure:
+    """Fig 3B: per subfield, the average model, the human experts and the most expert of them (bars)
+    and each model (dots)."""
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     x = np.arange(len(subfields))
-    series = [name for name in (average, human) if name in subfields.columns]
+    series = [name for name in (average, human, top) if name in subfields.columns]
     width = 0.8 / max(1, len(series))
     for offset, name in enumerate(series):
-        colour = HUMAN_COLOUR if name == human else PALETTE[0]
-        ax.bar(x + (offset - (len(series) - 1) / 2) * width, subfields[name], width, label=name, color=colour, edgecolor="black", linewidth=0.6)
-    models = [name for name in subfields.columns if name not in (average, human)]
+        colour = PALETTE[0] if name == average else HUMAN_COLOUR
+        ax.bar(x + (offset - (len(series) - 1) / 2) * width, subfields[name], width, label=name, color=colour,
+               alpha=0.55 if name == top else 1.0, hatch="//" if name == top else None, edgecolor="black", linewidth=0.6)
+    models = [name for name in subfields.columns if name not in (average, human, top)]
     for index, name in enumerate(models):
         ax.scatter(x - (len(series) - 1) / 2 * width, subfields[name], s=14, color="black", alpha=0.5, zorder=3, label="each model" if index == 0 else None)
     ax.axhline(0.5, color="grey", linewidth=0.8)
@@ -233,5 +251,37 @@ def plot_boost(results: pd.DataFrame, boosts: pd.DataFrame) -> Figure:
         for ax in (bars, histogram):
             ax.spines[["top", "right"]].set_visible(False)
     fig.suptitle("Fine-tuning boost")
+    fig.tight_layout()
+    return fig
+
+
+def plot_chat_and_size(chat_pairs: pd.DataFrame | None, by_size: pd.DataFrame | None) -> Figure:
+    """Left: each chat/instruct model minus its base model (bootstrap 95% CI). Right: accuracy against
+    parameter count (log scale), one line per family."""
+    panels = [panel for panel in (chat_pairs, by_size) if panel is not None and not panel.empty]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
+    axes = list(axes[0])
+    if chat_pairs is not None and not chat_pairs.empty:
+        ax = axes.pop(0)
+        y = np.arange(len(chat_pairs))
+        errors = np.vstack([chat_pairs["difference"] - chat_pairs["difference_ci95_low"], chat_pairs["difference_ci95_high"] - chat_pairs["difference"]])
+        ax.errorbar(chat_pairs["difference"], y, xerr=errors, fmt="o", color=PALETTE[0], capsize=3)
+        ax.axvline(0, color="grey", linewidth=0.8)
+        ax.set_yticks(y, [_short(name, 30) for name in chat_pairs.index], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("accuracy: chat/instruct − base")
+        ax.set_title("Chat/instruct tuning", fontsize=10)
+        ax.spines[["top", "right"]].set_visible(False)
+    if by_size is not None and not by_size.empty:
+        ax = axes.pop(0)
+        for index, (family, members) in enumerate(by_size.groupby("family", sort=False)):
+            ax.plot(members["parameters_b"], members["accuracy"], marker="o", color=PALETTE[index % len(PALETTE)], label=_short(family, 30))
+        ax.set_xscale("log")
+        ax.set_xlabel("parameters (billions, log scale)")
+        ax.set_ylabel("Accuracy")
+        ax.set_ylim(0.5, 1.0)
+        ax.set_title("Size within a family", fontsize=10)
+        ax.legend(frameon=False, fontsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig

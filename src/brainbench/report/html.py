@@ -37,7 +37,7 @@ def _format(value: Any, column: str) -> str:
     if isinstance(value, float):
         if pd.isna(value):
             return ""
-        if column in {"accuracy", "ci95_low", "ci95_high", "sem"} or column.startswith("%"):
+        if column in {"ci95_low", "ci95_high", "sem"} or column.startswith(("%", "accuracy", "difference")):
             return f"{100 * value:.1f}%"
         return f"{value:.4g}"
     return html.escape(str(value))
