@@ -101,12 +101,11 @@ def test_a_whole_session_in_chromium(data_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_the_admin_in_chromium(data_dir: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize("study_db", ["sqlite", "postgresql"], indirect=True)
+def test_the_admin_in_chromium(data_dir: Path, tmp_path: Path, study_db: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    db = tmp_path / "study.sqlite" if backend == "sqlite" else request.getfixturevalue("postgres_url")
-    with serving(db, data_dir, tmp_path / "server.log", trials=2) as server, sync_playwright() as playwright:
+    with serving(study_db, data_dir, tmp_path / "server.log", trials=2) as server, sync_playwright() as playwright:
         take_part(server.url, 2).close()
         browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
         try:
@@ -138,9 +137,9 @@ def test_the_admin_in_chromium(data_dir: Path, tmp_path: Path, backend: str, req
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_fifty_participants_at_once_then_kill_and_restart(data_dir: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
-    db = tmp_path / "study.sqlite" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+@pytest.mark.parametrize("study_db", ["sqlite", "postgresql"], indirect=True)
+def test_fifty_participants_at_once_then_kill_and_restart(data_dir: Path, tmp_path: Path, study_db: str) -> None:
+    db = study_db
     log = tmp_path / "server.log"
     with serving(db, data_dir, log) as server:
         with ThreadPoolExecutor(max_workers=50) as pool:
