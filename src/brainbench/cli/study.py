@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -19,20 +20,20 @@ ADMIN_TOKEN_ENV = "BRAINBENCH_ADMIN_TOKEN"
 
 @study_app.command("serve")
 def serve_command(
-    db: str = typer.Option("study.sqlite", "--db", help="Database: a SQLite file or a URL (postgresql+psycopg://...)."),
-    dataset: str = typer.Option("brainbench-human", "--dataset", "-d", help="The test set the participants see."),
-    texts: str = typer.Option("released", "--texts", help="released or reparsed texts (see brainbench run)."),
-    trials: int = typer.Option(9, "--trials", min=1, help="Trials per participant (the paper's: 9); changeable on the admin page."),
-    consent: Path | None = typer.Option(None, "--consent", help="The consent text (Markdown): the study's duration, investigator, contact, "
-                                        "ethics approval. Start from `brainbench study consent-template`."),
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8000, "--port", "-p"),
-    title: str = typer.Option("Predict the result", "--title", help="Shown on every page."),
-    catch: Path | None = typer.Option(None, "--catch", help="Test cases with obvious answers (same format as a dataset): one per participant, at a random position, to screen attention."),
-    secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Send cookies over HTTPS only (serving behind an HTTPS reverse proxy)."),
-    forwarded_allow_ips: str | None = typer.Option(None, "--forwarded-allow-ips", help="The reverse proxies whose X-Forwarded-For/-Proto to trust "
-                                                   "(comma-separated IPs; uvicorn's default: 127.0.0.1)."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files."),
+    db: Annotated[str, typer.Option("--db", help="Database: a SQLite file or a URL (postgresql+psycopg://...).")] = "study.sqlite",
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="The test set the participants see.")] = "brainbench-human",
+    texts: Annotated[str, typer.Option("--texts", help="released or reparsed texts (see brainbench run).")] = "released",
+    trials: Annotated[int, typer.Option("--trials", min=1, help="Trials per participant (the paper's: 9); changeable on the admin page.")] = 9,
+    consent: Annotated[Path | None, typer.Option("--consent", help="The consent text (Markdown): the study's duration, investigator, "
+                                                 "contact, ethics approval. Start from `brainbench study consent-template`.")] = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p")] = 8000,
+    title: Annotated[str, typer.Option("--title", help="Shown on every page.")] = "Predict the result",
+    catch: Annotated[Path | None, typer.Option("--catch", help="Test cases with obvious answers (same format as a dataset): one per participant, at a random position, to screen attention.")] = None,
+    secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Send cookies over HTTPS only (serving behind an HTTPS reverse proxy).")] = False,
+    forwarded_allow_ips: Annotated[str | None, typer.Option("--forwarded-allow-ips", help="The reverse proxies whose X-Forwarded-For/-Proto "
+                                                            "to trust (comma-separated IPs; uvicorn's default: 127.0.0.1).")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local mirror of the dataset files.")] = None,
 ) -> None:
     """Serve the study. The admin token comes from BRAINBENCH_ADMIN_TOKEN, else one is made and printed once."""
     import uvicorn

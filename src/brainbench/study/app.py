@@ -16,9 +16,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from brainbench.study.export import abstract_ids_csv, catch_csv, participant_data_csv
 from brainbench.study.forms import ANSWER_HINTS, POSITIONS, PROFILE_HINTS, SEXES, Answer, Profile, read_form
-from brainbench.study.store import AlreadyAnswered, InvalidSetting, NoSession, NotYourTrial, ProfileLocked, StudyError, StudyStore
+from brainbench.study.store import (
+    AlreadyAnswered,
+    InvalidSetting,
+    NoSession,
+    NotYourTrial,
+    ProfileLocked,
+    StudyError,
+    StudyStore,
+)
 from brainbench.study.templates import DEFAULT_CONSENT, TEMPLATES, render_consent
-from brainbench.web import CsrfTokens, LoginThrottle, Pages, PageError, SignIn, add_security_headers
+from brainbench.web import CsrfTokens, LoginThrottle, PageError, Pages, SignIn, add_security_headers
 
 PARTICIPANT_COOKIE = "bb_participant"
 ADMIN_COOKIE = "bb_admin"

@@ -15,7 +15,7 @@ import random
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +144,7 @@ def active_seconds(views: Sequence[tuple[float, float | None]], answered_at: flo
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class StudyStore:
@@ -331,4 +331,4 @@ class StudyStore:
 
 
 def _ms(seconds: float) -> int:
-    return max(0, int(round(1000 * seconds)))
+    return max(0, round(1000 * seconds))
