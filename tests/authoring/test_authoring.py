@@ -91,6 +91,21 @@ def test_queue_review_and_versioned_test_set(tmp_path: Path) -> None:
         build_dataset(queue, "sleep-bench", "1", tmp_path / "sets")
 
 
+def test_every_review_decision_is_kept(tmp_path: Path) -> None:
+    queue = ReviewQueue(tmp_path / "review.sqlite")
+    item = queue.add({"doi": "10.1/x", "text": ABSTRACT}, GOOD, {"author": "human"}, [])
+    queue.review(item, "accepted", reviewer="ana", expected="proposed")
+    with pytest.raises(ReviewConflict, match="is accepted now, not proposed: someone decided it meanwhile"):
+        queue.review(item, "rejected", reviewer="ben", expected="proposed", note="too easy")
+    with pytest.raises(ReviewConflict, match=r"ana decided it \(accepted\) at .*: changing a decision needs a note"):
+        queue.review(item, "rejected", reviewer="ben", expected="accepted")
+    flipped = queue.review(item, "rejected", reviewer="ben", expected="accepted", note="the result is in the title")
+    assert flipped["status"] == "rejected" and flipped["note"] == "the result is in the title"
+    assert [(d["reviewer"], d["from_status"], d["to_status"], d["note"]) for d in flipped["history"]] == [
+        ("ana", "proposed", "accepted", None), ("ben", "accepted", "rejected", "the result is in the title")]
+    assert all(d["decided_at"].endswith("+00:00") for d in flipped["history"])
+
+
 @pytest.mark.slow
 def test_from_pubmed_to_a_scored_test_set(tmp_path: Path, data_dir: Path) -> None:
     from brainbench.scoring.hf import embedded_model_file
