@@ -78,7 +78,8 @@ def test_the_subfield_is_chosen_from_the_list_or_written_as_new(tmp_path: Path) 
     assert all(f"<option>{name}</option>" in form for name in SUBFIELDS)
     for fields, problem in (({"subfield": ""}, "choose a subfield from the list"), ({"subfield": "  "}, "choose a subfield from the list"),
                             ({"subfield": "__new", "new_subfield": " "}, "choose a subfield from the list"),
-                            ({"subfield": "Made Up"}, "is not one of the subfields")):
+                            ({"subfield": "Made Up"}, "is not one of the subfields"),
+                            ({"subfield": "__new", "new_subfield": "=HYPERLINK(0)"}, "cannot start with = + - or @")):
         response = client.post("/write/0", data={"csrf": csrf, "altered": GOOD, **fields})
         assert response.status_code == 422 and problem in response.text and GOOD in response.text  # the text is kept
     assert client.post("/write/0", data={"csrf": csrf, "altered": GOOD, "subfield": "Systems/Circuits"}).status_code == 303

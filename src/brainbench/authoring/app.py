@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from brainbench.authoring.edits import check_alteration
 from brainbench.authoring.queue import STATUSES, ReviewConflict, ReviewQueue, UnknownItem
 from brainbench.errors import InputError
-from brainbench.web import CsrfTokens, LoginThrottle, PageError, Pages, SignIn, add_security_headers
+from brainbench.web import FORMULA_STARTS, CsrfTokens, LoginThrottle, PageError, Pages, SignIn, add_security_headers
 
 COOKIE = "bb_author"
 MAX_TEXT_CHARS = 20_000  # an abstract has ~2,000 characters: a longer form is refused before any check runs
@@ -85,6 +85,8 @@ def choose_subfield(chosen: str, new: str, known: Sequence[str]) -> tuple[str, l
         return "", ["choose a subfield from the list, or choose 'Another subfield' and write it"]
     if chosen != NEW_SUBFIELD and subfield not in known:
         return "", [f"{subfield!r} is not one of the subfields: choose 'Another subfield' to add it"]
+    if subfield.startswith(FORMULA_STARTS):  # it becomes a cell of the test set's CSV, which is read back verbatim
+        return "", ["a subfield cannot start with = + - or @ (a spreadsheet would run it as a formula)"]
     return subfield, []
 
 

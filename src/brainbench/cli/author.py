@@ -134,7 +134,7 @@ def serve_command(
     port: Annotated[int, typer.Option("--port", "-p")] = 8001,
     secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Send cookies over HTTPS only (behind an HTTPS reverse proxy).")] = False,
     forwarded_allow_ips: Annotated[str | None, typer.Option("--forwarded-allow-ips", help="The reverse proxies whose X-Forwarded-For/-Proto "
-                                                            "to trust (comma-separated IPs; uvicorn's default: 127.0.0.1).")] = None,
+                                                            "to trust (comma-separated IPs; default: 127.0.0.1,::1, a proxy on this machine).")] = None,
 ) -> None:
     """The authoring page: write alterations in the browser and review the queue. Token: BRAINBENCH_AUTHOR_TOKEN, else printed once."""
     import uvicorn

@@ -32,7 +32,7 @@ def serve_command(
     catch: Annotated[Path | None, typer.Option("--catch", help="Test cases with obvious answers (same format as a dataset): one per participant, at a random position, to screen attention.")] = None,
     secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Send cookies over HTTPS only (serving behind an HTTPS reverse proxy).")] = False,
     forwarded_allow_ips: Annotated[str | None, typer.Option("--forwarded-allow-ips", help="The reverse proxies whose X-Forwarded-For/-Proto "
-                                                            "to trust (comma-separated IPs; uvicorn's default: 127.0.0.1).")] = None,
+                                                            "to trust (comma-separated IPs; default: 127.0.0.1,::1, a proxy on this machine).")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local mirror of the dataset files.")] = None,
 ) -> None:
     """Serve the study. The admin token comes from BRAINBENCH_ADMIN_TOKEN, else one is made and printed once."""
