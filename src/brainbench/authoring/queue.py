@@ -96,10 +96,12 @@ class ReviewQueue:
         rows = [dict(row) for row in connection.execute(query).mappings()]
         if where is not None:
             history = history.where(decisions_table.c.item_id.in_([row["id"] for row in rows]))
-        decisions = [dict(row) for row in connection.execute(history).mappings()]
+        decisions: dict[int, list[dict[str, Any]]] = {}
+        for decision in connection.execute(history).mappings():
+            decisions.setdefault(decision["item_id"], []).append(dict(decision))
         for row in rows:
             row["reasons"], row["provenance"] = json.loads(row["reasons"]), json.loads(row["provenance"])
-            row["history"] = [decision for decision in decisions if decision["item_id"] == row["id"]]
+            row["history"] = decisions.get(row["id"], [])
         return rows
 
     def _read_one(self, connection: sa.Connection, item_id: int, lock: bool = False) -> dict[str, Any]:
