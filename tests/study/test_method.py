@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from brainbench.cli import app
 from brainbench.data import Dataset
-from brainbench.study import Answer, Profile, StudyStore, create_app
+from brainbench.study import Answer, Profile, StudyError, StudyStore, create_app
 from brainbench.study.assign import order_trials
 from brainbench.study.templates import DEFAULT_CONSENT
 from tests.study.flows import AUTH, PROFILE, TOKEN, answer, csrf_of, hidden, participant_data, start
@@ -137,3 +137,11 @@ def test_a_missing_field_answers_a_page_that_keeps_what_was_entered(client: Test
     assert hidden(response.text, "view_id") == hidden(page, "view_id")  # the same view goes on
     response = client.post("/admin/setup", headers=AUTH, data={"csrf": csrf, "trials": "many"})
     assert response.status_code == 422 and response.headers["content-type"].startswith("text/html") and "trials:" in response.text
+
+
+def test_a_database_of_an_older_study_schema_is_refused(human: Dataset, tmp_path: Path) -> None:
+    store = StudyStore(tmp_path / "study.sqlite", human)
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM study_settings WHERE key = 'schema_version'")  # as brainbench wrote it before views
+    with pytest.raises(StudyError, match="made by an older brainbench \\(study schema 1, this one needs 2\\)"):
+        StudyStore(tmp_path / "study.sqlite", human)
