@@ -3,7 +3,10 @@ and the whole way in headless Chromium."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +21,7 @@ from brainbench.authoring.app import create_app
 from brainbench.web import LoginThrottle
 from tests.authoring.test_authoring import ABSTRACT, GOOD
 from tests.report.test_report import CHROMIUM_ARGS, chromium_path
+from tests.servers import free_port, server_process
 
 SUBFIELDS = ["Behavioral/Cognitive", "Systems/Circuits"]
 CANDIDATES = [{"doi": "10.1/x", "journal": "J", "subfield": "", "text": ABSTRACT}]
@@ -158,3 +162,16 @@ def test_the_authoring_page_in_chromium(served: tuple[str, ReviewQueue], tmp_pat
     [item] = queue.items("rejected")
     assert item["provenance"] == {"author": "human", "by": "Ana"} and item["subfield"] == "Systems/Circuits" and "[[increased, decreased]]" in item["combined"]
     assert [decision["reviewer"] for decision in item["history"]] == ["Ana", "Ana"]
+
+
+@pytest.mark.slow
+def test_author_serve_passes_its_options_on(tmp_path: Path) -> None:
+    (tmp_path / "candidates.jsonl").write_text(json.dumps(CANDIDATES[0]) + "\n")
+    port = free_port()
+    command = [sys.executable, "-m", "brainbench", "author", "serve", "--queue", str(tmp_path / "q.sqlite"), "--candidates",
+               str(tmp_path / "candidates.jsonl"), "--subfield", "Sleep", "--subfield", "Memory", "--secure-cookies", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with server_process(command, f"{url}/healthz", tmp_path / "server.log", env={**os.environ, "BRAINBENCH_AUTHOR_TOKEN": "tok"}):
+        first = httpx.get(f"{url}/write/0", headers={"Authorization": "Bearer tok"})
+        assert "; secure" in first.headers["set-cookie"].lower()
+        assert "<option>Memory</option>" in first.text and "<option>Sleep</option>" in first.text

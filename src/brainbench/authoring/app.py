@@ -172,4 +172,8 @@ def create_app(queue: ReviewQueue, token: str, candidates: list[dict[str, Any]],
         queue.review(item_id, decision, reviewer=reviewer, note=note, expected=expected)
         return RedirectResponse(f"/#item-{item_id}", status_code=303)
 
+    @app.get("/healthz")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
     return app

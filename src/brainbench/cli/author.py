@@ -105,6 +105,13 @@ def queue_command(queue: Path = typer.Option(Path("review.sqlite"), "--queue"), 
     stdout.print(table)
 
 
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name here (a container without a passwd entry)
+        raise InputError("--by", None, "who decides? give your name with --by NAME") from None
+
+
 @author_app.command("review")
 def review_command(
     item_id: Annotated[int, typer.Argument()],
@@ -120,7 +127,7 @@ def review_command(
     with handle_errors():
         if decision not in ("accept", "reject"):
             raise InputError("decision", None, f"{decision!r}: accept or reject")
-        item = ReviewQueue(queue).review(item_id, decision + "ed", reviewer=by or getpass.getuser(), altered=altered, note=note)
+        item = ReviewQueue(queue).review(item_id, decision + "ed", reviewer=by or _user_name(), altered=altered, note=note)
     stdout.print(f"#{item_id}: {item['status']}", highlight=False)
 
 
