@@ -16,6 +16,7 @@ _NEGATIONS = {"not", "no", "nor", "never", "n't", "did", "does", "do", "was", "w
 BACKGROUND_SHARE = 0.4  # the first 40% of sentences are background and methods: no edits there
 MAX_LENGTH_CHANGE = 0.2  # the altered text may be at most 20% longer or shorter (in words)
 MAX_LOG_PPL_GAP = 0.15  # |ln PPL_altered - ln PPL_original| beyond this under the reference model: too easy
+_MARKUP = re.compile(r"</?[A-Za-z][^<>]*>|&(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);")  # HTML tags and entities
 
 
 def combine(original: str, altered: str) -> str:
@@ -56,18 +57,28 @@ def _split_last_word(text: str) -> tuple[str, str]:
 def check_alteration(original: str, altered: str, log_ppl: Callable[[str], float] | None = None) -> list[str]:
     """Why a proposed alteration is not a good test case (empty when it passes).
 
-    Edits must lie in result sentences (not in the first 40% of the abstract: background and
-    methods), not merely negate, keep the length (within 20%) and the sentence count, combine into
-    a readable ``[[original, altered]]`` text, and, given a reference model's ``log_ppl``, not be
-    far less likely than the original (a gap that large makes the item too easy).
+    Edits must keep the length (within 20%; checked first, and a text over twice as long is not
+    compared further), add no HTML markup, lie in result sentences (not in the first 40% of the
+    abstract: background and methods), not merely negate, keep the sentence count, combine into a
+    readable ``[[original, altered]]`` text, and, given a reference model's ``log_ppl``, not be far
+    less likely than the original (a gap that large makes the item too easy).
     """
     if original.strip() == altered.strip():
         return ["the alteration changes nothing"]
     reasons = []
+    # sizes first: comparing the two versions word by word costs time quadratic in their length
+    words_original, words_altered = len(original.split()), len(altered.split())
+    if abs(words_altered - words_original) > MAX_LENGTH_CHANGE * words_original:
+        reasons.append(f"the length changes too much ({words_original} -> {words_altered} words)")
+        if words_altered > 2 * words_original:
+            return reasons  # far too long to be worth comparing
+    markup = sorted(set(_MARKUP.findall(altered)) - set(_MARKUP.findall(original)))
+    if markup:
+        reasons.append(f"holds HTML markup ({', '.join(markup[:3])}): write plain text")
     try:
         combined = combine(original, altered)
     except ValueError as error:
-        return [str(error)]
+        return [*reasons, str(error)]
     sentences = split_sentences(combined)
     if len(split_sentences(original)) != len(split_sentences(altered)):
         reasons.append("the two versions have a different number of sentences")
@@ -78,9 +89,6 @@ def check_alteration(original: str, altered: str, log_ppl: Callable[[str], float
     edits = parse_combined(combined).edits
     if all(_stems(edit.original) == _stems(edit.altered) for edit in edits):
         reasons.append("a bare negation: the edits only add or remove 'not'/'no' (e.g. 'increased' -> 'did not increase')")
-    words_original, words_altered = len(original.split()), len(altered.split())
-    if abs(words_altered - words_original) > MAX_LENGTH_CHANGE * words_original:
-        reasons.append(f"the length changes too much ({words_original} -> {words_altered} words)")
     if log_ppl is not None:
         gap = log_ppl(altered) - log_ppl(original)
         if abs(gap) > MAX_LOG_PPL_GAP:

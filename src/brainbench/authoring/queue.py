@@ -1,6 +1,6 @@
 """The review queue: every proposed test case waits for a human to accept, edit or reject it, and
-keeps its provenance (who or what wrote it: a person, or a model id with its prompt); accepted
-items become a versioned test set."""
+keeps its provenance (who or what wrote it: a person, or a model id with its prompt) and every review
+decision (who, when, from, to, note); accepted items become a versioned test set."""
 
 from __future__ import annotations
 
@@ -32,10 +32,29 @@ items_table = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("reasons", sa.Text, nullable=False),  # JSON list: why the checks rejected it
     sa.Column("provenance", sa.Text, nullable=False),  # JSON: {"author": "human"} or the model, prompt and settings
-    sa.Column("note", sa.Text),  # the reviewer's
+    sa.Column("note", sa.Text),  # the last reviewer's
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("reviewed_at", sa.String(32)),
 )
+decisions_table = sa.Table(
+    "decisions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), nullable=False, index=True),
+    sa.Column("reviewer", sa.Text, nullable=False),
+    sa.Column("decided_at", sa.String(32), nullable=False),
+    sa.Column("from_status", sa.String(16), nullable=False),
+    sa.Column("to_status", sa.String(16), nullable=False),
+    sa.Column("edited", sa.Boolean, nullable=False),  # the alteration was edited with this decision
+    sa.Column("note", sa.Text),
+)
+
+
+class UnknownItem(InputError):
+    """An item id the queue does not hold."""
+
+
+class ReviewConflict(InputError):
+    """A decision made on a stale view of the item, or one that overturns a person's decision without a note."""
 
 
 class ReviewQueue:
@@ -55,38 +74,68 @@ class ReviewQueue:
             return connection.execute(sa.insert(items_table).values(**row)).inserted_primary_key[0]
 
     def items(self, status: str | None = None) -> list[dict[str, Any]]:
-        query = sa.select(items_table).order_by(items_table.c.id)
-        if status is not None:
-            query = query.where(items_table.c.status == status)
+        """Queued items (all, or those with ``status``), each with its ``history`` of review decisions, oldest first."""
         with self.engine.begin() as connection:
-            rows = [dict(row) for row in connection.execute(query).mappings()]
-        for row in rows:
-            row["reasons"], row["provenance"] = json.loads(row["reasons"]), json.loads(row["provenance"])
-        return rows
+            return self._read(connection, None if status is None else items_table.c.status == status)
 
     def item(self, item_id: int) -> dict[str, Any]:
-        found = [row for row in self.items() if row["id"] == item_id]
+        with self.engine.begin() as connection:
+            return self._read_one(connection, item_id)
+
+    def _read(self, connection: sa.Connection, where: Any = None, lock: bool = False) -> list[dict[str, Any]]:
+        query, history = sa.select(items_table).order_by(items_table.c.id), sa.select(decisions_table).order_by(decisions_table.c.id)
+        if where is not None:
+            query = query.where(where)
+        if lock:
+            query = query.with_for_update()  # PostgreSQL: one decision at a time (SQLite's BEGIN IMMEDIATE already serialises)
+        rows = [dict(row) for row in connection.execute(query).mappings()]
+        if where is not None:
+            history = history.where(decisions_table.c.item_id.in_([row["id"] for row in rows]))
+        decisions: dict[int, list[dict[str, Any]]] = {}
+        for decision in connection.execute(history).mappings():
+            decisions.setdefault(decision["item_id"], []).append(dict(decision))
+        for row in rows:
+            row["reasons"], row["provenance"] = json.loads(row["reasons"]), json.loads(row["provenance"])
+            row["history"] = decisions.get(row["id"], [])
+        return rows
+
+    def _read_one(self, connection: sa.Connection, item_id: int, lock: bool = False) -> dict[str, Any]:
+        found = self._read(connection, items_table.c.id == item_id, lock)
         if not found:
-            raise InputError(self.display_url, None, f"no item {item_id} in the review queue")
+            raise UnknownItem(self.display_url, None, f"no item {item_id} in the review queue")
         return found[0]
 
-    def review(self, item_id: int, status: str, *, altered: str | None = None, note: str | None = None) -> dict[str, Any]:
-        """Accept (optionally with an edited alteration, which must combine and pass the checks) or reject an item."""
+    def review(self, item_id: int, status: str, *, reviewer: str, altered: str | None = None, note: str | None = None,
+               expected: str | None = None) -> dict[str, Any]:
+        """Accept (optionally with an edited alteration, which must combine and pass the checks) or reject an
+        item, and record the decision. ``expected``: the status the reviewer saw (a decision made on a stale
+        page is refused). Overturning a person's earlier decision needs a ``note`` saying why."""
         if status not in ("accepted", "rejected"):
             raise InputError("status", None, f"{status!r}: accept or reject")
-        item = self.item(item_id)
-        values: dict[str, Any] = {"status": status, "note": note, "reviewed_at": utc_now()}
-        if status == "accepted":
-            text = altered if altered is not None else item["altered"]
-            reasons = check_alteration(item["original"], text)
-            if reasons:
-                raise InputError(f"item {item_id}", None, "cannot accept: " + "; ".join(reasons))
-            values |= {"altered": text, "combined": combine(item["original"], text), "reasons": "[]"}
-            if altered is not None and altered != item["altered"]:
-                values["provenance"] = json.dumps({**item["provenance"], "edited_by": "human"})
+        note = (note or "").strip() or None
         with self.engine.begin() as connection:
+            item = self._read_one(connection, item_id, lock=True)
+            if expected is not None and item["status"] != expected:
+                raise ReviewConflict(f"item {item_id}", None, f"is {item['status']} now, not {expected}: someone decided it meanwhile; reload the page")
+            if item["history"] and note is None:
+                last = item["history"][-1]
+                raise ReviewConflict(f"item {item_id}", None, f"{last['reviewer']} decided it ({last['to_status']}) at {last['decided_at']}: "
+                                     "changing a decision needs a note saying why")
+            values: dict[str, Any] = {"status": status, "note": note, "reviewed_at": utc_now()}
+            edited = False
+            if status == "accepted":
+                text = altered if altered is not None else item["altered"]
+                reasons = check_alteration(item["original"], text)
+                if reasons:
+                    raise InputError(f"item {item_id}", None, "cannot accept: " + "; ".join(reasons))
+                values |= {"altered": text, "combined": combine(item["original"], text), "reasons": "[]"}
+                edited = altered is not None and altered != item["altered"]
+                if edited:
+                    values["provenance"] = json.dumps({**item["provenance"], "edited_by": "human"})
             connection.execute(sa.update(items_table).where(items_table.c.id == item_id).values(**values))
-        return self.item(item_id)
+            connection.execute(sa.insert(decisions_table).values(item_id=item_id, reviewer=reviewer, decided_at=values["reviewed_at"],
+                                                                 from_status=item["status"], to_status=status, edited=edited, note=note))
+            return self._read_one(connection, item_id)
 
 
 DATASET_COLUMNS = ("doi", "journal_section", "original_abstract", "incorrect_abstract", "combined_abstract")
@@ -114,7 +163,9 @@ def build_dataset(queue: ReviewQueue, name: str, version: str, out_dir: Path) ->
         "name": name, "version": version, "file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "n_items": len(accepted), "created_at": utc_now(), "columns": list(DATASET_COLUMNS),
         "authors": {kind: sum((item["provenance"].get("author") == "human") == (kind == "human") for item in accepted) for kind in ("human", "model")},
-        "items": [{"row": row, "queue_id": item["id"], "doi": item["doi"], "provenance": item["provenance"], "note": item["note"]}
+        "items": [{"row": row, "queue_id": item["id"], "doi": item["doi"], "provenance": item["provenance"], "note": item["note"],
+                   "decisions": [{key: decision[key] for key in ("reviewer", "decided_at", "from_status", "to_status", "edited", "note")}
+                                 for decision in item["history"]]}
                   for row, item in enumerate(accepted)],
     }
     (out_dir / f"{name}-v{version}.manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -104,30 +105,43 @@ def queue_command(queue: Path = typer.Option(Path("review.sqlite"), "--queue"), 
     stdout.print(table)
 
 
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name here (a container without a passwd entry)
+        raise InputError("--by", None, "who decides? give your name with --by NAME") from None
+
+
 @author_app.command("review")
 def review_command(
-    item_id: int = typer.Argument(...),
-    decision: str = typer.Argument(..., help="accept or reject"),
-    queue: Path = typer.Option(Path("review.sqlite"), "--queue"),
-    altered: str | None = typer.Option(None, "--altered", help="Accept this edited alteration instead (it must pass the checks)."),
-    note: str | None = typer.Option(None, "--note"),
+    item_id: Annotated[int, typer.Argument()],
+    decision: Annotated[str, typer.Argument(help="accept or reject")],
+    queue: Annotated[Path, typer.Option("--queue")] = Path("review.sqlite"),
+    altered: Annotated[str | None, typer.Option("--altered", help="Accept this edited alteration instead (it must pass the checks).")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Why (needed to change an earlier decision).")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who decides, recorded with the decision (default: your user name).")] = None,
 ) -> None:
-    """Accept (optionally edited) or reject a queued item."""
+    """Accept (optionally edited) or reject a queued item; the decision is recorded (who, when, from, to, note)."""
     from brainbench.authoring import ReviewQueue
 
     with handle_errors():
         if decision not in ("accept", "reject"):
             raise InputError("decision", None, f"{decision!r}: accept or reject")
-        item = ReviewQueue(queue).review(item_id, decision + "ed", altered=altered, note=note)
+        item = ReviewQueue(queue).review(item_id, decision + "ed", reviewer=by or _user_name(), altered=altered, note=note)
     stdout.print(f"#{item_id}: {item['status']}", highlight=False)
 
 
 @author_app.command("serve")
 def serve_command(
-    queue: Path = typer.Option(Path("review.sqlite"), "--queue"),
-    candidates: Path | None = typer.Option(None, "--candidates", help="Candidates (JSONL) to write alterations for."),
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8001, "--port", "-p"),
+    queue: Annotated[Path, typer.Option("--queue")] = Path("review.sqlite"),
+    candidates: Annotated[Path | None, typer.Option("--candidates", help="Candidates (JSONL) to write alterations for.")] = None,
+    subfields: Annotated[list[str] | None, typer.Option("--subfield", help="A subfield of the test set (repeatable); the candidates' "
+                                                        "and the queue's are offered too.")] = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p")] = 8001,
+    secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Send cookies over HTTPS only (behind an HTTPS reverse proxy).")] = False,
+    forwarded_allow_ips: Annotated[str | None, typer.Option("--forwarded-allow-ips", help="The reverse proxies whose X-Forwarded-For/-Proto "
+                                                            "to trust (comma-separated IPs; default: 127.0.0.1,::1, a proxy on this machine).")] = None,
 ) -> None:
     """The authoring page: write alterations in the browser and review the queue. Token: BRAINBENCH_AUTHOR_TOKEN, else printed once."""
     import uvicorn
@@ -142,7 +156,9 @@ def serve_command(
         if TOKEN_ENV not in os.environ:
             stderr.print(f"authoring token (set {TOKEN_ENV} to choose one): {token}", highlight=False)
         stderr.print(f"authoring {len(listed)} candidates, queue {review.display_url}: http://{host}:{port}/", highlight=False)
-    uvicorn.run(create_app(review, token, listed), host=host, port=port, log_level="warning", access_log=False)
+    application = create_app(review, token, listed, subfields=subfields or (), secure_cookies=secure_cookies)
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False,
+                **({"forwarded_allow_ips": forwarded_allow_ips} if forwarded_allow_ips else {}))
 
 
 @dataset_app.command("build")

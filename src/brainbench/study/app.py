@@ -1,112 +1,138 @@
 """The study web app (FastAPI, server-rendered): consent, profile, trials, thanks; admin behind a token.
 
 Participants are known by a random token in an HttpOnly cookie, so a closed tab resumes where it
-stopped. Every form carries a CSRF token checked against a cookie (double submit); the admin
-signs in with the admin token (form or ``Authorization: Bearer``), which is never put in a URL.
+stopped. Every form carries a signed CSRF token that must equal its cookie; the admin signs in with
+the admin token (form or ``Authorization: Bearer``), which is never put in a URL, and wrong tokens
+slow a client down, then lock it out. The store's refusals map to HTTP status codes here.
 """
 
 from __future__ import annotations
 
-import hmac
 import time
 from typing import Annotated
 
-from fastapi import Cookie, FastAPI, Form, Header, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi import Cookie, Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from brainbench.study.store import POSITIONS, SEXES, StudyError, StudyStore
-from brainbench.study.templates import TEMPLATES
-from brainbench.web import PageError, Pages, check_csrf, session_value, signed_in
+from brainbench.study.export import abstract_ids_csv, catch_csv, participant_data_csv
+from brainbench.study.forms import ANSWER_HINTS, POSITIONS, PROFILE_HINTS, SEXES, Answer, Profile, read_form
+from brainbench.study.store import (
+    AlreadyAnswered,
+    InvalidSetting,
+    NoSession,
+    NotYourTrial,
+    ProfileLocked,
+    StudyError,
+    StudyStore,
+)
+from brainbench.study.templates import DEFAULT_CONSENT, TEMPLATES, render_consent
+from brainbench.web import CsrfTokens, LoginThrottle, PageError, Pages, SignIn, add_security_headers
 
 PARTICIPANT_COOKIE = "bb_participant"
 ADMIN_COOKIE = "bb_admin"
+STATUS_OF = {NoSession: 401, NotYourTrial: 400, AlreadyAnswered: 409, ProfileLocked: 409, InvalidSetting: 422}
 
 
-def create_app(store: StudyStore, admin_token: str, title: str = "Predict the result") -> FastAPI:
-    """The app for one study kept in ``store``; ``admin_token`` opens the admin pages."""
+async def form_fields(request: Request) -> dict[str, str]:
+    """The posted form as text fields, for routes that validate it themselves and re-render it on errors."""
+    return {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+
+
+PostedForm = Annotated[dict[str, str], Depends(form_fields)]
+ParticipantCookie = Annotated[str | None, Cookie(alias=PARTICIPANT_COOKIE)]
+
+
+def create_app(store: StudyStore, admin_token: str, title: str = "Predict the result", consent: str | None = None,
+               secure_cookies: bool = False, throttle: LoginThrottle | None = None) -> FastAPI:
+    """The app for one study kept in ``store``; ``admin_token`` opens the admin pages.
+
+    ``consent``: the consent text (Markdown; the default says what to fill in). ``secure_cookies``: send
+    cookies over HTTPS only (behind an HTTPS reverse proxy). ``throttle``: the limit on wrong admin tokens.
+    """
     app = FastAPI(title="brainbench study", docs_url=None, redoc_url=None, openapi_url=None)
-    page = Pages(TEMPLATES, title).render
+    add_security_headers(app)
+    pages = Pages(TEMPLATES, title, CsrfTokens(store.secret_key), secure_cookies)
+    pages.add_error_pages(app)
+    page, csrf = pages.render, pages.csrf
+    admin = SignIn(admin_token, ADMIN_COOKIE, "study-admin", throttle or LoginThrottle(), secure_cookies)
+    consent_html = render_consent(consent if consent is not None else DEFAULT_CONSENT)
 
     def redirect(url: str) -> RedirectResponse:
         return RedirectResponse(url, status_code=303)
 
-    @app.exception_handler(PageError)
-    async def study_error(request: Request, error: PageError) -> Response:
-        return page("error.html", request, status=error.status, message=str(error))
+    @app.exception_handler(StudyError)
+    async def refused(request: Request, error: StudyError) -> Response:
+        status = next((code for kind, code in STATUS_OF.items() if isinstance(error, kind)), 400)
+        return page("error.html", request, status=status, message=str(error), problems=[], back="/")
 
     # participants
 
     @app.get("/", response_class=HTMLResponse)
-    def consent(request: Request, bb_participant: Annotated[str | None, Cookie()] = None) -> Response:
-        if bb_participant:
+    def consent_page(request: Request, participant: ParticipantCookie = None) -> Response:
+        if participant:
             try:
-                store.participant_id(bb_participant)
+                store.participant_id(participant)
                 return redirect("/trial")
-            except StudyError:
+            except NoSession:
                 pass  # an old cookie from another study: start again
-        return page("consent.html", request, trials=store.trials_per_participant)
+        return page("consent.html", request, trials=store.trials_per_participant, consent=consent_html)
 
     @app.post("/consent")
-    def give_consent(request: Request, csrf: Annotated[str, Form()], agree: Annotated[str | None, Form()] = None) -> Response:
-        check_csrf(request, csrf)
+    def give_consent(request: Request, csrf_token: Annotated[str, Form(alias="csrf")], agree: Annotated[str | None, Form()] = None) -> Response:
+        csrf.check(request, csrf_token)
         if agree != "yes":
-            raise StudyError("please tick the box to agree before taking part", 422)
+            raise PageError("please tick the box to agree before taking part", 422)
         response = redirect("/profile")
-        response.set_cookie(PARTICIPANT_COOKIE, store.add_participant(), httponly=True, samesite="lax", max_age=30 * 24 * 3600)
+        response.set_cookie(PARTICIPANT_COOKIE, store.add_participant(), httponly=True, samesite="lax", secure=secure_cookies,
+                            max_age=30 * 24 * 3600)
         return response
 
     @app.get("/profile", response_class=HTMLResponse)
-    def profile(request: Request, bb_participant: Annotated[str | None, Cookie()] = None) -> Response:
-        store.participant_id(bb_participant)
-        return page("profile.html", request, positions=POSITIONS, sexes=SEXES)
+    def profile(request: Request, participant: ParticipantCookie = None) -> Response:
+        if store.profile_locked(store.participant_id(participant)):
+            return redirect("/trial")
+        return page("profile.html", request, positions=POSITIONS, sexes=SEXES, values={}, problems={})
 
     @app.post("/profile")
-    def save_profile(
-        request: Request,
-        csrf: Annotated[str, Form()],
-        age: Annotated[int, Form()],
-        country: Annotated[str, Form(max_length=100)],
-        position: Annotated[str, Form()],
-        experience: Annotated[int, Form()],
-        sex: Annotated[str, Form()],
-        bb_participant: Annotated[str | None, Cookie()] = None,
-    ) -> Response:
-        check_csrf(request, csrf)
-        participant = store.participant_id(bb_participant)
-        store.save_profile(participant, age=age, country=country, position=position, experience=experience, sex=sex)
+    def save_profile(request: Request, form: PostedForm, participant: ParticipantCookie = None) -> Response:
+        csrf.check(request, form.get("csrf"))
+        participant_id = store.participant_id(participant)
+        entered, problems = read_form(Profile, form, PROFILE_HINTS)
+        if entered is None:  # the form again, as filled in, saying what to fix
+            return page("profile.html", request, status=422, positions=POSITIONS, sexes=SEXES, values=form, problems=problems)
+        store.save_profile(participant_id, entered)
         return redirect("/trial")
 
     @app.get("/trial", response_class=HTMLResponse)
-    def trial(request: Request, bb_participant: Annotated[str | None, Cookie()] = None) -> Response:
-        participant = store.participant_id(bb_participant)
-        if not store.has_profile(participant):
+    def trial(request: Request, participant: ParticipantCookie = None) -> Response:
+        participant_id = store.participant_id(participant)
+        if not store.has_profile(participant_id):
             return redirect("/profile")
-        current = store.next_trial(participant, time.time())
+        current = store.next_trial(participant_id, time.time())
         if current is None:
             return redirect("/done")
-        return page("trial.html", request, trial=current, texts=current.texts)
+        return page("trial.html", request, trial=current, texts=current.texts, values={}, problems={})
 
     @app.post("/trial")
-    def answer(
-        request: Request,
-        csrf: Annotated[str, Form()],
-        position: Annotated[int, Form()],
-        item_id: Annotated[int, Form()],
-        choice: Annotated[str, Form()],
-        confidence: Annotated[int, Form()],
-        expertise: Annotated[int, Form()],
-        confidence_touched: Annotated[int, Form()] = 0,
-        expertise_touched: Annotated[int, Form()] = 0,
-        recognised: Annotated[str | None, Form()] = None,
-        blurs: Annotated[int, Form()] = 0,
-        bb_participant: Annotated[str | None, Cookie()] = None,
-    ) -> Response:
-        check_csrf(request, csrf)
-        participant = store.participant_id(bb_participant)
-        store.submit(participant, position=position, item_id=item_id, choice=choice, confidence=confidence, expertise=expertise,
-                     confidence_touched=bool(confidence_touched), expertise_touched=bool(expertise_touched),
-                     recognised=recognised == "yes", blurs=blurs, clock=time.time())
+    def answer(request: Request, form: PostedForm, participant: ParticipantCookie = None) -> Response:
+        csrf.check(request, form.get("csrf"))
+        participant_id = store.participant_id(participant)
+        entered, problems = read_form(Answer, form, ANSWER_HINTS)
+        if entered is None:
+            current = store.current_trial(participant_id)
+            if current is None or current.view_id is None:
+                return redirect("/trial")
+            return page("trial.html", request, status=422, trial=current, texts=current.texts, values=form, problems=problems)
+        store.submit(participant_id, entered, time.time())
         return redirect("/trial")
+
+    @app.post("/trial/leave", status_code=204)
+    def leave(request: Request, csrf_token: Annotated[str, Form(alias="csrf")], view_id: Annotated[int, Form()],
+              participant: ParticipantCookie = None) -> Response:
+        """The trial page's beacon when it is left unanswered (closed, reloaded, navigated away)."""
+        csrf.check(request, csrf_token)
+        store.leave(store.participant_id(participant), view_id, time.time())
+        return Response(status_code=204)
 
     @app.get("/done", response_class=HTMLResponse)
     def done(request: Request) -> Response:
@@ -114,53 +140,45 @@ def create_app(store: StudyStore, admin_token: str, title: str = "Predict the re
 
     # admin
 
-    def is_admin(request: Request, authorization: str | None) -> bool:
-        return signed_in(request, authorization, admin_token, ADMIN_COOKIE, "study-admin")
-
-    def require_admin(request: Request, authorization: str | None) -> None:
-        if not is_admin(request, authorization):
-            raise StudyError("admin pages need the admin token: sign in at /admin", 401)
+    def require_admin(request: Request) -> None:
+        admin.require(request, "admin pages need the admin token: sign in at /admin")
 
     @app.get("/admin", response_class=HTMLResponse)
-    def admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> Response:
-        if not is_admin(request, authorization):
+    def admin_page(request: Request) -> Response:
+        if admin.who(request) is None:
             return page("login.html", request, status=401)
         return page("admin.html", request, progress=store.progress(), trials=store.trials_per_participant,
-                    dataset=store.dataset.name, database=store.display_url)
+                    dataset=store.dataset.name, database=store.display_url, consent_is_default=consent is None)
 
     @app.post("/admin/login")
-    def login(request: Request, csrf: Annotated[str, Form()], token: Annotated[str, Form()]) -> Response:
-        check_csrf(request, csrf)
-        if not hmac.compare_digest(token, admin_token):
-            raise StudyError("wrong admin token", 401)
-        response = redirect("/admin")
-        response.set_cookie(ADMIN_COOKIE, session_value(admin_token, "study-admin"), httponly=True, samesite="strict")
-        return response
+    def login(request: Request, csrf_token: Annotated[str, Form(alias="csrf")], token: Annotated[str, Form()]) -> Response:
+        csrf.check(request, csrf_token)
+        return admin.sign_in(request, token, "admin", then="/admin")
 
     @app.post("/admin/setup")
-    def setup(request: Request, csrf: Annotated[str, Form()], trials: Annotated[int, Form()],
-              authorization: Annotated[str | None, Header()] = None) -> Response:
-        require_admin(request, authorization)
-        check_csrf(request, csrf)
+    def setup(request: Request, csrf_token: Annotated[str, Form(alias="csrf")], trials: Annotated[int, Form()]) -> Response:
+        require_admin(request)
+        csrf.check(request, csrf_token)
         store.set_trials_per_participant(trials)
         return redirect("/admin")
 
+    def csv_download(text: str, name: str) -> Response:
+        return Response(text, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
     @app.get("/admin/export/participant_data.csv")
-    def export(request: Request, authorization: Annotated[str | None, Header()] = None) -> Response:
-        require_admin(request, authorization)
-        return PlainTextResponse(store.export_participant_data(), media_type="text/csv",
-                                 headers={"Content-Disposition": 'attachment; filename="participant_data.csv"'})
+    def export(request: Request) -> Response:
+        require_admin(request)
+        return csv_download(participant_data_csv(store.responses(), store.cases, store.dataset.source), "participant_data.csv")
 
     @app.get("/admin/export/abstract_id_doi.csv")
-    def export_ids(request: Request, authorization: Annotated[str | None, Header()] = None) -> Response:
-        require_admin(request, authorization)
-        return PlainTextResponse(store.export_abstract_ids(), media_type="text/csv",
-                                 headers={"Content-Disposition": 'attachment; filename="abstract_id_doi.csv"'})
+    def export_ids(request: Request) -> Response:
+        require_admin(request)
+        return csv_download(abstract_ids_csv(store.dataset.cases), "abstract_id_doi.csv")
 
     @app.get("/admin/export/catch.csv")
-    def export_catch(request: Request, authorization: Annotated[str | None, Header()] = None) -> Response:
-        require_admin(request, authorization)
-        return PlainTextResponse(store.export_catch(), media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="catch.csv"'})
+    def export_catch(request: Request) -> Response:
+        require_admin(request)
+        return csv_download(catch_csv(store.responses(catch=True), store.catch_cases), "catch.csv")
 
     @app.get("/healthz")
     def health() -> dict[str, str]:

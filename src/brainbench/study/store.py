@@ -1,19 +1,21 @@
-"""The study's database: participants, their assigned trials and their responses.
+"""The study's database: participants, their assigned trials, each view of a trial, and the responses.
 
-Every response is committed when submitted; (participant, position) is the key of a response, so
-a trial cannot be answered twice. Trials are assigned when a participant consents: the items with
-the fewest assignments so far, subfields mixed, the A/B order drawn per trial. Catch trials (obvious
-items from another file, to screen attention) get negative item ids and are exported apart.
+Every response is committed when submitted; (participant, position) is the key of a response, so a
+trial cannot be answered twice. Trials are assigned when a participant consents (see ``assign``).
+Each time a trial's page is served is a *view*; a page left without answering ends its view (the
+page's beacon), so the reaction time counts only the time the trial was on screen. Catch trials
+(obvious items from another file, to screen attention) get negative item ids and are exported apart.
+
+The store raises :class:`StudyError` subclasses; the web app maps them to HTTP status codes.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import random
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +23,38 @@ import sqlalchemy as sa
 
 from brainbench.data import Dataset, TestCase
 from brainbench.db import open_database
-from brainbench.web import PageError
+from brainbench.errors import BrainbenchError
+from brainbench.study.assign import balanced_items, order_trials
+from brainbench.study.forms import Answer, Profile
 
-POSITIONS = ("PhD student", "Postdoc", "Faculty/Academic staff", "Research scientist", "Undergraduate student",
-             "Master's student", "Clinician", "__other")
-SEXES = ("Female", "Male", "Non-binary", "Prefer not to say", "Other")
-# participant_data.csv, column for column (its first, unnamed column is the row number)
-EXPORT_COLUMNS = ["", "pid", "expertise", "confidence", "click_outside", "correct", "rt", "abstract_id", "journal_section",
-                  "click_slider", "recognised", "age", "country", "current position", "experience", "sex"]
-
+SCHEMA_VERSION = "2"  # 2: views of trials, per-participant order seeds
 _ASSIGNMENT_LOCK_KEY = 0x6262_7374_7564  # a fixed PostgreSQL advisory lock id for assigning trials
+
+
+class StudyError(BrainbenchError):
+    """A request the study refuses, or a study database that cannot be used."""
+
+
+class NoSession(StudyError):
+    """No participant cookie, or one this study does not know."""
+
+
+class NotYourTrial(StudyError):
+    """An answer to a trial that is not the participant's, or not shown to them yet."""
+
+
+class AlreadyAnswered(StudyError):
+    """A second answer to the same trial."""
+
+
+class ProfileLocked(StudyError):
+    """The profile cannot change once the first trial was shown."""
+
+
+class InvalidSetting(StudyError):
+    """An admin setting out of range."""
+
+
 metadata = sa.MetaData()
 settings_table = sa.Table(
     "study_settings", metadata,
@@ -42,6 +66,7 @@ participants_table = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("token", sa.String(64), unique=True, nullable=False),  # the participant's cookie: a secret
     sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("order_seed", sa.BigInteger, nullable=False),  # the trial order: assign.order_trials(items, order_seed)
     sa.Column("age", sa.Integer),
     sa.Column("country", sa.String(100)),
     sa.Column("current_position", sa.String(64)),
@@ -54,7 +79,15 @@ assignments_table = sa.Table(
     sa.Column("position", sa.Integer, primary_key=True),
     sa.Column("item_id", sa.Integer, nullable=False),
     sa.Column("altered_first", sa.Boolean, nullable=False),  # the altered abstract is shown as A
-    sa.Column("shown_at", sa.Float),  # server clock when the trial was first shown
+)
+views_table = sa.Table(
+    "views", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("participant_id", sa.Integer, sa.ForeignKey("participants.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),  # server clock when the page was served
+    sa.Column("ended_at", sa.Float),  # when the page was left unanswered (its beacon); None: answered, or unknown
+    sa.Index("views_by_trial", "participant_id", "position"),
 )
 responses_table = sa.Table(
     "responses", metadata,
@@ -68,14 +101,12 @@ responses_table = sa.Table(
     sa.Column("confidence_touched", sa.Boolean, nullable=False),
     sa.Column("expertise_touched", sa.Boolean, nullable=False),
     sa.Column("recognised", sa.Boolean, nullable=False),
-    sa.Column("rt_ms", sa.Integer, nullable=False),
+    sa.Column("rt_ms", sa.Integer, nullable=False),  # active time: the trial on screen
+    sa.Column("rt_total_ms", sa.Integer, nullable=False),  # first view to answer, time away included
+    sa.Column("n_views", sa.Integer, nullable=False),
     sa.Column("blurs", sa.Integer, nullable=False),
     sa.Column("submitted_at", sa.String(32), nullable=False),
 )
-
-
-class StudyError(PageError):
-    """A request the study refuses; ``status`` is the HTTP status to answer with."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +116,7 @@ class Trial:
     item_id: int  # the test case's id, or a catch trial's (negative)
     case: TestCase
     altered_first: bool
+    view_id: int | None  # this showing of the trial (None: not shown yet)
 
     @property
     def texts(self) -> tuple[str, str]:
@@ -92,8 +124,27 @@ class Trial:
         return (self.case.altered, self.case.original) if self.altered_first else (self.case.original, self.case.altered)
 
 
+@dataclass(frozen=True)
+class Progress:
+    participants: int
+    finished: int  # answered every trial they were assigned
+    responses: int
+    n_items: int
+    responses_per_item_min: int
+    responses_per_item_max: int
+    catch_trials: int
+    catch_correct: int
+
+
+def active_seconds(views: Sequence[tuple[float, float | None]], answered_at: float) -> float:
+    """Time a trial was on screen: each ``(started_at, ended_at)`` view until it was left, and the last
+    view until the answer. A view left without a recorded end (no beacon: a crash) counts nothing."""
+    earlier = sum(end - start for start, end in views[:-1] if end is not None)
+    return earlier + answered_at - views[-1][0]
+
+
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class StudyStore:
@@ -102,6 +153,7 @@ class StudyStore:
         self.engine, self.display_url = open_database(location, metadata, StudyError, "study database")
         self.dataset = dataset
         self.cases = {case.item_id: case for case in dataset.cases}
+        self.subfields = {item_id: case.subfield for item_id, case in self.cases.items()}
         # catch trials: item ids -1, -2, ... (one per participant, at a random position)
         self.catch_cases = {-1 - index: case for index, case in enumerate(catch.cases)} if catch is not None else {}
         self.random = random.Random(seed)
@@ -109,18 +161,26 @@ class StudyStore:
             stored = dict(connection.execute(sa.select(settings_table.c.key, settings_table.c.value)).all())
             if stored.get("dataset_sha256") not in (None, dataset.sha256):
                 raise StudyError(f"{self.display_url} holds a study of another test set ({stored.get('dataset')}); use another --db")
-            for key, value in (("dataset", dataset.name), ("dataset_sha256", dataset.sha256), ("trials_per_participant", str(trials_per_participant))):
+            schema = stored.get("schema_version", "1" if stored else SCHEMA_VERSION)
+            if schema != SCHEMA_VERSION:
+                raise StudyError(f"{self.display_url} was made by an older brainbench (study schema {schema}, this one needs "
+                                 f"{SCHEMA_VERSION}): export its data with that version, and start this study in a new --db")
+            defaults = {"dataset": dataset.name, "dataset_sha256": dataset.sha256, "schema_version": SCHEMA_VERSION,
+                        "trials_per_participant": str(trials_per_participant), "secret_key": secrets.token_hex(32)}
+            for key, value in defaults.items():
                 if key not in stored:
                     connection.execute(sa.insert(settings_table).values(key=key, value=value))
         self.trials_per_participant = int(self.setting("trials_per_participant"))
+        self.secret_key = bytes.fromhex(self.setting("secret_key"))  # signs the pages' CSRF tokens; kept across restarts
 
     def setting(self, key: str) -> str:
         with self.engine.begin() as connection:
             return connection.execute(sa.select(settings_table.c.value).where(settings_table.c.key == key)).scalar_one()
 
     def set_trials_per_participant(self, count: int) -> None:
+        """Trials for participants who consent from now on (those already assigned keep theirs)."""
         if not 1 <= count <= len(self.cases):
-            raise StudyError(f"trials per participant must be between 1 and {len(self.cases)}")
+            raise InvalidSetting(f"trials per participant must be between 1 and {len(self.cases)}")
         with self.engine.begin() as connection:
             connection.execute(sa.update(settings_table).where(settings_table.c.key == "trials_per_participant").values(value=str(count)))
         self.trials_per_participant = count
@@ -130,170 +190,145 @@ class StudyStore:
     def add_participant(self) -> str:
         """A new participant with their trials assigned; returns their secret token."""
         token = secrets.token_urlsafe(32)
+        order_seed = self.random.getrandbits(62)
         with self.engine.begin() as connection:
             # One assignment at a time, so that each sees the others' counts: SQLite's BEGIN IMMEDIATE
             # already serialises writers; PostgreSQL needs a lock.
             if self.engine.dialect.name == "postgresql":
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ASSIGNMENT_LOCK_KEY})
-            participant = connection.execute(sa.insert(participants_table).values(token=token, created_at=_now())).inserted_primary_key[0]
+            participant = connection.execute(sa.insert(participants_table).values(
+                token=token, created_at=_now(), order_seed=order_seed)).inserted_primary_key[0]
             counts = dict(connection.execute(
                 sa.select(assignments_table.c.item_id, sa.func.count()).group_by(assignments_table.c.item_id)
             ).all())
-            chosen = self._balanced_items(counts, self.trials_per_participant)
+            chosen = balanced_items(self.subfields, counts, self.trials_per_participant, self.random)
             if self.catch_cases:
-                chosen.insert(self.random.randrange(len(chosen) + 1), self.random.choice(sorted(self.catch_cases)))
+                chosen.append(self.random.choice(sorted(self.catch_cases)))
             connection.execute(sa.insert(assignments_table), [
-                {"participant_id": participant, "position": position, "item_id": item_id, "altered_first": self.random.random() > 0.5}
-                for position, item_id in enumerate(chosen)
+                {"participant_id": participant, "position": position, "item_id": item_id, "altered_first": altered_first}
+                for position, (item_id, altered_first) in enumerate(order_trials(chosen, order_seed))
             ])
         return token
 
-    def _balanced_items(self, counts: dict[int, int], n: int) -> list[int]:
-        """``n`` items, always among the least assigned so far (so every item gets a similar number of
-        responses), and among those from the subfields this participant has seen least (so they mix)."""
-        counts = {item_id: counts.get(item_id, 0) for item_id in self.cases}  # catch items are not among them
-        seen: dict[str, int] = {}
-        chosen: list[int] = []
-        for _ in range(min(n, len(self.cases))):
-            fewest = min(counts.values())
-            by_subfield: dict[str, list[int]] = {}
-            for item_id, count in counts.items():
-                if count == fewest:
-                    by_subfield.setdefault(self.cases[item_id].subfield, []).append(item_id)
-            # subfields in proportion to the items they have left at this level (D'Hondt): the participant's
-            # trials mix, and large subfields are used up as fast as small ones, so later participants mix too
-            subfield = max(by_subfield, key=lambda name: (len(by_subfield[name]) / (seen.get(name, 0) + 1), self.random.random()))
-            item_id = self.random.choice(by_subfield[subfield])
-            chosen.append(item_id)
-            seen[self.cases[item_id].subfield] = seen.get(self.cases[item_id].subfield, 0) + 1
-            del counts[item_id]  # once per participant
-        return chosen
-
     def participant_id(self, token: str | None) -> int:
         if not token:
-            raise StudyError("no participant session: start from the consent page", 401)
+            raise NoSession("no participant session: start from the consent page")
         with self.engine.begin() as connection:
             found = connection.execute(sa.select(participants_table.c.id).where(participants_table.c.token == token)).scalar_one_or_none()
         if found is None:
-            raise StudyError("unknown participant session: start from the consent page", 401)
+            raise NoSession("unknown participant session: start from the consent page")
         return found
 
     def has_profile(self, participant: int) -> bool:
         with self.engine.begin() as connection:
             return connection.execute(sa.select(participants_table.c.age).where(participants_table.c.id == participant)).scalar_one() is not None
 
-    def save_profile(self, participant: int, *, age: int, country: str, position: str, experience: int, sex: str) -> None:
-        country = country.strip()
-        if not 18 <= age <= 100:
-            raise StudyError("age must be between 18 and 100", 422)
-        if not country or len(country) > 100:
-            raise StudyError("country must be given (at most 100 characters)", 422)
-        if position not in POSITIONS:
-            raise StudyError("choose a current position from the list", 422)
-        if not 0 <= experience <= 70:
-            raise StudyError("years of experience must be between 0 and 70", 422)
-        if sex not in SEXES:
-            raise StudyError("choose a gender identity from the list", 422)
+    def profile_locked(self, participant: int) -> bool:
+        """Whether a trial was shown already: from then on the profile stays as it was."""
         with self.engine.begin() as connection:
+            return connection.execute(sa.select(views_table.c.id).where(views_table.c.participant_id == participant).limit(1)).first() is not None
+
+    def save_profile(self, participant: int, profile: Profile) -> None:
+        with self.engine.begin() as connection:
+            if connection.execute(sa.select(views_table.c.id).where(views_table.c.participant_id == participant).limit(1)).first():
+                raise ProfileLocked("your profile cannot change once the trials have started")
             connection.execute(sa.update(participants_table).where(participants_table.c.id == participant).values(
-                age=age, country=country, current_position=position, experience=experience, sex=sex))
+                age=profile.age, country=profile.country, current_position=profile.position, experience=profile.experience, sex=profile.sex))
 
     # trials
 
     def next_trial(self, participant: int, clock: float) -> Trial | None:
-        """The first unanswered trial (marked shown now, if not already), or None when all are done."""
+        """The first unanswered trial, shown now (a new view), or None when all are done."""
         with self.engine.begin() as connection:
-            answered = set(connection.execute(sa.select(responses_table.c.position).where(responses_table.c.participant_id == participant)).scalars())
-            rows = connection.execute(sa.select(assignments_table).where(assignments_table.c.participant_id == participant)
-                                      .order_by(assignments_table.c.position)).mappings().all()
-            pending = [row for row in rows if row["position"] not in answered]
-            if not pending:
+            trial = self._pending(connection, participant)
+            if trial is None:
                 return None
-            row = pending[0]
-            if row["shown_at"] is None:
-                connection.execute(sa.update(assignments_table).where(
-                    (assignments_table.c.participant_id == participant) & (assignments_table.c.position == row["position"])).values(shown_at=clock))
-        return Trial(row["position"], len(rows), row["item_id"], self.case(row["item_id"]), row["altered_first"])
+            view_id = connection.execute(sa.insert(views_table).values(
+                participant_id=participant, position=trial.position, started_at=clock)).inserted_primary_key[0]
+        return Trial(trial.position, trial.total, trial.item_id, trial.case, trial.altered_first, view_id)
+
+    def current_trial(self, participant: int) -> Trial | None:
+        """The first unanswered trial as it is being shown (no new view), or None when all are done."""
+        with self.engine.begin() as connection:
+            return self._pending(connection, participant)
+
+    def _pending(self, connection: sa.Connection, participant: int) -> Trial | None:
+        answered = set(connection.execute(sa.select(responses_table.c.position).where(responses_table.c.participant_id == participant)).scalars())
+        rows = connection.execute(sa.select(assignments_table).where(assignments_table.c.participant_id == participant)
+                                  .order_by(assignments_table.c.position)).mappings().all()
+        pending = [row for row in rows if row["position"] not in answered]
+        if not pending:
+            return None
+        row = pending[0]
+        view_id = connection.execute(sa.select(sa.func.max(views_table.c.id)).where(
+            (views_table.c.participant_id == participant) & (views_table.c.position == row["position"]))).scalar_one()
+        return Trial(row["position"], len(rows), row["item_id"], self.case(row["item_id"]), row["altered_first"], view_id)
+
+    def leave(self, participant: int, view_id: int, clock: float) -> None:
+        """The participant left the page of ``view_id`` without answering: that view ends now."""
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(views_table).where(
+                (views_table.c.id == view_id) & (views_table.c.participant_id == participant) & views_table.c.ended_at.is_(None)
+            ).values(ended_at=clock))
 
     def case(self, item_id: int) -> TestCase:
         return self.catch_cases[item_id] if item_id < 0 else self.cases[item_id]
 
-    def submit(self, participant: int, *, position: int, item_id: int, choice: str, confidence: int, expertise: int,
-               confidence_touched: bool, expertise_touched: bool, recognised: bool, blurs: int, clock: float) -> bool:
-        """Record one answer; returns whether it was correct. Refuses forged items, out-of-range values and replays."""
-        if choice not in ("A", "B"):
-            raise StudyError("choose abstract A or B", 422)
-        for name, value in (("confidence", confidence), ("expertise", expertise)):
-            if not 0 <= value <= 100:
-                raise StudyError(f"{name} must be between 0 and 100", 422)
-        if not 0 <= blurs <= 10_000:
-            raise StudyError("implausible count of leaving the window", 422)
+    def submit(self, participant: int, answer: Answer, clock: float) -> bool:
+        """Record one answer; returns whether it was correct. Refuses forged or unshown trials and replays."""
+        key = (responses_table.c.participant_id == participant) & (responses_table.c.position == answer.position)
         try:
             with self.engine.begin() as connection:
                 assignment = connection.execute(sa.select(assignments_table).where(
-                    (assignments_table.c.participant_id == participant) & (assignments_table.c.position == position))).mappings().one_or_none()
-                if assignment is None or assignment["item_id"] != item_id:
-                    raise StudyError("this trial is not one of yours", 400)
-                if assignment["shown_at"] is None:
-                    raise StudyError("this trial has not been shown yet", 400)
-                exists = connection.execute(sa.select(responses_table.c.position).where(
-                    (responses_table.c.participant_id == participant) & (responses_table.c.position == position))).first()
-                if exists is not None:
-                    raise StudyError("this trial is already answered", 409)
-                correct = (choice == "A") != bool(assignment["altered_first"])
+                    (assignments_table.c.participant_id == participant) & (assignments_table.c.position == answer.position))).mappings().one_or_none()
+                if assignment is None or assignment["item_id"] != answer.item_id:
+                    raise NotYourTrial("this trial is not one of yours")
+                views = connection.execute(sa.select(views_table.c.started_at, views_table.c.ended_at).where(
+                    (views_table.c.participant_id == participant) & (views_table.c.position == answer.position))
+                    .order_by(views_table.c.started_at, views_table.c.id)).all()
+                if not views:
+                    raise NotYourTrial("this trial has not been shown yet")
+                if connection.execute(sa.select(responses_table.c.position).where(key)).first() is not None:
+                    raise AlreadyAnswered("this trial is already answered")
+                correct = (answer.choice == "A") != bool(assignment["altered_first"])
                 connection.execute(sa.insert(responses_table).values(
-                    participant_id=participant, position=position, item_id=item_id, choice=choice, correct=correct,
-                    confidence=confidence, expertise=expertise, confidence_touched=confidence_touched, expertise_touched=expertise_touched,
-                    recognised=recognised, rt_ms=max(0, int(round(1000 * (clock - assignment["shown_at"])))), blurs=blurs, submitted_at=_now()))
+                    participant_id=participant, position=answer.position, item_id=answer.item_id, choice=answer.choice, correct=correct,
+                    confidence=answer.confidence, expertise=answer.expertise, confidence_touched=answer.confidence_touched,
+                    expertise_touched=answer.expertise_touched, recognised=answer.recognised,
+                    rt_ms=_ms(active_seconds([tuple(view) for view in views], clock)), rt_total_ms=_ms(clock - views[0][0]),
+                    n_views=len(views), blurs=answer.blurs, submitted_at=_now()))
         except sa.exc.IntegrityError:  # the same answer sent twice at once: the key lets one in
-            raise StudyError("this trial is already answered", 409) from None
+            raise AlreadyAnswered("this trial is already answered") from None
         return correct
 
     # admin
 
-    def progress(self) -> dict[str, Any]:
+    def progress(self) -> Progress:
+        answered = (responses_table.c.participant_id == assignments_table.c.participant_id) & (responses_table.c.position == assignments_table.c.position)
+        finished = (sa.select(assignments_table.c.participant_id).select_from(assignments_table.outerjoin(responses_table, answered))
+                    .group_by(assignments_table.c.participant_id).having(sa.func.count(responses_table.c.position) == sa.func.count()))
         with self.engine.begin() as connection:
             participants = connection.execute(sa.select(sa.func.count()).select_from(participants_table)).scalar_one()
             responses = connection.execute(sa.select(sa.func.count()).select_from(responses_table)).scalar_one()
-            finished = connection.execute(sa.select(sa.func.count()).select_from(
-                sa.select(responses_table.c.participant_id).group_by(responses_table.c.participant_id)
-                .having(sa.func.count() >= self.trials_per_participant).subquery())).scalar_one()
+            n_finished = connection.execute(sa.select(sa.func.count()).select_from(finished.subquery())).scalar_one()
             per_item = dict(connection.execute(sa.select(responses_table.c.item_id, sa.func.count()).group_by(responses_table.c.item_id)).all())
             catch = connection.execute(sa.select(sa.func.count(), sa.func.sum(sa.cast(responses_table.c.correct, sa.Integer)))
                                        .where(responses_table.c.item_id < 0)).one()
         counts = [per_item.get(item_id, 0) for item_id in self.cases]
-        return {"participants": participants, "finished": finished, "responses": responses,
-                "items": len(self.cases), "responses_per_item_min": min(counts), "responses_per_item_max": max(counts),
-                "catch_trials": catch[0], "catch_correct": int(catch[1] or 0)}
+        return Progress(participants=participants, finished=n_finished, responses=responses, n_items=len(self.cases),
+                        responses_per_item_min=min(counts), responses_per_item_max=max(counts),
+                        catch_trials=catch[0], catch_correct=int(catch[1] or 0))
 
-    def export_participant_data(self) -> str:
-        """Every response as participant_data.csv (``brainbench humans --participants`` reads it)."""
-        prefix = {"human": "human_", "gpt4": "machine_"}.get(self.dataset.source, "human_")
-        query = (sa.select(responses_table, participants_table).join(participants_table, participants_table.c.id == responses_table.c.participant_id)
-                 .where(responses_table.c.item_id >= 0).order_by(responses_table.c.participant_id, responses_table.c.position))
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(EXPORT_COLUMNS)
+    def responses(self, catch: bool = False) -> list[dict[str, Any]]:
+        """Every response (of test items, or of catch items) with its participant's profile, in answering order."""
+        query = (sa.select(responses_table, participants_table.c.age, participants_table.c.country, participants_table.c.current_position,
+                           participants_table.c.experience, participants_table.c.sex)
+                 .join(participants_table, participants_table.c.id == responses_table.c.participant_id)
+                 .where(responses_table.c.item_id < 0 if catch else responses_table.c.item_id >= 0)
+                 .order_by(responses_table.c.participant_id, responses_table.c.position))
         with self.engine.begin() as connection:
-            for number, row in enumerate(connection.execute(query).mappings()):
-                writer.writerow([number, row["participant_id"], row["expertise"], row["confidence"], row["blurs"] or "", int(row["correct"]),
-                                 row["rt_ms"], row["item_id"] + 1, prefix + self.cases[row["item_id"]].subfield,
-                                 int(row["confidence_touched"] and row["expertise_touched"]), int(row["recognised"]),
-                                 row["age"], row["country"], row["current_position"], row["experience"], row["sex"]])
-        return buffer.getvalue()
+            return [dict(row) for row in connection.execute(query).mappings()]
 
-    def export_catch(self) -> str:
-        """Catch-trial answers: pid, the catch item's DOI, correct (screen out participants who failed)."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["pid", "doi", "correct"])
-        with self.engine.begin() as connection:
-            for row in connection.execute(sa.select(responses_table).where(responses_table.c.item_id < 0)
-                                          .order_by(responses_table.c.participant_id)).mappings():
-                writer.writerow([row["participant_id"], self.catch_cases[row["item_id"]].doi, int(row["correct"])])
-        return buffer.getvalue()
 
-    def export_abstract_ids(self) -> str:
-        """abstract_id_doi.csv for the test set: ``DOI;abstract_id;abstract`` (abstract_id = item id + 1)."""
-        lines = ["DOI;abstract_id;abstract"] + [f"{case.doi};{case.item_id + 1};{case.original}" for case in self.dataset.cases]
-        return "\n".join(lines) + "\n"
+def _ms(seconds: float) -> int:
+    return max(0, round(1000 * seconds))

@@ -1,6 +1,55 @@
-"""The study's pages (Jinja2, on brainbench.web's base page): plain HTML forms that work with a keyboard, a screen reader and on a phone."""
+"""The study's pages (Jinja2, on brainbench.web's base page): plain HTML forms that work with a keyboard,
+a screen reader and on a phone; and the default consent text, which says what the investigator fills in."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from brainbench.data.files import decode_utf8
+from brainbench.errors import InputError
+
+DEFAULT_CONSENT = """\
+## Information and consent
+
+**Study:** [Fill in: the study's title and purpose]
+
+**Investigator:** [Fill in: the investigator's name and institution]
+
+**Contact:** [Fill in: an e-mail address for questions, and to withdraw your answers]
+
+**Duration:** about [Fill in: how many] minutes.
+
+**Ethics approval:** [Fill in: the approving ethics board and the approval number]
+
+Taking part is voluntary. Your answers are stored without your name, together with the profile you
+give (age, country, current position, years of experience, gender identity). You can stop at any
+time; closing the page and coming back later continues where you left off.
+[Fill in: how the answers will be used, shared and kept, and for how long]
+"""
+
+
+def load_consent(path: Path) -> str:
+    """The investigator's consent text (a Markdown file, UTF-8)."""
+    try:
+        text = decode_utf8(Path(path).read_bytes(), str(path))
+    except OSError as error:
+        raise InputError(path, None, f"cannot read the consent text: {error.strerror or error}") from None
+    if not text.strip():
+        raise InputError(path, None, "the consent text is empty: write the study's duration, investigator, contact and ethics approval")
+    return text
+
+
+def render_consent(markdown: str) -> Markup:
+    """The consent text (Markdown) as HTML; raw HTML in it is shown as text, never run."""
+    return Markup(MarkdownIt("commonmark", {"html": False}).render(markdown))
+
+
+_PROBLEM = """{% macro problem(field) %}{% if problems.get(field) %}<p class="problem" id="{{ field }}-problem">{{ problems[field] }}</p>{% endif %}{% endmacro %}
+{% macro invalid(field) %}{% if problems.get(field) %} aria-invalid="true" aria-describedby="{{ field }}-problem"{% endif %}{% endmacro %}
+{% if problems %}<div class="card error" role="alert"><p>Please fix:</p><ul>{% for text in problems.values() %}<li>{{ text }}</li>{% endfor %}</ul></div>{% endif %}"""
 
 TEMPLATES = {
     "consent.html": """{% extends "base.html" %}{% block heading %}Consent{% endblock %}{% block body %}
@@ -9,9 +58,8 @@ TEMPLATES = {
 <p>You will read {{ trials }} pairs of neuroscience abstracts. In each pair one abstract is as published and
 the other has its results changed. Choose the one you think is real, then say how confident you are and how
 much expertise you have on its topic.</p>
-<p>Your answers are stored without your name. You can stop at any time; closing the page and coming back
-later continues where you left off.</p>
 </div>
+<div class="card">{{ consent }}</div>
 <form method="post" action="/consent" class="card">
   <input type="hidden" name="csrf" value="{{ csrf }}">
   <label class="choice"><input type="checkbox" name="agree" value="yes" required> I have read the above and agree to take part.</label>
@@ -19,68 +67,79 @@ later continues where you left off.</p>
 </form>
 {% endblock %}""",
     "profile.html": """{% extends "base.html" %}{% block heading %}About you{% endblock %}{% block body %}
-<h1>About you</h1>
+<h1>About you</h1>""" + _PROBLEM + """
 <form method="post" action="/profile" class="card">
   <input type="hidden" name="csrf" value="{{ csrf }}">
-  <div class="field"><label for="age">Age</label><input id="age" name="age" type="number" min="18" max="100" required></div>
-  <div class="field"><label for="country">Country</label><input id="country" name="country" type="text" maxlength="100" required autocomplete="country-name"></div>
-  <div class="field"><label for="position">Current position</label>
-    <select id="position" name="position" required><option value="">Choose…</option>
-    {% for option in positions %}<option value="{{ option }}">{{ "Other" if option == "__other" else option }}</option>{% endfor %}</select></div>
-  <div class="field"><label for="experience">Years of research experience in neuroscience</label><input id="experience" name="experience" type="number" min="0" max="70" required></div>
-  <div class="field"><label for="sex">Gender identity</label>
-    <select id="sex" name="sex" required><option value="">Choose…</option>
-    {% for option in sexes %}<option>{{ option }}</option>{% endfor %}</select></div>
+  <div class="field"><label for="age">Age</label>{{ problem("age") }}
+    <input id="age" name="age" type="number" min="18" max="100" required value="{{ values.get('age', '') }}"{{ invalid("age") }}></div>
+  <div class="field"><label for="country">Country</label>{{ problem("country") }}
+    <input id="country" name="country" type="text" maxlength="100" required autocomplete="country-name" value="{{ values.get('country', '') }}"{{ invalid("country") }}></div>
+  <div class="field"><label for="position">Current position</label>{{ problem("position") }}
+    <select id="position" name="position" required{{ invalid("position") }}><option value="">Choose…</option>
+    {% for option in positions %}<option value="{{ option }}"{% if values.get('position') == option %} selected{% endif %}>{{ "Other" if option == "__other" else option }}</option>{% endfor %}</select></div>
+  <div class="field"><label for="experience">Years of research experience in neuroscience</label>{{ problem("experience") }}
+    <input id="experience" name="experience" type="number" min="0" max="70" required value="{{ values.get('experience', '') }}"{{ invalid("experience") }}></div>
+  <div class="field"><label for="sex">Gender identity</label>{{ problem("sex") }}
+    <select id="sex" name="sex" required{{ invalid("sex") }}><option value="">Choose…</option>
+    {% for option in sexes %}<option{% if values.get('sex') == option %} selected{% endif %}>{{ option }}</option>{% endfor %}</select></div>
   <button type="submit">Continue</button>
 </form>
 {% endblock %}""",
     "trial.html": """{% extends "base.html" %}{% block heading %}Trial {{ trial.position + 1 }} of {{ trial.total }}{% endblock %}{% block body %}
 <h1>Which abstract is the published one?</h1>
 <p><label for="progress">Trial {{ trial.position + 1 }} of {{ trial.total }}</label>
-<progress id="progress" max="{{ trial.total }}" value="{{ trial.position }}">{{ trial.position }} of {{ trial.total }}</progress></p>
+<progress id="progress" max="{{ trial.total }}" value="{{ trial.position }}">{{ trial.position }} of {{ trial.total }}</progress></p>""" + _PROBLEM + """
 <form method="post" action="/trial" id="trial">
   <input type="hidden" name="csrf" value="{{ csrf }}">
   <input type="hidden" name="position" value="{{ trial.position }}">
   <input type="hidden" name="item_id" value="{{ trial.item_id }}">
-  <input type="hidden" name="confidence_touched" id="confidence_touched" value="0">
-  <input type="hidden" name="expertise_touched" id="expertise_touched" value="0">
-  <input type="hidden" name="blurs" id="blurs" value="0">
-  <fieldset><legend>Choose the abstract you think is real</legend>
+  <input type="hidden" name="view_id" value="{{ trial.view_id }}">
+  <input type="hidden" name="confidence_touched" id="confidence_touched" value="{{ values.get('confidence_touched', '0') }}">
+  <input type="hidden" name="expertise_touched" id="expertise_touched" value="{{ values.get('expertise_touched', '0') }}">
+  <input type="hidden" name="blurs" id="blurs" value="{{ values.get('blurs', '0') }}">
+  <fieldset><legend>Choose the abstract you think is real</legend>{{ problem("choice") }}
   <div class="abstracts">
     {% for label in ["A", "B"] %}
     <div class="card abstract">
-      <label class="choice"><input type="radio" name="choice" value="{{ label }}" required aria-describedby="text-{{ label }}"> Abstract {{ label }}</label>
+      <label class="choice"><input type="radio" name="choice" value="{{ label }}" required aria-describedby="text-{{ label }}"{% if values.get('choice') == label %} checked{% endif %}> Abstract {{ label }}</label>
       <p id="text-{{ label }}">{{ texts[loop.index0] }}</p>
     </div>
     {% endfor %}
   </div>
   </fieldset>
-  <fieldset><legend><label for="confidence">How confident are you?</label></legend>
-    <input type="range" id="confidence" name="confidence" min="0" max="100" value="50" aria-valuetext="50 of 100">
-    <div class="scale" aria-hidden="true"><span>not at all</span><span>completely</span></div></fieldset>
-  <fieldset><legend><label for="expertise">How much expertise do you have on this topic?</label></legend>
-    <input type="range" id="expertise" name="expertise" min="0" max="100" value="50" aria-valuetext="50 of 100">
-    <div class="scale" aria-hidden="true"><span>none</span><span>expert</span></div></fieldset>
-  <label class="choice"><input type="checkbox" name="recognised" value="yes"> I recognise this study</label>
+  {% for name, question, low, high in [("confidence", "How confident are you?", "not at all", "completely"),
+                                       ("expertise", "How much expertise do you have on this topic?", "none", "expert")] %}
+  {% set value = values.get(name, "50") %}
+  <fieldset><legend><label for="{{ name }}">{{ question }}</label></legend>{{ problem(name) }}
+    <p>Your answer: <output id="{{ name }}-value" for="{{ name }}">{{ value }}</output> of 100</p>
+    <input type="range" id="{{ name }}" name="{{ name }}" min="0" max="100" value="{{ value }}" aria-valuetext="{{ value }} of 100">
+    <div class="scale" aria-hidden="true"><span>{{ low }}</span><span>{{ high }}</span></div></fieldset>
+  {% endfor %}
+  <label class="choice"><input type="checkbox" name="recognised" value="yes"{% if values.get('recognised') %} checked{% endif %}> I recognise this study</label>
   <button type="submit">{{ "Finish" if trial.position + 1 == trial.total else "Next" }}</button>
 </form>
-<script>
+<script nonce="{{ csp_nonce }}">
+  const form = document.getElementById("trial");
   for (const name of ["confidence", "expertise"]) {
-    const slider = document.getElementById(name);
-    slider.addEventListener("input", () => {
+    const slider = document.getElementById(name), shown = document.getElementById(name + "-value");
+    slider.addEventListener("input", () => {  // mouse, touch and arrow keys alike
       document.getElementById(name + "_touched").value = "1";
+      shown.textContent = slider.value;
       slider.setAttribute("aria-valuetext", slider.value + " of 100");
     });
   }
   window.addEventListener("blur", () => { const field = document.getElementById("blurs"); field.value = String(Number(field.value) + 1); });
+  // Leaving the page unanswered ends this view, so that the reaction time leaves out the time away.
+  let answering = false;
+  form.addEventListener("submit", () => { answering = true; });
+  window.addEventListener("pagehide", () => {
+    if (!answering) navigator.sendBeacon("/trial/leave", new URLSearchParams({csrf: form.elements.csrf.value, view_id: form.elements.view_id.value}));
+  });
+  window.addEventListener("pageshow", (event) => { if (event.persisted) location.reload(); });  // back from the cache: a new view
 </script>
 {% endblock %}""",
     "done.html": """{% extends "base.html" %}{% block heading %}Thank you{% endblock %}{% block body %}
 <h1>Thank you</h1><div class="card"><p>All your answers are saved. You can close this page.</p></div>
-{% endblock %}""",
-    "error.html": """{% extends "base.html" %}{% block heading %}Problem{% endblock %}{% block body %}
-<h1>Something needs your attention</h1><div class="card error" role="alert"><p>{{ message }}</p></div>
-<p><a href="/">Back to the study</a></p>
 {% endblock %}""",
     "login.html": """{% extends "base.html" %}{% block heading %}Admin{% endblock %}{% block body %}
 <h1>Study admin</h1>
@@ -92,12 +151,14 @@ later continues where you left off.</p>
 {% endblock %}""",
     "admin.html": """{% extends "base.html" %}{% block heading %}Admin{% endblock %}{% block body %}
 <h1>Study admin</h1>
+{% if consent_is_default %}<div class="card notice" role="note"><p>Participants see the default consent text: restart with
+<code>--consent FILE</code> holding your study's duration, investigator, contact and ethics approval.</p></div>{% endif %}
 <div class="card"><table>
   <tr><th>test set</th><td>{{ dataset }}</td></tr>
   <tr><th>database</th><td>{{ database }}</td></tr>
   <tr><th>participants</th><td>{{ progress.participants }} ({{ progress.finished }} finished)</td></tr>
   <tr><th>responses</th><td>{{ progress.responses }}</td></tr>
-  <tr><th>responses per item</th><td>{{ progress.responses_per_item_min }}–{{ progress.responses_per_item_max }} over {{ progress.items }} items</td></tr>
+  <tr><th>responses per item</th><td>{{ progress.responses_per_item_min }}–{{ progress.responses_per_item_max }} over {{ progress.n_items }} items</td></tr>
   <tr><th>catch trials</th><td>{{ progress.catch_correct }} of {{ progress.catch_trials }} correct</td></tr>
 </table></div>
 <form method="post" action="/admin/setup" class="card">

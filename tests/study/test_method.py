@@ -1,0 +1,147 @@
+"""The study as an experiment: trial order, reaction times, the profile, progress, the export's values,
+consent, and forms that say what to fix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from scipy.stats import chi2_contingency
+from typer.testing import CliRunner
+
+from brainbench.cli import app
+from brainbench.data import Dataset
+from brainbench.study import Answer, Profile, StudyError, StudyStore, create_app
+from brainbench.study.assign import order_trials
+from brainbench.study.templates import DEFAULT_CONSENT
+from tests.study.flows import AUTH, PROFILE, TOKEN, answer, csrf_of, hidden, participant_data, start
+
+
+def test_trial_position_is_independent_of_subfield_and_the_order_is_recorded(human: Dataset, tmp_path: Path) -> None:
+    store = StudyStore(tmp_path / "study.sqlite", human, trials_per_participant=9, seed=0)
+    for _ in range(200):
+        store.add_participant()
+    with store.engine.begin() as connection:
+        rows = connection.exec_driver_sql("SELECT participant_id, position, item_id, altered_first FROM assignments").all()
+        seeds = dict(connection.exec_driver_sql("SELECT id, order_seed FROM participants").all())
+    trials = pd.DataFrame(rows, columns=["participant", "position", "item", "altered_first"])
+    trials["subfield"] = [human.cases[item].subfield for item in trials["item"]]
+    # numbered in the order the balancing picks them, trial 1 was Behavioral/Cognitive for 192 of 200 (p = 0.0 in doubles)
+    assert chi2_contingency(pd.crosstab(trials["position"], trials["subfield"])).pvalue > 0.01
+    counts = trials["item"].value_counts().reindex(range(200), fill_value=0)
+    assert counts.max() - counts.min() <= 1  # 1800 trials over 200 items: every item 9 times
+    assert trials.groupby("participant")["subfield"].nunique().min() == 5  # every participant sees all five subfields
+    for participant, shown in trials.sort_values("position").groupby("participant"):
+        expected = order_trials(list(shown["item"]), seeds[participant])  # reproducible from the items and the recorded seed
+        assert list(zip(shown["item"], shown["altered_first"].astype(bool), strict=True)) == expected
+
+
+def test_reaction_time_counts_only_the_time_on_screen(store: StudyStore) -> None:
+    participant = store.participant_id(store.add_participant())
+    store.save_profile(participant, Profile.model_validate(PROFILE))
+    first = store.next_trial(participant, clock=100.0)
+    store.leave(participant, first.view_id, clock=103.0)  # on screen 3 s, then the tab is closed
+    again = store.next_trial(participant, clock=160.0)  # back 57 s later
+    assert (again.position, again.item_id) == (first.position, first.item_id) and again.view_id != first.view_id
+    store.leave(participant + 1, again.view_id, clock=161.0)  # another participant's beacon changes nothing
+    store.submit(participant, Answer(position=again.position, item_id=again.item_id, choice="A", confidence=5, expertise=5), clock=164.5)
+    second = store.next_trial(participant, clock=200.0)
+    store.submit(participant, Answer(position=second.position, item_id=second.item_id, choice="B", confidence=5, expertise=5, blurs=2), clock=202.25)
+    [resumed, plain] = store.responses()
+    assert (resumed["rt_ms"], resumed["rt_total_ms"], resumed["n_views"]) == (3000 + 4500, 64500, 2)
+    assert (plain["rt_ms"], plain["rt_total_ms"], plain["n_views"]) == (2250, 2250, 1)
+
+
+def test_the_leave_beacon_and_the_export_columns(client: TestClient) -> None:
+    csrf = start(client)
+    page = client.get("/trial").text
+    assert client.post("/trial/leave", data={"csrf": csrf, "view_id": hidden(page, "view_id")}).status_code == 204
+    assert answer(client, csrf, blurs="3").status_code == 303  # shown again: a second view
+    assert answer(client, csrf, confidence_touched="0").status_code == 303
+    export = participant_data(client)
+    assert list(export["click_outside"]) == ["clicked", ""]  # the paper's values
+    assert list(export["click_outside_count"]) == [3, 0] and list(export["trial"]) == [1, 2] and list(export["resumed"]) == [1, 0]
+    assert list(export["click_slider"]) == [1, 0] and (export["rt"] <= export["rt_total"]).all()
+
+
+@pytest.mark.parametrize("flag", ["-7", "2", "maybe", ""])
+def test_slider_flags_are_booleans(client: TestClient, flag: str) -> None:
+    csrf = start(client)
+    response = answer(client, csrf, confidence_touched=flag)
+    assert response.status_code == 422 and "confidence flag must be 0 or 1" in response.text
+    assert participant_data(client).empty
+
+
+def test_the_profile_locks_once_a_trial_is_shown(client: TestClient) -> None:
+    csrf = start(client)
+    assert client.post("/profile", data={"csrf": csrf, **PROFILE, "country": "Chile"}).status_code == 303  # no trial shown yet
+    client.get("/trial")
+    response = client.post("/profile", data={"csrf": csrf, **PROFILE, "country": "Peru"})
+    assert response.status_code == 409 and "cannot change once the trials have started" in response.text
+    assert client.get("/profile").headers["location"] == "/trial"
+    answer(client, csrf)
+    assert list(participant_data(client)["country"]) == ["Chile"]
+
+
+def test_finished_counts_each_participants_own_trials(store: StudyStore) -> None:
+    app_ = create_app(store, TOKEN)
+    for _ in range(2):  # two participants with 2 trials each, both finished
+        participant = TestClient(app_, follow_redirects=False)
+        csrf = start(participant)
+        answer(participant, csrf)
+        answer(participant, csrf)
+    admin = TestClient(app_, follow_redirects=False)
+    admin.post("/admin/setup", headers=AUTH, data={"csrf": csrf_of(admin.get("/").text), "trials": "3"})
+    assert store.trials_per_participant == 3
+    page = admin.get("/admin", headers=AUTH).text
+    assert "2 (2 finished)" in page and "0–1 over 200 items" in page and "built-in method" not in page
+
+
+def test_consent_text_comes_from_the_investigators_markdown(store: StudyStore) -> None:
+    consent = "## Memory study\n\nIt takes **20 minutes**. Questions: lab@example.org <script>alert(1)</script>\n"
+    page = TestClient(create_app(store, TOKEN, consent=consent)).get("/").text
+    assert "<h2>Memory study</h2>" in page and "<strong>20 minutes</strong>" in page
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page  # HTML in the file is shown, not run
+    default = TestClient(create_app(store, TOKEN)).get("/").text
+    assert default.count("[Fill in:") == 6 and "Ethics approval" in default
+
+
+def test_consent_file_option(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["study", "consent-template"])
+    assert result.exit_code == 0 and result.stdout == DEFAULT_CONSENT
+    result = runner.invoke(app, ["study", "serve", "--consent", str(tmp_path / "missing.md"), "--db", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 1 and "missing.md" in result.stderr and "Traceback" not in result.stderr
+    (tmp_path / "empty.md").write_text("  \n")
+    result = runner.invoke(app, ["study", "serve", "--consent", str(tmp_path / "empty.md"), "--db", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 1 and "empty.md" in result.stderr and "empty" in result.stderr
+
+
+def test_a_missing_field_answers_a_page_that_keeps_what_was_entered(client: TestClient) -> None:
+    csrf = csrf_of(client.get("/").text)
+    client.post("/consent", data={"csrf": csrf, "agree": "yes"})
+    response = client.post("/profile", data={"csrf": csrf, **PROFILE, "country": "", "age": "7"})
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    assert "Country: the country you work in" in response.text and "Age: a whole number from 18 to 100" in response.text
+    assert 'name="age" type="number" min="18" max="100" required value="7"' in response.text
+    assert re.search(r'<option value="Postdoc" selected>', response.text)
+    assert client.post("/profile", data={"csrf": csrf, **PROFILE}).status_code == 303
+    page = client.get("/trial").text
+    response = client.post("/trial", data={"csrf": csrf, "position": hidden(page, "position"), "item_id": hidden(page, "item_id"),
+                                           "confidence": "80", "expertise": "30", "confidence_touched": "1", "recognised": "yes"})
+    assert response.status_code == 422 and "Choose abstract A or abstract B." in response.text
+    assert 'id="confidence-value" for="confidence">80</output>' in response.text and 'value="yes" checked' in response.text
+    assert hidden(response.text, "view_id") == hidden(page, "view_id")  # the same view goes on
+    response = client.post("/admin/setup", headers=AUTH, data={"csrf": csrf, "trials": "many"})
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html") and "trials:" in response.text
+
+
+def test_a_database_of_an_older_study_schema_is_refused(human: Dataset, tmp_path: Path) -> None:
+    store = StudyStore(tmp_path / "study.sqlite", human)
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM study_settings WHERE key = 'schema_version'")  # as brainbench wrote it before views
+    with pytest.raises(StudyError, match="made by an older brainbench \\(study schema 1, this one needs 2\\)"):
+        StudyStore(tmp_path / "study.sqlite", human)
