@@ -42,9 +42,9 @@ DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "brainbench
 
 
 def _timed_ppls(scorer, pairs: list[tuple[str, str]]) -> tuple[np.ndarray, float]:
-    scorer.score_pairs(pairs[:1])  # warm-up
+    scorer.score_options(pairs[:1])  # warm-up
     start = time.perf_counter()
-    ppls = np.array([[s.ppl for s in pair] for pair in scorer.score_pairs(pairs)])
+    ppls = np.array([[s.ppl for s in pair] for pair in scorer.score_options(pairs)])
     return ppls, len(pairs) / (time.perf_counter() - start)
 
 

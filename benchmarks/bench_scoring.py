@@ -13,7 +13,7 @@ untimed (warm-up), then time the rest. Methods:
               (first token, rest): what loglikelihood_rolling runs per window, without the EOT token
               that loglikelihood_rolling would put in front, so the tokens scored are the paper's.
               Needs the bench extra: pip install -e ".[bench]"
-  brainbench  HFScorer.score_pairs over all items (fast engine: shared prefixes once, length-grouped
+  brainbench  HFScorer.score_options over all items (fast engine: shared prefixes once, length-grouped
               batches of --batch-size pairs, chunked output layer), one row per --dtypes entry
   compiled    the same with torch.compile(decoder, dynamic=True) (--compile; compile time is in warm-up)
 Every method's per-item PPL is compared with the paper loop's and the ratios printed; the table
@@ -88,7 +88,7 @@ def _run_method(options: dict, queue) -> None:
     else:
 
         def score(batch):
-            return [(a.ppl, b.ppl) for a, b in scorer.score_pairs(batch)]
+            return [(a.ppl, b.ppl) for a, b in scorer.score_options(batch)]
 
     def synchronize():
         if scorer.device.type == "cuda":

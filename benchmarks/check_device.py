@@ -50,11 +50,11 @@ def main() -> None:
     def run(label: str, scorer: HFScorer, engine: str, batch_size: int | None) -> list[tuple[float, float]]:
         scorer.engine = engine
         scorer.batch_size = batch_size or auto_batch_size(scorer.model, scorer.device)
-        scorer.score_pairs(pairs[:2])  # warm-up
+        scorer.score_options(pairs[:2])  # warm-up
         if scorer.device.type == "cuda":
             torch.cuda.synchronize()
         started = time.perf_counter()
-        ppls = [(a.ppl, b.ppl) for a, b in scorer.score_pairs(pairs)]
+        ppls = [(a.ppl, b.ppl) for a, b in scorer.score_options(pairs)]
         elapsed = time.perf_counter() - started
         rows[label] = {"engine": engine, "batch_size": scorer.batch_size, "dtype": scorer.info["dtype"], "items_per_s": len(pairs) / elapsed}
         return ppls

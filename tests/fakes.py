@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from brainbench.errors import BackendError
 from brainbench.scoring import TokenScores
+from brainbench.scoring.base import score_separately
 
 
 class FakeScorer:
@@ -32,6 +33,9 @@ class FakeScorer:
     def fingerprint(self) -> dict[str, object]:
         return {"backend": "fake", "tag": self.tag}
 
+    def identity(self) -> dict[str, object]:
+        return {"backend": "fake", "model": f"fake-scorer{self.tag}"}
+
     def score_texts(self, texts: Sequence[str]) -> list[TokenScores]:
         if self.interrupt_after is not None and self.calls >= self.interrupt_after:
             raise KeyboardInterrupt
@@ -44,6 +48,5 @@ class FakeScorer:
             results.append(TokenScores(tuple(-len(word) / 10 for word in words[1:]), len(words)))
         return results
 
-    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[TokenScores, TokenScores]]:
-        scored = self.score_texts([text for pair in pairs for text in pair])
-        return list(zip(scored[::2], scored[1::2]))
+    def score_options(self, groups: Sequence[Sequence[str]]) -> list[list[TokenScores]]:
+        return score_separately(self, groups)

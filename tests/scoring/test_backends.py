@@ -50,12 +50,12 @@ def test_llama_cpp_in_process_agrees_with_transformers(embedded_scorer: HFScorer
     cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:4]
     pairs = [(case.original, case.altered) for case in cases] + [TEXTS]
     llama = load_scorer("llama-cpp")
-    for llama_pair, hf_pair in zip(llama.score_pairs(pairs), embedded_scorer.score_pairs(pairs)):
+    for llama_pair, hf_pair in zip(llama.score_options(pairs), embedded_scorer.score_options(pairs)):
         for llama_scores, hf_scores in zip(llama_pair, hf_pair):
             assert llama_scores.n_text_tokens == hf_scores.n_text_tokens  # the same tokens
             assert llama_scores.ppl == pytest.approx(hf_scores.ppl, rel=0.05)  # quantised vs dequantised weights
     alone = [llama.score_texts(list(pair)) for pair in pairs]  # sharing the prefix changes nothing
-    assert [s.ppl for pair in alone for s in pair] == pytest.approx([s.ppl for pair in llama.score_pairs(pairs) for s in pair], rel=1e-6)
+    assert [s.ppl for pair in alone for s in pair] == pytest.approx([s.ppl for pair in llama.score_options(pairs) for s in pair], rel=1e-6)
 
 
 @pytest.mark.slow
@@ -63,8 +63,8 @@ def test_without_quantization_llama_cpp_and_transformers_agree_to_1e_3(data_dir:
     cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:3]
     pairs = [(case.original, case.altered) for case in cases]
     float32_copy = dequantize_gguf(embedded_model_file(), tmp_path / "smollm2-f32.gguf")
-    by_llama = [s.ppl for pair in load_scorer("llama-cpp", model=str(float32_copy)).score_pairs(pairs) for s in pair]
-    by_transformers = [s.ppl for pair in load_scorer("transformers", model=str(float32_copy)).score_pairs(pairs) for s in pair]
+    by_llama = [s.ppl for pair in load_scorer("llama-cpp", model=str(float32_copy)).score_options(pairs) for s in pair]
+    by_transformers = [s.ppl for pair in load_scorer("transformers", model=str(float32_copy)).score_options(pairs) for s in pair]
     assert by_llama == pytest.approx(by_transformers, rel=1e-3)
 
 

@@ -73,7 +73,7 @@ def test_non_finite_scores_are_refused(tiny_model_dir: Path) -> None:
     scorer = HFScorer.load(tiny_model_dir, dtype="float32", device="cpu")
     scorer.model.model.norm.weight.data.fill_(float("nan"))  # what an overflow leaves behind
     with pytest.raises(BackendError, match="non-finite log-probabilities in float32"):
-        scorer.score_pair("Neurons fire more.", "Neurons fire less.")
+        scorer.score_options([("Neurons fire more.", "Neurons fire less.")])[0]
     scorer.engine = "simple"
     with pytest.raises(BackendError, match="non-finite"):
         scorer.score_texts(["Neurons fire more."])
@@ -102,7 +102,7 @@ def test_fast_engine_matches_simple_engine_and_full_loss(embedded_scorer: HFScor
     assert embedded_scorer.engine == "fast"
     cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:3]
     for case in cases:
-        fast = embedded_scorer.score_pair(case.original, case.altered)
+        fast = embedded_scorer.score_options([(case.original, case.altered)])[0]
         simple = embedded_scorer.score_texts([case.original, case.altered])
         for text, f, s in zip((case.original, case.altered), fast, simple):
             assert f.n_tokens == s.n_tokens and f.n_text_tokens == s.n_text_tokens
@@ -115,11 +115,11 @@ def test_pairs_batched_across_cases_match_one_at_a_time(embedded_scorer: HFScore
     pairs = [(case.original, case.altered) for case in cases]
     pairs.insert(2, ("Increased firing in cortex.", "Decreased firing in cortex."))  # nothing shared: scored whole
     pairs.append(("Same text here.", "Same text here."))
-    one_at_a_time = [embedded_scorer.score_pair(*pair) for pair in pairs]
+    one_at_a_time = [embedded_scorer.score_options([pair])[0] for pair in pairs]
     for batch_size in (2, 7):
         embedded_scorer.batch_size = batch_size
         try:
-            batched = embedded_scorer.score_pairs(pairs)
+            batched = embedded_scorer.score_options(pairs)
         finally:
             embedded_scorer.batch_size = 1
         assert len(batched) == len(pairs)
@@ -129,12 +129,39 @@ def test_pairs_batched_across_cases_match_one_at_a_time(embedded_scorer: HFScore
                 assert b.token_logprobs == pytest.approx(a.token_logprobs, rel=1e-4, abs=1e-5)
 
 
+def test_n_options_fast_and_simple_engines_agree(embedded_scorer: HFScorer) -> None:
+    """Cases with 3 and 4 versions, mixed with pairs in one call and batched: every version as if scored alone."""
+    groups = [
+        ("Firing rates rose after learning.", "Firing rates fell after learning.", "Firing rates held after learning."),
+        ("Mice slept more.", "Mice slept less."),
+        ("Spines grew by 10%.", "Spines grew by 20%.", "Spines grew by 35%.", "Spines grew by 50%."),
+        ("Dopamine rose in striatum.", "Serotonin rose in striatum.", "Dopamine fell in striatum."),
+    ]
+    for batch_size in (1, 3):
+        embedded_scorer.batch_size = batch_size
+        try:
+            fast = embedded_scorer.score_options(groups)
+        finally:
+            embedded_scorer.batch_size = 1
+        embedded_scorer.engine = "simple"
+        try:
+            simple = embedded_scorer.score_options(groups)
+        finally:
+            embedded_scorer.engine = "fast"
+        assert [len(scores) for scores in fast] == [len(group) for group in groups] == [len(scores) for scores in simple]
+        for group, fast_scores, simple_scores in zip(groups, fast, simple):
+            for text, f, s in zip(group, fast_scores, simple_scores):
+                assert f.n_text_tokens == s.n_text_tokens
+                assert f.ppl == pytest.approx(s.ppl, rel=1e-4)
+                assert f.ppl == pytest.approx(reference_ppl(embedded_scorer.model, embedded_scorer.tokenizer, text), rel=1e-4)
+
+
 def test_out_of_memory_halves_the_batch(embedded_scorer: HFScorer, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
     pairs = [(f"Neurons in area {n} fire more.", f"Neurons in area {n} fire less.") for n in range(5)]
-    expected = [embedded_scorer.score_pair(*pair) for pair in pairs]
-    real_batch = embedded_scorer._score_pair_batch
+    expected = [embedded_scorer.score_options([pair])[0] for pair in pairs]
+    real_batch = embedded_scorer._score_option_batch
     sizes = []
 
     def small_memory(batch):  # a device that holds at most two pairs at once
@@ -143,9 +170,9 @@ def test_out_of_memory_halves_the_batch(embedded_scorer: HFScorer, monkeypatch: 
             raise torch.OutOfMemoryError("scripted: out of memory")
         return real_batch(batch)
 
-    monkeypatch.setattr(embedded_scorer, "_score_pair_batch", small_memory)
+    monkeypatch.setattr(embedded_scorer, "_score_option_batch", small_memory)
     monkeypatch.setattr(embedded_scorer, "batch_size", 5)
-    scored = embedded_scorer.score_pairs(pairs)
+    scored = embedded_scorer.score_options(pairs)
     assert sizes[:2] == [5, 2] and max(sizes[2:]) <= 2 and embedded_scorer.batch_size == 2
     assert [s.ppl for pair in scored for s in pair] == pytest.approx([s.ppl for pair in expected for s in pair], rel=1e-5)
 
@@ -159,7 +186,7 @@ def test_out_of_memory_halves_the_batch(embedded_scorer: HFScorer, monkeypatch: 
     ],
 )
 def test_fast_engine_edge_cases(embedded_scorer: HFScorer, first: str, second: str) -> None:
-    fast = embedded_scorer.score_pair(first, second)
+    fast = embedded_scorer.score_options([(first, second)])[0]
     for text, score in zip((first, second), fast):
         assert score.ppl == pytest.approx(reference_ppl(embedded_scorer.model, embedded_scorer.tokenizer, text), rel=1e-4)
 
@@ -175,7 +202,7 @@ def test_fast_engine_with_a_lora_adapter(tiny_model_dir: Path, tmp_path: Path) -
     scorer = HFScorer.load(tiny_model_dir, adapter=tmp_path / "adapter", dtype="float32", device="cpu")
     assert scorer.engine == "fast"
     first, second = "Synaptic plasticity depends on NMDA receptors.", "Synaptic plasticity ignores NMDA receptors."
-    for text, score in zip((first, second), scorer.score_pair(first, second)):
+    for text, score in zip((first, second), scorer.score_options([(first, second)])[0]):
         assert score.ppl == pytest.approx(reference_ppl(tuned, scorer.tokenizer, text), rel=1e-4)
 
 
@@ -184,7 +211,7 @@ def test_compiled_decoder_gives_the_same_scores(tiny_model_dir: Path) -> None:
     compiled = HFScorer.load(tiny_model_dir, dtype="float32", device="cpu", compile=True)
     assert compiled.describe()["compile"] is True
     first, second = "Neurons in the cortex fire more.", "Neurons in the cortex fire less often."
-    for a, b in zip(plain.score_pair(first, second), compiled.score_pair(first, second)):
+    for a, b in zip(plain.score_options([(first, second)])[0], compiled.score_options([(first, second)])[0]):
         assert b.ppl == pytest.approx(a.ppl, rel=1e-4)
 
 
@@ -221,6 +248,6 @@ def test_the_papers_double_bos_is_kept(bos_model_dir: Path, data_dir: Path) -> N
     ids = scorer.tokenize(prompt)
     assert prompt.startswith("<s>[INST]") and ids[:2] == [bos, bos] and ids.count(bos) == 2
     assert scorer.tokenize("Neurons fire.")[0] == bos  # the tokenizer adds one itself
-    first, second = scorer.score_pair(prompt, prompt.replace("fire", "rest"))
+    first, second = scorer.score_options([(prompt, prompt.replace("fire", "rest"))])[0]
     assert first.n_text_tokens == len(ids)  # every token but the first BOS is scored, the second BOS included
     assert first.ppl == pytest.approx(reference_ppl(scorer.model, scorer.tokenizer, prompt), rel=1e-4)

@@ -279,7 +279,7 @@ def _score_cases(scorer: Scorer, pairs: Sequence[tuple[str, str]]) -> list[tuple
     fails, each pair alone, so that only a pair the backend cannot score becomes an error."""
     started = time.perf_counter()
     try:
-        scored = scorer.score_pairs(pairs)
+        scored = scorer.score_options(pairs)
     except BrainbenchError as error:
         if len(pairs) > 1:
             return [outcome for pair in pairs for outcome in _score_cases(scorer, [pair])]

@@ -1,87 +1,15 @@
 """Scoring backends: texts in, per-token log-likelihoods out."""
 
-from __future__ import annotations
-
-import difflib
-from collections.abc import Callable
-from typing import Any
-
-from brainbench.errors import BackendError
+from brainbench.scoring.backends import BACKEND_OPTIONS, BACKENDS, backend_options, load_scorer, model_identity
 from brainbench.scoring.base import Scorer, TokenScores, perplexity
 from brainbench.scoring.templates import Template, apply_template, resolve_template
-
-
-def _transformers(**options: Any) -> Scorer:
-    from brainbench.scoring.hf import HFScorer
-
-    return HFScorer.load(**options)
-
-
-def _llama_cpp(**options: Any) -> Scorer:
-    from brainbench.scoring.llamacpp import LlamaCppScorer
-
-    return LlamaCppScorer(**options)
-
-
-def _openai_completions(**options: Any) -> Scorer:
-    from brainbench.scoring.openai import OpenAICompletionsScorer
-
-    return OpenAICompletionsScorer(**options)
-
-
-BACKENDS: dict[str, Callable[..., Scorer]] = {
-    "transformers": _transformers,
-    "llama-cpp": _llama_cpp,
-    "openai-completions": _openai_completions,
-}
-
-
-# The options each backend takes. An option set away from its default for a backend that ignores
-# it is an error rather than silently dropped.
-BACKEND_OPTIONS = {
-    "transformers": ("model", "gguf_file", "adapter", "revision", "dtype", "device", "batch_size", "engine", "compile"),
-    "llama-cpp": ("model", "n_ctx"),
-    "openai-completions": ("model", "base_url", "api_key", "concurrency", "timeout"),
-}
-OPTION_DEFAULTS: dict[str, object] = {
-    "model": None, "gguf_file": None, "adapter": None, "revision": None, "dtype": "auto", "device": "auto", "batch_size": None,
-    "engine": "fast", "compile": False, "n_ctx": 2048, "base_url": None, "api_key": None, "concurrency": 8, "timeout": 120.0,
-}
-
-
-def backend_options(backend: str, prefix: str = "", **given: object) -> dict[str, object]:
-    """The options in ``given`` that ``backend`` takes; set options it would ignore are an error
-    (named with ``prefix``: "--" for command-line flags). ``api_key`` may come from the environment."""
-    _check_backend(backend)
-    taken = BACKEND_OPTIONS[backend]
-    unknown = sorted(name for name in given if name not in OPTION_DEFAULTS)
-    ignored = [
-        name for name, value in given.items()
-        if name in OPTION_DEFAULTS and name not in taken and name != "api_key" and value not in (None, OPTION_DEFAULTS[name])
-    ]
-    if unknown or ignored:
-        names = ", ".join(prefix + (name.replace("_", "-") if prefix else name) for name in unknown + ignored)
-        raise BackendError(f"{names}: not an option of the {backend} backend (it takes {', '.join(taken)})")
-    return {name: value for name, value in given.items() if name in taken}
-
-
-def _check_backend(backend: str) -> None:
-    if backend not in BACKENDS:
-        near = difflib.get_close_matches(backend, BACKENDS, n=2, cutoff=0.4)
-        hint = f" Did you mean {', '.join(near)}?" if near else ""
-        raise BackendError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}.{hint}")
-
-
-def load_scorer(backend: str = "transformers", **options: Any) -> Scorer:
-    """Build a scorer by backend name; options go to that backend (model, dtype, device, adapter, ...)."""
-    _check_backend(backend)
-    return BACKENDS[backend](**options)
 
 
 __all__ = [
     "BACKENDS",
     "BACKEND_OPTIONS",
     "backend_options",
+    "model_identity",
     "Scorer",
     "Template",
     "TokenScores",

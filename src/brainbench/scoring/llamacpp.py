@@ -4,7 +4,7 @@ llama.cpp computes with the quantized weights as stored (the transformers backen
 them first, and llama.cpp also rounds activations to 8 bits for quantized matrix products), so
 the two backends differ by quantization rounding: ~0.5% in PPL on the embedded Q4_1 model.
 ``dequantize_gguf`` writes an all-float32 copy of a GGUF file, on which they agree to ~1e-4.
-The two texts of a pair share their token prefix: the second continues from the first's KV cache.
+The versions of a case share their token prefix: each continues from the first's KV cache.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
+from brainbench.scoring.backends import model_identity
 from brainbench.scoring.base import TokenScores, TokenStatistics, distribution_statistics, shared_prefix_length, weights_fingerprint
 
 def dequantize_gguf(source: str | Path, target: str | Path, metadata: dict[str, object] | None = None) -> Path:
@@ -81,12 +82,16 @@ class LlamaCppScorer:
             "llama_cpp_python": importlib.metadata.version("llama-cpp-python"),
         }
         self._fingerprint = {"backend": "llama-cpp", "model": self.name, "weights": weights_fingerprint(path)}
+        self._identity = model_identity("llama-cpp", model=model)
 
     def describe(self) -> dict[str, object]:
         return dict(self._info)
 
     def fingerprint(self) -> dict[str, object]:
         return dict(self._fingerprint)
+
+    def identity(self) -> dict[str, object]:
+        return dict(self._identity)
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids with the model's default special tokens (a BOS where its GGUF asks for one)."""
@@ -133,11 +138,11 @@ class LlamaCppScorer:
         encoded = [self._checked(text, index) for index, text in enumerate(texts)]
         return [self._evaluate(ids) for ids in encoded]
 
-    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[TokenScores, TokenScores]]:
+    def score_options(self, groups: Sequence[Sequence[str]]) -> list[list[TokenScores]]:
+        """Every version of each case; each after the first continues from the first's KV cache."""
         results = []
-        for first, second in pairs:
-            ids_a, ids_b = self._checked(first, 0), self._checked(second, 1)
-            scores_a = self._evaluate(ids_a)
-            scores_b = self._evaluate(ids_b, keep=max(shared_prefix_length(ids_a, ids_b), 0))
-            results.append((scores_a, scores_b))
+        for group in groups:
+            encoded = [self._checked(text, index) for index, text in enumerate(group)]
+            first = self._evaluate(encoded[0])
+            results.append([first] + [self._evaluate(ids, keep=max(shared_prefix_length(encoded[0], ids), 0)) for ids in encoded[1:]])
         return results

@@ -19,7 +19,8 @@ from typing import Any
 
 from brainbench.errors import BackendError
 from brainbench.http import RetryingClient
-from brainbench.scoring.base import TokenScores
+from brainbench.scoring.backends import model_identity
+from brainbench.scoring.base import TokenScores, score_separately
 
 
 PROBE_TEXT = ", ".join(str(n) for n in range(1, 31))  # "1, 2, 3, ..., 30"
@@ -83,6 +84,9 @@ class OpenAICompletionsScorer:
         return {"backend": "openai-completions", "model": self.model, "base_url": self.base_url,
                 "concurrency": self.concurrency, "served": self._served}
 
+    def identity(self) -> dict[str, object]:
+        return model_identity("openai-completions", model=self.model)
+
     def fingerprint(self) -> dict[str, object]:
         # The server decides weights and precision; what it reports of the model is all there is to key on.
         return {"backend": "openai-completions", "model": self.model, "root": self._served.get("root"), "base_url": self.base_url}
@@ -130,6 +134,5 @@ class OpenAICompletionsScorer:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(pool.map(self.score_text, texts))
 
-    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[TokenScores, TokenScores]]:
-        scored = self.score_texts([text for pair in pairs for text in pair])
-        return list(zip(scored[::2], scored[1::2]))
+    def score_options(self, groups: Sequence[Sequence[str]]) -> list[list[TokenScores]]:
+        return score_separately(self, groups)
