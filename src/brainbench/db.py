@@ -27,11 +27,15 @@ def database_url(location: str | Path) -> str:
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
-def open_database(location: str | Path, metadata: sa.MetaData, error: type[BrainbenchError], what: str) -> tuple[sa.Engine, str]:
+def open_database(
+    location: str | Path, metadata: sa.MetaData, error: type[BrainbenchError], what: str, *, create: bool = True
+) -> tuple[sa.Engine, str]:
     """(engine, URL without password) of the database at ``location``, its tables created if missing.
 
     SQLite runs in WAL mode (readers beside a writer), waits for a busy writer instead of failing,
     and begins every transaction IMMEDIATE; on PostgreSQL one process at a time creates tables.
+    ``create=False`` opens only a database that exists, to read it: nothing is created or written.
+    Whether it can be reached (and, when creating, written) is checked here, so a mistake shows at once.
     """
     url = database_url(location)
     try:
@@ -40,16 +44,25 @@ def open_database(location: str | Path, metadata: sa.MetaData, error: type[Brain
     except (sa.exc.ArgumentError, ImportError) as problem:
         raise error(f"cannot open {what} {url!r}: {problem}") from problem
     if engine.dialect.name == "sqlite":
-        Path(engine.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
+        path = Path(engine.url.database or ".")
+        if not create and not path.is_file():
+            raise error(f"no {what} at {path}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as problem:
+            raise error(f"cannot create {what} {path}: {problem.strerror}") from problem
         sa.event.listen(engine, "connect", _sqlite_connect)
-        sa.event.listen(engine, "begin", _sqlite_begin)
+        if create:
+            sa.event.listen(engine, "begin", _sqlite_begin)
     try:
         with engine.begin() as connection:
-            if engine.dialect.name == "postgresql":
+            if create and engine.dialect.name == "postgresql":
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
-            metadata.create_all(connection)
+            if create:
+                metadata.create_all(connection)
     except sa.exc.SQLAlchemyError as problem:
-        raise error(f"cannot open {what} {display_url!r}: {problem}") from problem
+        reason = str(problem.orig if isinstance(problem, sa.exc.DBAPIError) and problem.orig else problem).splitlines()[0]
+        raise error(f"cannot open {what} {display_url}: {reason}") from problem
     return engine, display_url
 
 

@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 
 from brainbench.analysis import context_table, flag_memorised, memorisation_summary, publication_date_correlation
-from brainbench.analysis.memorisation import min_k_plus_plus, min_k_prob, text_scores, zlib_entropy
+from brainbench.analysis.memorisation import memorisation_scores, min_k_plus_plus, min_k_prob, text_scores
 from brainbench.data import load_dataset, load_gettysburg
 from brainbench.errors import InputError
-from brainbench.runs.memorisation import memorisation_texts, read_memorisation, read_reference_corpus, score_memorisation
+from brainbench.runs.memorisation import memorisation_texts, read_memorisation, read_reference_corpus, score_memorisation, zlib_entropy
+from brainbench.scoring.templates import BARE
 
 
 def test_scores_by_hand() -> None:
@@ -26,7 +27,7 @@ def test_scores_by_hand() -> None:
     assert min_k_prob(logprobs, 0.5) == pytest.approx((-5.0 - 3.0 - 2.0) / 3)  # ceil(2.5) = 3 tokens
     # (log p - mean) / std: -1, -1, 2, -3, 0 -> lowest 40% = (-3 + -1) / 2
     assert min_k_plus_plus(logprobs, [0.0, -4.0, -2.5, 0.0, -2.0], [1.0, 1.0, 1.0, 1.0, 1.0], 0.4) == pytest.approx(-2.0)
-    scores = text_scores("some text", logprobs)
+    scores = text_scores(logprobs, zlib_entropy("some text"))
     assert scores["ppl"] == pytest.approx(math.exp(2.3)) and math.isnan(scores["min_k_pp"])
     assert scores["zlib_ratio"] == pytest.approx(2.3 / zlib_entropy("some text"))
 
@@ -93,13 +94,15 @@ def test_reference_corpora_are_read_with_clear_errors(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_memorisation_pass_on_the_embedded_model_resumes_and_the_control_works(embedded_scorer, data_dir: Path, tmp_path: Path) -> None:
     cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:12]
-    texts = memorisation_texts(cases, "<choice abstract>", load_gettysburg(data_dir=data_dir), {"mine": ["A short reference text about mice."]})
+    texts = memorisation_texts(cases, BARE, load_gettysburg(data_dir=data_dir), {"mine": ["A short reference text about mice."]})
     out = tmp_path / "memorisation.jsonl"
     first = score_memorisation(embedded_scorer, texts[:5], out)
-    table = score_memorisation(embedded_scorer, texts, out)  # the first five come from the file
+    raw = score_memorisation(embedded_scorer, texts, out)  # the first five come from the file
     assert len(out.read_text().splitlines()) == len(texts) == 12 * 2 + 2
-    assert table.iloc[:5]["ppl"].tolist() == first["ppl"].tolist()
-    assert read_memorisation(tmp_path).equals(table)
+    assert raw.iloc[:5]["token_logprobs"].tolist() == first["token_logprobs"].tolist()
+    assert read_memorisation(tmp_path).equals(raw)
+    table = memorisation_scores(raw)  # the scores are derived from the raw log-probabilities, for any k
+    assert memorisation_scores(raw, k=0.5)["min_k"].tolist() != table["min_k"].tolist()
     # the texts' PPL is the runs' PPL (same model, same texts)
     assert table.iloc[0]["ppl"] == pytest.approx(embedded_scorer.score_texts([cases[0].original])[0].ppl, rel=1e-5)
     originals = table[table["kind"] == "original"]

@@ -95,15 +95,22 @@ def test_run_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Path, em
 def test_runs_lists_the_store_and_export_rewrites_a_run(tmp_path: Path) -> None:
     path = tmp_path / "cases.csv"
     path.write_text('doi,journal_section,combined_abstract\na,S,"We [[up, upwards]] x"\nb,T,"We [[longer, short]] y"\n', encoding="utf-8")
-    summary = run_benchmark(load_cases(path), FakeScorer(), tmp_path / "run")
-    store = str(tmp_path / "brainbench.sqlite")
-    listed = runner.invoke(app, ["runs", "--store", store, "--json"])
-    assert listed.exit_code == 0
-    [run] = json.loads(listed.stdout)
-    assert (run["model"], run["items"], run["scored"], run["errors"]) == ("fake-scorer", 2, 2, 0)
-    assert run["run_key"] == summary["run"]["run_key"]
-    exported = runner.invoke(app, ["export", run["run"], "--store", store, "--out", str(tmp_path / "copy")])
+    summary = run_benchmark(load_cases(path), FakeScorer(), tmp_path / "anywhere" / "run")  # the user's store, whatever --out
+    for where in ([], [str(tmp_path / "anywhere" / "run")]):  # the user's store; the store a run directory came from
+        listed = runner.invoke(app, ["runs", *where, "--json"])
+        assert listed.exit_code == 0, listed.stderr
+        [run] = json.loads(listed.stdout)
+        assert (run["model"], run["items"], run["scored"], run["errors"]) == ("fake-scorer", 2, 2, 0)
+        assert run["run_key"] == summary["run"]["run_key"] and run["out"] == str(tmp_path / "anywhere" / "run")
+    exported = runner.invoke(app, ["export", run["run"], "--out", str(tmp_path / "copy")])
     assert exported.exit_code == 0, exported.stderr
-    assert (tmp_path / "copy" / "results.jsonl").read_text() == (tmp_path / "run" / "results.jsonl").read_text()
-    missing = runner.invoke(app, ["export", "ffffffff", "--store", store])
+    assert (tmp_path / "copy" / "results.jsonl").read_text() == (tmp_path / "anywhere" / "run" / "results.jsonl").read_text()
+    (tmp_path / "anywhere" / "run" / "results.jsonl").unlink()
+    again = runner.invoke(app, ["export", str(tmp_path / "anywhere" / "run")])  # a run directory rewritten from its store
+    assert again.exit_code == 0 and (tmp_path / "anywhere" / "run" / "results.jsonl").is_file()
+    missing = runner.invoke(app, ["export", "ffffffff"])
     assert missing.exit_code != 0 and "no run starts with 'ffffffff'" in missing.stderr
+    nowhere = tmp_path / "no" / "store.sqlite"
+    listing = runner.invoke(app, ["runs", "--store", str(nowhere)])
+    assert listing.exit_code == 1 and f"no results store at {nowhere}" in listing.stderr
+    assert not nowhere.exists() and not nowhere.parent.exists()  # listing never creates a store

@@ -12,9 +12,11 @@ from brainbench.data import load_dataset
 from brainbench.data.files import load_cases
 from brainbench.errors import RunError
 from brainbench.runs import ab_labels, load_run, run_benchmark
-from brainbench.runs.execute import export_run, item_record
-from brainbench.runs.store import ResultsStore
+from brainbench.runs.execute import export_run
+from brainbench.runs.records import scored_record
+from brainbench.runs.store import ResultsStore, RunCase
 from brainbench.scoring import TokenScores
+from brainbench.scoring.rules import OptionScore
 from tests.fakes import FakeScorer
 
 
@@ -47,10 +49,9 @@ def _scores(ppl: float, n: int = 4) -> TokenScores:
     ],
 )
 def test_decision_rule(label: int, ppl_original: float, ppl_altered: float, choice: str, correct: bool) -> None:
-    from brainbench.data import TestCase
-
-    case = TestCase(0, "doi", "Systems/Circuits", "human", ("o", "a"), (), 2)
-    record = item_record(case, label, _scores(ppl_original), _scores(ppl_altered), 0.1)
+    case = RunCase(0, "doi", "Systems/Circuits", "human", ("sha-o", "sha-a"), (1, 0) if label else (0, 1))
+    options = [OptionScore(s.ppl, s.sum_logprob, s.n_tokens, 40) for s in (_scores(ppl_original), _scores(ppl_altered))]
+    record = scored_record(case, options, 0.1)
     assert record["choice"] == choice and record["correct"] is correct
     assert record["ppl_original"] == pytest.approx(ppl_original)
     assert record["confidence"] == pytest.approx(abs(ppl_original - ppl_altered))
@@ -96,15 +97,18 @@ def test_interrupted_run_resumes_to_identical_results(small_dataset, tmp_path: P
     with pytest.raises(KeyboardInterrupt):
         run_benchmark(small_dataset, FakeScorer(interrupt_after=2), tmp_path / "split", store=tmp_path / "split.sqlite")
     assert ResultsStore(tmp_path / "split.sqlite").count_scores() == 4  # two cases, committed as scored
-    assert len(load_run(tmp_path / "split")[1]) == 2  # and exported on the interrupt
+    run_info, records = load_run(tmp_path / "split")
+    assert len(records) == 2 and run_info["n_requested"] == 5  # exported on the interrupt, and partial:
+    assert json.loads((tmp_path / "split" / "summary.json").read_text())["partial"] is True
     resumed = FakeScorer()
     run_benchmark(small_dataset, resumed, tmp_path / "split", store=tmp_path / "split.sqlite")
     assert resumed.calls == 3  # only the missing items were scored
     assert strip(load_run(tmp_path / "split")[1]) == strip(load_run(tmp_path / "whole")[1])
+    assert json.loads((tmp_path / "split" / "summary.json").read_text())["partial"] is False
 
 
 def test_a_damaged_results_file_is_named_and_export_rewrites_it(small_dataset, tmp_path: Path) -> None:
-    summary = run_benchmark(small_dataset, FakeScorer(), tmp_path / "run")
+    summary = run_benchmark(small_dataset, FakeScorer(), tmp_path / "run", store=tmp_path / "brainbench.sqlite")
     results = tmp_path / "run" / "results.jsonl"
     lines = results.read_text().splitlines()
     results.write_text(lines[0] + "\n" + lines[1][:20] + "\n")
@@ -116,10 +120,11 @@ def test_a_damaged_results_file_is_named_and_export_rewrites_it(small_dataset, t
 
 
 def test_errors_are_retried_on_resume(small_dataset, tmp_path: Path) -> None:
-    first = run_benchmark(small_dataset, FakeScorer(fail_on=["FAILME"]), tmp_path / "run")
+    store = tmp_path / "brainbench.sqlite"
+    first = run_benchmark(small_dataset, FakeScorer(fail_on=["FAILME"]), tmp_path / "run", store=store)
     assert first["n_errors"] == 1
     scorer = FakeScorer()
-    summary = run_benchmark(small_dataset, scorer, tmp_path / "run")
+    summary = run_benchmark(small_dataset, scorer, tmp_path / "run", store=store)
     assert scorer.calls == 1 and summary["n_errors"] == 0 and summary["n_scored"] == 5
     assert [run["errors"] for run in ResultsStore(tmp_path / "brainbench.sqlite").list_runs()] == [0]
 
@@ -134,9 +139,10 @@ def test_cases_scored_in_batches_give_the_same_records(small_dataset, tmp_path: 
 
 
 def test_the_store_scores_each_text_once_across_runs(small_dataset, tmp_path: Path) -> None:
-    run_benchmark(small_dataset, FakeScorer(), tmp_path / "seed42")
+    store = tmp_path / "brainbench.sqlite"
+    run_benchmark(small_dataset, FakeScorer(), tmp_path / "seed42", store=store)
     other_seed = FakeScorer()
-    summary = run_benchmark(small_dataset, other_seed, tmp_path / "seed7", seed=7)
+    summary = run_benchmark(small_dataset, other_seed, tmp_path / "seed7", seed=7, store=store)
     assert other_seed.calls == 0 and summary["n_scored"] == 5  # same scorer, same texts: nothing recomputed
     store = ResultsStore(tmp_path / "brainbench.sqlite")
     assert store.count_scores() == 10

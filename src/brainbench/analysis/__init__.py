@@ -42,7 +42,7 @@ from brainbench.analysis.humans import (
     top_expertise_trials,
     trials_of,
 )
-from brainbench.analysis.memorisation import flag_memorised, memorisation_summary, publication_date_correlation
+from brainbench.analysis.memorisation import flag_memorised, memorisation_scores, memorisation_summary, publication_date_correlation
 from brainbench.analysis.paired import paired_comparison
 from brainbench.analysis.tables import model_key, results_table
 
@@ -78,6 +78,7 @@ __all__ = [
     "item_accuracy",
     "logistic_fits",
     "mean_accuracy",
+    "memorisation_scores",
     "memorisation_summary",
     "model_choice_probability",
     "model_key",

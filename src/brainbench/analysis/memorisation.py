@@ -19,7 +19,6 @@ chance). The Gettysburg Address is the positive control: every model has seen it
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,11 +29,6 @@ DEFAULT_K = 0.2
 # score -> +1 if higher means more memorised, -1 if lower does
 SCORE_DIRECTIONS = {"min_k_pp": +1, "min_k": +1, "zlib_ratio": -1}
 SCORE_NAMES = {"min_k_pp": "Min-K%++", "min_k": "Min-K% Prob", "zlib_ratio": "ln(PPL)/zlib"}
-
-
-def zlib_entropy(text: str) -> int:
-    """Bytes of the zlib-compressed UTF-8 text (the paper's and Carlini et al.'s zlib entropy)."""
-    return len(zlib.compress(text.encode("utf-8")))
 
 
 def _lowest_k(values: np.ndarray, k: float) -> float:
@@ -53,20 +47,34 @@ def min_k_plus_plus(token_logprobs: Sequence[float], means: Sequence[float], std
     return _lowest_k(z, k)
 
 
-def text_scores(text: str, token_logprobs: Sequence[float], means: Sequence[float] | None = None,
+def text_scores(token_logprobs: Sequence[float], zlib: int, means: Sequence[float] | None = None,
                 stds: Sequence[float] | None = None, k: float = DEFAULT_K) -> dict[str, float]:
-    """Every score of one text: n_tokens, ppl, zlib, zlib_ratio, min_k and min_k_pp (NaN without the distribution statistics)."""
+    """Every score of one text from its raw scores: n_tokens, ppl, zlib_ratio, min_k and min_k_pp (NaN without
+    the distribution statistics). ``zlib`` is the text's zlib entropy (``runs.memorisation.zlib_entropy``)."""
     logprobs = np.asarray(token_logprobs, dtype=float)
     ppl = float(np.exp(-logprobs.mean()))
-    entropy = zlib_entropy(text)
     return {
         "n_tokens": len(logprobs),
         "ppl": ppl,
-        "zlib": entropy,
-        "zlib_ratio": math.log(ppl) / entropy,
+        "zlib_ratio": math.log(ppl) / zlib,
         "min_k": min_k_prob(logprobs, k),
         "min_k_pp": min_k_plus_plus(logprobs, means, stds, k) if means is not None and stds is not None else math.nan,
     }
+
+
+def memorisation_scores(raw: pd.DataFrame, k: float = DEFAULT_K) -> pd.DataFrame:
+    """The raw memorisation table (``runs.memorisation.read_memorisation``: token log-probabilities and
+    distribution statistics per text) with every score of each text; the raw lists dropped."""
+    def lists(row: dict, *names: str) -> list:
+        return [row.get(name) if isinstance(row.get(name), list) else None for name in names]
+
+    scores = [
+        text_scores(row["token_logprobs"], row["zlib"], *lists(row, "token_means", "token_stds"), k=k)
+        if isinstance(row.get("token_logprobs"), list) else {}
+        for row in raw.to_dict("records")
+    ]
+    return pd.concat([raw.drop(columns=["token_logprobs", "token_means", "token_stds"], errors="ignore").reset_index(drop=True),
+                      pd.DataFrame(scores)], axis=1)
 
 
 def control_mask(table: pd.DataFrame, unseen: str | None = None) -> pd.Series:

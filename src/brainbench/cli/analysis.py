@@ -21,6 +21,7 @@ from brainbench.analysis import (
     describe_models_vs_humans,
     expertise_calibration,
     human_summary,
+    memorisation_scores,
     model_key,
     participant_table,
     results_table,
@@ -29,8 +30,10 @@ from brainbench.analysis import (
 from brainbench.cli.app import app, handle_errors, stdout
 from brainbench.data import DATASETS, load_human_study, load_publication_dates
 from brainbench.data.participants import load_human_trials
-from brainbench.errors import InputError
+from brainbench.errors import InputError, RunError
 from brainbench.runs import load_run
+from brainbench.runs.records import with_decision
+from brainbench.scoring.rules import check_normalisation
 from brainbench.runs.memorisation import read_memorisation
 from brainbench.settings import load_settings
 
@@ -57,9 +60,24 @@ def print_frame(frame: pd.DataFrame, title: str, percent: tuple[str, ...] = ()) 
 LoadedRun = tuple[Path, dict[str, Any], list[dict[str, Any]]]  # run_dir, run.json, records
 
 
-def named_runs(run_dirs: list[Path]) -> list[tuple[str, Path, dict[str, Any], list[dict[str, Any]]]]:
-    """(name, run_dir, run.json, records) per run directory (see ``name_runs``)."""
-    return name_runs([(Path(run_dir), *load_run(run_dir)) for run_dir in run_dirs])
+def read_runs(run_dirs: list[Path], normalisation: str = "ppl", allow_partial: bool = False) -> list[LoadedRun]:
+    """(run_dir, run.json, records) per run directory, the records' decisions derived under ``normalisation``.
+    A partial run (fewer records than the items it was asked for) is refused unless ``allow_partial``."""
+    check_normalisation(normalisation)
+    loaded = []
+    for run_dir in run_dirs:
+        info, records = load_run(run_dir)
+        requested = info.get("n_requested", len(records))
+        if len(records) < requested and not allow_partial:
+            raise RunError(f"{run_dir}: partial, {len(records)} of {requested} items (finish it with the same `brainbench run` "
+                           "command, or pass --allow-partial to use it as it is)")
+        loaded.append((Path(run_dir), info, [with_decision(record, normalisation) for record in records]))
+    return loaded
+
+
+def named_runs(run_dirs: list[Path], normalisation: str = "ppl", allow_partial: bool = False) -> list[tuple[str, Path, dict[str, Any], list[dict[str, Any]]]]:
+    """(name, run_dir, run.json, records) per run directory (see ``read_runs`` and ``name_runs``)."""
+    return name_runs(read_runs(run_dirs, normalisation, allow_partial))
 
 
 def name_runs(loaded: list[LoadedRun]) -> list[tuple[str, Path, dict[str, Any], list[dict[str, Any]]]]:
@@ -77,9 +95,9 @@ def name_runs(loaded: list[LoadedRun]) -> list[tuple[str, Path, dict[str, Any], 
     return named
 
 
-def load_runs(run_dirs: list[Path]) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
+def load_runs(run_dirs: list[Path], normalisation: str = "ppl", allow_partial: bool = False) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
     """({name: records}, datasets) for the run directories (see ``named_runs``)."""
-    named = named_runs(run_dirs)
+    named = named_runs(run_dirs, normalisation, allow_partial)
     return {name: records for name, _, _, records in named}, {info["dataset"] for _, _, info, _ in named}
 
 
@@ -172,12 +190,14 @@ def compare_command(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories (from `brainbench run` or `import-published`)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the study's files (for the human experts)."),
     model_set: str | None = typer.Option(None, "--model-set", help="'paper': the mean and the tests over the paper's 15 models (the default whenever all 15 have runs)."),
+    normalisation: str = typer.Option("ppl", "--normalisation", help="The decision rule: ppl (the paper's), sum or bytes; from the stored scores."),
+    allow_partial: bool = typer.Option(False, "--allow-partial", help="Use runs that hold fewer items than they were asked for (interrupted ones) as they are."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Accuracy of several runs side by side with the human experts; mean, models vs experts, subfields,
     agreement, Table S3, chat vs base and size; for two runs also McNemar's test and a bootstrap CI of their difference."""
     with handle_errors():
-        runs, datasets = load_runs(run_dirs)
+        runs, datasets = load_runs(run_dirs, normalisation, allow_partial)
         chosen = resolve_model_set(model_set, list(runs))
         tables = comparison_tables(results_table(runs), human_trials_for(datasets, data_dir), chosen)
     if as_json:
@@ -218,13 +238,15 @@ def report_command(
     finetuned: list[str] = typer.Option([], "--finetuned", help="BASE=TUNED run names (as the report shows them) for Fig 5; runs with an adapter pair with their base run by themselves. Repeatable."),
     model_set: str | None = typer.Option(None, "--model-set", help="'paper': the headline mean and tests over the paper's 15 models (the default whenever all 15 have runs)."),
     unseen: str | None = typer.Option(None, "--unseen", help="Memorisation verdicts against the reference corpus with this label (e.g. after-cutoff) instead of the altered versions."),
+    normalisation: str = typer.Option("ppl", "--normalisation", help="The decision rule: ppl (the paper's), sum or bytes; from the stored scores."),
+    allow_partial: bool = typer.Option(False, "--allow-partial", help="Use runs that hold fewer items than they were asked for (interrupted ones) as they are."),
 ) -> None:
     """One self-contained HTML report: the paper's Fig 3A-C, Fig 4, Fig S6 and their tables; with runs under
     --condition no-context / swapped, Figs S3-S4; with `run --memorisation`, Fig S7; for brainbench-human, Fig S8."""
     from brainbench.report import PERCENT_TABLES, build_sections, save_figures, write_report
 
     with handle_errors():
-        every: list[LoadedRun] = [(Path(run_dir), *load_run(run_dir)) for run_dir in run_dirs]
+        every = read_runs(run_dirs, normalisation, allow_partial)
         named = name_runs([run for run in every if (run[1].get("condition") or "full") == "full"])
         if not named:
             raise InputError(run_dirs[0], None, "no full-condition run among the run directories: the report starts from one")
@@ -242,7 +264,7 @@ def report_command(
             if len(pair) != 2 or any(name not in names for name in pair):
                 raise InputError("--finetuned", None, f"{'='.join(pair)!r}: expected BASE=TUNED with names among {', '.join(names)}")
         pairs += adapter_pairs(named, exclude={after for _, after in pairs})
-        memorisation = [table.assign(model=name) for name, run_dir, _, _ in named if (table := read_memorisation(run_dir)) is not None]
+        memorisation = [memorisation_scores(table).assign(model=name) for name, run_dir, _, _ in named if (table := read_memorisation(run_dir)) is not None]
         settings = load_settings(data_dir=data_dir)
         dates = load_publication_dates(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline) if datasets == {"brainbench-human"} else None
         sections = build_sections(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,6 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: option texts wrap in full instead of being cut at 80 columns
+    context_settings={"max_content_width": 120, "help_option_names": ["-h", "--help"]},
 )
 stdout = Console()  # results only
 stderr = Console(stderr=True)  # status, progress, logs, errors
@@ -40,6 +45,8 @@ def _main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     _state["debug"] = debug
+    if not sys.stderr.isatty():  # library progress bars (tqdm: loading GGUF files) would flood a log file
+        os.environ.setdefault("TQDM_DISABLE", "1")
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(
         level=level, format="%(message)s", handlers=[RichHandler(console=stderr, show_path=False)], force=True
@@ -57,6 +64,19 @@ def handle_errors() -> Iterator[None]:
             stderr.print_exception()
         stderr.print(f"[red]error:[/red] {error}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGTERM (``kill``, ``timeout``, a scheduler) stops a command the way Ctrl-C does: what is done is kept."""
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class RateColumn(ProgressColumn):

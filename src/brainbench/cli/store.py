@@ -1,4 +1,9 @@
-"""``brainbench runs`` and ``brainbench export``: what the results store holds, and run directories from it."""
+"""``brainbench runs`` and ``brainbench export``: what the results store holds, and run directories from it.
+
+One rule for where the store is, in every command: ``--store``, else ``BRAINBENCH_STORE``, else the
+user's store (``brainbench.runs.plan.default_store``). A run directory names the store it came from,
+so ``runs`` and ``export`` take a run directory too. Listing never creates a store.
+"""
 
 from __future__ import annotations
 
@@ -10,31 +15,41 @@ from rich.table import Table
 
 from brainbench.cli.app import app, handle_errors, stdout
 from brainbench.cli.summary import print_summary
-from brainbench.runs.execute import export_run, run_dir_name
-from brainbench.runs.store import STORE_FILE, ResultsStore
+from brainbench.errors import RunError
+from brainbench.runs.execute import export_run, load_run
+from brainbench.runs.plan import RUN_FILE, default_store, run_dir_name
+from brainbench.runs.store import ResultsStore
 from brainbench.settings import load_settings
 
-STORE_HELP = f"Results store: SQLite file or database URL (or BRAINBENCH_STORE; default runs/{STORE_FILE})."
+STORE_HELP = "Results store: SQLite file or database URL (or BRAINBENCH_STORE; default: the user's store)."
 
 
-def open_store(store: str | None) -> ResultsStore:
-    return ResultsStore(load_settings(store=store).store or Path("runs") / STORE_FILE)
+def open_store(store: str | None, run_dir: Path | None = None, *, create: bool = False) -> ResultsStore:
+    """The store named by ``--store`` (or the environment), else the one ``run_dir`` came from, else the user's."""
+    chosen = load_settings(store=store).store
+    if chosen is None and run_dir is not None:
+        info, _ = load_run(run_dir)
+        chosen = info.get("store")
+        if chosen and "***" in chosen:
+            raise RunError(f"{run_dir} came from {chosen}, whose password is not kept: pass --store with the full URL")
+    return ResultsStore(chosen or default_store(), create=create)
 
 
 @app.command("runs")
 def runs_command(
+    run_dir: Path | None = typer.Argument(None, help="A run directory: list the store it came from."),
     store: str | None = typer.Option(None, "--store", help=STORE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
-    """List the runs in the results store: model, dataset, cases, how many are scored."""
+    """List the runs in the results store: model, dataset, cases, how many are scored, where each was written."""
     with handle_errors():
-        results = open_store(store)
+        results = open_store(store, run_dir)
         listed = results.list_runs()
     if as_json:
         stdout.print_json(json.dumps(listed))
         return
     table = Table(title=f"{results.display_url}: {len(listed)} run(s), {results.count_scores()} scored texts")
-    columns = ("run", "model", "dataset", "condition", "template", "seed", "items", "scored", "errors", "created_at")
+    columns = ("run", "model", "dataset", "condition", "template", "seed", "items", "scored", "errors", "out")
     for column in columns:
         table.add_column(column, justify="right" if column in ("seed", "items", "scored", "errors") else "left")
     for run in listed:
@@ -44,16 +59,19 @@ def runs_command(
 
 @app.command("export")
 def export_command(
-    run: str = typer.Argument(..., help="A run key or its first characters (brainbench runs lists them)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory to write (default runs/<model>__<dataset>)."),
+    run: str = typer.Argument(..., help="A run key or its first characters (brainbench runs lists them), or a run directory."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory to write (default: the run directory given, else runs/<model>__<dataset>)."),
     store: str | None = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
     """Write a run directory (run.json, results.jsonl, summary.json) from the results store."""
     with handle_errors():
-        results = open_store(store)
-        run_key = results.find_run(run)
+        run_dir = Path(run) if (Path(run) / RUN_FILE).is_file() else None
+        results = open_store(store, run_dir)
+        run_key = load_run(run_dir)[0]["run_key"] if run_dir is not None else results.find_run(run)
         info = results.run_info(run_key)
-        out_dir = out or Path("runs") / run_dir_name(info["model"], info["dataset"], info["scorer"].get("backend", "transformers"))
+        default = run_dir or Path("runs") / run_dir_name(info["model"], info["dataset"], info["scorer"].get("backend", "transformers"),
+                                                         info.get("condition") or "full", info.get("seed"))
+        out_dir = out or default
         summary = export_run(results, run_key, out_dir)
     print_summary(summary)
     stdout.print(f"written: {out_dir}", highlight=False)

@@ -9,8 +9,12 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from brainbench.cli.app import app, handle_errors, stdout
+from brainbench.cli.app import app, handle_errors, stderr, stdout
 from brainbench.runs import load_run, summarize
+from brainbench.runs.records import with_decision
+from brainbench.scoring.rules import check_normalisation
+
+PARTIAL_EXIT = 3  # a partial run: not a failure of the command, but not a finished run either
 
 
 def _pct(value: float) -> str:
@@ -18,12 +22,17 @@ def _pct(value: float) -> str:
 
 
 def print_summary(summary: dict[str, Any]) -> None:
-    """Render a summary as a headline and a per-subfield table on stdout."""
+    """Render a summary as a headline and a per-subfield table on stdout (a partial run says so first, on stderr)."""
+    if summary.get("partial"):
+        stderr.print(f"[yellow]partial: {summary['n_items']} of {summary['n_requested']} items (resume with the same command)[/yellow]",
+                     highlight=False)
     low, high = summary["accuracy_ci95"]
+    rule = summary.get("normalisation", "ppl")
     stdout.print(
         f"[bold]{summary['model']}[/bold] on [bold]{summary['dataset']}[/bold]: accuracy "
-        f"[bold]{_pct(summary['accuracy'])}[/bold] (95% CI {_pct(low)}-{_pct(high)}), "
-        f"{summary['n_correct']}/{summary['n_scored']} correct, {summary['n_ties']} ties, {summary['n_errors']} errors",
+        f"[bold]{_pct(summary['accuracy'])}[/bold] (95% CI {_pct(low)}-{_pct(high)}; chance {_pct(summary.get('chance', 0.5))}), "
+        f"{summary['n_correct']}/{summary['n_scored']} correct, {summary['n_ties']} ties, {summary['n_errors']} errors"
+        + ("" if rule == "ppl" else f" (rule: {rule})"),
         highlight=False,
     )
     table = Table(title="Accuracy by subfield")
@@ -46,13 +55,18 @@ def print_summary(summary: dict[str, Any]) -> None:
 @app.command("summary")
 def summary_command(
     run_dir: Path = typer.Argument(..., help="A run directory written by `brainbench run`."),
+    normalisation: str = typer.Option("ppl", "--normalisation", help="The decision rule: ppl (the paper's: lower perplexity), sum (higher total log-likelihood) or bytes (higher log-likelihood per byte). From the stored scores; nothing is scored again."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Print a run's accuracy (95% CI) and its per-subfield table; works on an interrupted run too (Ctrl-C exports what was scored; after a crash, brainbench export)."""
+    """Print a run's accuracy (95% CI, against chance) and its per-subfield table. A run that holds fewer items than
+    it was asked for (interrupted, or still running) is reported partial, with exit code 3."""
     with handle_errors():
+        check_normalisation(normalisation)
         run_info, records = load_run(run_dir)
-        summary = summarize(records, run_info)
+        summary = summarize([with_decision(record, normalisation) for record in records], run_info)
     if as_json:
         stdout.print_json(json.dumps(summary, default=str))
     else:
         print_summary(summary)
+    if summary["partial"]:
+        raise typer.Exit(PARTIAL_EXIT)

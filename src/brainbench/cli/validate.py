@@ -8,7 +8,7 @@ import typer
 
 from brainbench.cli.app import app, handle_errors, stderr, stdout
 from brainbench.data import DATASETS, inspect_file
-from brainbench.data.fetch import resolve_dataset_file
+from brainbench.data.fetch import dataset_spec, resolve_dataset_file
 from brainbench.settings import load_settings
 
 
@@ -19,11 +19,11 @@ def validate_command(
 ) -> None:
     """List all problems (errors and warnings) as file:line: reason; exit 1 if there is any error."""
     with handle_errors():
-        if file in DATASETS:
+        path = Path(file)
+        if file in DATASETS or (not path.exists() and path.suffix == "" and path.parent == Path(".")):
+            spec = dataset_spec(file)  # a name that is none of the datasets' raises, suggesting the close ones
             settings = load_settings(data_dir=data_dir)
-            path = resolve_dataset_file(DATASETS[file], data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
-        else:
-            path = Path(file)
+            path = resolve_dataset_file(spec, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
         dataset = inspect_file(path)
     for problem in dataset.problems:
         stdout.print(str(problem), highlight=False, soft_wrap=True, markup=False)

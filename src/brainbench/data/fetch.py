@@ -19,7 +19,7 @@ def dataset_spec(name: str) -> DatasetSpec:
     """The catalogue entry for ``name``; an unknown name lists the near matches."""
     if name in DATASETS:
         return DATASETS[name]
-    near = difflib.get_close_matches(name, DATASETS, n=3, cutoff=0.4)
+    near = difflib.get_close_matches(name, DATASETS, n=3, cutoff=0.75)
     hint = f" Did you mean {', '.join(near)}?" if near else ""
     raise DatasetNotFoundError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}.{hint} A file path works too.")
 

@@ -1,13 +1,21 @@
-"""Evaluation runs: A/B order, scoring every case, the run directory and its summary."""
+"""Evaluation runs: the run spec, planning, scoring every case into the results store, the run directory and its summary."""
 
-from brainbench.runs.execute import ab_labels, load_run, read_results, run_benchmark
+from brainbench.runs.execute import execute_run, load_run, read_results, run_benchmark
+from brainbench.runs.plan import RunPlan, RunRequest, plan_run
+from brainbench.runs.spec import RunSpec, ab_labels, presentation_orders
 from brainbench.runs.summary import accuracy_by_subfield, accuracy_stats, summarize, wilson_interval
 
 __all__ = [
+    "RunPlan",
+    "RunRequest",
+    "RunSpec",
     "ab_labels",
     "accuracy_by_subfield",
     "accuracy_stats",
+    "execute_run",
     "load_run",
+    "plan_run",
+    "presentation_orders",
     "read_results",
     "run_benchmark",
     "summarize",

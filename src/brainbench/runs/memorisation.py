@@ -2,20 +2,22 @@
 
 The texts: each test case's original and altered prompt (template included, as scored), the
 Gettysburg Address (the positive control) and any reference corpora, these two without a
-template as the paper scored them. Each text's scores (``brainbench.analysis.memorisation``) are
-appended as soon as it is done, with the scorer's key: starting again skips what is there.
+template as the paper scored them. Each text's raw scores (its token log-probabilities, their
+next-token distributions' mean and spread, its byte and zlib sizes) are appended as soon as it is
+done, with the scorer's key: starting again skips what is there. The memorisation scores (Min-K%,
+Min-K%++, the zlib ratio) are derived from them when they are read (``brainbench.analysis.memorisation``).
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from brainbench.analysis.memorisation import DEFAULT_K, text_scores
 from brainbench.data import TestCase
 from brainbench.data.files import read_records
 from brainbench.errors import BrainbenchError, InputError
@@ -55,22 +57,15 @@ def score_memorisation(
     texts: Sequence[dict[str, Any]],
     out_file: Path,
     *,
-    k: float = DEFAULT_K,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """Score every text (``memorisation_texts``) into ``out_file`` and return the table (one row per
-    text: its fields, scores and any error). Min-K%++ needs a backend with ``token_statistics``."""
+    """Score every text (``memorisation_texts``) into ``out_file`` and return the raw table: one row per text
+    with its fields, its token log-probabilities and, where the backend has ``token_statistics``, the mean
+    and spread of each next-token distribution (for Min-K%++), its UTF-8 and zlib-compressed sizes, or an
+    error. ``brainbench.analysis.memorisation.memorisation_scores`` derives the scores from it."""
     scorer_key = json_key(scorer.fingerprint())
     out_file = Path(out_file)
-    done: dict[tuple[str, str], dict[str, Any]] = {}
-    if out_file.is_file():
-        for line in out_file.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by an interruption: scored again
-            if row.get("scorer_key") == scorer_key and row.get("k") == k:
-                done[(row["kind"], row["text_sha256"])] = row
+    done = {(row["kind"], row["text_sha256"]): row for row in _read_rows(out_file) if row.get("scorer_key") == scorer_key and "token_logprobs" in row}
     has_statistics = hasattr(scorer, "token_statistics")
     rows = []
     with out_file.open("a", encoding="utf-8") as handle:
@@ -78,14 +73,16 @@ def score_memorisation(
             sha = text_key(entry["text"])
             row = done.get((entry["kind"], sha))
             if row is None:
-                row = {key: value for key, value in entry.items() if key != "text"} | {"text_sha256": sha, "scorer_key": scorer_key, "k": k}
+                row = {key: value for key, value in entry.items() if key != "text"} | {
+                    "text_sha256": sha, "scorer_key": scorer_key, "n_bytes": len(entry["text"].encode("utf-8")), "zlib": zlib_entropy(entry["text"]),
+                }
                 try:
                     if has_statistics:
                         statistics = scorer.token_statistics([entry["text"]])[0]  # type: ignore[attr-defined]
-                        scores = text_scores(entry["text"], statistics.token_logprobs, statistics.token_means, statistics.token_stds, k)
+                        row |= {"token_logprobs": list(statistics.token_logprobs), "token_means": list(statistics.token_means),
+                                "token_stds": list(statistics.token_stds)}
                     else:
-                        scores = text_scores(entry["text"], scorer.score_texts([entry["text"]])[0].token_logprobs, k=k)
-                    row |= scores
+                        row |= {"token_logprobs": list(scorer.score_texts([entry["text"]])[0].token_logprobs), "token_means": None, "token_stds": None}
                 except BrainbenchError as error:
                     row["error"] = str(error)
                 handle.write(json.dumps(row) + "\n")
@@ -93,23 +90,30 @@ def score_memorisation(
             rows.append(row)
             if on_progress:
                 on_progress(position + 1, len(texts))
-    table = pd.DataFrame(rows)
-    return table.drop(columns=["scorer_key", "text_sha256"])
+    return pd.DataFrame(rows).drop(columns=["scorer_key", "text_sha256"])
+
+
+def zlib_entropy(text: str) -> int:
+    """Bytes of the zlib-compressed UTF-8 text (the paper's and Carlini et al.'s zlib entropy)."""
+    return len(zlib.compress(text.encode("utf-8")))
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by an interruption: scored again
+    return rows
 
 
 def read_memorisation(run_dir: Path) -> pd.DataFrame | None:
-    """The memorisation table of a run directory (the latest scorer's rows), or None if it has none."""
-    path = Path(run_dir) / MEMORISATION_FILE
-    if not path.is_file():
-        return None
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
+    """The raw memorisation table of a run directory (the latest scorer's rows), or None if it has none."""
+    rows = [row for row in _read_rows(Path(run_dir) / MEMORISATION_FILE) if "token_logprobs" in row or "error" in row]
     if not rows:
         return None
     table = pd.DataFrame(rows)
-    latest = table[(table["scorer_key"] == rows[-1]["scorer_key"]) & (table["k"] == rows[-1]["k"])]
+    latest = table[table["scorer_key"] == rows[-1]["scorer_key"]]
     return latest.drop_duplicates(["kind", "text_sha256"], keep="last").drop(columns=["scorer_key", "text_sha256"]).reset_index(drop=True)

@@ -10,7 +10,6 @@ one item per sentence pair (``item_id`` = pair index, ``case_item_id`` = the CSV
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -19,19 +18,17 @@ import numpy as np
 
 from brainbench._version import __version__
 from brainbench.data import Dataset
-from brainbench.errors import InputError
-from brainbench.runs.execute import (
-    RESULTS_FILE,
-    RUN_FILE,
-    SCHEMA_VERSION,
-    SUMMARY_FILE,
-    case_fields,
-    ab_labels,
-    decide,
-    prepare_run_dir,
-    write_json,
-)
+from brainbench.data.catalog import PROMPT_TEMPLATES
+from brainbench.errors import InputError, RunError
+from brainbench.io import write_json_atomic, write_jsonl_atomic
+from brainbench.runs.execute import RESULTS_FILE, SUMMARY_FILE
+from brainbench.runs.plan import RUN_FILE, previous_spec
+from brainbench.runs.records import RECORD_SCHEMA, scored_record
+from brainbench.runs.spec import RunSpec, ab_labels
+from brainbench.runs.store import RunCase
 from brainbench.runs.summary import summarize
+from brainbench.scoring.rules import OptionScore
+from brainbench.scoring.templates import find_template
 
 logger = logging.getLogger(__name__)
 
@@ -87,46 +84,50 @@ def import_published(
     if unknown:
         raise InputError(results_dir, None, f"rows {unknown[:10]} are not test cases of {dataset.name}")
     if condition != "swapped":  # the swapped condition draws its labels from the swap's own stream
-        paper_order = ab_labels(list(range(len(labels))), 42)
+        paper_order = ab_labels(range(len(labels)), 42)
         seed = 42
         if any(paper_order[i] != labels[i] for i in range(len(labels))):
             seed = None
             logger.warning("%s: labels do not follow the seed-42 A/B order; keeping them as published", results_dir)
-    run_info: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
+    template = find_template(model)  # the file the paper used for this model, where its name says which
+    spec = RunSpec(backend="published", model=model, template=template, template_sha256=PROMPT_TEMPLATES.get(template or ""),
+                   dataset=dataset.name, dataset_sha256=dataset.sha256, texts="released", condition=condition, seed=seed)
+    info: dict[str, Any] = {
+        "schema_version": RECORD_SCHEMA,
         "brainbench": __version__,
+        "run_key": spec.run_key,
+        "spec": spec.model_dump(mode="json"),
         "model": model,
         "scorer": {"backend": "published", "source": str(results_dir.resolve())},
         "dataset": dataset.name,
         "dataset_path": str(dataset.path),
         "dataset_sha256": dataset.sha256,
         "texts": "released",
-        "template": "paper",
+        "template": template or "paper",
+        "template_sha256": spec.template_sha256,
         "template_text": None,
         "seed": seed,
         "condition": condition,
+        "protocol": "perplexity",
+        "n_requested": len(labels),
     }
     out_dir = Path(out_dir)
-    prepare_run_dir(out_dir, run_info, overwrite=overwrite)
+    if (out_dir / RUN_FILE).is_file() and not overwrite and previous_spec(out_dir / RUN_FILE) != spec:
+        raise RunError(f"{out_dir} holds another run; choose another --out, or pass --overwrite to replace it")
     records = []
     for index, (row, label) in enumerate(zip(rows.tolist(), labels.tolist())):
-        # label is also the index of the original text among (A, B)
-        record = {
-            **case_fields(cases[row], label, "ok"),
-            "nll_original": None,
-            "nll_altered": None,
-            "ntokens_original": None,
-            "ntokens_altered": None,
-            **decide(label, float(ppl[index, label]), float(ppl[index, 1 - label])),
-            "elapsed_s": None,
-        }
+        case = cases[row]
+        shown = (1, 0) if label else (0, 1)  # label is the position of the original among (A, B)
+        run_case = RunCase(index if condition == "no-context" else row, case.doi, case.subfield, case.source, ("", ""), shown)
+        options = [OptionScore(float(ppl[index, label])), OptionScore(float(ppl[index, 1 - label]))]  # original, altered
+        record = scored_record(run_case, options, None)
         if condition == "no-context":
-            record = {"item_id": index, "case_item_id": row, **{k: v for k, v in record.items() if k != "item_id"}}
+            record["case_item_id"] = row
         records.append(record)
-    (out_dir / RESULTS_FILE).write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    run_info = json.loads((out_dir / RUN_FILE).read_text(encoding="utf-8"))
-    summary = summarize(records, run_info)  # records are in item order, as read_results would return them
-    write_json(out_dir / SUMMARY_FILE, summary)
+    write_json_atomic(out_dir / RUN_FILE, info)
+    write_jsonl_atomic(out_dir / RESULTS_FILE, records)
+    summary = summarize(records, info)
+    write_json_atomic(out_dir / SUMMARY_FILE, summary)
     return summary
 
 

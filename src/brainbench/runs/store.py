@@ -4,8 +4,8 @@ One database holds many runs. ``scores`` has one row per (scorer, text): the sco
 of the scorer's fingerprint (backend, model id or path, revision or file hash, adapter, dtype),
 the text key the sha256 of the exact text scored (template applied), so a template change is a
 new text and the same text is never scored twice by the same scorer, whichever run asked.
-``runs`` and ``run_items`` say which test cases each run covers and in which A/B order, so a run
-directory can be exported from the store alone.
+``runs`` and ``run_cases`` say which test cases each run covers, the texts of their versions and
+the order they are shown in, so a run directory can be exported from the store alone.
 
 SQLite (WAL journal, writers wait for each other) is the default; any SQLAlchemy URL such as
 ``postgresql+psycopg://user@host/db`` works the same, for a team sharing one store. Inserts
@@ -50,6 +50,7 @@ scores_table = sa.Table(
     sa.Column("n_text_tokens", sa.Integer, nullable=False),
     sa.Column("nll", sa.Float, nullable=False),
     sa.Column("token_logprobs", sa.LargeBinary, nullable=False),  # little-endian float64, tokens 1..T-1
+    sa.Column("n_bytes", sa.Integer),  # UTF-8 bytes of the text (stores from before it: NULL)
     sa.Column("elapsed_s", sa.Float),
     sa.Column("created_at", sa.String(32), nullable=False),
 )
@@ -63,27 +64,22 @@ runs_table = sa.Table(
     sa.Column("info", sa.Text, nullable=False),  # JSON: the run.json of an exported run directory
     sa.Column("created_at", sa.String(32), nullable=False),
 )
-run_items_table = sa.Table(
-    "run_items",
+run_cases_table = sa.Table(
+    "run_cases",
     metadata,
     sa.Column("run_key", sa.String(64), primary_key=True),
     sa.Column("item_id", sa.Integer, primary_key=True),
     sa.Column("doi", sa.Text),
     sa.Column("subfield", sa.Text),
     sa.Column("source", sa.Text),
-    sa.Column("label", sa.Integer, nullable=False),
-    sa.Column("original_sha256", sa.String(64), nullable=False),
-    sa.Column("altered_sha256", sa.String(64), nullable=False),
+    sa.Column("options", sa.Text, nullable=False),  # JSON: sha256 of each version's scored text, the real one first
+    sa.Column("shown", sa.Text, nullable=False),  # JSON: the version at each position (A, B, ...)
     sa.Column("error", sa.Text),  # why the case could not be scored, until it is
 )
+# Stores from before N-option cases kept pairs here; they are copied into run_cases when such a store opens.
+_LEGACY_RUN_ITEMS = "run_items"
 
 
-sweep_entries_table = sa.Table(
-    "sweep_entries",
-    metadata,
-    sa.Column("entry_key", sa.String(64), primary_key=True),  # a sweep entry: model options x dataset x condition
-    sa.Column("run_key", sa.String(64), nullable=False),  # the run it made
-)
 
 
 def text_key(text: str) -> str:
@@ -95,27 +91,59 @@ def json_key(payload: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
-class RunItem:
+class RunCase:
     """One test case of a run, as the store keeps it."""
 
     item_id: int
     doi: str | None
     subfield: str | None
     source: str | None
-    label: int
-    original_sha256: str
-    altered_sha256: str
+    options: tuple[str, ...]  # sha256 of each version's text, the real one first
+    shown: tuple[int, ...]  # the version at each position (A, B, ...)
     error: str | None = None
+
+    @property
+    def label(self) -> int:
+        """The position of the real version (the paper's label: 1 when the original is B)."""
+        return self.shown.index(0)
+
+    def row(self, run_key: str) -> dict[str, Any]:
+        return {"run_key": run_key, "item_id": self.item_id, "doi": self.doi, "subfield": self.subfield, "source": self.source,
+                "options": json.dumps(list(self.options)), "shown": json.dumps(list(self.shown)), "error": self.error}
+
+
+@dataclass(frozen=True)
+class StoredScore:
+    scores: TokenScores
+    n_bytes: int | None
+    elapsed_s: float | None
 
 
 class ResultsStore:
-    """Scores and runs in one SQL database (see the module docstring)."""
+    """Scores and runs in one SQL database (see the module docstring). ``create=False`` opens only a store
+    that exists (for listing), and never writes to it."""
 
-    def __init__(self, location: str | Path) -> None:
+    def __init__(self, location: str | Path, *, create: bool = True) -> None:
         self.url = store_url(location)
-        self.engine, self.display_url = open_database(self.url, metadata, RunError, "results store")
+        self.engine, self.display_url = open_database(self.url, metadata, RunError, "results store", create=create)
         if self.engine.dialect.name not in ("sqlite", "postgresql"):
             raise RunError(f"results store: {self.engine.dialect.name} is not supported (SQLite or PostgreSQL)")
+        if create:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a store written by an older brainbench up to date: add ``scores.n_bytes``, copy pair runs into run_cases."""
+        with self.engine.begin() as connection:
+            inspector = sa.inspect(connection)
+            if "n_bytes" not in {column["name"] for column in inspector.get_columns("scores")}:
+                connection.execute(sa.text("ALTER TABLE scores ADD COLUMN n_bytes INTEGER"))
+            if _LEGACY_RUN_ITEMS in inspector.get_table_names():
+                connection.execute(sa.text(
+                    "INSERT INTO run_cases (run_key, item_id, doi, subfield, source, options, shown, error) "
+                    "SELECT run_key, item_id, doi, subfield, source, '[\"' || original_sha256 || '\", \"' || altered_sha256 || '\"]', "
+                    "CASE WHEN label = 1 THEN '[1, 0]' ELSE '[0, 1]' END, error FROM run_items "
+                    "WHERE run_key NOT IN (SELECT run_key FROM run_cases)"
+                ))
 
     def _insert_ignoring_existing(self, table: sa.Table) -> Any:
         """INSERT that skips rows whose key is already stored (another run got there first)."""
@@ -140,6 +168,7 @@ class ResultsStore:
                 "n_text_tokens": scores.n_text_tokens,
                 "nll": scores.nll,
                 "token_logprobs": np.asarray(scores.token_logprobs, dtype="<f8").tobytes(),
+                "n_bytes": len(text.encode("utf-8")),
                 "elapsed_s": elapsed_s,
                 "created_at": utc_now(),
             }
@@ -166,12 +195,13 @@ class ResultsStore:
         """Which of these texts this scorer has scored (no log-probabilities read)."""
         return {sha for (sha,) in self._select_scores(scorer_key, text_hashes, scores_table.c.text_sha256)}
 
-    def get_scores(self, scorer_key: str, text_hashes: Iterable[str]) -> dict[str, tuple[TokenScores, float | None]]:
-        """{text sha256: (scores, elapsed seconds)} for the texts this scorer has scored."""
-        columns = (scores_table.c.text_sha256, scores_table.c.n_text_tokens, scores_table.c.token_logprobs, scores_table.c.elapsed_s)
+    def get_scores(self, scorer_key: str, text_hashes: Iterable[str]) -> dict[str, StoredScore]:
+        """{text sha256: what is stored} for the texts this scorer has scored."""
+        columns = (scores_table.c.text_sha256, scores_table.c.n_text_tokens, scores_table.c.token_logprobs,
+                   scores_table.c.n_bytes, scores_table.c.elapsed_s)
         return {
-            sha: (TokenScores(tuple(np.frombuffer(blob, dtype="<f8").tolist()), n_text_tokens), elapsed_s)
-            for sha, n_text_tokens, blob, elapsed_s in self._select_scores(scorer_key, text_hashes, *columns)
+            sha: StoredScore(TokenScores(tuple(np.frombuffer(blob, dtype="<f8").tolist()), n_text_tokens), n_bytes, elapsed_s)
+            for sha, n_text_tokens, blob, n_bytes, elapsed_s in self._select_scores(scorer_key, text_hashes, *columns)
         }
 
     def count_scores(self) -> int:
@@ -180,54 +210,78 @@ class ResultsStore:
 
     # runs
 
-    def register_run(self, run_key: str, scorer_key: str, run_info: dict[str, Any], items: Sequence[RunItem]) -> None:
-        """Record a run and its test cases (both kept as first written; a resumed run adds new items)."""
+    def register_run(self, run_key: str, scorer_key: str, run_info: dict[str, Any], cases: Sequence[RunCase]) -> None:
+        """Record a run and its test cases (a resumed run adds new cases; its run.json is the latest).
+        A run made before by other weights under the same spec (a hub model updated upstream) is refused."""
         run_row = {"run_key": run_key, "scorer_key": scorer_key, "model": run_info["model"], "dataset": run_info["dataset"],
                    "info": json.dumps(run_info, default=str), "created_at": utc_now()}
-        item_rows = [{"run_key": run_key, **item.__dict__} for item in items]
         with self.engine.begin() as connection:
-            connection.execute(self._insert_ignoring_existing(runs_table), [run_row])
-            if item_rows:
-                connection.execute(self._insert_ignoring_existing(run_items_table), item_rows)
+            known = connection.execute(sa.select(runs_table.c.scorer_key).where(runs_table.c.run_key == run_key)).scalar_one_or_none()
+            if known is not None and known != scorer_key:
+                raise RunError(
+                    f"{self.display_url}: run {run_key[:12]} was scored by other weights of {run_info['model']} (the hub "
+                    "model changed, or its files did): pin --revision, or pass --overwrite to start the run again"
+                )
+            if known is None:
+                connection.execute(self._insert_ignoring_existing(runs_table), [run_row])
+            else:
+                connection.execute(sa.update(runs_table).where(runs_table.c.run_key == run_key).values(info=run_row["info"]))
+            if cases:
+                connection.execute(self._insert_ignoring_existing(run_cases_table), [case.row(run_key) for case in cases])
 
-    def set_item_error(self, run_key: str, item_id: int, error: str | None) -> None:
+    def forget_run(self, run_key: str) -> None:
+        """Drop a run's record (its scores stay: they belong to the scorer)."""
+        with self.engine.begin() as connection:
+            connection.execute(sa.delete(run_cases_table).where(run_cases_table.c.run_key == run_key))
+            connection.execute(sa.delete(runs_table).where(runs_table.c.run_key == run_key))
+
+    def set_case_error(self, run_key: str, item_id: int, error: str | None) -> None:
         with self.engine.begin() as connection:
             connection.execute(
-                sa.update(run_items_table)
-                .where(run_items_table.c.run_key == run_key, run_items_table.c.item_id == item_id)
+                sa.update(run_cases_table)
+                .where(run_cases_table.c.run_key == run_key, run_cases_table.c.item_id == item_id)
                 .values(error=error)
             )
+
+    def has_run(self, run_key: str) -> bool:
+        with self.engine.begin() as connection:
+            return connection.execute(sa.select(runs_table.c.run_key).where(runs_table.c.run_key == run_key)).first() is not None
 
     def run_info(self, run_key: str) -> dict[str, Any]:
         with self.engine.begin() as connection:
             info = connection.execute(sa.select(runs_table.c.info).where(runs_table.c.run_key == run_key)).scalar_one_or_none()
         if info is None:
-            raise RunError(f"{self.url}: no run {run_key!r} (brainbench runs lists them)")
+            raise RunError(f"{self.display_url}: no run {run_key!r} (brainbench runs lists them)")
         return json.loads(info)
 
-    def run_items(self, run_key: str) -> list[RunItem]:
-        columns = [run_items_table.c[name] for name in RunItem.__dataclass_fields__]
+    def run_cases(self, run_key: str) -> list[RunCase]:
+        columns = [run_cases_table.c[name] for name in ("item_id", "doi", "subfield", "source", "options", "shown", "error")]
         with self.engine.begin() as connection:
             rows = connection.execute(
-                sa.select(*columns).where(run_items_table.c.run_key == run_key).order_by(run_items_table.c.item_id)
-            )
-            return [RunItem(*row) for row in rows]
+                sa.select(*columns).where(run_cases_table.c.run_key == run_key).order_by(run_cases_table.c.item_id)
+            ).all()
+        return [RunCase(item_id, doi, subfield, source, tuple(json.loads(options)), tuple(json.loads(shown)), error)
+                for item_id, doi, subfield, source, options, shown, error in rows]
 
-    def is_complete(self, run_key: str) -> bool:
-        """Whether every case of the run is scored (or recorded as an error)."""
-        info, items = self.run_info(run_key), self.run_items(run_key)
-        stored = self.stored_texts(info["scorer_key"], [sha for item in items for sha in (item.original_sha256, item.altered_sha256)])
-        return bool(items) and all(item.error is not None or {item.original_sha256, item.altered_sha256} <= stored for item in items)
+    def is_complete(self, run_key: str, item_ids: Iterable[int] | None = None) -> bool:
+        """Whether every case of the run (those of ``item_ids``, which must all be registered) is scored or recorded as an error."""
+        if not self.has_run(run_key):
+            return False
+        if item_ids is not None and not set(item_ids) <= {case.item_id for case in self.run_cases(run_key)}:
+            return False
+        return self._count_scored(run_key, item_ids=item_ids)[1] == 0
 
-    def remember_entry(self, entry_key: str, run_key: str) -> None:
-        """Which run a sweep entry made, so that a later sweep can skip loading its model when that run is complete."""
-        with self.engine.begin() as connection:
-            connection.execute(sa.delete(sweep_entries_table).where(sweep_entries_table.c.entry_key == entry_key))
-            connection.execute(sa.insert(sweep_entries_table).values(entry_key=entry_key, run_key=run_key))
-
-    def entry_run(self, entry_key: str) -> str | None:
-        with self.engine.begin() as connection:
-            return connection.execute(sa.select(sweep_entries_table.c.run_key).where(sweep_entries_table.c.entry_key == entry_key)).scalar_one_or_none()
+    def _count_scored(self, run_key: str, scorer_key: str | None = None, item_ids: Iterable[int] | None = None) -> tuple[int, int]:
+        """(cases fully scored, cases neither scored nor failed) of a run (of its cases in ``item_ids``)."""
+        cases = self.run_cases(run_key)
+        if item_ids is not None:
+            wanted = set(item_ids)
+            cases = [case for case in cases if case.item_id in wanted]
+        scorer_key = scorer_key or self.run_info(run_key)["scorer_key"]
+        stored = self.stored_texts(scorer_key, [sha for case in cases for sha in case.options])
+        scored = sum(set(case.options) <= stored for case in cases)
+        missing = sum(case.error is None and not set(case.options) <= stored for case in cases)
+        return scored, missing
 
     def list_runs(self) -> list[dict[str, Any]]:
         """Every run with its model, dataset, number of cases and how many are fully scored."""
@@ -238,13 +292,14 @@ class ResultsStore:
             ).all()
         listed = []
         for run_key, scorer_key, model, dataset, info, created_at in runs:
-            items = self.run_items(run_key)
-            scored = self.stored_texts(scorer_key, [sha for item in items for sha in (item.original_sha256, item.altered_sha256)])
-            complete = sum(item.original_sha256 in scored and item.altered_sha256 in scored for item in items)
+            cases = self.run_cases(run_key)
+            scored, _ = self._count_scored(run_key, scorer_key)
             details = json.loads(info)
+            spec = details.get("spec") or {}
             listed.append({"run": run_key[:12], "run_key": run_key, "model": model, "dataset": dataset,
-                           "condition": details.get("condition") or "full", "template": details.get("template"), "seed": details.get("seed"), "items": len(items),
-                           "scored": complete, "errors": sum(item.error is not None for item in items), "created_at": created_at})
+                           "condition": details.get("condition") or "full", "template": details.get("template"), "seed": details.get("seed"),
+                           "protocol": spec.get("protocol", "perplexity"), "items": len(cases), "scored": scored,
+                           "errors": sum(case.error is not None for case in cases), "out": details.get("out"), "created_at": created_at})
         return listed
 
     def find_run(self, prefix: str) -> str:
@@ -252,5 +307,5 @@ class ResultsStore:
         with self.engine.begin() as connection:
             keys = connection.execute(sa.select(runs_table.c.run_key).where(runs_table.c.run_key.startswith(prefix))).scalars().all()
         if len(keys) != 1:
-            raise RunError(f"{self.url}: {'no' if not keys else 'more than one'} run starts with {prefix!r} (brainbench runs lists them)")
+            raise RunError(f"{self.display_url}: {'no' if not keys else 'more than one'} run starts with {prefix!r} (brainbench runs lists them)")
         return keys[0]

@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from brainbench.runs.records import chance
+
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
@@ -44,20 +46,27 @@ def accuracy_by_subfield(records: Iterable[dict[str, Any]]) -> dict[str, dict[st
     return {subfield: accuracy_stats(groups[subfield]) for subfield in sorted(groups)}
 
 
-def summarize(records: Sequence[dict[str, Any]], run_info: dict[str, Any]) -> dict[str, Any]:
-    """summary.json: accuracy over scored items (ties count as wrong), by subfield, timing and the run's metadata.
+def summarize(records: Sequence[dict[str, Any]], run_info: dict[str, Any], n_requested: int | None = None) -> dict[str, Any]:
+    """summary.json: accuracy over scored items (ties count as wrong) against chance, by subfield, timing and the
+    run's metadata. ``records`` carry the decisions of one rule (``runs.records.with_decision``).
 
-    Items that could not be scored are counted in ``n_errors`` and left out of the accuracy.
+    Items that could not be scored are counted in ``n_errors`` and left out of the accuracy. A run with
+    fewer records than the items it was asked for (``n_requested``, default run.json's) is ``partial``.
     """
     scored = [record for record in records if record["status"] == "ok"]
     overall = accuracy_stats([record["correct"] for record in scored])
     timed = [record for record in scored if record.get("elapsed_s") is not None]  # imported results have no timing
     elapsed = sum(record["elapsed_s"] for record in timed)
-    n_text_tokens = sum(record["ntokens_original"] + record["ntokens_altered"] + 2 for record in timed)
+    n_text_tokens = sum(option["n_tokens"] + 1 for record in timed for option in record.get("options", ()) if option.get("n_tokens"))
+    requested = n_requested if n_requested is not None else run_info.get("n_requested", len(records))
     return {
         "schema_version": run_info.get("schema_version"),
         "model": run_info["model"],
         "dataset": run_info["dataset"],
+        "n_requested": requested,
+        "partial": len(records) < requested,
+        "normalisation": scored[0].get("normalisation", "ppl") if scored else "ppl",
+        "chance": chance(records),
         "n_items": len(records),
         "n_scored": len(scored),
         "n_errors": len(records) - len(scored),

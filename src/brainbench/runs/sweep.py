@@ -7,6 +7,7 @@ A sweep file (YAML)::
     seed: 42
     datasets: [brainbench-human, brainbench-gpt4]
     conditions: [full, no-context, swapped-seed42, swapped-seed1234]   # optional; default [full]
+    limit: 20                         # optional: the first 20 items of each dataset (or items: 0-9,50)
     models:
       - {}                                          # the embedded model, transformers backend
       - {backend: llama-cpp}                        # the embedded GGUF through llama.cpp
@@ -16,9 +17,10 @@ A sweep file (YAML)::
       - {backend: openai-completions, base_url: "http://127.0.0.1:8000/v1", model: meta-llama/Llama-2-70b-hf}
 
 Each model entry takes the options of its backend (``brainbench.scoring.BACKEND_OPTIONS``)
-plus ``template`` / ``template_file`` and ``name`` (the run directory's stem). Texts the store
-already holds are not scored again, so re-running a sweep only does what is missing; a model
-whose runs are all complete in the store is not loaded at all.
+plus ``template`` / ``template_file`` and ``name`` (the run directory's stem). Every run is planned
+(and every option checked) before any model loads. Texts the store already holds are not scored
+again, so re-running a sweep only does what is missing; a model whose runs are all complete in the
+store is not loaded at all.
 """
 
 from __future__ import annotations
@@ -26,20 +28,19 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from brainbench.data import load_dataset
-from brainbench.data.conditions import apply_condition
 from brainbench.errors import BrainbenchError, InputError
-from brainbench.runs.execute import export_run, run_benchmark, run_dir_name
-from brainbench.runs.store import STORE_FILE, ResultsStore, json_key, text_key
-from brainbench.scoring import backend_options, load_scorer, resolve_template
+from brainbench.runs.execute import execute_run, export_run
+from brainbench.runs.plan import RunPlan, RunRequest, parse_items, plan_run
+from brainbench.runs.store import STORE_FILE, ResultsStore
+from brainbench.scoring import backend_options, load_scorer
 
-_SWEEP_KEYS = {"store", "out", "seed", "datasets", "models", "texts", "conditions"}
+_SWEEP_KEYS = {"store", "out", "seed", "datasets", "models", "texts", "conditions", "limit", "items"}
 _CONDITION = re.compile(r"(full|no-context|swapped)(?:-seed(\d+))?")
 _ENTRY_KEYS = {"backend", "template", "template_file", "name"}
 
@@ -67,6 +68,12 @@ class Sweep:
     seed: int = 42
     texts: str = "released"
     conditions: tuple[tuple[str, int], ...] = (("full", 42),)  # (condition, seed)
+    limit: int | None = None
+    items: str | None = None
+
+    @property
+    def limited(self) -> bool:
+        return self.limit is not None or self.items is not None
 
 
 def load_sweep(path: Path) -> Sweep:
@@ -103,7 +110,6 @@ def load_sweep(path: Path) -> Sweep:
             raise InputError(path, None, f"models[{index}]: {error}") from error
         template_file = entry.get("template_file")
         models.append(SweepModel(backend, options, entry.get("template"), Path(template_file) if template_file else None, entry.get("name")))
-    out = Path(spec.get("out", "runs"))
     seed = int(spec.get("seed", 42))
     conditions = []
     for name in spec.get("conditions") or ["full"]:
@@ -111,22 +117,29 @@ def load_sweep(path: Path) -> Sweep:
         if not match or (match.group(2) and match.group(1) != "swapped"):
             raise InputError(path, None, f"conditions: {name!r} is not full, no-context, swapped or swapped-seed<N>")
         conditions.append((match.group(1), int(match.group(2) or seed)))
-    return Sweep(path, [str(d) for d in datasets], models, out=out, store=spec.get("store"), seed=seed,
-                 texts=str(spec.get("texts", "released")), conditions=tuple(conditions))
+    limit, items = spec.get("limit"), spec.get("items")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise InputError(path, None, f"limit: {limit!r} is not a whole number of 1 or more")
+    if items is not None:
+        items = str(items)
+        try:
+            parse_items(items)
+        except InputError as error:
+            raise InputError(path, None, f"items: {error.reason}") from error
+    return Sweep(path, [str(d) for d in datasets], models, out=Path(spec.get("out", "runs")), store=spec.get("store"), seed=seed,
+                 texts=str(spec.get("texts", "released")), conditions=tuple(conditions), limit=limit, items=items)
 
 
-def _entry_key(model: SweepModel, dataset_sha256: str, texts: str, condition: str, seed: int) -> str:
-    """What makes a sweep entry the same entry again: its options (not the API key), template, dataset, condition, seed."""
-    template_file = text_key(model.template_file.read_text(encoding="utf-8")) if model.template_file else None
-    options = {key: value for key, value in model.options.items() if key != "api_key"}
-    return json_key({"backend": model.backend, "options": options, "template": model.template, "template_file": template_file,
-                     "name": model.name, "dataset_sha256": dataset_sha256, "texts": texts, "condition": condition, "seed": seed})
+def _row(model: SweepModel, plan: RunPlan, dataset: str, summary: dict[str, Any], sweep: Sweep) -> dict[str, Any]:
+    return {"model": model.label, "backend": model.backend, "dataset": dataset, "condition": plan.spec.condition,
+            "template": plan.spec.template, "limited": sweep.limited, "n_requested": summary["n_requested"],
+            "n_items": summary["n_items"], "n_scored": summary["n_scored"], "n_errors": summary["n_errors"],
+            "accuracy": summary["accuracy"], "ci95": summary["accuracy_ci95"], "chance": summary["chance"],
+            "run_key": plan.run_key, "out": str(plan.out_dir)}
 
 
-def _row(model: SweepModel, dataset: str, condition: str, template: str, summary: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    return {"model": model.label, "backend": model.backend, "dataset": dataset, "condition": condition, "template": template,
-            "n_items": summary["n_items"], "n_scored": summary["n_scored"], "n_errors": summary["n_errors"], "accuracy": summary["accuracy"],
-            "ci95": summary["accuracy_ci95"], "run_key": summary["run"]["run_key"], "out": str(out_dir)}
+def _failed(model: SweepModel, dataset: str, condition: str, error: BrainbenchError) -> dict[str, Any]:
+    return {"model": model.label, "backend": model.backend, "dataset": dataset, "condition": condition, "error": str(error)}
 
 
 def run_sweep(
@@ -139,46 +152,44 @@ def run_sweep(
     on_start: Callable[[str, str], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every model on every dataset and condition; return one row per run. A model whose runs the
-    store already holds complete (same options, template, dataset, condition and seed) is not even
-    loaded: its run directories are exported from the store. A model that fails to load or run is
-    reported in its rows (``error``) and the sweep goes on."""
-    results_store = ResultsStore(store or sweep.store or sweep.out / STORE_FILE)
-    datasets = {name: load_dataset(name, data_dir=data_dir, cache_dir=cache_dir, offline=offline, texts=sweep.texts) for name in sweep.datasets}  # type: ignore[arg-type]
+    """Run every model on every dataset and condition; return one row per run. Every run is planned first;
+    a model whose runs the store already holds complete is not even loaded: its run directories are
+    exported from the store. A model that fails to plan, load or run is reported in its rows
+    (``error``) and the sweep goes on."""
+    location = store or sweep.store or sweep.out / STORE_FILE
+    results_store = ResultsStore(location)
     rows: list[dict[str, Any]] = []
     for model in sweep.models:
-        plan = [(name, full, condition, seed, _entry_key(model, full.sha256, sweep.texts, condition, seed))
-                for (name, full), (condition, seed) in itertools.product(datasets.items(), sweep.conditions)]
-        done = {key: results_store.entry_run(key) for *_, key in plan}
-        if all(run_key is not None and results_store.is_complete(run_key) for run_key in done.values()):
-            for name, full, condition, seed, key in plan:
-                info = results_store.run_info(done[key])  # type: ignore[arg-type]
-                stem = run_dir_name(model.name or info["model"], full.name, "transformers" if model.name else model.backend, condition, seed)
-                summary = export_run(results_store, done[key], sweep.out / stem)  # type: ignore[arg-type]
-                rows.append(_row(model, name, condition, info["template"], summary, sweep.out / stem))
+        request = RunRequest(backend=model.backend, options=model.options, data_dir=data_dir, cache_dir=cache_dir, offline=offline,
+                             texts=sweep.texts, template=model.template, template_file=model.template_file, items=sweep.items,
+                             limit=sweep.limit, out_root=sweep.out, name=model.name, store=location)
+        plans: list[tuple[str, RunPlan]] = []
+        for dataset, (condition, seed) in itertools.product(sweep.datasets, sweep.conditions):
+            try:
+                plans.append((dataset, plan_run(replace(request, dataset=dataset, condition=condition, seed=seed))))
+            except BrainbenchError as error:
+                rows.append(_failed(model, dataset, condition, error))
+        if not plans:
+            continue
+        if all(results_store.is_complete(plan.run_key, [case.item_id for case in plan.cases]) for _, plan in plans):
+            for dataset, plan in plans:
+                summary = export_run(results_store, plan.run_key, plan.out_dir, item_ids=[case.item_id for case in plan.cases])
+                rows.append(_row(model, plan, dataset, summary, sweep))
             continue
         try:
-            scorer = load_scorer(model.backend, **model.options)
+            scorer = load_scorer(model.backend, **plans[0][1].scorer_options)
         except BrainbenchError as error:
-            rows += [{"model": model.label, "backend": model.backend, "dataset": name, "condition": condition, "error": str(error)}
-                     for name, _, condition, _, _ in plan]
+            rows += [_failed(model, dataset, plan.spec.condition, error) for dataset, plan in plans]
             continue
-        template = resolve_template(model.template, model.template_file, model.options.get("model"), adapter=model.options.get("adapter"),
-                                    data_dir=data_dir, cache_dir=cache_dir, offline=offline)
-        for name, full, condition, seed, key in plan:
-            stem = run_dir_name(model.name, full.name, "transformers", condition, seed) if model.name else run_dir_name(scorer.name, full.name, model.backend, condition, seed)
-            out_dir = sweep.out / stem
+        for dataset, plan in plans:
             if on_start:
-                on_start(model.label, name if condition == "full" else f"{name} ({condition})")
+                on_start(model.label, dataset if plan.spec.condition == "full" else f"{dataset} ({plan.spec.condition})")
             try:
-                dataset, labels = apply_condition(full, condition, seed)
-                summary = run_benchmark(dataset, scorer, out_dir, template=template, seed=seed, store=results_store,
-                                        on_progress=on_progress, condition=condition, labels=labels)
+                summary = execute_run(plan, scorer, on_progress=on_progress)
             except BrainbenchError as error:
-                rows.append({"model": model.label, "backend": model.backend, "dataset": name, "condition": condition, "error": str(error)})
+                rows.append(_failed(model, dataset, plan.spec.condition, error))
                 continue
-            results_store.remember_entry(key, summary["run"]["run_key"])
-            rows.append(_row(model, name, condition, template.name, summary, out_dir))
+            rows.append(_row(model, plan, dataset, summary, sweep))
         del scorer
     return rows
 

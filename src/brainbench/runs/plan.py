@@ -1,0 +1,225 @@
+"""Planning a run: every option checked and every name resolved before a model loads.
+
+``plan_run`` turns what a user asked for (``RunRequest``: the flags of ``brainbench run``, an entry of a
+sweep) into a ``RunPlan``: the dataset under its condition, the items, the order their versions are
+shown in, the template, the run's spec and key, where it is written and stored. A mistake in any of
+them costs seconds, never a model load. ``brainbench run``, sweeps and the library's
+``run_benchmark`` all run a plan with ``execute_run``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from brainbench.data import Dataset, TestCase, load_dataset
+from brainbench.data.conditions import CONDITIONS, apply_condition
+from brainbench.errors import InputError, RunError
+from brainbench.runs.spec import PROTOCOLS, RunSpec, presentation_orders
+from brainbench.runs.store import STORE_FILE, ResultsStore, RunCase, text_key
+from brainbench.scoring import Template, backend_options, model_identity, resolve_template
+from brainbench.scoring.backends import display_name
+
+RUN_FILE = "run.json"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run ready to execute: what is scored, how it is shown, where it goes."""
+
+    spec: RunSpec
+    dataset: Dataset  # under the run's condition
+    cases: tuple[TestCase, ...]  # the items asked for, in item order
+    shown: Mapping[int, tuple[int, ...]]  # item id -> the version at each position (A, B, ...)
+    template: Template
+    out_dir: Path
+    store: ResultsStore
+    shard: tuple[int, int] | None = None  # (i, n): score only the items whose id is i modulo n
+    overwrite: bool = False
+    model_name: str = ""  # how tables name the model
+    backend: str = "transformers"
+    scorer_options: Mapping[str, Any] = field(default_factory=dict)  # load_scorer(backend, **these) loads the model
+
+    @property
+    def run_key(self) -> str:
+        return self.spec.run_key
+
+    def texts(self, case: TestCase) -> tuple[str, ...]:
+        """The prompts of a case's versions, the real one first (the template applied)."""
+        return tuple(self.template.apply(option) for option in case.options)
+
+    def in_shard(self, case: TestCase) -> bool:
+        return self.shard is None or case.item_id % self.shard[1] == self.shard[0]
+
+    def run_cases(self) -> list[RunCase]:
+        return [RunCase(case.item_id, case.doi, case.subfield, case.source, tuple(map(text_key, self.texts(case))), self.shown[case.item_id])
+                for case in self.cases]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a user asks for: the options of ``brainbench run`` (a sweep entry gives the same)."""
+
+    backend: str = "transformers"
+    options: Mapping[str, Any] = field(default_factory=dict)  # the backend's options (model, dtype, device, ...)
+    dataset: str | Path = "brainbench-human"
+    data_dir: Path | None = None
+    cache_dir: Path | None = None
+    offline: bool = False
+    texts: str = "released"
+    template: str | None = None
+    template_file: Path | None = None
+    condition: str = "full"
+    seed: int = 42
+    protocol: str = "perplexity"
+    items: str | None = None
+    limit: int | None = None
+    out: Path | None = None
+    out_root: Path = Path("runs")  # where run directories go when ``out`` is not given
+    name: str | None = None  # the run directory's model part (a sweep entry's name)
+    store: str | Path | None = None
+    shard: str | tuple[int, int] | None = None
+    overwrite: bool = False
+
+
+def plan_run(request: RunRequest, *, environ: Mapping[str, str] | None = None) -> RunPlan:
+    """Check every option of ``request`` and resolve it into a plan, loading no model. ``environ`` (e.g.
+    ``os.environ``) tells whether a launcher (accelerate, torchrun) started this process as one of
+    several: each then scores its own shard on its own GPU."""
+    if request.texts not in ("released", "reparsed"):
+        raise InputError("--texts", None, f"{request.texts!r}: choose released or reparsed")
+    if request.condition not in CONDITIONS:
+        raise InputError("--condition", None, f"{request.condition!r}: choose {', '.join(CONDITIONS)}")
+    if request.protocol not in PROTOCOLS:
+        raise InputError("--protocol", None, f"{request.protocol!r}: choose {', '.join(PROTOCOLS)}")
+    if request.limit is not None and request.limit < 1:
+        raise InputError("--limit", None, f"{request.limit}: give at least 1")
+    shard, local_rank = parse_shard(request.shard), None
+    if shard is None and environ is not None:
+        shard, local_rank = launcher_shard(environ)
+    options = backend_options(request.backend, "--", **request.options)
+    if request.backend == "transformers":
+        from brainbench.scoring.hf import ENGINES, resolve_device
+
+        options["device"] = resolve_device(str(options.get("device") or "auto"), local_rank)
+        if options.get("engine", "fast") not in ENGINES:
+            raise InputError("--engine", None, f"{options['engine']!r}: choose {' or '.join(ENGINES)}")
+    identity = model_identity(request.backend, **options)
+    full = load_dataset(request.dataset, data_dir=request.data_dir, cache_dir=request.cache_dir, offline=request.offline,
+                        texts=request.texts)  # type: ignore[arg-type]
+    dataset, labels = apply_condition(full, request.condition, request.seed)
+    cases = select_cases(dataset, request.items, request.limit)
+    template = resolve_template(request.template, request.template_file, options.get("model"), adapter=options.get("adapter"),
+                                data_dir=request.data_dir, cache_dir=request.cache_dir, offline=request.offline)
+    spec = RunSpec.build(identity, template, dataset, condition=request.condition, seed=request.seed, protocol=request.protocol)
+    model_name = display_name(identity)
+    out_dir = request.out or request.out_root / run_dir_name(request.name or model_name, dataset.name,
+                                                             "transformers" if request.name else request.backend,
+                                                             request.condition, request.seed)
+    store = ResultsStore(request.store or default_store())
+    plan = RunPlan(spec, dataset, tuple(cases), presentation_orders(dataset.cases, request.seed, labels), template, Path(out_dir),
+                   store, shard, request.overwrite, model_name, request.backend, options)
+    check_out_dir(plan)
+    return plan
+
+
+def default_store() -> Path:
+    """The results store every command uses unless told otherwise: one per user."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("brainbench")) / STORE_FILE
+
+
+def parse_items(spec: str) -> list[int]:
+    """'0,5,10-12' -> [0, 5, 10, 11, 12]."""
+    items: list[int] = []
+    parts = [piece.strip() for piece in spec.split(",")]
+    if not any(parts):
+        raise InputError("--items", None, "empty: give item ids like 0,5,10-20 (or leave --items out for all)")
+    for part in filter(None, parts):
+        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if not match:
+            raise InputError("--items", None, f"{part!r} is not an item id or a range like 10-20")
+        first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+        if last < first:
+            raise InputError("--items", None, f"{part!r} runs backwards: write {last}-{first}")
+        items.extend(range(first, last + 1))
+    return items
+
+
+def select_cases(dataset: Dataset, items: str | None, limit: int | None) -> list[TestCase]:
+    """The cases asked for: ``items`` (ids and ranges), else all; then the first ``limit`` of them."""
+    cases = list(dataset.cases)
+    if items is not None:
+        wanted = parse_items(items)
+        by_id = {case.item_id: case for case in cases}
+        unknown = [item for item in wanted if item not in by_id]
+        if unknown:
+            raise InputError("--items", None, f"no item(s) {unknown[:10]} in {dataset.name} (ids {min(by_id)}-{max(by_id)})")
+        cases = [by_id[item] for item in dict.fromkeys(wanted)]
+    return cases[:limit] if limit is not None else cases
+
+
+def parse_shard(spec: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """'1/4' -> (1, 4)."""
+    if spec is None or isinstance(spec, tuple):
+        return spec
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", spec)
+    if not match or not 0 <= int(match.group(1)) < int(match.group(2)):
+        raise InputError("--shard", None, f"{spec!r}: expected i/n with 0 <= i < n, e.g. 0/4")
+    return int(match.group(1)), int(match.group(2))
+
+
+def launcher_shard(environ: Mapping[str, str]) -> tuple[tuple[int, int] | None, int | None]:
+    """(shard, local rank) of a process that ``accelerate launch`` or ``torchrun`` started as one of several."""
+    world = int(environ.get("WORLD_SIZE", "1") or 1)
+    if world <= 1:
+        return None, None
+    return (int(environ.get("RANK", "0")), world), int(environ.get("LOCAL_RANK", "0"))
+
+
+def run_dir_name(model_name: str, dataset_name: str, backend: str = "transformers", condition: str = "full", seed: int | None = 42) -> str:
+    """``<model>__<dataset>``, with ``--<backend>`` after the model for other backends than transformers
+    and ``__<condition>`` after the dataset for other conditions than full (``__swapped-seed<seed>``)."""
+    model = Path(model_name).name if model_name.endswith(".gguf") else model_name
+    if backend != "transformers":
+        model += f"--{backend}"
+    suffix = "" if condition == "full" else f"__{condition}" + (f"-seed{seed}" if condition == "swapped" else "")
+    return re.sub(r"[^A-Za-z0-9._+-]+", "--", model) + f"__{dataset_name}{suffix}"
+
+
+def check_out_dir(plan: RunPlan) -> None:
+    """The run directory must be a directory that is free, or this run's own (resumed), or replaced with --overwrite."""
+    out = plan.out_dir
+    if out.exists() and not out.is_dir():
+        raise RunError(f"--out {out}: a file is in the way (a run directory is a folder)")
+    run_file = out / RUN_FILE
+    if run_file.is_file() and not plan.overwrite:
+        other = previous_spec(run_file)
+        if other is None:
+            raise RunError(f"--out {out}: holds a run made by an older brainbench; pass --overwrite to replace it "
+                           "(what it scored is in its results store and is not scored again)")
+        different = plan.spec.differences(other)
+        if different:
+            raise RunError(f"--out {out}: holds another run (its {', '.join(different)} differ); choose another --out, "
+                           "or pass --overwrite to replace it")
+    elif out.is_dir() and not plan.overwrite and any(out.iterdir()) and not run_file.is_file():
+        raise RunError(f"--out {out}: a folder with other files in it; choose an empty or new folder, or pass --overwrite")
+    existing = next(parent for parent in (out, *out.absolute().parents) if parent.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise RunError(f"--out {out}: cannot be written ({existing} is {'not a folder' if not existing.is_dir() else 'read-only'})")
+
+
+def previous_spec(run_file: Path) -> RunSpec | None:
+    """The spec in an existing run.json (None if it has none: made by an older brainbench)."""
+    import json
+
+    try:
+        spec = json.loads(run_file.read_text(encoding="utf-8")).get("spec")
+        return RunSpec(**spec) if spec else None
+    except (ValueError, TypeError):
+        return None

@@ -1,0 +1,85 @@
+"""The records of a run (one line of ``results.jsonl`` per test case): the raw scores of every version, and the
+decision a rule derives from them.
+
+Raw, per version (the real one first): ``sum_logprob`` (nats, every token after the first), ``n_tokens``
+(scored tokens), ``n_bytes`` (UTF-8 bytes of the prompt) and ``ppl``. ``shown`` says which version was at
+each position (A, B, ...) and ``label`` where the real one was. The decision fields (``choice``,
+``correct``, ``confidence``, ``p_chosen``) follow ``normalisation`` (``brainbench.scoring.rules``);
+``with_decision`` derives them again under another rule, without scoring anything. Pairs also keep
+the paper's fields: ``nll_original``, ``nll_altered``, ``ntokens_original``, ``ntokens_altered``,
+``ppl_original``, ``ppl_altered``, ``ppl_a``, ``ppl_b``. With N > 2 versions ``ppl_altered`` is the
+mean PPL of the altered ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from brainbench.runs.store import RunCase, StoredScore
+from brainbench.scoring.rules import Decision, OptionScore, decide
+
+RECORD_SCHEMA = 2
+
+
+def case_fields(case: RunCase, status: str) -> dict[str, Any]:
+    return {"item_id": case.item_id, "doi": case.doi, "subfield": case.subfield, "source": case.source, "status": status,
+            "label": case.label, "n_options": len(case.options), "shown": list(case.shown)}
+
+
+def option_scores(stored: Sequence[StoredScore]) -> list[OptionScore]:
+    return [OptionScore(s.scores.ppl, s.scores.sum_logprob, s.scores.n_tokens, s.n_bytes) for s in stored]
+
+
+def scored_record(case: RunCase, options: Sequence[OptionScore], elapsed_s: float | None, normalisation: str = "ppl") -> dict[str, Any]:
+    """The record of a scored case."""
+    record = {
+        **case_fields(case, "ok"),
+        "options": [{"sum_logprob": o.sum_logprob, "n_tokens": o.n_tokens, "n_bytes": o.n_bytes, "ppl": o.ppl} for o in options],
+        "elapsed_s": elapsed_s,
+    }
+    return with_decision(record, normalisation)
+
+
+def error_record(case: RunCase, message: str) -> dict[str, Any]:
+    return {**case_fields(case, "error"), "error": message}
+
+
+def record_options(record: dict[str, Any]) -> tuple[list[OptionScore], tuple[int, ...]]:
+    """(each version's scores, real first; the order shown) of a record, also of one written by an older brainbench."""
+    if "options" in record:
+        options = [OptionScore(o["ppl"], o.get("sum_logprob"), o.get("n_tokens"), o.get("n_bytes")) for o in record["options"]]
+        return options, tuple(record["shown"])
+    def old(kind: str) -> OptionScore:
+        nll, n = record.get(f"nll_{kind}"), record.get(f"ntokens_{kind}")
+        return OptionScore(record[f"ppl_{kind}"], None if nll is None else -nll, n)
+    return [old("original"), old("altered")], (1, 0) if record["label"] else (0, 1)
+
+
+def with_decision(record: dict[str, Any], normalisation: str = "ppl") -> dict[str, Any]:
+    """``record`` with its decision fields (and the pair fields) derived under ``normalisation``."""
+    if record.get("status", "ok") != "ok":
+        return record
+    options, shown = record_options(record)
+    decision: Decision = decide(options, shown, normalisation)
+    derived: dict[str, Any] = {
+        "choice": decision.choice, "correct": decision.correct, "confidence": decision.confidence,
+        "p_chosen": decision.p_chosen, "normalisation": normalisation,
+        "ppl_original": options[0].ppl, "ppl_altered": sum(o.ppl for o in options[1:]) / (len(options) - 1),
+    }
+    if len(options) == 2:
+        original, altered = options
+        derived |= {
+            "nll_original": None if original.sum_logprob is None else -original.sum_logprob,
+            "nll_altered": None if altered.sum_logprob is None else -altered.sum_logprob,
+            "ntokens_original": original.n_tokens, "ntokens_altered": altered.n_tokens,
+            "ppl_a": options[shown[0]].ppl, "ppl_b": options[shown[1]].ppl,
+        }
+    return {**record, **derived}
+
+
+def chance(records: Sequence[dict[str, Any]]) -> float:
+    """The accuracy of guessing: the mean of 1/N over the scored cases."""
+    scored = [record for record in records if record.get("status", "ok") == "ok"]
+    return sum(1 / record.get("n_options", 2) for record in scored) / len(scored) if scored else math.nan
