@@ -27,6 +27,7 @@ from brainbench.analysis.humans import (
 )
 from brainbench.analysis.memorisation import flag_memorised, memorisation_summary, publication_date_correlation
 from brainbench.analysis.tables import results_table
+from brainbench.analysis.team import team_analysis, team_trials
 
 __all__ = [
     "PAPER_MODEL_SET",
@@ -60,6 +61,8 @@ __all__ = [
     "paired_comparison",
     "results_table",
     "subfield_table",
+    "team_analysis",
+    "team_trials",
     "top_expertise_trials",
     "trials_of",
 ]
