@@ -232,10 +232,11 @@ def accuracy_columns(per_trial: pd.DataFrame, seed: int = SEED, n_bootstrap: int
     }
 
 
-def team_members(models: Sequence[str]) -> list[tuple[str, str, str]]:
-    """(team type, member a, member b) for every team of the analysis."""
+def team_members(models: Sequence[str], llm_pairs: bool = True) -> list[tuple[str, str, str]]:
+    """(team type, member a, member b) for every team of the analysis (LLM-LLM ones if ``llm_pairs``)."""
     teams = [(HUMAN_LLM, HUMAN, model) for model in models]
-    teams += [(LLM_LLM, a, b) for a, b in itertools.combinations(models, 2)]
+    if llm_pairs:
+        teams += [(LLM_LLM, a, b) for a, b in itertools.combinations(models, 2)]
     teams.append((HUMAN_HUMAN, HUMAN, PARTNER))
     return teams
 
@@ -251,8 +252,9 @@ def shuffled_confidence(evidence: pd.Series, seed: int = SEED) -> pd.Series:
     return pd.Series(shuffled, index=evidence.index, name=evidence.name)
 
 
-def team_analysis(results: pd.DataFrame, trials: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = SEED) -> dict[str, pd.DataFrame]:
-    """Every team (human-LLM per run, LLM-LLM per pair of runs, human-human) on the experts' trials.
+def team_analysis(results: pd.DataFrame, trials: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = SEED, llm_pairs: bool = True) -> dict[str, pd.DataFrame]:
+    """Every team (human-LLM per run, LLM-LLM per pair of runs unless not ``llm_pairs``, human-human)
+    on the experts' trials.
 
     Returns ``teams`` (one row per team: members' and team accuracy, item-bootstrap CIs, gain over
     the better member, accuracies where the members disagree, weights, confidence AUCs),
@@ -263,7 +265,7 @@ def team_analysis(results: pd.DataFrame, trials: pd.DataFrame, n_folds: int = N_
     data = team_trials(results, trials, seed)
     models = [name for name in data.evidence.columns if name not in (HUMAN, PARTNER)]
     rows, subfield_rows, calibration_rows = [], [], []
-    for team_type, member_a, member_b in team_members(models):
+    for team_type, member_a, member_b in team_members(models, llm_pairs):
         name = f"{member_a} + {member_b}"
         row, per_trial = team_accuracy(data, member_a, member_b, n_folds, seed)
         rows.append({"team": name, "team_type": team_type, **row})
