@@ -16,8 +16,10 @@ from brainbench.analysis import (
     flag_memorised,
     memorisation_summary,
     publication_date_correlation,
+    team_analysis,
 )
 from brainbench.analysis.memorisation import SCORE_NAMES
+from brainbench.errors import AnalysisError
 from brainbench.report.figures import (
     plot_accuracy,
     plot_agreement,
@@ -28,6 +30,7 @@ from brainbench.report.figures import (
     plot_memorisation,
     plot_publication_dates,
     plot_subfields,
+    plot_teams,
 )
 from brainbench.report.html import Section, render_html, save_figures, write_report
 
@@ -106,6 +109,8 @@ def build_sections(
             tables={"Spearman correlations of item difficulty": tables["agreement_matrix"]},
         )
     )
+    if human_trials is not None and not human_trials.empty:
+        sections.append(team_section(results, human_trials))
     if finetuned:
         sections.append(boost_section(results, finetuned))
     if conditions is not None and set(conditions["condition"]) - {"full"}:
@@ -115,6 +120,32 @@ def build_sections(
     if publication_dates is not None and not results.empty:
         sections.append(publication_date_section(results, publication_dates))
     return sections
+
+
+def team_section(results: pd.DataFrame, human_trials: pd.DataFrame) -> Section:
+    llm_pairs = results["model"].nunique() <= 5  # n models make n(n-1)/2 LLM-LLM teams
+    try:
+        tables = team_analysis(results, human_trials, llm_pairs=llm_pairs)
+    except AnalysisError as error:  # e.g. a run of a few items cannot be cross-validated
+        return Section("Human-AI teams", text=f"No team table: {error}.")
+    teams = tables["teams"]
+    shown = pd.DataFrame(
+        {
+            "type": teams["team_type"], "trials": teams["n_trials"], "% a alone": teams["acc_a"], "% b alone": teams["acc_b"],
+            "% team": teams["acc_team"], "% team CI low": teams["acc_team_ci95_low"], "% team CI high": teams["acc_team_ci95_high"],
+            "% gain": teams["gain"], "% gain CI low": teams["gain_ci95_low"], "% gain CI high": teams["gain_ci95_high"],
+            "disagree": teams["n_disagree"], "% team when they disagree": teams["acc_team_disagree"],
+        }
+    )
+    return Section(
+        "Human-AI teams",
+        text="Each expert trial's choice and confidence combined with a model's (log PPL_A - log PPL_B), or with another "
+        "model's, or with another expert's trial on the same item, by a logistic regression fitted on other items only "
+        "(grouped 5-fold by item), as the authors' follow-up (haico). Gain: the team over its better member on the same "
+        "trials. 95% CIs: bootstrap over items." + ("" if llm_pairs else " LLM-LLM teams left out (more than 5 runs)."),
+        figures={"fig_teams": plot_teams(teams)},
+        tables={"Teams": shown, "Team members' calibration and weight": tables["calibration"].reset_index("team")},
+    )
 
 
 def boost_section(results: pd.DataFrame, pairs: list[tuple[str, str]]) -> Section:
