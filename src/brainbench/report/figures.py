@@ -250,7 +250,7 @@ def plot_teams(teams: pd.DataFrame) -> Figure:
     ax.set_xticks(x, labels, fontsize=8)
     ax.axhline(0.5, color="grey", linewidth=0.8)
     ax.set_ylim(0.4, 1.0)
-    ax.set_ylabel("Accuracy (cross-validated)")
+    ax.set_ylabel("Accuracy (teams cross-validated)")
     ax.set_title("Teams: members alone and together")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
