@@ -115,10 +115,12 @@ def test_two_experts_by_hand() -> None:
     assert calibration["confidence_auc"] == 1.0  # the experts are surer exactly when right
 
 
-def test_runs_and_trials_without_common_items_are_an_error() -> None:
+def test_trials_match_the_runs_kind_of_item() -> None:
     results, trials = hand_case()
+    # A dataset of your own (any source label) meets your study's export, which files it as human-made.
+    assert len(team_trials(results.assign(source="my-lab"), trials).trials) == 40
     with pytest.raises(AnalysisError, match="no expert trial"):
-        team_trials(results, trials.assign(source="gpt4"))
+        team_trials(results, trials.assign(source="gpt4"))  # the same DOIs, but trials on GPT-4-made versions
 
 
 @pytest.fixture(scope="module")

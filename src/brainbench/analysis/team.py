@@ -92,12 +92,13 @@ def team_trials(results: pd.DataFrame, trials: pd.DataFrame, seed: int = SEED) -
 
     ``results``: ``results_table`` rows (model, doi, source, label, ppl_original, ppl_altered, correct).
     ``trials``: the experts' trials (doi, source, subfield, participant_id, correct, confidence); only
-    those on items made by the runs' source are used. The A/B order is the first run's.
+    those on items of the runs' kind (GPT-4-made or not) are used. The A/B order is the first run's.
     """
     models = list(dict.fromkeys(results["model"]))
     scored = results.groupby("doi")["model"].nunique()
     items = set(scored[scored == len(models)].index)
-    sources = set(results["source"])
+    # The study's export files every item that GPT-4 did not make as human-made (its "human_" sections).
+    sources = {"gpt4" if source == "gpt4" else "human" for source in results["source"]}
     chosen = trials[trials["doi"].isin(items) & trials["source"].isin(sources)].reset_index(drop=True)
     if chosen.empty:
         raise AnalysisError("no expert trial on an item that every run scored (are the runs and the trials of the same dataset?)")
