@@ -137,6 +137,8 @@ def team_section(results: pd.DataFrame, human_trials: pd.DataFrame) -> Section:
             "disagree": teams["n_disagree"], "% team when they disagree": teams["acc_team_disagree"],
         }
     )
+    calibration = tables["calibration"].reset_index("team").rename(columns={
+        "gain": "% gain", "gain_shuffled": "% gain, shuffled", "gain_shuffled_ci95_low": "% CI low", "gain_shuffled_ci95_high": "% CI high"})
     return Section(
         "Human-AI teams",
         text="Each expert trial's choice and confidence combined with a model's (log PPL_A - log PPL_B), or with another "
@@ -144,7 +146,7 @@ def team_section(results: pd.DataFrame, human_trials: pd.DataFrame) -> Section:
         "(grouped 5-fold by item), as the authors' follow-up (haico). Gain: the team over its better member on the same "
         "trials. 95% CIs: bootstrap over items." + ("" if llm_pairs else " LLM-LLM teams left out (more than 5 runs)."),
         figures={"fig_teams": plot_teams(teams)},
-        tables={"Teams": shown, "Team members' calibration and weight": tables["calibration"].reset_index("team")},
+        tables={"Teams": shown, "Team members' calibration and weight; the gain with the member's confidence shuffled": calibration},
     )
 
 
