@@ -182,8 +182,8 @@ def confidence_auc(evidence: np.ndarray, correct: np.ndarray) -> float:
 
 
 def team_accuracy(data: TeamTrials, member_a: str, member_b: str, n_folds: int = N_FOLDS, seed: int = SEED) -> tuple[dict[str, float | int | str], pd.DataFrame]:
-    """One team on the trials where both members judged: (its row of the team table, per-trial frame
-    with subfield, item, label, fold, both members' and the team's correctness)."""
+    """One team on the trials where both members judged: (its row of the team table, a per-trial frame
+    of doi, subfield, fold and whether member a, member b and the team chose the original)."""
     usable = data.evidence[[member_a, member_b]].notna().all(axis=1).to_numpy()
     trials = data.trials[usable]
     evidence = data.evidence.loc[usable, [member_a, member_b]].to_numpy()
