@@ -55,3 +55,7 @@ class MissingDependencyError(BrainbenchError, ImportError):
 
 class RunError(BrainbenchError):
     """A run directory that cannot be written or resumed."""
+
+
+class AnalysisError(BrainbenchError, ValueError):
+    """Inputs that an analysis cannot work with (e.g. runs and trials with no item in common)."""

@@ -19,7 +19,7 @@ from tests.analysis.paper_reference import folder, stand_in_set
 
 EXPECTED_FIGURES = {
     "fig3a_accuracy", "fig3b_subfields", "fig3c_researcher_type", "fig4_calibration", "figS6_agreement",
-    "figS3_S4_context", "figS8_publication_date", "fig5_finetuning_boost",
+    "figS3_S4_context", "figS8_publication_date", "fig5_finetuning_boost", "fig_teams",
 }
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

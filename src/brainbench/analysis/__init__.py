@@ -45,6 +45,7 @@ from brainbench.analysis.humans import (
 from brainbench.analysis.memorisation import flag_memorised, memorisation_scores, memorisation_summary, publication_date_correlation
 from brainbench.analysis.paired import paired_comparison
 from brainbench.analysis.tables import model_key, results_table
+from brainbench.analysis.team import team_analysis, team_trials
 
 __all__ = [
     "PAPER_MODEL_SET",
@@ -93,6 +94,8 @@ __all__ = [
     "table_s3",
     "table_s3_order",
     "top_expertise_by_subfield",
+    "team_analysis",
+    "team_trials",
     "top_expertise_trials",
     "trials_of",
 ]

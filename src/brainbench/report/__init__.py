@@ -21,8 +21,10 @@ from brainbench.analysis import (
     memorisation_summary,
     participant_table,
     publication_date_correlation,
+    team_analysis,
 )
 from brainbench.analysis.memorisation import SCORE_NAMES
+from brainbench.errors import AnalysisError
 from brainbench.report.figures import (
     plot_accuracy,
     plot_agreement,
@@ -34,6 +36,7 @@ from brainbench.report.figures import (
     plot_memorisation,
     plot_publication_dates,
     plot_subfields,
+    plot_teams,
 )
 from brainbench.report.html import Section, render_html, save_figures, write_report
 
@@ -117,6 +120,8 @@ def build_sections(
     )
     if tables["chat_vs_base"] or tables["accuracy_by_size"]:
         sections.append(families_section(tables["chat_vs_base"], tables["accuracy_by_size"]))
+    if human_trials is not None and not human_trials.empty:
+        sections.append(team_section(results, human_trials))
     if finetuned:
         sections.append(boost_section(results, finetuned))
     if conditions is not None and set(conditions["condition"]) - {"full"}:
@@ -147,6 +152,34 @@ def families_section(chat: dict, by_size: dict) -> Section:
         text=" ".join(text),
         figures={"chat_and_size": plot_chat_and_size(chat.get("pairs"), by_size.get("models"))},
         tables=tables,
+    )
+
+
+def team_section(results: pd.DataFrame, human_trials: pd.DataFrame) -> Section:
+    llm_pairs = results["model"].nunique() <= 5  # n models make n(n-1)/2 LLM-LLM teams
+    try:
+        tables = team_analysis(results, human_trials, llm_pairs=llm_pairs)
+    except AnalysisError as error:  # e.g. a run of a few items cannot be cross-validated
+        return Section("Human-AI teams", text=f"No team table: {error}.")
+    teams = tables["teams"]
+    shown = pd.DataFrame(
+        {
+            "type": teams["team_type"], "trials": teams["n_trials"], "% a alone": teams["acc_a"], "% b alone": teams["acc_b"],
+            "% team": teams["acc_team"], "% team CI low": teams["acc_team_ci95_low"], "% team CI high": teams["acc_team_ci95_high"],
+            "% gain": teams["gain"], "% gain CI low": teams["gain_ci95_low"], "% gain CI high": teams["gain_ci95_high"],
+            "disagree": teams["n_disagree"], "% team when they disagree": teams["acc_team_disagree"],
+        }
+    )
+    calibration = tables["calibration"].reset_index("team").rename(columns={
+        "gain": "% gain", "gain_shuffled": "% gain, shuffled", "gain_shuffled_ci95_low": "% CI low", "gain_shuffled_ci95_high": "% CI high"})
+    return Section(
+        "Human-AI teams",
+        text="Each expert trial's choice and confidence combined with a model's (log PPL_A - log PPL_B), or with another "
+        "model's, or with another expert's trial on the same item, by a logistic regression fitted on other items only "
+        "(grouped 5-fold by item), as the authors' follow-up (haico). Gain: the team over its better member on the same "
+        "trials. 95% CIs: bootstrap over items." + ("" if llm_pairs else " LLM-LLM teams left out (more than 5 runs)."),
+        figures={"fig_teams": plot_teams(teams)},
+        tables={"Teams": shown, "Team members' calibration and weight; the gain with the member's confidence shuffled": calibration},
     )
 
 

@@ -285,3 +285,24 @@ def plot_chat_and_size(chat_pairs: pd.DataFrame | None, by_size: pd.DataFrame | 
         ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def plot_teams(teams: pd.DataFrame) -> Figure:
+    """Human-AI teams: each team's two members alone and the team (95% CI over items), side by side."""
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(teams) + 2), 4.5))
+    x = np.arange(len(teams))
+    width = 0.27
+    ax.bar(x - width, teams["acc_a"], width, color=PALETTE[4], edgecolor="black", linewidth=0.6, label="first member alone")
+    ax.bar(x, teams["acc_b"], width, color=PALETTE[0], edgecolor="black", linewidth=0.6, label="second member alone")
+    errors = np.vstack([teams["acc_team"] - teams["acc_team_ci95_low"], teams["acc_team_ci95_high"] - teams["acc_team"]])
+    ax.bar(x + width, teams["acc_team"], width, yerr=errors, capsize=3, color=PALETTE[2], edgecolor="black", linewidth=0.6, label="team (95% CI)")
+    labels = [" +\n".join(_short(member, 22) for member in (row["member_a"], row["member_b"])) for _, row in teams.iterrows()]
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.axhline(0.5, color="grey", linewidth=0.8)
+    ax.set_ylim(0.4, 1.0)
+    ax.set_ylabel("Accuracy (teams cross-validated)")
+    ax.set_title("Teams: members alone and together")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig

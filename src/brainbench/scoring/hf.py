@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
-from brainbench.scoring.base import TokenScores, TokenStatistics, distribution_statistics, shared_prefix_length, weights_fingerprint
+from brainbench.scoring.base import TokenScores, TokenStatistics, distribution_statistics, shared_prefix_length
 from brainbench.scoring.batching import by_size_and_length
 
 logger = logging.getLogger(__name__)
