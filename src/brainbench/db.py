@@ -60,10 +60,20 @@ def open_database(
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
             if create:
                 metadata.create_all(connection)
+                _check_writable(connection)
     except sa.exc.SQLAlchemyError as problem:
         reason = str(problem.orig if isinstance(problem, sa.exc.DBAPIError) and problem.orig else problem).splitlines()[0]
         raise error(f"cannot open {what} {display_url}: {reason}") from problem
     return engine, display_url
+
+
+def _check_writable(connection: sa.Connection) -> None:
+    """Fail now, not at the first result, when the database cannot be written (a read-only file or server)."""
+    if connection.dialect.name == "sqlite":
+        version = connection.exec_driver_sql("PRAGMA user_version").scalar()
+        connection.exec_driver_sql(f"PRAGMA user_version = {int(version or 0)}")  # a write that changes nothing
+    elif connection.dialect.name == "postgresql" and connection.exec_driver_sql("SHOW transaction_read_only").scalar() == "on":
+        raise sa.exc.InvalidRequestError("the server is read-only")
 
 
 def insert_ignoring_existing(engine: sa.Engine, table: sa.Table) -> Any:

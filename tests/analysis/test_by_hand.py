@@ -95,8 +95,10 @@ def test_calibration_bins_by_rank() -> None:
     assert bins["n"].tolist() == [2, 2]
     assert bins["accuracy"].tolist() == [0.0, 1.0]
     assert bins["rank_midpoint"].tolist() == [1.0, 3.0]
-    fit = calibration_fit(bins)
-    assert fit["slope"] == pytest.approx(0.5) and fit["intercept"] == pytest.approx(-0.5)
+    assert math.isnan(calibration_fit(bins)["r"])  # a line through two points is no fit: n/a
+    confidence, correct = [0.1, 0.6, 0.2, 0.5, 0.3, 0.4], [False, True, False, True, True, False]  # ranks 0, 5, 1, 4, 2, 3
+    fit = calibration_fit(calibration_bins(confidence, correct, n_bins=3))  # accuracy 0, 0.5, 1 at midpoints 1, 3, 5
+    assert fit["slope"] == pytest.approx(0.25) and fit["intercept"] == pytest.approx(-0.25) and fit["r"] == pytest.approx(1.0)
 
 
 def test_logistic_fits_detect_informative_confidence() -> None:

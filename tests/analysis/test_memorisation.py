@@ -59,13 +59,14 @@ def test_a_reference_corpus_can_be_the_unseen_control() -> None:
 
 
 def test_publication_date_correlation_ranks_dates_as_the_paper() -> None:
-    results = pd.DataFrame({"model": "m", "item_id": [0, 1, 2, 3], "ppl_original": [1.0, 1.0, 1.0, 1.0],
-                            "ppl_altered": [1.4, 1.3, 1.2, 1.1], "correct": [True, True, False, True]})
-    results["difficulty"] = results["ppl_altered"] - results["ppl_original"]
-    dates = pd.Series(pd.to_datetime(["2023-01-01", "2023-02-01", "2023-03-01", "2023-04-01"]))
+    results = pd.DataFrame({"model": "m", "item_id": range(10), "ppl_original": 1.0,
+                            "ppl_altered": [2.0 - i / 10 for i in range(10)], "correct": [True] * 5 + [True, False, True, False, False]})
+    dates = pd.Series(pd.date_range("2023-01-01", periods=10, freq="MS"))
     row = publication_date_correlation(results, dates).loc["m"]
     assert row["spearman_rho"] == pytest.approx(-1.0)  # later items were harder, monotonically
-    assert row["accuracy_earlier_half"] == 1.0 and row["accuracy_later_half"] == 0.5
+    assert row["accuracy_earlier_half"] == 1.0 and row["accuracy_later_half"] == 0.4
+    few = publication_date_correlation(results.head(3), dates).loc["m"]
+    assert math.isnan(few["spearman_rho"]) and math.isnan(few["p"])  # 3 items: n/a, not rho -1, p 0
 
 
 def test_context_table_by_hand() -> None:

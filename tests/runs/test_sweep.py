@@ -16,6 +16,12 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def test_limit_and_items_are_taken(tmp_path: Path) -> None:
+    sweep = load_sweep(_write(tmp_path / "sweep.yaml", "models: [{}]\nlimit: 8\n"))
+    assert (sweep.limit, sweep.items, sweep.limited) == (8, None, True)
+    assert load_sweep(_write(tmp_path / "sweep.yaml", "models: [{}]\nitems: 0-3,9\n")).items == "0-3,9"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -26,6 +32,8 @@ def _write(path: Path, text: str) -> Path:
         ("models: [\n", r"sweep.yaml:\d+: not valid YAML"),
         ("models: [{}]\nconditions: [isolated]\n", "conditions: 'isolated' is not full, no-context, swapped or swapped-seed<N>"),
         ("models: [{}]\nconditions: [no-context-seed1]\n", "conditions: 'no-context-seed1' is not"),
+        ("models: [{}]\nlimit: 0\n", "limit: 0 is not a whole number of 1 or more"),
+        ("models: [{}]\nitems: 5-2\n", "items: '5-2' runs backwards"),
     ],
 )
 def test_bad_sweep_files_name_file_and_entry(tmp_path: Path, text: str, message: str) -> None:

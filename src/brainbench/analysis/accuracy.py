@@ -33,8 +33,10 @@ def stats_row(correct: Sequence[bool]) -> dict[str, float]:
 
 
 def accuracy_table(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per model (in order of appearance): n, n_correct, accuracy, sem (the paper's), Wilson 95% CI."""
-    rows = [{"model": model, **stats_row(group["correct"])} for model, group in results.groupby("model", sort=False)]
+    """One row per model (in order of appearance): n, n_correct, accuracy, sem (the paper's), Wilson 95% CI,
+    and chance (the mean of 1/N over its cases: 0.5 for pairs)."""
+    rows = [{"model": model, **stats_row(group["correct"]), "chance": float((1 / group["n_options"]).mean())}
+            for model, group in results.groupby("model", sort=False)]
     return pd.DataFrame(rows).set_index("model")
 
 
@@ -96,6 +98,6 @@ def models_vs_humans(model_accuracies: Sequence[float], human_accuracy: float) -
         "t": test["t"],
         "df": test["df"],
         "p": test["p"],
-        "cohens_d_av": test["mean"] / np.sqrt(sd**2 / 2) if sd > 0 else float("inf"),
-        "cohens_d_one_sample": test["mean"] / sd if sd > 0 else float("inf"),
+        "cohens_d_av": test["mean"] / np.sqrt(sd**2 / 2) if sd > 0 else np.nan,  # n/a when every model is as accurate
+        "cohens_d_one_sample": test["mean"] / sd if sd > 0 else np.nan,
     }

@@ -39,12 +39,17 @@ def calibration_bins(confidence: Sequence[float], correct: Sequence[bool], n_bin
     return pd.DataFrame(rows)
 
 
+MIN_POINTS = 10  # fewer items (or bins) than this give no fit or test worth printing: n/a
+
+
 def calibration_fit(bins: pd.DataFrame) -> dict[str, float]:
     """Linear fit of bin accuracy on bin (rank) midpoint, as the paper's regression line; slope per
     rank is also given per bin (``slope_per_bin``) so that runs of different sizes compare."""
     usable = bins.dropna(subset=["accuracy"])
-    fit = stats.linregress(usable["rank_midpoint"], usable["accuracy"])
     bin_width = float(bins["rank_midpoint"].diff().median()) if len(bins) > 1 else 1.0
+    if len(usable) < 3 or usable["accuracy"].nunique() < 2:  # a line through two points (or a flat one) is no fit
+        return {"slope": np.nan, "slope_per_bin": np.nan, "intercept": np.nan, "r": np.nan, "p": np.nan}
+    fit = stats.linregress(usable["rank_midpoint"], usable["accuracy"])
     return {
         "slope": float(fit.slope),
         "slope_per_bin": float(fit.slope * bin_width),
@@ -74,7 +79,7 @@ def logistic_fits(confidence: Sequence[float], correct: Sequence[bool], rng: np.
         fit = LogisticRegression(random_state=42).fit(x[chosen], y[chosen])
         coefficients.append(float(fit.coef_[0, 0]))
         intercepts.append(float(fit.intercept_[0]))
-    enough = len(coefficients) > 1
+    enough = len(coefficients) > 1 and len(y) >= MIN_POINTS and np.ptp(coefficients) > 0  # else no t: n/a, not inf
     test = stats.ttest_1samp(coefficients, 0.0, alternative="greater") if enough else None
     return {
         "n": len(y),

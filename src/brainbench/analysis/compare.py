@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from brainbench.analysis.accuracy import (
@@ -74,8 +75,11 @@ def describe_mean(tables: dict[str, Any]) -> str:
 
 
 def describe_models_vs_humans(test: dict[str, Any]) -> str:
-    """``models_vs_humans`` in one sentence, the paper's d_av first."""
-    return (f"Models vs experts: {100 * test['difference']:+.1f} points (95% CI {100 * test['difference_ci95_low']:+.1f} to "
+    """``models_vs_humans`` in one sentence, the paper's d_av first (n/a, saying why, where the runs' accuracies do not vary)."""
+    line = f"Models vs experts: {100 * test['difference']:+.1f} points"
+    if np.isnan(test["t"]):
+        return line + " (t-test and Cohen's d: n/a, they need at least two runs with different accuracies)."
+    return (line + f" (95% CI {100 * test['difference_ci95_low']:+.1f} to "
             f"{100 * test['difference_ci95_high']:+.1f}), t({test['df']}) = {test['t']:.2f}, p = {test['p']:.3g}, "
             f"Cohen's d_av = {test['cohens_d_av']:.2f} (the paper's paired d; the one-sample d is {test['cohens_d_one_sample']:.2f}); "
             f"SD of the model accuracies {100 * test['sd_model_accuracy']:.2f} points (ddof 0, as the paper).")

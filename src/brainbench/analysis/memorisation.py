@@ -137,7 +137,8 @@ def publication_date_correlation(results: pd.DataFrame, dates: pd.Series) -> pd.
         run = run[run["item_id"].isin(dates.index)]
         date_rank = stats.rankdata(pd.to_datetime(dates.loc[run["item_id"]].to_numpy()))  # ties share their mean rank
         ease = (run["ppl_altered"] - run["ppl_original"]).to_numpy()
-        rho, p = stats.spearmanr(date_rank, ease)
+        enough = len(run) >= 10 and np.ptp(ease) > 0  # fewer items: no correlation worth printing (n/a)
+        rho, p = stats.spearmanr(date_rank, ease) if enough else (np.nan, np.nan)
         later = date_rank > np.median(date_rank)
         rows.append({"model": model, "n": len(run), "spearman_rho": float(rho), "p": float(p),
                      "accuracy_earlier_half": float(run["correct"][~later].mean()), "accuracy_later_half": float(run["correct"][later].mean())})

@@ -50,7 +50,7 @@ def t_test_of_differences(differences: Sequence[float]) -> dict[str, float]:
     values = np.asarray(differences, dtype=float)
     result = {"n": len(values), "mean": float(values.mean()) if len(values) else np.nan,
               "ci95_low": np.nan, "ci95_high": np.nan, "t": np.nan, "df": len(values) - 1, "p": np.nan}
-    if len(values) < 2:
+    if len(values) < 2 or np.ptp(values) == 0:  # nothing varies: no t (scipy would give inf or nan, with a warning)
         return result
     test = stats.ttest_1samp(values, 0.0)
     half_width = float(stats.t.ppf(0.975, len(values) - 1) * stats.sem(values))

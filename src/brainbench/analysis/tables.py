@@ -7,9 +7,11 @@ from typing import Any
 
 import pandas as pd
 
+from brainbench.errors import AnalysisError
+
 RESULT_COLUMNS = [
-    "model", "item_id", "doi", "subfield", "source", "label",
-    "ppl_original", "ppl_altered", "ppl_a", "ppl_b", "correct", "confidence", "difficulty",
+    "model", "item_id", "doi", "subfield", "source", "label", "n_options",
+    "ppl_original", "ppl_altered", "ppl_a", "ppl_b", "correct", "confidence", "p_chosen", "difficulty",
 ]
 
 
@@ -22,13 +24,13 @@ def model_key(name: str) -> str:
 def results_table(runs: Mapping[str, Sequence[dict[str, Any]]]) -> pd.DataFrame:
     """``{model: records}`` -> one row per (model, scored item), models named by ``model_key``.
 
-    ``difficulty`` is the paper's PPL_incorrect - PPL_correct (``ppl_altered - ppl_original``):
-    large when the model finds the real result much less surprising.
+    ``difficulty`` is the paper's PPL_incorrect - PPL_correct (``ppl_altered - ppl_original``; with N > 2
+    versions the altered ones' mean PPL): large when the model finds the real result much less surprising.
     """
     keys = [model_key(model) for model in runs]
     clashes = sorted({key for key in keys if keys.count(key) > 1})
     if clashes:
-        raise ValueError(f"runs named {', '.join(clashes)} in two spellings (org/name and org--name) are one model; name them apart")
+        raise AnalysisError(f"runs named {', '.join(clashes)} in two spellings (org/name and org--name) are one model; name them apart")
     frames = []
     for model, records in runs.items():
         frame = pd.DataFrame([record for record in records if record["status"] == "ok"])
@@ -36,7 +38,9 @@ def results_table(runs: Mapping[str, Sequence[dict[str, Any]]]) -> pd.DataFrame:
             continue
         frame["model"] = model_key(model)
         frame["difficulty"] = frame["ppl_altered"] - frame["ppl_original"]
-        frames.append(frame[RESULT_COLUMNS])
+        if "n_options" not in frame:  # records written before N-option cases: pairs
+            frame["n_options"] = 2
+        frames.append(frame.reindex(columns=RESULT_COLUMNS))  # ppl_a, ppl_b: pairs only
     if not frames:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     table = pd.concat(frames, ignore_index=True)

@@ -47,8 +47,10 @@ def print_frame(frame: pd.DataFrame, title: str, percent: tuple[str, ...] = ()) 
     for index, row in frame.iterrows():
         cells = []
         for column, value in row.items():
-            if isinstance(value, float) and (column in percent or "*" in percent):
-                cells.append("" if pd.isna(value) else f"{100 * value:.1f}%")
+            if isinstance(value, float) and pd.isna(value):
+                cells.append("n/a")
+            elif isinstance(value, float) and (column in percent or "*" in percent):
+                cells.append(f"{100 * value:.1f}%")
             elif isinstance(value, float):
                 cells.append(f"{value:.4g}")
             else:

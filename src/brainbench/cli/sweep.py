@@ -36,7 +36,8 @@ def sweep_command(
     if as_json:
         stdout.print_json(json.dumps(rows))
     else:
-        table = Table(title=f"sweep {sweep_file}: {len(sweep.models)} model(s) x {len(sweep.datasets)} dataset(s)")
+        limited = f" (limited: {'the first ' + str(sweep.limit) if sweep.limit else 'items ' + str(sweep.items)} items of each dataset)" if sweep.limited else ""
+        table = Table(title=f"sweep {sweep_file}: {len(sweep.models)} model(s) x {len(sweep.datasets)} dataset(s){limited}")
         for column in ("model", "backend", "dataset", "condition", "template", "items", "accuracy", "95% CI", "errors"):
             table.add_column(column, justify="right" if column in ("items", "accuracy", "errors") else "left")
         for row in rows:
@@ -44,7 +45,8 @@ def sweep_command(
                 table.add_row(row["model"], row["backend"], row["dataset"], row.get("condition", ""), "", "", "", "", "[red]failed[/red]")
                 continue
             low, high = row["ci95"]
-            table.add_row(row["model"], row["backend"], row["dataset"], row["condition"], row["template"], str(row["n_items"]),
+            items = f"{row['n_items']} (limited)" if row["limited"] else str(row["n_items"])
+            table.add_row(row["model"], row["backend"], row["dataset"], row["condition"], row["template"], items,
                           f"{100 * row['accuracy']:.1f}%", f"{100 * low:.1f}-{100 * high:.1f}%", str(row["n_errors"]))
         stdout.print(table)
         for row in rows:

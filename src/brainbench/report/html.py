@@ -36,7 +36,7 @@ def _png_base64(figure: Figure) -> str:
 def _format(value: Any, column: str) -> str:
     if isinstance(value, float):
         if pd.isna(value):
-            return ""
+            return "n/a"
         if column in {"ci95_low", "ci95_high", "sem"} or column.startswith(("%", "accuracy", "difference")):
             return f"{100 * value:.1f}%"
         return f"{value:.4g}"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,28 @@ def export_run(store: ResultsStore, run_key: str, out_dir: Path, item_ids: Seque
     cases not scored yet (and without an error) are left out.
     """
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out_dir / ".export.lock"):  # shards exporting at once: the last to read the store writes last
+        return _export(store, run_key, out_dir, item_ids, normalisation)
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (POSIX; elsewhere no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: one process per run directory is the user's to ensure
+        yield
+        return
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _export(store: ResultsStore, run_key: str, out_dir: Path, item_ids: Sequence[int] | None, normalisation: str) -> dict[str, Any]:
     info = store.run_info(run_key)
     cases = store.run_cases(run_key)
     if item_ids is not None:
