@@ -206,7 +206,7 @@ def compare_command(
         stdout.print_json(json.dumps(_jsonable(tables), default=float))
         return
     percent = ("accuracy", "ci95_low", "ci95_high")
-    print_frame(tables["accuracy"][["n", "n_correct", "accuracy", "ci95_low", "ci95_high"]], "Accuracy", percent=percent)
+    print_frame(tables["accuracy"][["n", "n_correct", "accuracy", "ci95_low", "ci95_high", "chance"]], "Accuracy", percent=(*percent, "chance"))
     stdout.print(describe_mean(tables), highlight=False)
     if "paired" in tables:
         paired = tables["paired"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from brainbench._version import __version__
+from brainbench.io import write_text_atomic
 
 
 @dataclass
@@ -37,7 +37,7 @@ def _format(value: Any, column: str) -> str:
     if isinstance(value, float):
         if pd.isna(value):
             return "n/a"
-        if column in {"ci95_low", "ci95_high", "sem"} or column.startswith(("%", "accuracy", "difference")):
+        if column in {"ci95_low", "ci95_high", "sem", "chance"} or column.startswith(("%", "accuracy", "difference")):
             return f"{100 * value:.1f}%"
         return f"{value:.4g}"
     return html.escape(str(value))
@@ -84,11 +84,7 @@ def render_html(title: str, sections: list[Section], percent_tables: set[str] = 
 
 def write_report(path: Path, title: str, sections: list[Section], percent_tables: set[str] = frozenset()) -> None:
     """Write the HTML atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".incomplete")
-    partial.write_text(render_html(title, sections, percent_tables), encoding="utf-8")
-    os.replace(partial, path)
+    write_text_atomic(Path(path), render_html(title, sections, percent_tables))
 
 
 def save_figures(sections: list[Section], directory: Path) -> list[Path]:

@@ -15,14 +15,13 @@ import random
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from brainbench.data import Dataset, TestCase
-from brainbench.db import open_database
+from brainbench.db import open_database, utc_now
 from brainbench.errors import BrainbenchError
 from brainbench.study.assign import balanced_items, order_trials
 from brainbench.study.forms import Answer, Profile
@@ -143,10 +142,6 @@ def active_seconds(views: Sequence[tuple[float, float | None]], answered_at: flo
     return earlier + answered_at - views[-1][0]
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class StudyStore:
     def __init__(self, location: str | Path, dataset: Dataset, trials_per_participant: int = 9, seed: int | None = None,
                  catch: Dataset | None = None) -> None:
@@ -197,7 +192,7 @@ class StudyStore:
             if self.engine.dialect.name == "postgresql":
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ASSIGNMENT_LOCK_KEY})
             participant = connection.execute(sa.insert(participants_table).values(
-                token=token, created_at=_now(), order_seed=order_seed)).inserted_primary_key[0]
+                token=token, created_at=utc_now(), order_seed=order_seed)).inserted_primary_key[0]
             counts = dict(connection.execute(
                 sa.select(assignments_table.c.item_id, sa.func.count()).group_by(assignments_table.c.item_id)
             ).all())
@@ -296,7 +291,7 @@ class StudyStore:
                     confidence=answer.confidence, expertise=answer.expertise, confidence_touched=answer.confidence_touched,
                     expertise_touched=answer.expertise_touched, recognised=answer.recognised,
                     rt_ms=_ms(active_seconds([tuple(view) for view in views], clock)), rt_total_ms=_ms(clock - views[0][0]),
-                    n_views=len(views), blurs=answer.blurs, submitted_at=_now()))
+                    n_views=len(views), blurs=answer.blurs, submitted_at=utc_now()))
         except sa.exc.IntegrityError:  # the same answer sent twice at once: the key lets one in
             raise AlreadyAnswered("this trial is already answered") from None
         return correct
