@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from brainbench.cli import app
 from brainbench.corpus import collect, finalize
-from brainbench.pubmed import EUtilsClient
 from brainbench.errors import InputError
 from brainbench.finetune import FinetuneConfig, finetune, lora_targets, token_blocks
+from brainbench.pubmed import EUtilsClient
 from brainbench.scoring.hf import load_causal_lm
 from tests.corpus.eutils_server import ServerState, eutils_server, make_articles
 from tests.corpus.test_corpus import JOURNALS
@@ -27,6 +27,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow  # loads the embedded model
 def test_blocks_and_targets() -> None:
     lm, tokenizer, _, _ = load_causal_lm()
     blocks = token_blocks([{"text": "one two three"}, {"text": "four five"}], tokenizer, 3)
@@ -65,6 +66,7 @@ def test_tuning_lowers_the_validation_loss_and_the_adapter_scores(corpus: Path, 
     assert summary["n_scored"] == 2 and summary["run"]["scorer"]["adapter"] == str(tmp_path / "adapter")
 
 
+@pytest.mark.slow  # builds a corpus and loads a model
 def test_a_corpus_too_small_for_a_block_is_refused(corpus: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="less than one block of 100000 tokens"):
         finetune(corpus, tmp_path / "x", config=FinetuneConfig(block_size=100_000))

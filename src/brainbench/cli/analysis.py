@@ -103,7 +103,7 @@ def load_runs(run_dirs: list[Path], normalisation: str = "ppl", allow_partial: b
     return {name: records for name, _, _, records in named}, {info["dataset"] for _, _, info, _ in named}
 
 
-def adapter_pairs(named: list[tuple[str, Path, dict[str, Any], list[dict[str, Any]]]], exclude: set[str] = set()) -> list[tuple[str, str]]:
+def adapter_pairs(named: list[tuple[str, Path, dict[str, Any], list[dict[str, Any]]]], exclude: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """(base, tuned) run names: each run with a LoRA adapter and a run of the same base model without one."""
     base_of = {(info["scorer"].get("backend"), info["scorer"].get("model")): name for name, _, info, _ in named if not info["scorer"].get("adapter")}
     pairs = []

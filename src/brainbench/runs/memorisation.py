@@ -39,7 +39,7 @@ def read_reference_corpus(path: Path) -> dict[str, list[str]]:
 
 
 def memorisation_texts(
-    cases: Sequence[TestCase], template: Template, gettysburg: str, references: Mapping[str, Sequence[str]] = {}
+    cases: Sequence[TestCase], template: Template, gettysburg: str, references: Mapping[str, Sequence[str]] | None = None
 ) -> list[dict[str, Any]]:
     """One row per text to score: kind (original, altered, control, reference), label, item_id, doi, text."""
     rows: list[dict[str, Any]] = []
@@ -47,7 +47,7 @@ def memorisation_texts(
         for kind, text in (("original", case.original), ("altered", case.altered)):
             rows.append({"kind": kind, "label": "item", "item_id": case.item_id, "doi": case.doi, "text": template.apply(text)})
     rows.append({"kind": "control", "label": "gettysburg", "item_id": None, "doi": None, "text": gettysburg})
-    for label, texts in references.items():
+    for label, texts in (references or {}).items():
         rows.extend({"kind": "reference", "label": label, "item_id": index, "doi": None, "text": text} for index, text in enumerate(texts))
     return rows
 
