@@ -15,13 +15,17 @@ from brainbench.errors import InputError
 from brainbench.runs import RunRequest, execute_run, plan_run
 from brainbench.runs.memorisation import MEMORISATION_FILE, memorisation_texts, read_reference_corpus, score_memorisation
 from brainbench.scoring import load_scorer
+from brainbench.scoring.backends import load_chooser
 from brainbench.settings import load_settings
 
 
 @app.command("run")
 def run_command(
     model: str | None = typer.Option(None, "--model", "-m", help="Hugging Face id, local folder or .gguf file; with openai-completions, the served model's name. Default: the embedded SmolLM2-135M-Instruct."),
-    backend: str = typer.Option("transformers", "--backend", "-b", help="transformers, llama-cpp (GGUF in-process) or openai-completions (a vLLM / llama-cpp-python server)."),
+    backend: str = typer.Option("transformers", "--backend", "-b", help="transformers, llama-cpp (GGUF in-process), openai-completions (a vLLM / llama-cpp-python server); with --protocol choice: transformers (a local chat model) or openai-chat (any OpenAI-compatible chat endpoint)."),
+    protocol: str = typer.Option("perplexity", "--protocol", help="perplexity: the model scores each version's text, the lower perplexity wins (the paper's); choice: the model reads the versions as the experts did and answers which is real (for chat models, e.g. hosted ones without prompt log-probabilities)."),
+    samples: int | None = typer.Option(None, "--samples", min=1, help="--protocol choice: the confidence from K answers at temperature 1 (for endpoints that return no log-probabilities)."),
+    retries: int = typer.Option(2, "--retries", min=0, help="--protocol choice: ask again this many times after a refusal or an unreadable answer."),
     base_url: str | None = typer.Option(None, "--base-url", help="openai-completions: the server, e.g. http://127.0.0.1:8000/v1."),
     api_key: str | None = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY", help="openai-completions: API key (or OPENAI_API_KEY)."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="openai-completions: requests in flight at once."),
@@ -63,12 +67,14 @@ def run_command(
         gettysburg = load_gettysburg(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline) if memorisation else ""
         options = {"model": model, "gguf_file": gguf_file, "adapter": adapter, "revision": revision, "dtype": dtype, "device": device,
                    "batch_size": batch_size, "engine": engine, "compile": compile_model, "base_url": base_url, "api_key": api_key,
-                   "concurrency": concurrency, "timeout": timeout}
+                   "concurrency": concurrency, "timeout": timeout, "samples": samples, "retries": retries}
         request = RunRequest(
             backend=backend, options=options, dataset=dataset, data_dir=settings.data_dir, cache_dir=settings.cache_dir,
             offline=settings.offline, texts=texts, template=template, template_file=template_file, condition=condition, seed=seed,
-            items=items, limit=limit, out=out, store=settings.store, shard=shard, overwrite=overwrite,
+            items=items, limit=limit, out=out, store=settings.store, shard=shard, overwrite=overwrite, protocol=protocol,
         )
+        if memorisation and protocol != "perplexity":
+            raise InputError("--memorisation", None, "the memorisation checks need the perplexity protocol")
         plan = plan_run(request, environ=os.environ)
         for line in known_quirks(plan.dataset):
             stderr.print(f"[yellow]{line}[/yellow]", highlight=False)
@@ -76,9 +82,11 @@ def run_command(
         shard_note = f" (shard {plan.shard[0]}/{plan.shard[1]}: {len(mine)} of {len(plan.cases)})" if plan.shard else ""
         what = plan.dataset.name if condition == "full" else f"{plan.dataset.name} ({condition})"
         stderr.print(f"loading model {plan.model_name} ({backend}) ...", highlight=False)
-        scorer = load_scorer(plan.backend, **plan.scorer_options)
-        stderr.print(f"scoring {len(plan.cases)} items{shard_note} of {what} with {plan.model_name} "
-                     f"(template {plan.template.name}, by {plan.template.chosen_by}) -> {plan.out_dir}", highlight=False)
+        load = load_chooser if protocol == "choice" else load_scorer
+        scorer = load(plan.backend, **plan.scorer_options)
+        how = "asking each item in both orders" if protocol == "choice" else f"template {plan.template.name}, by {plan.template.chosen_by}"
+        stderr.print(f"scoring {len(plan.cases)} items{shard_note} of {what} with {plan.model_name} ({how}) -> {plan.out_dir}",
+                     highlight=False)
         progress = progress_bar()
         with progress, interruptible():
             task = progress.add_task("scoring", total=len(mine))

@@ -35,6 +35,16 @@ def print_summary(summary: dict[str, Any]) -> None:
         + ("" if rule == "ppl" else f" (rule: {rule})"),
         highlight=False,
     )
+    if "choice" in summary:
+        stats = summary["choice"]
+        orders = ", ".join(f"{order} {_pct(value)}" for order, value in stats["accuracy_by_order"].items())
+        stdout.print(
+            f"choice protocol: answered 'A' {_pct(stats['position_bias_a'])} of the time (position bias; 50% is none); "
+            f"accuracy by order: {orders}; {stats['n_refused']} refusals and {stats['n_unreadable']} unreadable answers "
+            f"of {stats['n_questions']} questions; {stats['n_unanswered']} items unanswered (not counted); "
+            f"confidence from {', '.join(stats['confidence_from']) or 'n/a'}",
+            highlight=False,
+        )
     table = Table(title="Accuracy by subfield")
     for column in ("subfield", "n", "correct", "accuracy", "95% CI"):
         table.add_column(column, justify="left" if column == "subfield" else "right")

@@ -23,12 +23,13 @@ from brainbench.db import utc_now
 from brainbench.errors import BrainbenchError, RunError
 from brainbench.io import write_json_atomic, write_jsonl_atomic
 from brainbench.runs.plan import RUN_FILE, RunPlan, check_out_dir, default_store
-from brainbench.runs.records import RECORD_SCHEMA, error_record, option_scores, scored_record
+from brainbench.runs.records import RECORD_SCHEMA, choice_record, error_record, option_scores, scored_record
 from brainbench.runs.spec import RunSpec, presentation_orders
-from brainbench.runs.store import ResultsStore
+from brainbench.runs.store import ResultsStore, RunCase
 from brainbench.runs.summary import summarize
 from brainbench.scoring import Scorer, Template, TokenScores
 from brainbench.scoring.batching import length_order
+from brainbench.scoring.choice import Answer, Chooser
 from brainbench.scoring.templates import BARE
 
 logger = logging.getLogger(__name__)
@@ -39,13 +40,15 @@ SUMMARY_FILE = "summary.json"
 
 @dataclass(frozen=True)
 class Outcome:
-    """What scoring one case gave: every version's scores, or why it could not be scored."""
+    """What scoring one case gave: every version's scores (or, with the choice protocol, the answer to each
+    question asked), or why it could not be scored."""
 
     case: TestCase
     texts: tuple[str, ...]
     scores: tuple[TokenScores, ...] | None
     error: str | None
     elapsed_s: float
+    answers: tuple[Answer, ...] | None = None
 
 
 def run_info(plan: RunPlan, scorer: Scorer, scorer_key: str) -> dict[str, Any]:
@@ -77,7 +80,7 @@ def run_info(plan: RunPlan, scorer: Scorer, scorer_key: str) -> dict[str, Any]:
     }
 
 
-def execute_run(plan: RunPlan, scorer: Scorer, *, on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def execute_run(plan: RunPlan, scorer: Scorer | Chooser, *, on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Score the plan's cases (those of its shard) that the store lacks, export the run directory, return the summary.
 
     ``on_progress(done, total)`` is called first with what the store already held, then after every batch.
@@ -95,7 +98,7 @@ def execute_run(plan: RunPlan, scorer: Scorer, *, on_progress: Callable[[int, in
 
     registered = {case.item_id: case for case in store.run_cases(plan.run_key)}
     mine = [case for case in plan.cases if plan.in_shard(case)]
-    stored = store.stored_texts(scorer_key, [sha for case in mine for sha in registered[case.item_id].options])
+    stored = store.stored_texts(scorer_key, [sha for case in mine for sha in registered[case.item_id].options], plan.spec.protocol)
     todo = [case for case in mine if not set(registered[case.item_id].options) <= stored]
     if len(todo) < len(mine):
         logger.info("%d of %d items already in the store %s", len(mine) - len(todo), len(mine), store.display_url)
@@ -119,24 +122,32 @@ def execute_run(plan: RunPlan, scorer: Scorer, *, on_progress: Callable[[int, in
     return summary
 
 
-def score_batch(scorer: Scorer, plan: RunPlan, cases: Sequence[TestCase]) -> list[Outcome]:
-    """Score the cases in one call; if that fails, each case alone, so that only a case the backend cannot score becomes an error."""
+def score_batch(scorer: Scorer | Chooser, plan: RunPlan, cases: Sequence[TestCase]) -> list[Outcome]:
+    """Score the cases in one call (choice protocol: ask their questions); if that fails, each case alone, so that
+    only a case the backend cannot score becomes an error."""
     groups = [plan.texts(case) for case in cases]
     started = time.perf_counter()
     try:
-        scored = scorer.score_options(groups)
+        if plan.spec.protocol == "choice":
+            chats = [json.loads(text) for texts in groups for text in texts]
+            answers = iter(scorer.answer(chats, [case.n_options for case in cases for _ in plan.orders(case)]))  # type: ignore[union-attr]
+            done = [(None, tuple(next(answers) for _ in texts)) for texts in groups]
+        else:
+            done = [(tuple(scores), None) for scores in scorer.score_options(groups)]  # type: ignore[union-attr]
     except BrainbenchError as error:
         if len(cases) > 1:
             return [outcome for case in cases for outcome in score_batch(scorer, plan, [case])]
         return [Outcome(cases[0], groups[0], None, str(error), 0.0)]
     elapsed_s = (time.perf_counter() - started) / len(cases)
-    return [Outcome(case, texts, tuple(scores), None, elapsed_s) for case, texts, scores in zip(cases, groups, scored)]
+    return [Outcome(case, texts, scores, None, elapsed_s, answers) for case, texts, (scores, answers) in zip(cases, groups, done)]
 
 
 def record(store: ResultsStore, run_key: str, scorer_key: str, outcomes: Sequence[Outcome], had_error: set[int]) -> None:
     """Commit the scored texts, and each case's error (or that an earlier error is gone)."""
     store.add_scores(scorer_key, [(text, scores, outcome.elapsed_s / len(outcome.texts))
                                   for outcome in outcomes if outcome.scores is not None for text, scores in zip(outcome.texts, outcome.scores)])
+    store.add_answers(scorer_key, [(text, answer.record(), outcome.elapsed_s / len(outcome.texts))
+                                   for outcome in outcomes if outcome.answers is not None for text, answer in zip(outcome.texts, outcome.answers)])
     for outcome in outcomes:
         if outcome.error is not None:
             logger.warning("item %d (line %d) not scored: %s", outcome.case.item_id, outcome.case.line, outcome.error)
@@ -180,7 +191,19 @@ def _export(store: ResultsStore, run_key: str, out_dir: Path, item_ids: Sequence
     if item_ids is not None:
         wanted = set(item_ids)
         cases = [case for case in cases if case.item_id in wanted]
-    stored = store.get_scores(info["scorer_key"], [sha for case in cases for sha in case.options])
+    if info.get("protocol") == "choice":
+        records = _choice_records(store, info["scorer_key"], cases)
+    else:
+        records = _scored_records(store, info["scorer_key"], cases, normalisation)
+    write_json_atomic(out_dir / RUN_FILE, info)
+    write_jsonl_atomic(out_dir / RESULTS_FILE, records)
+    summary = summarize(records, info, n_requested=len(item_ids) if item_ids is not None else len(cases))
+    write_json_atomic(out_dir / SUMMARY_FILE, summary)
+    return summary
+
+
+def _scored_records(store: ResultsStore, scorer_key: str, cases: Sequence[RunCase], normalisation: str) -> list[dict[str, Any]]:
+    stored = store.get_scores(scorer_key, [sha for case in cases for sha in case.options])
     records = []
     for case in cases:
         if all(sha in stored for sha in case.options):
@@ -189,11 +212,20 @@ def _export(store: ResultsStore, run_key: str, out_dir: Path, item_ids: Sequence
             records.append(scored_record(case, option_scores(scores), elapsed, normalisation))
         elif case.error is not None:
             records.append(error_record(case, case.error))
-    write_json_atomic(out_dir / RUN_FILE, info)
-    write_jsonl_atomic(out_dir / RESULTS_FILE, records)
-    summary = summarize(records, info, n_requested=len(item_ids) if item_ids is not None else len(cases))
-    write_json_atomic(out_dir / SUMMARY_FILE, summary)
-    return summary
+    return records
+
+
+def _choice_records(store: ResultsStore, scorer_key: str, cases: Sequence[RunCase]) -> list[dict[str, Any]]:
+    stored = store.get_answers(scorer_key, [sha for case in cases for sha in case.options])
+    records = []
+    for case in cases:
+        if all(sha in stored for sha in case.options):
+            answers = [stored[sha] for sha in case.options]
+            elapsed = None if any(e is None for _, e in answers) else sum(e for _, e in answers)
+            records.append(choice_record(case, [answer for answer, _ in answers], elapsed))
+        elif case.error is not None:
+            records.append(error_record(case, case.error))
+    return records
 
 
 def run_benchmark(

@@ -22,7 +22,8 @@ from brainbench.errors import InputError, RunError
 from brainbench.runs.spec import PROTOCOLS, RunSpec, presentation_orders
 from brainbench.runs.store import STORE_FILE, ResultsStore, RunCase, text_key
 from brainbench.scoring import Template, backend_options, model_identity, resolve_template
-from brainbench.scoring.backends import display_name
+from brainbench.scoring.backends import CHOICE_OPTIONS, check_protocol, display_name
+from brainbench.scoring.choice import PROMPT_VERSION, messages, prompt_key, prompt_template_text
 
 RUN_FILE = "run.json"
 
@@ -49,8 +50,17 @@ class RunPlan:
         return self.spec.run_key
 
     def texts(self, case: TestCase) -> tuple[str, ...]:
-        """The prompts of a case's versions, the real one first (the template applied)."""
+        """What is scored of a case. Perplexity: its versions' prompts, the real one first (the template applied).
+        Choice: the question asked in each order (``orders``), as canonical chat JSON."""
+        if self.spec.protocol == "choice":
+            return tuple(prompt_key(messages([case.options[version] for version in order])) for order in self.orders(case))
         return tuple(self.template.apply(option) for option in case.options)
+
+    def orders(self, case: TestCase) -> tuple[tuple[int, ...], ...]:
+        """The orders a case's versions are shown in: the drawn one, and for the choice protocol also its reverse
+        (a model's position bias then cancels out)."""
+        shown = self.shown[case.item_id]
+        return (shown, tuple(reversed(shown))) if self.spec.protocol == "choice" else (shown,)
 
     def in_shard(self, case: TestCase) -> bool:
         return self.shard is None or case.item_id % self.shard[1] == self.shard[0]
@@ -101,7 +111,8 @@ def plan_run(request: RunRequest, *, environ: Mapping[str, str] | None = None) -
     shard, local_rank = parse_shard(request.shard), None
     if shard is None and environ is not None:
         shard, local_rank = launcher_shard(environ)
-    options = backend_options(request.backend, "--", **request.options)
+    check_protocol(request.backend, request.protocol)
+    options = protocol_options(request.protocol, backend_options(request.backend, "--", **request.options), request.seed)
     if request.backend == "transformers":
         from brainbench.scoring.hf import ENGINES, resolve_device
 
@@ -113,9 +124,15 @@ def plan_run(request: RunRequest, *, environ: Mapping[str, str] | None = None) -
                         texts=request.texts)  # type: ignore[arg-type]
     dataset, labels = apply_condition(full, request.condition, request.seed)
     cases = select_cases(dataset, request.items, request.limit)
-    template = resolve_template(request.template, request.template_file, options.get("model"), adapter=options.get("adapter"),
-                                data_dir=request.data_dir, cache_dir=request.cache_dir, offline=request.offline)
-    spec = RunSpec.build(identity, template, dataset, condition=request.condition, seed=request.seed, protocol=request.protocol)
+    if request.protocol == "choice":
+        if request.template is not None or request.template_file is not None:
+            raise InputError("--template", None, "the choice protocol asks the experts' question (no prompt template): leave --template out")
+        template = Template(PROMPT_VERSION, prompt_template_text(), "protocol")
+    else:
+        template = resolve_template(request.template, request.template_file, options.get("model"), adapter=options.get("adapter"),
+                                    data_dir=request.data_dir, cache_dir=request.cache_dir, offline=request.offline)
+    spec = RunSpec.build(identity, template, dataset, condition=request.condition, seed=request.seed, protocol=request.protocol,
+                         samples=options.get("samples"))
     model_name = display_name(identity)
     out_dir = request.out or request.out_root / run_dir_name(request.name or model_name, dataset.name,
                                                              "transformers" if request.name else request.backend,
@@ -125,6 +142,26 @@ def plan_run(request: RunRequest, *, environ: Mapping[str, str] | None = None) -
                    store, shard, request.overwrite, model_name, request.backend, options)
     check_out_dir(plan)
     return plan
+
+
+PERPLEXITY_ONLY = {"engine": "fast", "batch_size": None, "compile": False, "n_ctx": 2048}
+
+
+def protocol_options(protocol: str, options: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The backend options a protocol uses: ``samples`` and ``retries`` only with the choice protocol (which also
+    takes the run's seed), the engine's options only with the perplexity protocol; a misplaced one is an error."""
+    if protocol == "choice":
+        misplaced = [name for name, default in PERPLEXITY_ONLY.items() if options.get(name, default) != default]
+        if misplaced:
+            raise InputError("--protocol", None, f"choice: {', '.join('--' + name.replace('_', '-') for name in misplaced)} "
+                                                 "are for the perplexity protocol")
+        samples = options.get("samples")
+        if samples is not None and samples < 1:
+            raise InputError("--samples", None, f"{samples}: give at least 1")
+        return {name: value for name, value in options.items() if name not in PERPLEXITY_ONLY} | {"seed": seed}
+    if options.get("samples") is not None or options.get("retries", 2) != 2:
+        raise InputError("--samples", None, "--samples and --retries are for --protocol choice")
+    return {name: value for name, value in options.items() if name not in CHOICE_OPTIONS}
 
 
 def default_store() -> Path:

@@ -18,14 +18,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from brainbench.runs.store import RunCase, StoredScore
-from brainbench.scoring.rules import Decision, OptionScore, decide
+from brainbench.scoring.choice import combine_answers
+from brainbench.scoring.rules import LETTERS, Decision, OptionScore, decide
 
 RECORD_SCHEMA = 2
 
 
 def case_fields(case: RunCase, status: str) -> dict[str, Any]:
     return {"item_id": case.item_id, "doi": case.doi, "subfield": case.subfield, "source": case.source, "status": status,
-            "label": case.label, "n_options": len(case.options), "shown": list(case.shown)}
+            "label": case.label, "n_options": len(case.shown), "shown": list(case.shown)}
 
 
 def option_scores(stored: Sequence[StoredScore]) -> list[OptionScore]:
@@ -46,6 +47,23 @@ def error_record(case: RunCase, message: str) -> dict[str, Any]:
     return {**case_fields(case, "error"), "error": message}
 
 
+def choice_record(case: RunCase, answers: Sequence[dict[str, Any]], elapsed_s: float | None) -> dict[str, Any]:
+    """The record of a case asked with the choice protocol: each order's answer (``answers[k]`` to the question in
+    order k: ``shown``, then its reverse), their combined probability per version, and the decision. A case with
+    no readable answer in any order is ``unanswered``: kept with its texts, counted neither right nor wrong."""
+    orders = [case.shown, tuple(reversed(case.shown))][: len(answers)]
+    combined = combine_answers(list(zip(orders, answers)), len(case.shown))
+    record: dict[str, Any] = {**case_fields(case, str(combined["status"])), "protocol": "choice",
+                              "answers": [{"shown": list(order), **answer} for order, answer in zip(orders, answers)], "elapsed_s": elapsed_s}
+    if combined["status"] != "ok":
+        return record
+    p = combined["p_versions"]
+    chosen = combined["chosen_version"]
+    return {**record, "p_versions": p, "choice": "tie" if chosen is None else LETTERS[case.shown.index(chosen)],
+            "correct": combined["correct"], "confidence": combined["p_chosen"], "p_chosen": combined["p_chosen"],
+            "difficulty": p[0] - sum(p[1:]) / (len(p) - 1), "ppl_original": None, "ppl_altered": None}
+
+
 def record_options(record: dict[str, Any]) -> tuple[list[OptionScore], tuple[int, ...]]:
     """(each version's scores, real first; the order shown) of a record, also of one written by an older brainbench."""
     if "options" in record:
@@ -59,7 +77,7 @@ def record_options(record: dict[str, Any]) -> tuple[list[OptionScore], tuple[int
 
 def with_decision(record: dict[str, Any], normalisation: str = "ppl") -> dict[str, Any]:
     """``record`` with its decision fields (and the pair fields) derived under ``normalisation``."""
-    if record.get("status", "ok") != "ok":
+    if record.get("status", "ok") != "ok" or record.get("protocol") == "choice":  # answers: no rule to choose
         return record
     options, shown = record_options(record)
     decision: Decision = decide(options, shown, normalisation)
@@ -83,3 +101,26 @@ def chance(records: Sequence[dict[str, Any]]) -> float:
     """The accuracy of guessing: the mean of 1/N over the scored cases."""
     scored = [record for record in records if record.get("status", "ok") == "ok"]
     return sum(1 / record.get("n_options", 2) for record in scored) / len(scored) if scored else math.nan
+
+
+def choice_stats(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The choice protocol's own numbers over a run: how often each letter was answered (a model without position
+    bias answers "A" half the time on pairs, whatever the order), the accuracy of each order's answers alone,
+    and the answers that were refusals or unreadable, and the cases with no readable answer at all."""
+    asked = [record for record in records if record.get("protocol") == "choice"]
+    answers = [(k, answer) for record in asked for k, answer in enumerate(record["answers"])]
+    letters = [answer["letter"] for _, answer in answers if answer["status"] == "answered"]
+    by_order: dict[int, list[bool]] = {}
+    for k, answer in answers:
+        if answer["status"] == "answered":
+            by_order.setdefault(k, []).append(answer["shown"][LETTERS.index(answer["letter"])] == 0)
+    return {
+        "n_questions": len(answers),
+        "letter_shares": {letter: letters.count(letter) / len(letters) for letter in sorted(set(letters))} if letters else {},
+        "position_bias_a": letters.count("A") / len(letters) if letters else math.nan,
+        "accuracy_by_order": {("asked order" if k == 0 else "reversed order"): sum(values) / len(values) for k, values in sorted(by_order.items())},
+        "n_refused": sum(answer["status"] == "refused" for _, answer in answers),
+        "n_unreadable": sum(answer["status"] == "unreadable" for _, answer in answers),
+        "n_unanswered": sum(record["status"] == "unanswered" for record in asked),
+        "confidence_from": sorted({answer.get("source", "") for _, answer in answers if answer["status"] == "answered"}),
+    }

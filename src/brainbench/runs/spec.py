@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from brainbench.data import Dataset, TestCase
 from brainbench.scoring import Template
 
-PROTOCOLS = ("perplexity",)
+PROTOCOLS = ("perplexity", "choice")  # score every version's text; or ask the experts' question (scoring/choice.py)
 
 
 class RunSpec(BaseModel):
@@ -44,14 +44,16 @@ class RunSpec(BaseModel):
     condition: str = "full"
     seed: int | None = 42  # None: an order that no seed gives (published labels that do not follow the paper's rule)
     protocol: str = "perplexity"
+    samples: int | None = None  # the choice protocol's confidence from this many answers (None: from log-probabilities)
 
     @classmethod
     def build(cls, identity: Mapping[str, Any], template: Template | None, dataset: Dataset, *, condition: str = "full",
-              seed: int | None = 42, protocol: str = "perplexity") -> RunSpec:
+              seed: int | None = 42, protocol: str = "perplexity", samples: int | None = None) -> RunSpec:
         """The spec of running a model (its ``identity``) with ``template`` on ``dataset`` under ``condition``."""
         return cls(
             **identity, template=template.name if template else None, template_sha256=template.sha256 if template else None,
             dataset=dataset.name, dataset_sha256=dataset.sha256, texts=dataset.texts, condition=condition, seed=seed, protocol=protocol,
+            samples=samples,
         )
 
     @property

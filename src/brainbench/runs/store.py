@@ -64,6 +64,15 @@ runs_table = sa.Table(
     sa.Column("info", sa.Text, nullable=False),  # JSON: the run.json of an exported run directory
     sa.Column("created_at", sa.String(32), nullable=False),
 )
+answers_table = sa.Table(  # the choice protocol's answers, one per (scorer, question)
+    "answers",
+    metadata,
+    sa.Column("scorer_key", sa.String(64), primary_key=True),
+    sa.Column("prompt_sha256", sa.String(64), primary_key=True),
+    sa.Column("answer", sa.Text, nullable=False),  # JSON: status, letter, probabilities, texts, source, attempts
+    sa.Column("elapsed_s", sa.Float),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
 run_cases_table = sa.Table(
     "run_cases",
     metadata,
@@ -178,22 +187,35 @@ class ResultsStore:
             with self.engine.begin() as connection:
                 connection.execute(self._insert_ignoring_existing(scores_table), rows)
 
-    def _select_scores(self, scorer_key: str, text_hashes: Iterable[str], *columns: Any) -> list[Any]:
-        """Rows of ``columns`` for the texts this scorer has scored, looked up in chunks."""
+    def _select_scores(self, scorer_key: str, text_hashes: Iterable[str], *columns: Any, table: sa.Table = scores_table) -> list[Any]:
+        """Rows of ``columns`` for the texts (questions, in ``answers``) this scorer has done, looked up in chunks."""
         wanted = sorted(set(text_hashes))
+        key = table.c.text_sha256 if table is scores_table else table.c.prompt_sha256
         rows: list[Any] = []
         with self.engine.begin() as connection:
             for start in range(0, len(wanted), _LOOKUP_CHUNK):
-                query = sa.select(*columns).where(
-                    scores_table.c.scorer_key == scorer_key,
-                    scores_table.c.text_sha256.in_(wanted[start : start + _LOOKUP_CHUNK]),
-                )
+                query = sa.select(*columns).where(table.c.scorer_key == scorer_key, key.in_(wanted[start : start + _LOOKUP_CHUNK]))
                 rows += connection.execute(query).all()
         return rows
 
-    def stored_texts(self, scorer_key: str, text_hashes: Iterable[str]) -> set[str]:
-        """Which of these texts this scorer has scored (no log-probabilities read)."""
+    def stored_texts(self, scorer_key: str, text_hashes: Iterable[str], protocol: str = "perplexity") -> set[str]:
+        """Which of these texts this scorer has scored, or (choice protocol) which questions it has answered."""
+        if protocol == "choice":
+            return {sha for (sha,) in self._select_scores(scorer_key, text_hashes, answers_table.c.prompt_sha256, table=answers_table)}
         return {sha for (sha,) in self._select_scores(scorer_key, text_hashes, scores_table.c.text_sha256)}
+
+    def add_answers(self, scorer_key: str, answered: Iterable[tuple[str, dict[str, Any], float | None]]) -> None:
+        """Commit (question text, answer record, elapsed seconds) triples of the choice protocol in one transaction."""
+        rows = [{"scorer_key": scorer_key, "prompt_sha256": text_key(prompt), "answer": json.dumps(answer), "elapsed_s": elapsed_s,
+                 "created_at": utc_now()} for prompt, answer, elapsed_s in answered]
+        if rows:
+            with self.engine.begin() as connection:
+                connection.execute(self._insert_ignoring_existing(answers_table), rows)
+
+    def get_answers(self, scorer_key: str, prompt_hashes: Iterable[str]) -> dict[str, tuple[dict[str, Any], float | None]]:
+        """{question sha256: (answer record, elapsed seconds)} for the questions this scorer has answered."""
+        columns = (answers_table.c.prompt_sha256, answers_table.c.answer, answers_table.c.elapsed_s)
+        return {sha: (json.loads(answer), elapsed) for sha, answer, elapsed in self._select_scores(scorer_key, prompt_hashes, *columns, table=answers_table)}
 
     def get_scores(self, scorer_key: str, text_hashes: Iterable[str]) -> dict[str, StoredScore]:
         """{text sha256: what is stored} for the texts this scorer has scored."""
@@ -277,8 +299,9 @@ class ResultsStore:
         if item_ids is not None:
             wanted = set(item_ids)
             cases = [case for case in cases if case.item_id in wanted]
-        scorer_key = scorer_key or self.run_info(run_key)["scorer_key"]
-        stored = self.stored_texts(scorer_key, [sha for case in cases for sha in case.options])
+        info = self.run_info(run_key)
+        scorer_key = scorer_key or info["scorer_key"]
+        stored = self.stored_texts(scorer_key, [sha for case in cases for sha in case.options], info.get("protocol", "perplexity"))
         scored = sum(set(case.options) <= stored for case in cases)
         missing = sum(case.error is None and not set(case.options) <= stored for case in cases)
         return scored, missing

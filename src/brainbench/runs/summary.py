@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from brainbench.runs.records import chance
+from brainbench.runs.records import chance, choice_stats
 
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -69,7 +69,7 @@ def summarize(records: Sequence[dict[str, Any]], run_info: dict[str, Any], n_req
         "chance": chance(records),
         "n_items": len(records),
         "n_scored": len(scored),
-        "n_errors": len(records) - len(scored),
+        "n_errors": sum(record["status"] == "error" for record in records),
         "n_ties": sum(record["choice"] == "tie" for record in scored),
         "n_correct": overall["n_correct"],
         "accuracy": overall["accuracy"],
@@ -77,8 +77,9 @@ def summarize(records: Sequence[dict[str, Any]], run_info: dict[str, Any], n_req
         "accuracy_ci95": overall["accuracy_ci95"],
         "by_subfield": accuracy_by_subfield(scored),
         "scoring_elapsed_s": elapsed,
-        "tokens_per_s": n_text_tokens / elapsed if elapsed > 0 else None,
+        "tokens_per_s": n_text_tokens / elapsed if elapsed > 0 and n_text_tokens else None,
         "items_per_s": len(timed) / elapsed if elapsed > 0 else None,
-        "errors": {str(record["item_id"]): record["error"] for record in records if record["status"] != "ok"},
+        "errors": {str(record["item_id"]): record["error"] for record in records if record["status"] == "error"},
+        **({"choice": choice_stats(records)} if run_info.get("protocol") == "choice" else {}),
         "run": run_info,
     }

@@ -9,6 +9,7 @@ from typing import Any
 
 from brainbench.errors import BackendError
 from brainbench.scoring.base import Scorer, weights_fingerprint
+from brainbench.scoring.choice import Chooser
 
 
 def _transformers(**options: Any) -> Scorer:
@@ -29,11 +30,29 @@ def _openai_completions(**options: Any) -> Scorer:
     return OpenAICompletionsScorer(**options)
 
 
+def _transformers_chat(**options: Any) -> Chooser:
+    from brainbench.scoring.hf_chat import HFChooser
+
+    return HFChooser.load(**options)
+
+
+def _openai_chat(**options: Any) -> Chooser:
+    from brainbench.scoring.openai_chat import OpenAIChatChooser
+
+    return OpenAIChatChooser(**options)
+
+
 BACKENDS: dict[str, Callable[..., Scorer]] = {
     "transformers": _transformers,
     "llama-cpp": _llama_cpp,
     "openai-completions": _openai_completions,
 }
+# Backends for the choice protocol (models that answer the experts' question with a letter).
+CHOOSERS: dict[str, Callable[..., Chooser]] = {
+    "transformers": _transformers_chat,
+    "openai-chat": _openai_chat,
+}
+CHOICE_OPTIONS = ("samples", "retries")
 
 
 # The options each backend takes. An option set away from its default for a backend that ignores
@@ -42,10 +61,12 @@ BACKEND_OPTIONS = {
     "transformers": ("model", "gguf_file", "adapter", "revision", "dtype", "device", "batch_size", "engine", "compile"),
     "llama-cpp": ("model", "n_ctx"),
     "openai-completions": ("model", "base_url", "api_key", "concurrency", "timeout"),
+    "openai-chat": ("model", "base_url", "api_key", "concurrency", "timeout"),
 }
 OPTION_DEFAULTS: dict[str, object] = {
     "model": None, "gguf_file": None, "adapter": None, "revision": None, "dtype": "auto", "device": "auto", "batch_size": None,
     "engine": "fast", "compile": False, "n_ctx": 2048, "base_url": None, "api_key": None, "concurrency": 8, "timeout": 120.0,
+    "samples": None, "retries": 2,
 }
 
 
@@ -53,7 +74,7 @@ def backend_options(backend: str, prefix: str = "", **given: object) -> dict[str
     """The options in ``given`` that ``backend`` takes; set options it would ignore are an error
     (named with ``prefix``: "--" for command-line flags). ``api_key`` may come from the environment."""
     _check_backend(backend)
-    taken = BACKEND_OPTIONS[backend]
+    taken = BACKEND_OPTIONS[backend] + (CHOICE_OPTIONS if backend in CHOOSERS else ())
     unknown = sorted(name for name in given if name not in OPTION_DEFAULTS)
     ignored = [
         name for name, value in given.items()
@@ -66,16 +87,46 @@ def backend_options(backend: str, prefix: str = "", **given: object) -> dict[str
 
 
 def _check_backend(backend: str) -> None:
-    if backend not in BACKENDS:
-        near = difflib.get_close_matches(backend, BACKENDS, n=2, cutoff=0.4)
+    known = [*BACKENDS, *(name for name in CHOOSERS if name not in BACKENDS)]
+    if backend not in known:
+        near = difflib.get_close_matches(backend, known, n=2, cutoff=0.4)
         hint = f" Did you mean {', '.join(near)}?" if near else ""
-        raise BackendError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}.{hint}")
+        raise BackendError(f"unknown backend {backend!r}; known: {', '.join(known)}.{hint}")
+
+
+def check_protocol(backend: str, protocol: str) -> None:
+    """Whether ``backend`` can run ``protocol`` (perplexity: a scorer; choice: a chooser)."""
+    if protocol == "choice" and backend not in CHOOSERS:
+        raise BackendError(f"--protocol choice: the {backend} backend gives no answers; use {' or '.join(CHOOSERS)}")
+    if protocol == "perplexity" and backend not in BACKENDS:
+        raise BackendError(f"--backend {backend} answers questions (the choice protocol): add --protocol choice")
+
+
+def load_chooser(backend: str = "transformers", **options: Any) -> Chooser:
+    """Build a backend for the choice protocol by name; options go to it (model, base_url, samples, retries, ...)."""
+    check_protocol(backend, "choice")
+    return CHOOSERS[backend](**options)
 
 
 def load_scorer(backend: str = "transformers", **options: Any) -> Scorer:
     """Build a scorer by backend name; options go to that backend (model, dtype, device, adapter, ...)."""
     _check_backend(backend)
     return BACKENDS[backend](**options)
+
+
+def served_model(base_url: str | None, api_key: str | None = None) -> str:
+    """The one model an OpenAI-compatible server serves (asked before anything else, so a server that is down or
+    serves several models is found out at once)."""
+    from brainbench.http import RetryingClient
+
+    if not base_url:
+        raise BackendError("a server backend needs --base-url, e.g. http://127.0.0.1:8000/v1")
+    client = RetryingClient(base_url, headers={"Authorization": f"Bearer {api_key}"} if api_key else {}, timeout=30, max_retries=1,
+                            error=BackendError)
+    served = [entry["id"] for entry in client.json("GET", "/models").get("data", []) if isinstance(entry, dict) and "id" in entry]
+    if len(served) != 1:
+        raise BackendError(f"{base_url} serves {len(served)} models ({', '.join(served) or 'none listed'}); name one with --model")
+    return served[0]
 
 
 def display_name(identity: dict[str, Any]) -> str:
@@ -94,8 +145,8 @@ def model_identity(backend: str, **options: Any) -> dict[str, Any]:
     model = options.get("model")
     identity: dict[str, Any] = {"backend": backend, "model": None if model is None else str(model), "gguf_file": None,
                                 "revision": None, "weights": None, "adapter": None, "adapter_weights": None, "dtype": None}
-    if backend == "openai-completions":
-        return identity  # the server decides weights and precision
+    if backend in ("openai-completions", "openai-chat"):  # the server decides weights and precision
+        return identity | {"model": str(model) if model is not None else served_model(options.get("base_url"), options.get("api_key"))}
     from brainbench.scoring.hf import embedded_model_file, resolve_device, resolve_dtype
 
     local = embedded_model_file() if model is None else Path(str(model))

@@ -9,6 +9,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from brainbench.data.files import decode_utf8
+from brainbench.data.task import CHOOSE, QUESTION  # one task for people and models (the choice protocol)
 from brainbench.errors import InputError
 
 DEFAULT_CONSENT = """\
@@ -45,6 +46,7 @@ def load_consent(path: Path) -> str:
 def render_consent(markdown: str) -> Markup:
     """The consent text (Markdown) as HTML; raw HTML in it is shown as text, never run."""
     return Markup(MarkdownIt("commonmark", {"html": False}).render(markdown))
+
 
 
 _PROBLEM = """{% macro problem(field) %}{% if problems.get(field) %}<p class="problem" id="{{ field }}-problem">{{ problems[field] }}</p>{% endif %}{% endmacro %}
@@ -86,7 +88,7 @@ much expertise you have on its topic.</p>
 </form>
 {% endblock %}""",
     "trial.html": """{% extends "base.html" %}{% block heading %}Trial {{ trial.position + 1 }} of {{ trial.total }}{% endblock %}{% block body %}
-<h1>Which abstract is the published one?</h1>
+<h1>""" + QUESTION + """</h1>
 <p><label for="progress">Trial {{ trial.position + 1 }} of {{ trial.total }}</label>
 <progress id="progress" max="{{ trial.total }}" value="{{ trial.position }}">{{ trial.position }} of {{ trial.total }}</progress></p>""" + _PROBLEM + """
 <form method="post" action="/trial" id="trial">
@@ -97,7 +99,7 @@ much expertise you have on its topic.</p>
   <input type="hidden" name="confidence_touched" id="confidence_touched" value="{{ values.get('confidence_touched', '0') }}">
   <input type="hidden" name="expertise_touched" id="expertise_touched" value="{{ values.get('expertise_touched', '0') }}">
   <input type="hidden" name="blurs" id="blurs" value="{{ values.get('blurs', '0') }}">
-  <fieldset><legend>Choose the abstract you think is real</legend>{{ problem("choice") }}
+  <fieldset><legend>""" + CHOOSE + """</legend>{{ problem("choice") }}
   <div class="abstracts">
     {% for label in ["A", "B"] %}
     <div class="card abstract">
