@@ -57,8 +57,8 @@ def split_first_token(text: str, tokenizer: Any) -> Request:
     if ids == plain:
         context = first_token_text(text, tokenizer)
         if tokenizer(context)["input_ids"] != ids[:1] or context != context.rstrip():
-            raise BackendError(f"the first token of {text[:40]!r}... does not tokenise alone as it does in the text, "
-                               "so lm-eval cannot take it as the context")
+            raise BackendError(f"the first token of {text[:40]!r}... is not a whole string that tokenises alone "
+                               "(part of a character?), so lm-eval cannot take it as the context; choose a template")
         return Request(context, text[len(context):], len(ids) - 1)
     if ids[1:] == plain and ids[0] == tokenizer.bos_token_id:
         # lm-eval conditions an empty context on the BOS (its prefix_token_id) and scores the whole text;
@@ -86,7 +86,10 @@ def case_document(case: TestCase, shown: Sequence[int], template: Template, toke
     """A test case as a document: its versions' requests in the order shown (A, B, ...), and what the
     importer needs to rebuild brainbench's record (the per-position lists follow the order shown)."""
     texts = [template.apply(case.options[version]) for version in shown]
-    requests = [split_first_token(text, tokenizer) for text in texts]
+    try:
+        requests = [split_first_token(text, tokenizer) for text in texts]
+    except BackendError as error:
+        raise InputError(dataset.path, case.line, f"item {case.item_id}: {error}") from error
     contexts = {request.context for request in requests}
     if len(contexts) > 1:  # lm-eval's multiple-choice requests share one context
         raise InputError(dataset.path, case.line, f"the versions start with different tokens {sorted(contexts)}; "
