@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -18,7 +19,7 @@ app.add_typer(tasks_app, name="tasks")
 @tasks_app.callback(invoke_without_command=True)
 def tasks_command(
     context: typer.Context,
-    path: bool = typer.Option(False, "--path", help="Print the folder of the shipped lm-evaluation-harness task package (for lm_eval --include_path)."),
+    path: Annotated[bool, typer.Option("--path", help="Print the folder of the shipped lm-evaluation-harness task package (for lm_eval --include_path).")] = False,
 ) -> None:
     """BrainBench as a task of other evaluation frameworks: `tasks --path` prints where the lm-eval task package is,
     `tasks lm-eval DIR` writes a copy of it."""
@@ -29,7 +30,7 @@ def tasks_command(
 
 
 @tasks_app.command("lm-eval")
-def lm_eval_command(out: Path = typer.Argument(..., help="The folder to write the task package into (created if missing).")) -> None:
+def lm_eval_command(out: Annotated[Path, typer.Argument(help="The folder to write the task package into (created if missing).")]) -> None:
     """Write the lm-evaluation-harness task package (brainbench_human, brainbench_gpt4, the brainbench group) into OUT;
     then: lm_eval --include_path OUT --tasks brainbench_human ... (see OUT/README.md)."""
     with handle_errors():
@@ -40,11 +41,11 @@ def lm_eval_command(out: Path = typer.Argument(..., help="The folder to write th
 
 @app.command("import-lm-eval")
 def import_lm_eval_command(
-    samples_dir: Path = typer.Argument(..., help="lm-eval's --output_path from a run with --log_samples (or the model's folder in it, or one samples_*.jsonl file)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run directory to write; with several brainbench tasks, one subfolder per task."),
-    task: str | None = typer.Option(None, "--task", help="Import this task only (e.g. brainbench_human)."),
-    model: str | None = typer.Option(None, "--model", help="The model's name in tables and figures (default: the GGUF file, else pretrained=)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out."),
+    samples_dir: Annotated[Path, typer.Argument(help="lm-eval's --output_path from a run with --log_samples (or the model's folder in it, or one samples_*.jsonl file).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write; with several brainbench tasks, one subfolder per task.")],
+    task: Annotated[str | None, typer.Option("--task", help="Import this task only (e.g. brainbench_human).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="The model's name in tables and figures (default: the GGUF file, else pretrained=).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run in --out.")] = False,
 ) -> None:
     """Turn lm-eval's per-sample log of the brainbench tasks into normal run directories (summary, compare, report, team work on them)."""
     with handle_errors():
