@@ -154,6 +154,19 @@ def test_lm_eval_loads_the_task_package(tmp_path: Path, data_dir: Path, monkeypa
         assert [request.arguments for request in requests] == [(first["context"], c) for c in first["continuations"]]
 
 
+def test_the_papers_literal_bos_is_scored_one_token_short_with_a_warning(tmp_path: Path, data_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from brainbench.integrations.lm_eval.documents import load_documents
+
+    tokenizer = tiny_tokenizer(with_bos=True)
+    tokenizer.save_pretrained(tmp_path / "model")
+    docs = load_documents("brainbench-gpt4", pretrained=str(tmp_path / "model"), template="mistralai--Mistral-7B-v0.1", data_dir=str(data_dir))["test"]
+    assert len(docs) == 100 and "one token fewer than the paper" in caplog.text
+    first = docs[0]
+    text = first["context"] + first["continuations"][0]
+    ids = tokenizer(text)["input_ids"]
+    assert text.startswith("<s>[INST]") and ids[:2] == [tokenizer.bos_token_id] * 2 and first["n_tokens"][0] == len(ids) - 2
+
+
 def test_a_first_token_that_is_part_of_a_character_is_refused(data_dir: Path) -> None:
     from brainbench.data import load_dataset
     from brainbench.integrations.lm_eval.documents import case_document

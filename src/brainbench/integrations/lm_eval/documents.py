@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 SEED = 42  # the paper's A/B order
 # Keys of lm-eval's metadata (its model arguments, then --metadata) that the task reads.
 MODEL_KEYS = ("pretrained", "model")  # the model id: hf and vllm say pretrained, the API models model
-TASK_OPTIONS = ("template", "template_file", "texts", "data_dir")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +128,7 @@ def load_documents(brainbench_dataset: str, **metadata: Any) -> dict[str, Any]:
     """
     import datasets
 
+    # lm-eval calls this as an entry point, so, like the CLI, it reads the environment's settings.
     settings = load_settings(data_dir=Path(metadata["data_dir"]) if metadata.get("data_dir") else None)
     dataset = load_dataset(brainbench_dataset, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline,
                            texts=metadata.get("texts") or "released")
@@ -137,7 +137,7 @@ def load_documents(brainbench_dataset: str, **metadata: Any) -> dict[str, Any]:
                                 data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
     logger.info("%s: template %s (chosen by %s)", dataset.name, template.name, template.chosen_by)
     tokenizer = task_tokenizer(metadata)
-    if template.text.startswith(str(tokenizer.bos_token or "\0")):
+    if tokenizer.bos_token_id is not None and tokenizer(template.text)["input_ids"][:2] == [tokenizer.bos_token_id] * 2:
         logger.warning("template %s starts with the BOS token %s: lm-eval scores it from the token after it, one token fewer than "
                        "the paper (see the task's README)", template.name, tokenizer.bos_token)
     orders = presentation_orders(dataset.cases, SEED)
