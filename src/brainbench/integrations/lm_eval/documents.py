@@ -33,8 +33,7 @@ from brainbench.settings import load_settings
 logger = logging.getLogger(__name__)
 
 SEED = 42  # the paper's A/B order
-# Keys of lm-eval's metadata (its model arguments, then --metadata) that the task reads.
-MODEL_KEYS = ("pretrained", "model")  # the model id: hf and vllm say pretrained, the API models model
+MODEL_KEYS = ("pretrained", "model")  # where lm-eval's model arguments name the model: pretrained= (hf, vllm), model= (API models)
 
 
 @dataclass(frozen=True, slots=True)
