@@ -180,7 +180,8 @@ def test_a_first_token_that_is_part_of_a_character_is_refused(data_dir: Path) ->
 # --- importing lm-eval's samples ----------------------------------------------------------------------------
 
 
-def write_samples(folder: Path, documents: list[dict], logliks: list[list[float]], date: str = "2026-01-01T00-00-00.000001") -> Path:
+def write_samples(folder: Path, documents: list[dict], logliks: list[list[float]], date: str = "2026-01-01T00-00-00.000001",
+                  task: str = "brainbench_human") -> Path:
     """A samples file and a results file as lm-eval 0.4.13 writes them (numbers as strings, arguments as gen_args_N)."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = []
@@ -188,7 +189,7 @@ def write_samples(folder: Path, documents: list[dict], logliks: list[list[float]
         arguments = {f"gen_args_{k}": {"arg_0": doc["context"], "arg_1": cont} for k, cont in enumerate(doc["continuations"])}
         lines.append(json.dumps({"doc_id": doc_id, "doc": doc, "target": str(doc["label"]), "arguments": arguments,
                                  "resps": [[[str(v), "False"]] for v in values], "filtered_resps": [[str(v), "False"] for v in values]}))
-    (folder / f"samples_brainbench_human_{date}.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / f"samples_{task}_{date}.jsonl").write_text("\n".join(lines) + "\n")
     results = {"config": {"model": "hf", "model_args": {"pretrained": "org/tiny", "dtype": "float32"}}, "lm_eval_version": "0.4.13"}
     (folder / f"results_{date}.json").write_text(json.dumps(results))
     return folder
@@ -226,6 +227,17 @@ def test_the_newest_samples_of_a_task_are_imported(tmp_path: Path) -> None:
     found = find_samples(tmp_path)
     assert list(found) == ["brainbench_human"] and "2026-02-01" in found["brainbench_human"].path.name
     assert import_lm_eval_samples(found["brainbench_human"], tmp_path / "run")["accuracy"] == 0.0
+
+
+def test_a_group_gives_one_run_per_task(tmp_path: Path) -> None:
+    write_samples(tmp_path / "out", [sample_document(0, [0, 1], [2, 3])], [[-4.0, -9.0]])
+    gpt4 = {**sample_document(0, [0, 1], [2, 3]), "dataset": "brainbench-gpt4"}
+    write_samples(tmp_path / "out", [gpt4], [[-9.0, -4.0]], task="brainbench_gpt4")
+    result = runner.invoke(app, ["import-lm-eval", str(tmp_path / "out"), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.stderr
+    summaries = {task: json.loads((tmp_path / "runs" / task / "summary.json").read_text()) for task in ("brainbench_human", "brainbench_gpt4")}
+    assert summaries["brainbench_human"]["accuracy"] == 1.0 and summaries["brainbench_gpt4"]["accuracy"] == 0.0
+    assert summaries["brainbench_gpt4"]["dataset"] == "brainbench-gpt4"
 
 
 def test_samples_scored_with_another_prompt_are_refused(tmp_path: Path) -> None:
