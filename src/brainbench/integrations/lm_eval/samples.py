@@ -131,9 +131,18 @@ def sample_record(sample: Mapping[str, Any]) -> dict[str, Any]:
     return scored_record(case, option_scores(document, logliks), None)
 
 
+def read_results(path: Path) -> dict[str, Any]:
+    """lm-eval's results file (the model's arguments and the library versions)."""
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputError(path, error.lineno, f"not JSON ({error.msg})") from error
+    return results if isinstance(results, dict) else {}
+
+
 def model_arguments(results: Mapping[str, Any]) -> dict[str, Any]:
     """The model's arguments from an lm-eval results file (a dict, or the ``k=v,k=v`` string of older versions)."""
-    arguments = results.get("config", {}).get("model_args") or {}
+    arguments = (results.get("config") or {}).get("model_args") or {}
     if isinstance(arguments, str):
         arguments = dict(pair.split("=", 1) for pair in arguments.split(",") if "=" in pair)
     return dict(arguments)
@@ -164,7 +173,7 @@ def import_lm_eval_samples(samples: SamplesFile, out_dir: Path, *, model: str | 
     item_ids = [record["item_id"] for record in records]
     if len(set(item_ids)) != len(item_ids):
         raise InputError(samples.path, None, "an item appears twice")
-    results = json.loads(samples.results.read_text(encoding="utf-8")) if samples.results else {}
+    results = read_results(samples.results) if samples.results else {}
     arguments = model_arguments(results)
     spec = RunSpec(backend="lm-eval", model=str(arguments.get("pretrained") or arguments.get("model") or model or "unknown"),
                    gguf_file=arguments.get("gguf_file"), revision=arguments.get("revision"),
@@ -178,7 +187,7 @@ def import_lm_eval_samples(samples: SamplesFile, out_dir: Path, *, model: str | 
         "spec": spec.model_dump(mode="json"),
         "model": model or default_model_name(arguments),
         "scorer": {"backend": "lm-eval", "model": spec.model, "lm_eval": results.get("lm_eval_version"),
-                   "lm_eval_model": results.get("config", {}).get("model"), "model_args": arguments,
+                   "lm_eval_model": (results.get("config") or {}).get("model"), "model_args": arguments,
                    "transformers": results.get("transformers_version"), "task": samples.task, "source": str(samples.path.resolve())},
         "dataset": shared["dataset"],
         "dataset_path": None,
