@@ -105,6 +105,18 @@ def test_both_orders_with_logprobs(tmp_path: Path, expert_server) -> None:
     assert summary["choice"]["accuracy_by_order"] == {"asked order": 1.0, "reversed order": 1.0}
     assert all(record["p_versions"] == pytest.approx([0.9, 0.1]) and record["confidence"] == pytest.approx(0.9) for record in records)
     assert {answer["source"] for record in records for answer in record["answers"]} == {"logprobs"}
+    # downstream: the choice run beside a perplexity run of the same cases, in compare (McNemar) and the report
+    from brainbench.data.files import load_cases
+    from brainbench.runs import run_benchmark
+    from tests.fakes import FakeScorer
+
+    run_benchmark(load_cases(tmp_path / "cases.csv"), FakeScorer(), tmp_path / "perplexity", store=tmp_path / "s.sqlite")
+    compared = runner.invoke(app, ["compare", str(tmp_path / "run"), str(tmp_path / "perplexity"), "--json"])
+    assert compared.exit_code == 0, compared.stderr
+    paired = json.loads(compared.stdout)["paired"]
+    assert paired["n_items"] == 3 and paired["accuracy_a"] == 1.0 and "mcnemar_p" in paired
+    report = runner.invoke(app, ["report", str(tmp_path / "run"), str(tmp_path / "perplexity"), "--out", str(tmp_path / "r.html")])
+    assert report.exit_code == 0, report.stderr
 
 
 def test_samples_without_logprobs_and_answers_that_cannot_count(tmp_path: Path, expert_server) -> None:

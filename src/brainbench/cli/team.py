@@ -79,6 +79,7 @@ def team_command(
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local mirror of the study's files (for the paper's experts).")] = None,
     folds: Annotated[int, typer.Option("--folds", help="K of the grouped K-fold by item.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the folds, the expert pairing and the bootstrap.")] = 0,
+    allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Use runs that hold fewer items than they were asked for as they are.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Human-LLM, LLM-LLM and human-human teams: each trial's two judgements (choice and confidence) combined by a
@@ -88,7 +89,7 @@ def team_command(
             raise InputError("--folds", None, f"{folds}: cross-validation needs at least 2 folds")
         if (humans is None) != (abstract_ids is None):
             raise InputError("--humans", None, "give both --humans and --abstract-ids (the study exports both)")
-        runs, datasets = load_runs(run_dirs)
+        runs, datasets = load_runs(run_dirs, allow_partial=allow_partial)
         if len(datasets) != 1:
             raise InputError(run_dirs[0], None, f"runs of {len(datasets)} datasets ({', '.join(sorted(datasets))}); a team decides the same items")
         if humans is not None and abstract_ids is not None:

@@ -31,7 +31,7 @@ def plot_accuracy(accuracy: pd.DataFrame, humans: pd.DataFrame | None = None, ot
     ``others`` (outside the set the mean is over) hatched, and the mean as a line if given."""
     fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(accuracy) + 2), 4.5))
     x = np.arange(len(accuracy))
-    errors = np.vstack([accuracy["accuracy"] - accuracy["ci95_low"], accuracy["ci95_high"] - accuracy["accuracy"]])
+    errors = np.clip(np.vstack([accuracy["accuracy"] - accuracy["ci95_low"], accuracy["ci95_high"] - accuracy["accuracy"]]), 0, None)  # a CI that rounds past its estimate draws no bar
     bars = ax.bar(x, accuracy["accuracy"], yerr=errors, capsize=3, color=[PALETTE[i % len(PALETTE)] for i in x], edgecolor="black", linewidth=0.6)
     for bar, name in zip(bars, accuracy.index):
         if name in others:
@@ -88,7 +88,7 @@ def plot_by_group(table: pd.DataFrame, title: str, reference: float | None = Non
     """Fig 3C style: human accuracy per group (e.g. researcher type) with Wilson CIs, and an optional reference line."""
     fig, ax = plt.subplots(figsize=(7, 4.2))
     x = np.arange(len(table))
-    errors = np.vstack([table["accuracy"] - table["ci95_low"], table["ci95_high"] - table["accuracy"]])
+    errors = np.clip(np.vstack([table["accuracy"] - table["ci95_low"], table["ci95_high"] - table["accuracy"]]), 0, None)  # a CI that rounds past its estimate draws no bar
     ax.bar(x, table["accuracy"], yerr=errors, capsize=3, color=HUMAN_COLOUR, alpha=0.8, edgecolor="black", linewidth=0.6)
     if reference is not None:
         ax.axhline(reference, color=PALETTE[0], linestyle="--", linewidth=2, label=f"{reference_label}: {100 * reference:.1f}%")
@@ -264,7 +264,7 @@ def plot_chat_and_size(chat_pairs: pd.DataFrame | None, by_size: pd.DataFrame | 
     if chat_pairs is not None and not chat_pairs.empty:
         ax = axes.pop(0)
         y = np.arange(len(chat_pairs))
-        errors = np.vstack([chat_pairs["difference"] - chat_pairs["difference_ci95_low"], chat_pairs["difference_ci95_high"] - chat_pairs["difference"]])
+        errors = np.clip(np.vstack([chat_pairs["difference"] - chat_pairs["difference_ci95_low"], chat_pairs["difference_ci95_high"] - chat_pairs["difference"]]), 0, None)  # a CI that rounds past its estimate draws no bar
         ax.errorbar(chat_pairs["difference"], y, xerr=errors, fmt="o", color=PALETTE[0], capsize=3)
         ax.axvline(0, color="grey", linewidth=0.8)
         ax.set_yticks(y, [_short(name, 30) for name in chat_pairs.index], fontsize=8)
@@ -294,7 +294,7 @@ def plot_teams(teams: pd.DataFrame) -> Figure:
     width = 0.27
     ax.bar(x - width, teams["acc_a"], width, color=PALETTE[4], edgecolor="black", linewidth=0.6, label="first member alone")
     ax.bar(x, teams["acc_b"], width, color=PALETTE[0], edgecolor="black", linewidth=0.6, label="second member alone")
-    errors = np.vstack([teams["acc_team"] - teams["acc_team_ci95_low"], teams["acc_team_ci95_high"] - teams["acc_team"]])
+    errors = np.clip(np.vstack([teams["acc_team"] - teams["acc_team_ci95_low"], teams["acc_team_ci95_high"] - teams["acc_team"]]), 0, None)  # a CI that rounds past its estimate draws no bar
     ax.bar(x + width, teams["acc_team"], width, yerr=errors, capsize=3, color=PALETTE[2], edgecolor="black", linewidth=0.6, label="team (95% CI)")
     labels = [" +\n".join(_short(member, 22) for member in (row["member_a"], row["member_b"])) for _, row in teams.iterrows()]
     ax.set_xticks(x, labels, fontsize=8)
