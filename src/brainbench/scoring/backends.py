@@ -117,16 +117,9 @@ def load_scorer(backend: str = "transformers", **options: Any) -> Scorer:
 def served_model(base_url: str | None, api_key: str | None = None) -> str:
     """The one model an OpenAI-compatible server serves (asked before anything else, so a server that is down or
     serves several models is found out at once)."""
-    from brainbench.http import RetryingClient
+    from brainbench.scoring.openai import connect
 
-    if not base_url:
-        raise BackendError("a server backend needs --base-url, e.g. http://127.0.0.1:8000/v1")
-    client = RetryingClient(base_url, headers={"Authorization": f"Bearer {api_key}"} if api_key else {}, timeout=30, max_retries=1,
-                            error=BackendError)
-    served = [entry["id"] for entry in client.json("GET", "/models").get("data", []) if isinstance(entry, dict) and "id" in entry]
-    if len(served) != 1:
-        raise BackendError(f"{base_url} serves {len(served)} models ({', '.join(served) or 'none listed'}); name one with --model")
-    return served[0]
+    return connect(base_url, api_key, None, "server", timeout=30, max_retries=1)[1]
 
 
 def display_name(identity: dict[str, Any]) -> str:

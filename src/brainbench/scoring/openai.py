@@ -27,6 +27,23 @@ PROBE_TEXT = ", ".join(str(n) for n in range(1, 31))  # "1, 2, 3, ..., 30"
 PROBE_MIN_MEAN_LOGPROB = -2.0  # over the probe's second half; aligned models score near 0, misaligned far below
 
 
+def connect(base_url: str | None, api_key: str | None, model: str | None, backend: str, **client: Any) -> tuple[RetryingClient, str, dict[str, Any]]:
+    """(client, model name, what the server says of it) for an OpenAI-compatible server: ``model``, or the one model
+    it serves when none is named; a server that does not serve it, or serves several, is an error."""
+    if not base_url:
+        raise BackendError(f"the {backend} backend needs --base-url, e.g. http://127.0.0.1:8000/v1")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    http = RetryingClient(base_url.rstrip("/"), headers=headers, error=BackendError, **client)
+    served = {entry["id"]: entry for entry in http.json("GET", "/models").get("data", []) if isinstance(entry, dict) and "id" in entry}
+    if model is None:
+        if len(served) != 1:
+            raise BackendError(f"{http.base_url} serves {len(served)} models ({', '.join(served) or 'none listed'}); name one with --model")
+        model = next(iter(served))
+    elif served and model not in served:
+        raise BackendError(f"{http.base_url} does not serve {model!r}; it serves: {', '.join(served)}")
+    return http, model, served.get(model, {})
+
+
 class OpenAICompletionsScorer:
     """Scores texts through an OpenAI-compatible ``/completions`` endpoint."""
 
@@ -41,23 +58,11 @@ class OpenAICompletionsScorer:
         max_retries: int = 6,
         backoff_s: float = 0.5,
     ) -> None:
-        if not base_url:
-            raise BackendError("the openai-completions backend needs --base-url, e.g. http://127.0.0.1:8000/v1")
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.base_url = base_url.rstrip("/")
-        self.http = RetryingClient(self.base_url, headers=headers, timeout=timeout, max_retries=max_retries, backoff_s=backoff_s, error=BackendError)
+        self.http, self.model, self._served = connect(base_url, api_key, model, "openai-completions", timeout=timeout,
+                                                      max_retries=max_retries, backoff_s=backoff_s)
+        self.base_url, self.name = self.http.base_url, self.model
         self.concurrency = concurrency
         self.batch_size = concurrency  # the runner hands over this many cases per call
-        served = self._served_models()
-        if model is None:
-            if len(served) != 1:
-                raise BackendError(f"{self.base_url} serves {len(served)} models ({', '.join(served) or 'none listed'}); name one with --model")
-            model = next(iter(served))
-        elif served and model not in served:
-            raise BackendError(f"{self.base_url} does not serve {model!r}; it serves: {', '.join(served)}")
-        self.model = model
-        self.name = model
-        self._served = served.get(model, {})
         self.verify_alignment = True  # the probe runs before the first text is scored
 
     def check_alignment(self) -> float:
@@ -76,9 +81,6 @@ class OpenAICompletionsScorer:
             )
         return mean
 
-    def _served_models(self) -> dict[str, dict[str, Any]]:
-        answer = self.http.json("GET", "/models")
-        return {entry["id"]: entry for entry in answer.get("data", []) if isinstance(entry, dict) and "id" in entry}
 
     def describe(self) -> dict[str, object]:
         return {"backend": "openai-completions", "model": self.model, "base_url": self.base_url,

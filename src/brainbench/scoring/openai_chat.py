@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from brainbench.errors import BackendError
-from brainbench.http import RetryingClient
 from brainbench.scoring.choice import Answer, Generation, ask
+from brainbench.scoring.openai import connect
 
 TOP_LOGPROBS = 20
 
@@ -32,19 +32,8 @@ class OpenAIChatChooser:
         max_tokens: int = 16,
         max_retries: int = 6,
     ) -> None:
-        if not base_url:
-            raise BackendError("the openai-chat backend needs --base-url, e.g. http://127.0.0.1:8000/v1")
-        self.base_url = base_url.rstrip("/")
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.http = RetryingClient(self.base_url, headers=headers, timeout=timeout, max_retries=max_retries, error=BackendError)
-        served = {entry["id"]: entry for entry in self.http.json("GET", "/models").get("data", []) if isinstance(entry, dict) and "id" in entry}
-        if model is None:
-            if len(served) != 1:
-                raise BackendError(f"{self.base_url} serves {len(served)} models ({', '.join(served) or 'none listed'}); name one with --model")
-            model = next(iter(served))
-        elif served and model not in served:
-            raise BackendError(f"{self.base_url} does not serve {model!r}; it serves: {', '.join(served)}")
-        self.model = self.name = model
+        self.http, self.model, _ = connect(base_url, api_key, model, "openai-chat", timeout=timeout, max_retries=max_retries)
+        self.base_url, self.name = self.http.base_url, self.model
         self.concurrency, self.batch_size = concurrency, concurrency
         self.samples, self.retries, self.seed, self.max_tokens = samples, retries, seed, max_tokens
 
