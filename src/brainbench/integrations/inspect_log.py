@@ -102,19 +102,17 @@ def sample_question(sample: Any, path: Path) -> Question:
     if missing:
         raise InputError(path, None, f"{where}: not a brainbench task's sample (its metadata lacks {', '.join(missing)})")
     metadata = sample.metadata
-    chat = [{"role": message.role, "content": message.text} for message in sample.input] if isinstance(sample.input, list) \
-        else [{"role": "user", "content": sample.input}]
+    chat = as_chat(sample.input) if isinstance(sample.input, list) else [{"role": "user", "content": sample.input}]
     shown = tuple(int(version) for version in metadata["shown"])
     if len(chat) != 1 or chat[0]["role"] != "user" or not chat[0]["content"].startswith(instructions(len(shown))):
         raise InputError(path, None, f"{where}: its input is not brainbench's question")
-    sent = []
-    for message in sample.messages:
-        if message.role == "assistant":
-            break
-        sent.append({"role": message.role, "content": message.text})
-    if sample.messages and sent != chat:
+    calls = [event for event in sample.events or () if event.event == "model"]
+    if any(as_chat(event.input) != chat for event in calls):
         raise InputError(path, None, f"{where}: the model was sent other messages than the task's question (a system message, "
                                      "another solver?): not brainbench's choice protocol")
+    if any(event.config.temperature not in (0, None) for event in calls):
+        raise InputError(path, None, f"{where}: asked at temperature {calls[0].config.temperature}; brainbench's choice protocol "
+                                     "asks greedily (leave --temperature out)")
     answer = next((dict(score.metadata) for score in (sample.scores or {}).values()
                    if score.metadata and all(key in score.metadata for key in ANSWER_KEYS)), None)
     error = sample.error.message if sample.error is not None else None
@@ -123,6 +121,11 @@ def sample_question(sample: Any, path: Path) -> Question:
     return Question(int(metadata["item_id"]), metadata["doi"], metadata["subfield"], metadata["source"], int(metadata["order"]), shown,
                     text_key(prompt_key(chat)), None if answer is None else {key: answer[key] for key in ANSWER_KEYS}, error,
                     getattr(sample, "total_time", None))
+
+
+def as_chat(messages: Sequence[Any]) -> list[dict[str, str]]:
+    """Inspect's chat messages as brainbench keys them (``scoring.choice.prompt_key``)."""
+    return [{"role": message.role, "content": message.text} for message in messages]
 
 
 def case_records(questions: Sequence[Question], path: Path) -> tuple[list[dict[str, Any]], list[int]]:
