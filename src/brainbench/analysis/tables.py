@@ -26,6 +26,7 @@ def results_table(runs: Mapping[str, Sequence[dict[str, Any]]]) -> pd.DataFrame:
 
     ``difficulty`` is the paper's PPL_incorrect - PPL_correct (``ppl_altered - ppl_original``; with N > 2
     versions the altered ones' mean PPL): large when the model finds the real result much less surprising.
+    Choice-protocol records have no PPL and keep their own: P(real) - P(altered) over both orders.
     """
     keys = [model_key(model) for model in runs]
     clashes = sorted({key for key in keys if keys.count(key) > 1})
@@ -37,7 +38,8 @@ def results_table(runs: Mapping[str, Sequence[dict[str, Any]]]) -> pd.DataFrame:
         if frame.empty:
             continue
         frame["model"] = model_key(model)
-        frame["difficulty"] = frame["ppl_altered"] - frame["ppl_original"]
+        if "protocol" not in frame or (frame["protocol"] != "choice").any():  # every record of a run has its run's protocol
+            frame["difficulty"] = frame["ppl_altered"] - frame["ppl_original"]
         if "n_options" not in frame:  # records written before N-option cases: pairs
             frame["n_options"] = 2
         frames.append(frame.reindex(columns=RESULT_COLUMNS))  # ppl_a, ppl_b: pairs only
