@@ -23,7 +23,7 @@ def tasks_command(
     path: Annotated[bool, typer.Option("--path", help="Print the folder of the shipped lm-evaluation-harness task package (for lm_eval --include_path).")] = False,
 ) -> None:
     """BrainBench as a task of other evaluation frameworks: `tasks --path` prints where the lm-eval task package is,
-    `tasks lm-eval DIR` writes a copy of it."""
+    `tasks lm-eval DIR` writes a copy of it. Inspect finds its tasks itself: inspect eval brainbench/human (or brainbench/gpt4)."""
     if path:
         stdout.print(str(TASK_DIR), soft_wrap=True, highlight=False, markup=False)
     elif context.invoked_subcommand is None:

@@ -110,9 +110,10 @@ def sample_question(sample: Any, path: Path) -> Question:
     if any(as_chat(event.input) != chat for event in calls):
         raise InputError(path, None, f"{where}: the model was sent other messages than the task's question (a system message, "
                                      "another solver?): not brainbench's choice protocol")
-    if any(event.config.temperature not in (0, None) for event in calls):
-        raise InputError(path, None, f"{where}: asked at temperature {calls[0].config.temperature}; brainbench's choice protocol "
-                                     "asks greedily (leave --temperature out)")
+    temperature = next((event.config.temperature for event in calls if event.config.temperature not in (0, None)), None)
+    if temperature is not None:
+        raise InputError(path, None, f"{where}: asked at temperature {temperature}; brainbench's choice protocol asks greedily "
+                                     "(leave --temperature out)")
     answer = next((dict(score.metadata) for score in (sample.scores or {}).values()
                    if score.metadata and all(key in score.metadata for key in ANSWER_KEYS)), None)
     error = sample.error.message if sample.error is not None else None
