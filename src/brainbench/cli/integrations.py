@@ -69,7 +69,7 @@ def import_inspect_command(
     model: Annotated[str | None, typer.Option("--model", help="The model's name in tables and figures (default: Inspect's, e.g. openai-api/vllm/org/name).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run in --out.")] = False,
 ) -> None:
-    """Turn Inspect's log of the brainbench choice task into normal run directories (summary, compare, report, team work on them)."""
+    """Turn Inspect's log of the brainbench choice task into normal run directories (summary, compare, report work on them)."""
     with handle_errors():
         from brainbench.integrations.inspect_log import find_logs, import_inspect_log
 

@@ -4,7 +4,7 @@ A log holds, per sample (one question: a case in one order), its metadata (item,
 scorer's answer record (status, letter, probabilities, texts, source, attempts); its header holds the task's
 metadata (dataset, sha256, seed, prompt) and the model. Each case's two questions become one choice-protocol
 record, combined as ``brainbench run --protocol choice`` combines them (``runs.records.choice_record``), so that
-``brainbench summary``, ``compare``, ``report`` and ``team`` work on the run. A sample whose conversation is not
+``brainbench summary``, ``compare`` and ``report`` work on the run. A sample whose conversation is not
 the task's question alone (a system message, another solver) is refused; a case with one of its orders missing
 (``--limit`` cut it in half, the eval stopped) is left out, and the run is marked partial.
 """
