@@ -239,4 +239,4 @@ def test_inspect_eval_on_the_embedded_model_agrees_with_brainbench_run(tmp_path:
     result = runner.invoke(app, ["report", str(tmp_path / "imported"), str(tmp_path / "brainbench"), "--out", str(report),
                                  "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.stderr
-    assert "openai-api/llamacpp/smollm2" in report.read_text()
+    assert "openai-api--llamacpp--smollm2" in report.read_text()  # tables name models by model_key
