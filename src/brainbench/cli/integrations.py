@@ -10,6 +10,7 @@ import typer
 
 from brainbench.cli.app import app, handle_errors, stderr, stdout
 from brainbench.errors import InputError
+from brainbench.integrations.inspect_log import find_logs, import_inspect_log
 from brainbench.integrations.lm_eval import TASK_DIR, write_task_package
 from brainbench.integrations.lm_eval.samples import find_samples, import_lm_eval_samples
 
@@ -71,8 +72,6 @@ def import_inspect_command(
 ) -> None:
     """Turn Inspect's log of the brainbench choice task into normal run directories (summary, compare, report work on them)."""
     with handle_errors():
-        from brainbench.integrations.inspect_log import find_logs, import_inspect_log
-
         found = find_logs(log)
         for name, path in found.items():
             target = out if len(found) == 1 else out / name.replace("/", "_")
