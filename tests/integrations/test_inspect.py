@@ -60,6 +60,7 @@ def test_each_case_is_asked_in_both_orders_with_brainbenchs_question(data_dir: P
         assert sample.target == "AB"[shown.index(0)] and sample.metadata["doi"] == case.doi
     assert task.config.temperature == 0 and task.config.logprobs and task.config.top_logprobs == 20 and task.config.seed == 42
     assert task.metadata["dataset"] == "brainbench-human" and task.metadata["prompt"] == "choice-v1"
+    assert [sample.id for sample in human(items=5, data_dir=str(data_dir)).dataset] == ["5-0", "5-1"]  # -T items=5 arrives as a number
 
 
 # --- answers, confidence and metrics, by hand ---------------------------------------------------------------

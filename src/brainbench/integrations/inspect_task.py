@@ -54,7 +54,7 @@ TEXTS_KEY = "brainbench_texts"  # the solver leaves every reply's text here for 
 
 
 @task
-def human(items: str | None = None, limit: int | None = None, texts: str = "released", seed: int = SEED, retries: int = RETRIES,
+def human(items: str | int | None = None, limit: int | None = None, texts: str = "released", seed: int = SEED, retries: int = RETRIES,
           data_dir: str | None = None) -> Task:
     """BrainBench's 200 cases altered by neuroscientists, each asked in both orders (``-T items=0-9``, ``-T limit=N``
     for fewer cases)."""
@@ -62,13 +62,13 @@ def human(items: str | None = None, limit: int | None = None, texts: str = "rele
 
 
 @task
-def gpt4(items: str | None = None, limit: int | None = None, texts: str = "released", seed: int = SEED, retries: int = RETRIES,
+def gpt4(items: str | int | None = None, limit: int | None = None, texts: str = "released", seed: int = SEED, retries: int = RETRIES,
          data_dir: str | None = None) -> Task:
     """BrainBench's 100 cases altered by GPT-4, each asked in both orders."""
     return brainbench_task("brainbench-gpt4", items=items, limit=limit, texts=texts, seed=seed, retries=retries, data_dir=data_dir)
 
 
-def brainbench_task(dataset: str | Path = "brainbench-human", *, items: str | None = None, limit: int | None = None,
+def brainbench_task(dataset: str | Path = "brainbench-human", *, items: str | int | None = None, limit: int | None = None,
                     texts: str = "released", seed: int = SEED, retries: int = RETRIES, data_dir: str | Path | None = None) -> Task:
     """The choice protocol on ``dataset`` (a name or a CSV/JSONL path) as an Inspect task. The dataset comes from
     brainbench's loader: ``data_dir`` or ``BRAINBENCH_DATA_DIR``, then the cache, then a download checked by sha256."""
@@ -76,7 +76,7 @@ def brainbench_task(dataset: str | Path = "brainbench-human", *, items: str | No
     settings = load_settings(data_dir=Path(data_dir) if data_dir else None)
     loaded = load_dataset(dataset, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline,
                           texts=texts)  # type: ignore[arg-type]
-    cases = select_cases(loaded, items, limit)
+    cases = select_cases(loaded, None if items is None else str(items), limit)  # Inspect reads -T items=5 as a number
     orders = presentation_orders(loaded.cases, seed)
     return Task(
         dataset=MemoryDataset(question_samples(cases, orders), name=loaded.name),
