@@ -14,7 +14,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[test,lm-eval]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[test,lm-eval,inspect]"
 	touch $@
 
 main: setup

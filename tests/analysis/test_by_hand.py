@@ -20,6 +20,7 @@ from brainbench.analysis import (
     chat_pairs,
     chat_vs_base,
     default_model_set,
+    difficulty_matrix,
     expected_calibration_error,
     expertise_calibration,
     finetuning_boost,
@@ -197,6 +198,16 @@ def test_one_spelling_per_model() -> None:
     assert results_table({"mistralai/Mistral-7B-v0.1": [record]})["model"].tolist() == ["mistralai--Mistral-7B-v0.1"]
     with pytest.raises(ValueError, match="two spellings"):
         results_table({"org/m": [record], "org--m": [record]})
+
+
+def test_a_choice_run_keeps_its_own_difficulty() -> None:
+    scored = {"status": "ok", "item_id": 0, "doi": "d", "subfield": "S", "source": "human", "label": 0, "ppl_original": 2.0,
+              "ppl_altered": 3.0, "correct": True, "confidence": 1.0}
+    # asked in both orders: P(real) 0.9, P(altered) 0.1 -> difficulty 0.8; no PPL
+    asked = {**scored, "protocol": "choice", "ppl_original": None, "ppl_altered": None, "p_versions": [0.9, 0.1], "difficulty": 0.8}
+    table = results_table({"scorer": [scored], "chooser": [asked]})
+    assert table["difficulty"].tolist() == pytest.approx([1.0, 0.8])
+    assert difficulty_matrix(table).columns.tolist() == ["scorer", "chooser"]
 
 
 def test_paper_set_is_the_default_only_when_complete() -> None:

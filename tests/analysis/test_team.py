@@ -123,6 +123,13 @@ def test_trials_match_the_runs_kind_of_item() -> None:
         team_trials(results, trials.assign(source="gpt4"))  # the same DOIs, but trials on GPT-4-made versions
 
 
+def test_a_choice_run_has_no_team_evidence() -> None:
+    results, trials = hand_case()
+    answered = results.assign(ppl_original=None, ppl_altered=None)[results["model"] == "right"].assign(model="chooser")
+    with pytest.raises(AnalysisError, match="chooser: no perplexities"):
+        team_trials(pd.concat([results, answered]), trials)
+
+
 @pytest.fixture(scope="module")
 def published_team(published_runs, human_trials) -> tuple[pd.DataFrame, pd.DataFrame]:
     results = results_table({name: published_runs[name] for name in (MISTRAL, LLAMA)})

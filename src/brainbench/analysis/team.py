@@ -95,6 +95,9 @@ def team_trials(results: pd.DataFrame, trials: pd.DataFrame, seed: int = SEED) -
     those on items of the runs' kind (GPT-4-made or not) are used. The A/B order is the first run's.
     """
     models = list(dict.fromkeys(results["model"]))
+    without_ppl = [model for model in models if results.loc[results["model"] == model, "ppl_original"].isna().all()]
+    if without_ppl:  # a model's evidence is its log PPL ratio; the paper has no team rule for answers
+        raise AnalysisError(f"{', '.join(without_ppl)}: no perplexities (a --protocol choice run); teams combine PPL evidence")
     scored = results.groupby("doi")["model"].nunique()
     items = set(scored[scored == len(models)].index)
     # The study's export files every item that GPT-4 did not make as human-made (its "human_" sections).

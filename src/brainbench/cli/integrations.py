@@ -1,4 +1,5 @@
-"""``brainbench tasks`` and ``brainbench import-lm-eval``: BrainBench inside lm-evaluation-harness, and its results back."""
+"""``brainbench tasks``, ``brainbench import-lm-eval`` and ``brainbench import-inspect``: BrainBench inside lm-evaluation-harness
+and Inspect, and their results back."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import typer
 
 from brainbench.cli.app import app, handle_errors, stderr, stdout
 from brainbench.errors import InputError
+from brainbench.integrations.inspect_log import find_logs, import_inspect_log
 from brainbench.integrations.lm_eval import TASK_DIR, write_task_package
 from brainbench.integrations.lm_eval.samples import find_samples, import_lm_eval_samples
 
@@ -22,7 +24,7 @@ def tasks_command(
     path: Annotated[bool, typer.Option("--path", help="Print the folder of the shipped lm-evaluation-harness task package (for lm_eval --include_path).")] = False,
 ) -> None:
     """BrainBench as a task of other evaluation frameworks: `tasks --path` prints where the lm-eval task package is,
-    `tasks lm-eval DIR` writes a copy of it."""
+    `tasks lm-eval DIR` writes a copy of it. Inspect finds its tasks itself: inspect eval brainbench/human (or brainbench/gpt4)."""
     if path:
         stdout.print(str(TASK_DIR), soft_wrap=True, highlight=False, markup=False)
     elif context.invoked_subcommand is None:
@@ -59,3 +61,21 @@ def import_lm_eval_command(
             summary = import_lm_eval_samples(samples, target, model=model, overwrite=overwrite)
             stderr.print(f"{summary['model']}: {summary['n_items']} items of {summary['dataset']}, accuracy "
                          f"{100 * summary['accuracy']:.1f}% -> {target}", highlight=False, soft_wrap=True)
+
+
+@app.command("import-inspect")
+def import_inspect_command(
+    log: Annotated[Path, typer.Argument(help="An Inspect log of a brainbench task (.eval or .json), or a log folder (--log-dir): its newest log of each brainbench task.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write; with several brainbench tasks, one subfolder per task.")],
+    model: Annotated[str | None, typer.Option("--model", help="The model's name in tables and figures (default: Inspect's, e.g. openai-api/vllm/org/name).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run in --out.")] = False,
+) -> None:
+    """Turn Inspect's log of the brainbench choice task into normal run directories (summary, compare, report work on them)."""
+    with handle_errors():
+        found = find_logs(log)
+        for name, path in found.items():
+            target = out if len(found) == 1 else out / name.replace("/", "_")
+            summary = import_inspect_log(path, target, model=model, overwrite=overwrite)
+            choice = summary["choice"]
+            stderr.print(f"{summary['model']}: {summary['n_items']} items of {summary['dataset']}, accuracy {100 * summary['accuracy']:.1f}% "
+                         f"({choice['n_unanswered']} unanswered, P(A) {choice['position_bias_a']:.2f}) -> {target}", highlight=False, soft_wrap=True)
