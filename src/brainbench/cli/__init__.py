@@ -1,6 +1,6 @@
 """The ``brainbench`` command: a thin typer layer over the library."""
 
-from brainbench.cli import analysis, author, corpus, finetune, published, run, store, study, summary, sweep, team, validate  # noqa: F401  (each registers its command on app)
+from brainbench.cli import analysis, author, corpus, finetune, predict, published, run, store, study, summary, sweep, team, validate  # noqa: F401  (each registers its command on app)
 from brainbench.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -77,21 +77,28 @@ def mid_rank(p: Sequence[float], answer: int) -> float:
     return 1 + higher + tied / 2
 
 
-def forecast(p: Sequence[float], numeric: Sequence[float], answer: int) -> dict[str, Any]:
-    """Everything the module docstring lists, for one case (``p`` in grid order)."""
+def describe_distribution(p: Sequence[float], numeric: Sequence[float]) -> dict[str, Any]:
+    """``p`` (in grid order), its mean and SD over ``numeric``, and its central 50% and 80% intervals (as numbers,
+    with the probability each holds): what a forecast says before the truth is known."""
     mean, sd = moments(p, numeric)
-    truth = numeric[answer]
-    spread = numeric[-1] - numeric[0]
-    result: dict[str, Any] = {"p": list(p), "truth": truth, "mean": mean, "sd": sd, "rank": mid_rank(p, answer),
-                              "abs_error": abs(mean - truth), "relative_error": abs(mean - truth) / spread,
-                              "rps": ranked_probability_score(p, answer)}
+    described: dict[str, Any] = {"p": list(p), "mean": mean, "sd": sd}
     for coverage in INTERVALS:
         low, high = central_interval(p, coverage)
-        percent = round(100 * coverage)
-        result[f"interval_{percent}"] = [numeric[low], numeric[high]]
-        result[f"mass_{percent}"] = sum(p[low : high + 1])
-        result[f"in_{percent}"] = low <= answer <= high
-    return result
+        described[f"interval_{round(100 * coverage)}"] = [numeric[low], numeric[high]]
+        described[f"mass_{round(100 * coverage)}"] = sum(p[low : high + 1])
+    return described
+
+
+def forecast(p: Sequence[float], numeric: Sequence[float], answer: int) -> dict[str, Any]:
+    """Everything the module docstring lists, for one case (``p`` in grid order; the truth at ``answer``)."""
+    described = describe_distribution(p, numeric)
+    truth, error = numeric[answer], abs(described["mean"] - numeric[answer])
+    scored = {"truth": truth, "rank": mid_rank(p, answer), "abs_error": error, "relative_error": error / (numeric[-1] - numeric[0]),
+              "rps": ranked_probability_score(p, answer)}
+    for coverage in INTERVALS:
+        low, high = described[f"interval_{round(100 * coverage)}"]
+        scored[f"in_{round(100 * coverage)}"] = low <= truth <= high
+    return {**described, **scored}
 
 
 def record_forecast(options: Sequence[OptionScore], grid: Mapping[str, Any], normalisation: str = "ppl") -> dict[str, Any]:
