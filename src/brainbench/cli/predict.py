@@ -163,10 +163,10 @@ def predict_command(
         return
     print_prediction(planned, prediction, scorer.name)
     if record is not None:
-        stdout.print(describe_track_record(record, source, prediction.confidence), highlight=False)
+        stdout.print(describe_track_record(record, source, prediction.confidence), highlight=False, soft_wrap=True)
     else:
         stdout.print(f"No track record: {source}, so nothing says how far to trust these probabilities. Make one (it scores the "
                      f"200 items of {CALIBRATION_DATASET} once), then predict again:\n  {command}", highlight=False, soft_wrap=True)
     for note in notes:
         stdout.print(f"note: {note}", highlight=False)
-    stdout.print(CAVEAT, highlight=False)
+    stdout.print(CAVEAT, highlight=False, soft_wrap=True)
