@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from brainbench.analysis.graded import describe_rps_difference
 from brainbench.cli.app import app, handle_errors, stderr, stdout
 from brainbench.runs import load_run, summarize
 from brainbench.runs.records import with_decision
@@ -69,10 +70,7 @@ def print_graded(graded: dict[str, Any]) -> None:
                       f"{_pct(graded[f'coverage_{percent}'])} ({_pct(low)}-{_pct(high)})", _pct(uniform[f"coverage_{percent}"]))
         table.add_row("  probability those intervals hold", _pct(graded[f"interval_mass_{percent}"]), _pct(uniform[f"interval_mass_{percent}"]))
     stdout.print(table)
-    low, high = graded["rps_difference_ci95"]
-    verdict = ("beats" if high < 0 else "is worse than" if low > 0 else "is not distinguishable from")
-    stdout.print(f"RPS model - uniform: {graded['rps_difference']:+.4f} (95% CI {low:+.4f} to {high:+.4f}): the model {verdict} "
-                 "the uniform grid", highlight=False)
+    stdout.print(describe_rps_difference(graded["rps_difference"], *graded["rps_difference_ci95"]), highlight=False)
 
 
 @app.command("summary")
