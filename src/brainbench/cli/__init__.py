@@ -1,6 +1,20 @@
 """The ``brainbench`` command: a thin typer layer over the library."""
 
-from brainbench.cli import analysis, author, corpus, finetune, predict, published, run, store, study, summary, sweep, team, validate  # noqa: F401  (each registers its command on app)
+from brainbench.cli import (  # noqa: F401  (each registers its command on app)
+    analysis,
+    author,
+    corpus,
+    finetune,
+    predict,
+    published,
+    run,
+    store,
+    study,
+    summary,
+    sweep,
+    team,
+    validate,
+)
 from brainbench.cli.app import app, main
 
 __all__ = ["app", "main"]

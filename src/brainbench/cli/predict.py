@@ -17,7 +17,14 @@ from brainbench.data.planned import PlannedStudy, load_study
 from brainbench.errors import InputError, RunError
 from brainbench.runs.execute import load_run
 from brainbench.runs.plan import default_store
-from brainbench.runs.predict import CALIBRATION_DATASET, IDENTITY_FIELDS, Prediction, find_calibration_run, predict_outcomes, stored_run
+from brainbench.runs.predict import (
+    CALIBRATION_DATASET,
+    IDENTITY_FIELDS,
+    Prediction,
+    find_calibration_run,
+    predict_outcomes,
+    stored_run,
+)
 from brainbench.runs.records import with_decision
 from brainbench.runs.store import ResultsStore
 from brainbench.scoring import backend_options, load_scorer, model_identity, resolve_template

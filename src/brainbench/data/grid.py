@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 SLOT = "{value}"
@@ -104,7 +105,7 @@ def check_numeric(numeric: Sequence[Any], n_values: int, report: Callable[[str],
     if len(numeric) != n_values:
         report(f"'numeric' has {len(numeric)} number(s) for {n_values} values")
         return False
-    if any(later <= earlier for earlier, later in zip(numeric, numeric[1:])):
+    if any(later <= earlier for earlier, later in pairwise(numeric)):
         shown = ", ".join(f"{x:g}" for x in numeric)
         report(f"'numeric' is not sorted from lowest to highest without repeats ({shown}): write the grid in that order")
         return False

@@ -190,3 +190,112 @@ def graded_section(table: pd.DataFrame, cases: pd.DataFrame) -> Section:
         figures={"fig_graded": plot_graded(table, cases)},
         tables={"Graded cases: each run against the uniform grid": graded_measures(table), "Each graded case": shown.set_index("model")},
     )
+
+
+def families_section(chat: dict, by_size: dict) -> Section:
+    text = []
+    tables = {}
+    if chat:
+        summary = chat["mean_difference"]
+        text.append(f"Chat/instruct versions against their base models on the same items ({summary['n']} pair(s)): "
+                    f"mean difference {100 * summary['mean']:+.1f} points"
+                    + (f" (95% CI {100 * summary['ci95_low']:+.1f} to {100 * summary['ci95_high']:+.1f}, t-test over the pairs)." if summary["n"] > 1 else "."))
+        tables["Chat/instruct vs base model (difference chat - base; bootstrap 95% CI, McNemar)"] = chat["pairs"]
+    if by_size:
+        text.append("Accuracy against parameter count within each family (base models; sizes read from the names): the slope is per "
+                    "tenfold more parameters; largest minus smallest is paired over the items both scored.")
+        tables["Accuracy and size within a family"] = by_size["families"]
+        tables["Models by family and size"] = by_size["models"]
+    return Section(
+        "Chat/instruct tuning and model size",
+        text=" ".join(text),
+        figures={"chat_and_size": plot_chat_and_size(chat.get("pairs"), by_size.get("models"))},
+        tables=tables,
+    )
+
+
+def team_section(results: pd.DataFrame, human_trials: pd.DataFrame) -> Section:
+    llm_pairs = results["model"].nunique() <= 5  # n models make n(n-1)/2 LLM-LLM teams
+    try:
+        tables = team_analysis(results, human_trials, llm_pairs=llm_pairs)
+    except AnalysisError as error:  # e.g. a run of a few items cannot be cross-validated
+        return Section("Human-AI teams", text=f"No team table: {error}.")
+    teams = tables["teams"]
+    shown = pd.DataFrame(
+        {
+            "type": teams["team_type"], "trials": teams["n_trials"], "% a alone": teams["acc_a"], "% b alone": teams["acc_b"],
+            "% team": teams["acc_team"], "% team CI low": teams["acc_team_ci95_low"], "% team CI high": teams["acc_team_ci95_high"],
+            "% gain": teams["gain"], "% gain CI low": teams["gain_ci95_low"], "% gain CI high": teams["gain_ci95_high"],
+            "disagree": teams["n_disagree"], "% team when they disagree": teams["acc_team_disagree"],
+        }
+    )
+    calibration = tables["calibration"].reset_index("team").rename(columns={
+        "gain": "% gain", "gain_shuffled": "% gain, shuffled", "gain_shuffled_ci95_low": "% CI low", "gain_shuffled_ci95_high": "% CI high"})
+    return Section(
+        "Human-AI teams",
+        text="Each expert trial's choice and confidence combined with a model's (log PPL_A - log PPL_B), or with another "
+        "model's, or with another expert's trial on the same item, by a logistic regression fitted on other items only "
+        "(grouped 5-fold by item), as the authors' follow-up (haico). Gain: the team over its better member on the same "
+        "trials. 95% CIs: bootstrap over items." + ("" if llm_pairs else " LLM-LLM teams left out (more than 5 runs)."),
+        figures={"fig_teams": plot_teams(teams)},
+        tables={"Teams": shown, "Team members' calibration and weight; the gain with the member's confidence shuffled": calibration},
+    )
+
+
+def boost_section(results: pd.DataFrame, pairs: list[tuple[str, str]]) -> Section:
+    boosts = pd.DataFrame([finetuning_boost(results, before, after) for before, after in pairs])
+    return Section(
+        "Fine-tuning boost (Fig 5)",
+        text="Each base model against its tuned version on the items both scored; paired t-tests (as the paper) on the "
+        "correct option's PPL (with the 95% CI of its drop and Cohen's d_av, as pingouin reports them) and on "
+        "PPL_correct - PPL_incorrect.",
+        figures={"fig5_finetuning_boost": plot_boost(results, boosts)},
+        tables={"Fine-tuning boost": boosts.set_index("after")},
+    )
+
+
+def context_section(conditions: pd.DataFrame) -> Section:
+    table = context_table(conditions)
+    return Section(
+        "Integration of context (Figs S3, S4)",
+        text="Without context, each sentence holding an edit is scored alone (accuracy over sentence pairs, as the "
+        "paper; per abstract, each abstract's pairs averaged first). Swapped context puts each result sentence into "
+        "another abstract of the same subfield. A model that integrates the whole abstract loses accuracy in both.",
+        figures={"figS3_S4_context": plot_context(table)},
+        tables={"Accuracy by condition": table},
+    )
+
+
+def memorisation_section(memorisation: pd.DataFrame, unseen: str | None = None) -> Section:
+    flagged = flag_memorised(memorisation, unseen)
+    control = "the altered versions" if unseen is None else f"the reference texts labelled {unseen!r}"
+    summary = memorisation_summary(flagged)
+    readable = summary.rename(columns=lambda column: next(
+        (column.replace(score, name) for score, name in SCORE_NAMES.items() if column.startswith(score + "_")), column))
+    suspects = flagged[(flagged["kind"] == "original") & flagged["beyond_min_k_pp"].fillna(False).astype(bool)]
+    section = Section(
+        "Memorisation (Fig S7)",
+        text="Perplexity against zlib entropy of each item's published version, its altered version (never published), "
+        "and the Gettysburg Address, which every model has memorised. An item looks memorised on a score when it lies "
+        f"beyond the 95th percentile of {control}, texts the model cannot have seen (5% of items do by chance; the binomial p tests for more). "
+        "Higher Min-K% Prob and Min-K%++ and lower ln(PPL)/zlib mean more likely seen in training. The Gettysburg "
+        "Address must be flagged and far below the items' median perplexity: that is the control working.",
+        figures={"figS7_memorisation": plot_memorisation(flagged)},
+        tables={"Memorisation by model": readable},
+    )
+    if not suspects.empty:
+        columns = ["model", "item_id", "doi", "ppl", "zlib", "zlib_ratio", "min_k", "min_k_pp", "beyond_min_k", "beyond_zlib_ratio"]
+        section.tables["Items that look memorised (Min-K%++)"] = suspects[columns].set_index("model")
+    return section
+
+
+def publication_date_section(results: pd.DataFrame, dates: pd.Series) -> Section:
+    correlations = publication_date_correlation(results, dates)
+    return Section(
+        "Accuracy and publication date (Fig S8)",
+        text="Spearman correlation between each item's publication date rank and how easy the model found it "
+        "(PPL of the altered minus the original version), as the paper. A model that had memorised earlier "
+        "publications would find early items easier (a negative correlation).",
+        figures={"figS8_publication_date": plot_publication_dates(results, dates, correlations)},
+        tables={"Publication date": correlations},
+    )
