@@ -13,7 +13,7 @@ from typing import Any
 from brainbench.authoring.edits import BACKGROUND_SHARE
 from brainbench.authoring.propose import Chat
 from brainbench.data.conditions import split_sentences
-from brainbench.data.grid import SLOT, check_values, number_in, version_order
+from brainbench.data.grid import SLOT, Grid, check_values, number_in
 
 GRADED_PROMPT = """Below is the abstract of a neuroscience paper. Pick ONE number that states a result the study
 found (a size, percentage, fold change, duration, latency or rate), not a sample size, dose, age or any number from
@@ -62,8 +62,7 @@ def check_graded(text: str, number: str, values: Sequence[str], unit: str = "") 
 
 def graded_combined(row: dict[str, Any]) -> str:
     """The row as one combined text, the real value first: ``... by [[35% | 10% | 20% | 50%]] ...``."""
-    values = [row["values"][index] for index in version_order(row["answer"], len(row["values"]))]
-    return row["text"].replace(SLOT, "[[" + " | ".join(values) + "]]")
+    return Grid(tuple(row["values"]), tuple(row["numeric"]), row["answer"]).combined(row["text"])
 
 
 def propose_grid(chat: Chat, abstract: str, prompt: str = GRADED_PROMPT) -> tuple[str, list[str]]:

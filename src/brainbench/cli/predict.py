@@ -96,14 +96,16 @@ def describe_track_record(record: dict[str, Any], source: str, confidence: float
 
 def print_prediction(study: PlannedStudy, prediction: Prediction, model_name: str) -> None:
     title = f"{model_name}: probability of each outcome" + (f" of {study.title!r}" if study.title else "")
-    table = Table(title=title + ("" if prediction.normalisation == "ppl" else f" (rule: {prediction.normalisation})"))
+    stdout.print(title + ("" if prediction.normalisation == "ppl" else f" (rule: {prediction.normalisation})"), highlight=False, soft_wrap=True)
+    table = Table()
     table.add_column("outcome", justify="left")
     table.add_column("probability", justify="right")
     for index, (label, p) in enumerate(zip(study.labels, prediction.probabilities)):
         table.add_row(("* " if index == prediction.top else "  ") + label, f"{100 * p:.1f}%")
     stdout.print(table)
     if prediction.distribution is not None:
-        described, unit = prediction.distribution, f" {study.unit}" if study.unit else ""
+        described = prediction.distribution
+        unit = study.unit if study.unit in ("", "%") else f" {study.unit}"  # 35%, but 35 ms
         stdout.print(f"predicted mean {described['mean']:.4g}{unit} (SD {described['sd']:.3g}); central 50% interval "
                      f"{described['interval_50'][0]:g}-{described['interval_50'][1]:g}{unit}, 80% interval "
                      f"{described['interval_80'][0]:g}-{described['interval_80'][1]:g}{unit}", highlight=False)

@@ -341,11 +341,10 @@ def graded_case(row: dict[str, str], item_id: int, line: int, case_source: str,
     if read is None:
         return None
     text, grid = read
-    values = tuple(grid.values[index] for index in grid.version_order())
-    start = text.index(SLOT)
+    values = grid.versions()
     options = tuple(text.replace(SLOT, value) for value in values)
-    combined = text.replace(SLOT, "[[" + " | ".join(values) + "]]")
-    return _case(row, item_id, line, case_source, options, (Edit(values, (start,) * len(values)),), combined, grid)
+    edit = Edit(values, (text.index(SLOT),) * len(values))
+    return _case(row, item_id, line, case_source, options, (edit,), grid.combined(text), grid)
 
 
 def _case(row: dict[str, str], item_id: int, line: int, case_source: str, options: tuple[str, ...],

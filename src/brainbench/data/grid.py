@@ -46,6 +46,14 @@ class Grid:
         others from lowest to highest."""
         return version_order(self.answer, len(self.values))
 
+    def versions(self) -> tuple[str, ...]:
+        """The values in version order (the real one first)."""
+        return tuple(self.values[index] for index in self.version_order())
+
+    def combined(self, text: str) -> str:
+        """``text`` with its slot written as one edit of all the versions: ``... by [[35% | 10% | 20% | 50%]] ...``."""
+        return text.replace(SLOT, "[[" + " | ".join(self.versions()) + "]]")
+
     def to_json(self) -> dict[str, Any]:
         return {"values": list(self.values), "numeric": list(self.numeric), "answer": self.answer, "unit": self.unit}
 

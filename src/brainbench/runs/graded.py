@@ -13,7 +13,8 @@ calibrated belief, until calibration says otherwise. From it, per case:
   and ``in_50``, ``in_80`` say whether the true value lies inside;
 - ``rps``: the ranked probability score (the discrete CRPS over the grid's order), sum over k < K of
   (F_k - O_k)^2 divided by K - 1, with F the forecast's and O the truth's cumulative distribution: 0 for a
-  sure right forecast, 1 for a sure forecast of the far end; the uniform grid scores 0.1 (truth in the middle of 5) to 0.3 (at an end).
+  sure right forecast, 1 for a sure forecast of the far end; the uniform grid of 5 scores 0.1 (the truth in
+  the middle) to 0.3 (at an end).
 
 ``uniform_forecast`` is the same for the forecast that knows nothing (each value 1/K): the baseline.
 """

@@ -86,7 +86,8 @@ def summarize(records: Sequence[dict[str, Any]], run_info: dict[str, Any], n_req
     """summary.json: accuracy over scored items (ties count as wrong) against chance, by subfield, timing and the
     run's metadata. ``records`` carry the decisions of one rule (``runs.records.with_decision``).
 
-    Items that could not be scored are counted in ``n_errors`` and left out of the accuracy. A run with
+    Items that could not be scored are counted in ``n_errors`` and left out of the accuracy. Graded cases add
+    ``graded`` (``graded_summary``). A run with
     fewer records than the items it was asked for (``n_requested``, default run.json's) is ``partial``.
     """
     scored = [record for record in records if record["status"] == "ok"]
