@@ -4,6 +4,7 @@
                   review decisions (who, when, from, to, note) and a form to decide or change a decision
 ``/write/<n>``    candidate n: the abstract, and an editable copy in which the expert selects the result
                   words and types the altered wording; saved as ``[[original, altered]]`` after the checks
+``/graded/<n>``   candidate n as a graded case: the number that states a result and a grid of values for it
 Every page needs the authoring token (a sign-in form with the reviewer's name sets a cookie; or
 ``Authorization: Bearer``); wrong tokens slow a client down, then lock it out.
 """
@@ -19,6 +20,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from brainbench.authoring.edits import check_alteration
+from brainbench.authoring.graded import check_graded
 from brainbench.authoring.queue import STATUSES, ReviewConflict, ReviewQueue, UnknownItem
 from brainbench.errors import InputError
 from brainbench.web import FORMULA_STARTS, CsrfTokens, LoginThrottle, PageError, Pages, SignIn, add_security_headers
@@ -39,7 +41,7 @@ TEMPLATES = {
 <div class="card"><h2>Candidates</h2>
 {% if candidates %}<table><tr><th>#</th><th>journal</th><th>DOI</th><th></th></tr>
 {% for candidate in candidates %}<tr><td>{{ loop.index0 }}</td><td>{{ candidate.journal }}</td><td>{{ candidate.doi }}</td>
-<td><a href="/write/{{ loop.index0 }}">Write an alteration</a></td></tr>{% endfor %}</table>
+<td><a href="/write/{{ loop.index0 }}">Write an alteration</a> · <a href="/graded/{{ loop.index0 }}">Make a graded case</a></td></tr>{% endfor %}</table>
 {% else %}<p>No candidate file: start with <code>brainbench author serve --candidates FILE</code>.</p>{% endif %}</div>
 {% for status in statuses %}
 <div class="card"><h2>{{ status|capitalize }} ({{ queue[status]|length }})</h2>
@@ -67,6 +69,25 @@ written by {{ item.provenance.get("by", item.provenance.get("author", item.prove
 <div class="field"><label for="altered">Altered abstract: select the words that state a result and type what they should say instead.
 Leave background and methods as they are.</label>
 <textarea id="altered" name="altered" required maxlength="{{ max_chars }}">{{ altered }}</textarea></div>
+<div class="field"><label for="subfield">Subfield</label>
+<select id="subfield" name="subfield" required><option value="">Choose…</option>
+{% for name in subfields %}<option{% if chosen == name %} selected{% endif %}>{{ name }}</option>{% endfor %}
+<option value="__new"{% if chosen == "__new" %} selected{% endif %}>Another subfield (write it below)</option></select></div>
+<div class="field"><label for="new_subfield">Another subfield</label>
+<input id="new_subfield" name="new_subfield" type="text" maxlength="100" value="{{ new_subfield }}"></div>
+<button type="submit">Save for review</button></form>
+{% endblock %}""",
+    "graded.html": """{% extends "base.html" %}{% block heading %}Graded case{% endblock %}{% block body %}
+<h1>Make a graded case</h1>
+<p>{{ candidate.journal }} · {{ candidate.doi }}</p>
+{% if reasons %}<div class="card error" role="alert"><p>Not saved:</p><ul>{% for reason in reasons %}<li>{{ reason }}</li>{% endfor %}</ul></div>{% endif %}
+<div class="card abstract"><h2>Published abstract</h2><p>{{ candidate.text }}</p></div>
+<form method="post" action="/graded/{{ index }}" class="card"><input type="hidden" name="csrf" value="{{ csrf }}">
+<div class="field"><label for="number">The number that states a result, copied as the abstract writes it (e.g. 35%, 2-fold, 3–4 Hz)</label>
+<input id="number" name="number" type="text" maxlength="100" required value="{{ number }}"></div>
+<div class="field"><label for="values">Values it could have been, one per line, the real one among them, written the same way</label>
+<textarea id="values" name="values" required maxlength="2000">{{ values }}</textarea></div>
+<div class="field"><label for="unit">Unit (optional)</label><input id="unit" name="unit" type="text" maxlength="50" value="{{ unit }}"></div>
 <div class="field"><label for="subfield">Subfield</label>
 <select id="subfield" name="subfield" required><option value="">Choose…</option>
 {% for name in subfields %}<option{% if chosen == name %} selected{% endif %}>{{ name }}</option>{% endfor %}
@@ -162,6 +183,31 @@ def create_app(queue: ReviewQueue, token: str, candidates: list[dict[str, Any]],
             return page("write.html", request, status=422, index=index, candidate=candidate, altered=altered, reasons=reasons,
                         subfields=known, chosen=subfield, new_subfield=new_subfield, max_chars=MAX_TEXT_CHARS)
         queue.add({**candidate, "subfield": chosen}, altered, {"author": "human", "by": author}, [])
+        return RedirectResponse("/", status_code=303)
+
+    @app.get("/graded/{index}")
+    def graded(request: Request, index: int) -> Response:
+        require(request)
+        candidate = candidate_at(index)
+        known = known_subfields()
+        return page("graded.html", request, index=index, candidate=candidate, number="", values="", unit="", reasons=[], subfields=known,
+                    chosen=candidate.get("subfield") if candidate.get("subfield") in known else "", new_subfield="")
+
+    @app.post("/graded/{index}")
+    def save_graded(request: Request, index: int, csrf_token: Annotated[str, Form(alias="csrf")], number: Annotated[str, Form(max_length=100)],
+                    values: Annotated[str, Form(max_length=2000)], unit: Annotated[str, Form(max_length=50)] = "",
+                    subfield: Annotated[str, Form(max_length=200)] = "", new_subfield: Annotated[str, Form(max_length=100)] = "") -> Response:
+        author = require(request)
+        csrf.check(request, csrf_token)
+        candidate = candidate_at(index)
+        known = known_subfields()
+        chosen, reasons = choose_subfield(subfield, new_subfield, known)
+        grid = [line for line in values.splitlines() if line.strip()]
+        reasons += check_graded(candidate["text"], number, grid, unit)[1]
+        if reasons:
+            return page("graded.html", request, status=422, index=index, candidate=candidate, number=number, values=values, unit=unit,
+                        reasons=reasons, subfields=known, chosen=subfield, new_subfield=new_subfield)
+        queue.add_graded({**candidate, "subfield": chosen}, number, grid, unit, {"author": "human", "by": author})
         return RedirectResponse("/", status_code=303)
 
     @app.post("/review/{item_id}")

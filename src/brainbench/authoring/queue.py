@@ -1,6 +1,7 @@
 """The review queue: every proposed test case waits for a human to accept, edit or reject it, and
 keeps its provenance (who or what wrote it: a person, or a model id with its prompt) and every review
-decision (who, when, from, to, note); accepted items become a versioned test set."""
+decision (who, when, from, to, note); accepted items become a versioned test set. A graded item (a number of the
+abstract replaced by a slot, with a grid of values: ``brainbench.authoring.graded``) is reviewed the same way."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from brainbench.authoring.edits import check_alteration, combine
+from brainbench.authoring.graded import check_graded, graded_combined
 from brainbench.data.cases import parse_combined
 from brainbench.db import open_database, utc_now
 from brainbench.errors import InputError
@@ -35,6 +37,7 @@ items_table = sa.Table(
     sa.Column("note", sa.Text),  # the last reviewer's
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("reviewed_at", sa.String(32)),
+    sa.Column("grid", sa.Text),  # JSON, graded items only: the number, its values, numeric, answer, unit; altered holds the slot
 )
 decisions_table = sa.Table(
     "decisions", metadata,
@@ -60,6 +63,9 @@ class ReviewConflict(InputError):
 class ReviewQueue:
     def __init__(self, location: str | Path) -> None:
         self.engine, self.display_url = open_database(location, metadata, InputError, "review queue")
+        with self.engine.begin() as connection:  # a queue from before graded items
+            if "grid" not in {column["name"] for column in sa.inspect(connection).get_columns("items")}:
+                connection.execute(sa.text("ALTER TABLE items ADD COLUMN grid TEXT"))
 
     def add(self, candidate: dict[str, Any], altered: str, provenance: dict[str, Any], reasons: list[str]) -> int:
         """Queue a proposal: ``proposed`` if it passed the checks, else ``rejected`` with the reasons."""
@@ -72,6 +78,17 @@ class ReviewQueue:
                "reasons": json.dumps(reasons), "provenance": json.dumps(provenance), "created_at": utc_now()}
         with self.engine.begin() as connection:
             return connection.execute(sa.insert(items_table).values(**row)).inserted_primary_key[0]
+
+    def add_graded(self, candidate: dict[str, Any], number: str, values: list[str], unit: str, provenance: dict[str, Any]) -> int:
+        """Queue a graded case (``check_graded``): ``proposed`` if it passed the checks, else ``rejected`` with the reasons."""
+        row, reasons = check_graded(candidate["text"], number, values, unit)
+        grid = {"number": number, "values": values, "unit": unit} | ({} if row is None else {key: row[key] for key in ("values", "numeric", "answer")})
+        item = {"doi": candidate.get("doi"), "journal": candidate.get("journal"), "subfield": candidate.get("subfield") or "",
+                "original": candidate["text"], "altered": "" if row is None else row["text"],
+                "combined": None if row is None else graded_combined(row), "status": "rejected" if reasons else "proposed",
+                "reasons": json.dumps(reasons), "provenance": json.dumps(provenance), "created_at": utc_now(), "grid": json.dumps(grid)}
+        with self.engine.begin() as connection:
+            return connection.execute(sa.insert(items_table).values(**item)).inserted_primary_key[0]
 
     def items(self, status: str | None = None) -> list[dict[str, Any]]:
         """Queued items (all, or those with ``status``), each with its ``history`` of review decisions, oldest first."""
@@ -96,6 +113,7 @@ class ReviewQueue:
             decisions.setdefault(decision["item_id"], []).append(dict(decision))
         for row in rows:
             row["reasons"], row["provenance"] = json.loads(row["reasons"]), json.loads(row["provenance"])
+            row["grid"] = None if row["grid"] is None else json.loads(row["grid"])
             row["history"] = decisions.get(row["id"], [])
         return rows
 
@@ -123,7 +141,15 @@ class ReviewQueue:
                                      "changing a decision needs a note saying why")
             values: dict[str, Any] = {"status": status, "note": note, "reviewed_at": utc_now()}
             edited = False
-            if status == "accepted":
+            if status == "accepted" and item["grid"] is not None:
+                if altered is not None:
+                    raise InputError(f"item {item_id}", None, "a graded item is not edited as a text: propose it again with other values")
+                grid = item["grid"]
+                _, reasons = check_graded(item["original"], grid["number"], grid["values"], grid["unit"])
+                if reasons:
+                    raise InputError(f"item {item_id}", None, "cannot accept: " + "; ".join(reasons))
+                values["reasons"] = "[]"
+            elif status == "accepted":
                 text = altered if altered is not None else item["altered"]
                 reasons = check_alteration(item["original"], text)
                 if reasons:
@@ -141,32 +167,53 @@ class ReviewQueue:
 DATASET_COLUMNS = ("doi", "journal_section", "original_abstract", "incorrect_abstract", "combined_abstract")
 
 
+def graded_row(item: dict[str, Any]) -> dict[str, Any]:
+    """An accepted graded item as a graded test case (``brainbench.data.grid``'s row)."""
+    grid = item["grid"]
+    return {"doi": item["doi"] or "", "subfield": item["subfield"], "text": item["altered"], "values": grid["values"],
+            "numeric": grid["numeric"], "answer": grid["answer"], "unit": grid["unit"]}
+
+
+def _manifest_item(row: int, item: dict[str, Any]) -> dict[str, Any]:
+    """An item's row in its file, provenance and every review decision, for the manifest."""
+    return {"row": row, "queue_id": item["id"], "doi": item["doi"], **({"number": item["grid"]["number"]} if item["grid"] else {}),
+            "provenance": item["provenance"], "note": item["note"],
+            "decisions": [{key: decision[key] for key in ("reviewer", "decided_at", "from_status", "to_status", "edited", "note")}
+                          for decision in item["history"]]}
+
+
 def build_dataset(queue: ReviewQueue, name: str, version: str, out_dir: Path) -> Path:
-    """Write the accepted items as ``out_dir/<name>-v<version>.csv`` (BrainBench's columns) and a manifest
-    (checksums, counts, each item's provenance); ``brainbench run --dataset`` takes the CSV by path."""
+    """Write the accepted items as ``out_dir/<name>-v<version>.csv`` (BrainBench's columns), the accepted graded items as
+    ``<name>-v<version>.graded.jsonl``, and a manifest (checksums, counts, each item's provenance); ``brainbench run
+    --dataset`` takes either file by path. Returns the CSV's path, or the graded file's when every item is graded."""
     accepted = queue.items("accepted")
     if not accepted:
         raise InputError(queue.display_url, None, "no accepted items to build a test set from")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}-v{version}.csv"
-    if path.exists():
-        raise InputError(path, None, "this version exists already: a released version never changes; choose a new --version")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(DATASET_COLUMNS)
-    for item in accepted:
-        parsed = parse_combined(item["combined"])
-        writer.writerow([item["doi"] or "", item["subfield"], parsed.original, parsed.altered, item["combined"]])
-    path.write_text(buffer.getvalue(), encoding="utf-8")
+    pairs, graded = [item for item in accepted if item["grid"] is None], [item for item in accepted if item["grid"] is not None]
+    path, graded_path = out_dir / f"{name}-v{version}.csv", out_dir / f"{name}-v{version}.graded.jsonl"
+    for existing in (path, graded_path):
+        if existing.exists():
+            raise InputError(existing, None, "this version exists already: a released version never changes; choose a new --version")
+    if pairs:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(DATASET_COLUMNS)
+        for item in pairs:
+            parsed = parse_combined(item["combined"])
+            writer.writerow([item["doi"] or "", item["subfield"], parsed.original, parsed.altered, item["combined"]])
+        path.write_text(buffer.getvalue(), encoding="utf-8")
+    if graded:
+        graded_path.write_text("".join(json.dumps(graded_row(item), ensure_ascii=False) + "\n" for item in graded), encoding="utf-8")
+    checksums = {f"{prefix}sha256": hashlib.sha256(file.read_bytes()).hexdigest() for prefix, file in (("", path), ("graded_", graded_path))
+                 if file.exists()}
     manifest = {
-        "name": name, "version": version, "file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "n_items": len(accepted), "created_at": utc_now(), "columns": list(DATASET_COLUMNS),
+        "name": name, "version": version, **({"file": path.name} if pairs else {}), **({"graded_file": graded_path.name} if graded else {}),
+        **checksums, "n_items": len(pairs), "n_graded": len(graded), "created_at": utc_now(), "columns": list(DATASET_COLUMNS),
         "authors": {kind: sum((item["provenance"].get("author") == "human") == (kind == "human") for item in accepted) for kind in ("human", "model")},
-        "items": [{"row": row, "queue_id": item["id"], "doi": item["doi"], "provenance": item["provenance"], "note": item["note"],
-                   "decisions": [{key: decision[key] for key in ("reviewer", "decided_at", "from_status", "to_status", "edited", "note")}
-                                 for decision in item["history"]]}
-                  for row, item in enumerate(accepted)],
+        "items": [_manifest_item(row, item) for row, item in enumerate(pairs)],
+        "graded_items": [_manifest_item(row, item) for row, item in enumerate(graded)],
     }
     (out_dir / f"{name}-v{version}.manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return path
+    return path if pairs else graded_path

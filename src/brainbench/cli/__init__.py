@@ -6,6 +6,7 @@ from brainbench.cli import (  # noqa: F401  (each registers its command on app)
     corpus,
     finetune,
     integrations,
+    predict,
     published,
     run,
     store,

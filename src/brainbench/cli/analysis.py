@@ -27,6 +27,7 @@ from brainbench.analysis import (
     results_table,
     trials_of,
 )
+from brainbench.analysis.graded import graded_cases, graded_table, has_graded
 from brainbench.cli.app import app, handle_errors, stdout
 from brainbench.data import DATASETS, load_human_study, load_publication_dates
 from brainbench.data.participants import load_human_trials
@@ -269,6 +270,7 @@ def report_command(
         memorisation = [memorisation_scores(table).assign(model=name) for name, run_dir, _, _ in named if (table := read_memorisation(run_dir)) is not None]
         settings = load_settings(data_dir=data_dir)
         dates = load_publication_dates(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline) if datasets == {"brainbench-human"} else None
+        graded_runs = {name: records for name, _, _, records in named if has_graded(records)}
         sections = build_sections(
             results, human_trials_for(datasets, data_dir),
             conditions=pd.concat(by_condition, ignore_index=True),
@@ -277,6 +279,7 @@ def report_command(
             unseen=unseen,
             finetuned=pairs,
             model_set=chosen,
+            graded=(graded_table(graded_runs), graded_cases(graded_runs)) if graded_runs else None,
         )
         write_report(out, f"BrainBench report: {len(named)} run(s)", sections, PERCENT_TABLES)
         written = save_figures(sections, figures) if figures is not None else []

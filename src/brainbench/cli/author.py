@@ -89,6 +89,37 @@ def propose_command(
     stdout.print(f"{kept} of {len(items)} proposals passed the checks and wait for review in {queue}", highlight=False)
 
 
+@author_app.command("propose-graded")
+def propose_graded_command(
+    candidates: Path = typer.Argument(..., help="Candidates (JSONL) from fetch-abstracts or your own."),
+    queue: Path = typer.Option(Path("review.sqlite"), "--queue", help="The review queue (SQLite file or database URL)."),
+    base_url: str | None = typer.Option(None, "--base-url", help="An OpenAI-compatible chat endpoint; without it, a local transformers model."),
+    model: str | None = typer.Option(None, "--model", "-m", help="The chat model (default: the server's only one, or the embedded model)."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY"),
+    limit: int | None = typer.Option(None, "--limit", min=1),
+) -> None:
+    """Ask an instruction model for a graded case of each candidate (a number that states a result and a grid of
+    values for it); check each and queue it for review."""
+    from brainbench.authoring import OpenAIChat, ReviewQueue, TransformersChat
+    from brainbench.authoring.graded import GRADED_PROMPT, propose_grid
+
+    with handle_errors():
+        items = read_candidates(candidates)[:limit]
+        chat = OpenAIChat(base_url, model, api_key=api_key) if base_url else TransformersChat(model)
+        review = ReviewQueue(queue)
+        provenance = {**chat.describe(), "prompt": GRADED_PROMPT}
+        kept = 0
+        with progress_bar("abstracts") as progress:
+            for candidate in progress.track(items, description="proposing"):
+                number, values = propose_grid(chat, candidate["text"])
+                item_id = review.add_graded(candidate, number, values, "", provenance)
+                item = review.item(item_id)
+                kept += item["status"] == "proposed"
+                progress.console.print(f"#{item_id} {candidate.get('doi') or ''}: {number!r} in {values}: "
+                                       + ("proposed" if item["status"] == "proposed" else "rejected: " + "; ".join(item["reasons"])), highlight=False)
+    stdout.print(f"{kept} of {len(items)} graded proposals passed the checks and wait for review in {queue}", highlight=False)
+
+
 @author_app.command("queue")
 def queue_command(queue: Path = typer.Option(Path("review.sqlite"), "--queue"), status: str | None = typer.Option(None, "--status")) -> None:
     """List the review queue."""

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from brainbench.analysis.graded import describe_rps_difference
 from brainbench.cli.app import app, handle_errors, stderr, stdout
 from brainbench.runs import load_run, summarize
 from brainbench.runs.records import with_decision
@@ -54,12 +55,32 @@ def print_summary(summary: dict[str, Any]) -> None:
     table.add_section()
     table.add_row("all", str(summary["n_scored"]), str(summary["n_correct"]), _pct(summary["accuracy"]), f"{_pct(low)}-{_pct(high)}")
     stdout.print(table)
+    if summary.get("graded"):
+        print_graded(summary["graded"])
     if summary.get("tokens_per_s"):
         stdout.print(
             f"scoring time {summary['scoring_elapsed_s']:.1f} s, {summary['tokens_per_s']:.0f} tokens/s, "
             f"{summary['items_per_s']:.2f} items/s",
             highlight=False,
         )
+
+
+def print_graded(graded: dict[str, Any]) -> None:
+    """The forecasts of the graded cases against the uniform grid's (``brainbench.runs.summary.graded_summary``)."""
+    table = Table(title=f"Graded cases ({graded['n']}): the model's distribution over each grid against the uniform one")
+    for column in ("", "model", "uniform grid"):
+        table.add_column(column, justify="left" if not column else "right")
+    uniform = graded["uniform"]
+    table.add_row("mean |predicted mean - truth| / grid range", f"{graded['mae_relative']:.3f}", f"{uniform['mae_relative']:.3f}")
+    table.add_row("ranked probability score (0 best)", f"{graded['rps']:.4f}", f"{uniform['rps']:.4f}")
+    table.add_row("mean rank of the true value", f"{graded['mean_rank']:.2f}", f"{uniform['mean_rank']:.2f}")
+    for percent in (50, 80):
+        low, high = graded[f"coverage_{percent}_ci95"]
+        table.add_row(f"truth inside the central {percent}% interval",
+                      f"{_pct(graded[f'coverage_{percent}'])} ({_pct(low)}-{_pct(high)})", _pct(uniform[f"coverage_{percent}"]))
+        table.add_row("  probability those intervals hold", _pct(graded[f"interval_mass_{percent}"]), _pct(uniform[f"interval_mass_{percent}"]))
+    stdout.print(table)
+    stdout.print(describe_rps_difference(graded["rps_difference"], *graded["rps_difference_ci95"]), highlight=False)
 
 
 @app.command("summary")

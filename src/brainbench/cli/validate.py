@@ -7,24 +7,20 @@ from pathlib import Path
 import typer
 
 from brainbench.cli.app import app, handle_errors, stderr, stdout
-from brainbench.data import DATASETS, inspect_file
-from brainbench.data.fetch import dataset_spec, resolve_dataset_file
+from brainbench.data.load import inspect_dataset
 from brainbench.settings import load_settings
 
 
 @app.command("validate")
 def validate_command(
-    file: str = typer.Argument(..., help="A CSV/JSONL file, or a dataset name such as brainbench-human."),
+    file: str = typer.Argument(..., help="A CSV/JSONL file, or a dataset name such as brainbench-human or brainbench-graded."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files."),
 ) -> None:
     """List all problems (errors and warnings) as file:line: reason; exit 1 if there is any error."""
     with handle_errors():
-        path = Path(file)
-        if file in DATASETS or (not path.exists() and path.suffix == "" and path.parent == Path(".")):
-            spec = dataset_spec(file)  # a name that is none of the datasets' raises, suggesting the close ones
-            settings = load_settings(data_dir=data_dir)
-            path = resolve_dataset_file(spec, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
-        dataset = inspect_file(path)
+        settings = load_settings(data_dir=data_dir)
+        dataset = inspect_dataset(file, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
+        path = dataset.path
     for problem in dataset.problems:
         stdout.print(str(problem), highlight=False, soft_wrap=True, markup=False)
     stderr.print(

@@ -4,7 +4,8 @@ A BrainBench row holds one abstract in which every edit is written as ``[[origin
 or, for a case with N >= 2 versions of its results, ``[[original | alternative 1 | alternative 2]]``
 (``|`` between options; the first is the real one; every edit of a case has the same N). New files
 should write pairs with ``|`` too: a comma cannot separate options that contain commas. A JSONL
-row may instead give the N full texts as ``"options": [...]`` with ``"answer"``: the real one's index.
+row may instead give the N full texts as ``"options": [...]`` with ``"answer"``: the real one's index;
+a graded row gives a ``text`` with one ``{value}`` slot and a grid of ``values`` (``brainbench.data.grid``).
 The paper's parser (``extract_abstract_pair`` in the authors' code) found edits with the regex
 ``\\[\\[(.*?)\\]\\]``, split each on every comma and kept the first two pieces; the released
 ``original_abstract`` / ``incorrect_abstract`` columns were made by it and carry its errors:
@@ -23,6 +24,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
+
+from brainbench.data.grid import SLOT, Grid, grid_from_row
 
 Severity = Literal["error", "warning"]
 TextsMode = Literal["released", "reparsed"]
@@ -70,6 +73,7 @@ class TestCase:
     edits: tuple[Edit, ...]
     line: int  # where the row starts in its file, for messages
     combined: str = ""  # the row's combined_abstract, with its [[original, altered]] edits
+    grid: Grid | None = None  # a graded case's values (brainbench.data.grid); version k holds values[grid.version_order()[k]]
 
     @property
     def original(self) -> str:
@@ -274,16 +278,21 @@ def case_from_row(
 
     ``texts="released"`` scores the row's ``original_abstract`` / ``incorrect_abstract`` when the
     file has them (as the paper did); ``"reparsed"`` always scores the reading of ``combined_abstract``.
-    A row with ``options`` (a JSON list of full texts) and ``answer`` needs no combined text.
+    A row with ``options`` (a JSON list of full texts) and ``answer`` needs no combined text, nor does a graded
+    row (``text`` with a ``{value}`` slot, ``values``, ``numeric``, ``answer``; ``subfield`` may name the journal_section).
     """
     problems: list[Problem] = []
 
     def report(reason: str, severity: Severity = "error") -> None:
         problems.append(Problem(source_name, line, reason, severity, row=item_id if row_index is None else row_index))
 
+    if "journal_section" not in row and "subfield" in row:  # graded files name it subfield
+        row = {**row, "journal_section": row["subfield"]}
     for column in ("doi", "journal_section"):
         if not (row.get(column) or "").strip():
             report(f"'{column}' is {'empty' if column in row else 'missing'}", "warning")
+    if "values" in row:
+        return graded_case(row, item_id, line, case_source, report), problems
     if (row.get("options") or "").strip():
         options = options_from_row(row, report)
         if options is None:
@@ -324,8 +333,22 @@ def case_from_row(
     return _case(row, item_id, line, case_source, options, edits, combined), problems
 
 
+def graded_case(row: dict[str, str], item_id: int, line: int, case_source: str,
+                report: Callable[[str, Severity], None]) -> TestCase | None:
+    """A graded row (``text`` with one slot, ``values``, ``numeric``, ``answer``) as a TestCase whose versions are the
+    text with each value in the slot, the real one first; its one edit is the slot."""
+    read = grid_from_row(row, report)
+    if read is None:
+        return None
+    text, grid = read
+    values = grid.versions()
+    options = tuple(text.replace(SLOT, value) for value in values)
+    edit = Edit(values, (text.index(SLOT),) * len(values))
+    return _case(row, item_id, line, case_source, options, (edit,), grid.combined(text), grid)
+
+
 def _case(row: dict[str, str], item_id: int, line: int, case_source: str, options: tuple[str, ...],
-          edits: tuple[Edit, ...], combined: str) -> TestCase:
+          edits: tuple[Edit, ...], combined: str, grid: Grid | None = None) -> TestCase:
     return TestCase(
         item_id=item_id,
         doi=(row.get("doi") or "").strip(),
@@ -335,4 +358,5 @@ def _case(row: dict[str, str], item_id: int, line: int, case_source: str, option
         edits=edits,
         line=line,
         combined=combined,
+        grid=grid,
     )

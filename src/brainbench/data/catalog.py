@@ -53,6 +53,33 @@ DATASETS: dict[str, DatasetSpec] = {
     )
 }
 
+@dataclass(frozen=True, slots=True)
+class GradedSpec:
+    """A set of graded test cases built at load time from a recipe shipped with brainbench (which number of which
+    item of ``base`` becomes the slot, the grid of values) and the local copy of ``base``: no abstract text is shipped."""
+
+    name: str
+    version: str
+    recipe: str  # file name in brainbench/data/graded/
+    base: str  # the dataset (in DATASETS) whose abstracts the cases are made from
+    description: str
+    n_items: int
+
+
+GRADED_DATASETS: dict[str, GradedSpec] = {
+    spec.name: spec
+    for spec in (
+        GradedSpec(
+            name="brainbench-graded",
+            version="1",
+            recipe="brainbench-graded-v1.recipe.jsonl",
+            base="brainbench-human",
+            description="27 graded cases: a number stated as a result in 23 of brainbench-human's abstracts, with a grid of 5-6 values",
+            n_items=27,
+        ),
+    )
+}
+
 REFERENCE_FILES: dict[str, ReferenceFile] = {
     spec.name: spec
     for spec in (

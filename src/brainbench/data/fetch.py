@@ -7,7 +7,7 @@ import hashlib
 import logging
 from pathlib import Path
 
-from brainbench.data.catalog import DATASETS, DatasetSpec, ReferenceFile
+from brainbench.data.catalog import DATASETS, GRADED_DATASETS, DatasetSpec, ReferenceFile
 from brainbench.data.files import sha256_file
 from brainbench.errors import ChecksumError, DatasetNotFoundError
 from brainbench.io import atomic_open
@@ -19,9 +19,10 @@ def dataset_spec(name: str) -> DatasetSpec:
     """The catalogue entry for ``name``; an unknown name lists the near matches."""
     if name in DATASETS:
         return DATASETS[name]
-    near = difflib.get_close_matches(name, DATASETS, n=3, cutoff=0.75)
+    known = [*DATASETS, *GRADED_DATASETS]
+    near = difflib.get_close_matches(name, known, n=3, cutoff=0.75)
     hint = f" Did you mean {', '.join(near)}?" if near else ""
-    raise DatasetNotFoundError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}.{hint} A file path works too.")
+    raise DatasetNotFoundError(f"unknown dataset {name!r}; known: {', '.join(known)}.{hint} A file path works too.")
 
 
 def _verified(path: Path, spec: ReferenceFile, where: str) -> Path:

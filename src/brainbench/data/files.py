@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from brainbench.data.cases import REQUIRED_COLUMNS, Problem, TestCase, TextsMode, case_from_row
+from brainbench.data.grid import GRADED_COLUMNS
 from brainbench.errors import InputError, InputErrors
 
 
@@ -101,7 +102,10 @@ def parse_cases(
 ) -> tuple[int, list[TestCase], list[Problem]]:
     """Parse a whole file's text: (number of rows, scorable cases, all problems). Pure."""
     columns, rows, problems = read_rows(text, source, fmt)
-    required = [c for c in REQUIRED_COLUMNS if not (c == "combined_abstract" and "options" in columns)]
+    if "values" in columns:  # graded cases
+        required = [*GRADED_COLUMNS, *([] if "subfield" in columns else ["journal_section"])]
+    else:
+        required = [c for c in REQUIRED_COLUMNS if not (c == "combined_abstract" and "options" in columns)]
     missing = [c for c in required if c not in columns]
     if missing and rows:
         problems.append(Problem(source, 1, f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}"))
@@ -183,11 +187,15 @@ def load_cases(path: Path, *, name: str | None = None, case_source: str = "user"
     Rows with problems that still have texts to score (a repaired bracket, an ambiguous comma, or
     released columns) load; their problems stay in ``Dataset.problems`` for the caller to report.
     """
-    dataset = inspect_file(path, case_source=case_source, texts=texts)
+    dataset = require_scorable(inspect_file(path, case_source=case_source, texts=texts))
+    return dataset if name is None else replace(dataset, name=name)
+
+
+def require_scorable(dataset: Dataset) -> Dataset:
+    """``dataset`` if every row with an error still loaded (a repaired or released reading); else InputErrors
+    listing the errors of the rows that did not."""
     loaded_lines = {case.line for case in dataset.cases}
     blocking = [str(p) for p in dataset.errors if p.line not in loaded_lines]
     if blocking or not dataset.cases:
         raise InputErrors(blocking or [f"{dataset.name}: no scorable test cases"])
-    if name is not None:
-        dataset = replace(dataset, name=name)
     return dataset

@@ -11,9 +11,10 @@ import pandas as pd
 import platformdirs
 
 from brainbench.data.cases import TextsMode
-from brainbench.data.catalog import DATASETS, REFERENCE_FILES
+from brainbench.data.catalog import DATASETS, GRADED_DATASETS, REFERENCE_FILES
 from brainbench.data.fetch import dataset_spec, resolve_dataset_file
-from brainbench.data.files import Dataset, load_cases
+from brainbench.data.files import Dataset, inspect_file, load_cases
+from brainbench.data.graded import inspect_graded, load_graded
 from brainbench.errors import DatasetNotFoundError
 
 
@@ -25,11 +26,15 @@ def load_dataset(
     offline: bool = False,
     texts: TextsMode = "released",
 ) -> Dataset:
-    """Load a published dataset by name (``brainbench-human``, ``brainbench-gpt4``) or a CSV/JSONL file by path.
+    """Load a published dataset by name (``brainbench-human``, ``brainbench-gpt4``), a graded one built from them
+    (``brainbench-graded``) or a CSV/JSONL file by path.
 
     Named datasets are looked up in ``data_dir`` (a local mirror), then the user cache, then
     downloaded and checked against their sha256.
     """
+    cache = cache_dir or Path(platformdirs.user_cache_dir("brainbench"))
+    if str(name_or_path) in GRADED_DATASETS:
+        return load_graded(GRADED_DATASETS[str(name_or_path)], data_dir=data_dir, cache_dir=cache, offline=offline)
     path = Path(name_or_path)
     if str(name_or_path) not in DATASETS:
         if path.is_file():
@@ -37,13 +42,21 @@ def load_dataset(
         if path.suffix.lower() in {".csv", ".jsonl", ".ndjson"} or path.parent != Path("."):
             raise DatasetNotFoundError(f"{path}: no such file")
     spec = dataset_spec(str(name_or_path))  # an unknown name raises, listing near matches
-    path = resolve_dataset_file(
-        spec,
-        data_dir=data_dir,
-        cache_dir=cache_dir or Path(platformdirs.user_cache_dir("brainbench")),
-        offline=offline,
-    )
+    path = resolve_dataset_file(spec, data_dir=data_dir, cache_dir=cache, offline=offline)
     return load_cases(path, name=spec.name, case_source=spec.source, texts=texts)
+
+
+def inspect_dataset(name_or_path: str | Path, *, data_dir: Path | None = None, cache_dir: Path | None = None,
+                    offline: bool = False) -> Dataset:
+    """Every problem of a file by path, or of a dataset by name (``brainbench validate``); raises only if unreadable."""
+    cache = cache_dir or Path(platformdirs.user_cache_dir("brainbench"))
+    name, path = str(name_or_path), Path(name_or_path)
+    if name in GRADED_DATASETS:
+        return inspect_graded(GRADED_DATASETS[name], data_dir=data_dir, cache_dir=cache, offline=offline)
+    if name in DATASETS or (not path.exists() and path.suffix == "" and path.parent == Path(".")):
+        spec = dataset_spec(name)  # a name that is none of the datasets' raises, suggesting the close ones
+        path = resolve_dataset_file(spec, data_dir=data_dir, cache_dir=cache, offline=offline)
+    return inspect_file(path)
 
 
 # Problems of the published files that the paper scored as they are (see the README's "known quirks").

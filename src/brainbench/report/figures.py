@@ -306,3 +306,51 @@ def plot_teams(teams: pd.DataFrame) -> Figure:
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def plot_graded(table: pd.DataFrame, cases: pd.DataFrame) -> Figure:
+    """Graded cases. Left: how often the true value fell inside the central 50% and 80% intervals (Wilson 95% CI)
+    against the nominal level, with the probability those intervals held and the uniform grid's coverage. Right: the
+    predicted mean (± SD) against the truth, each on its grid's scale (0: lowest value, 1: highest), and the uniform
+    grid's mean."""
+    fig, (coverage_ax, truth_ax) = plt.subplots(1, 2, figsize=(11, 4.6))
+    nominal = np.array([0.5, 0.8])
+    coverage_ax.plot([0.4, 1.0], [0.4, 1.0], color="grey", linestyle="--", linewidth=1, label="coverage = nominal")
+    for index, (model, row) in enumerate(table.iterrows()):
+        colour = PALETTE[index % len(PALETTE)]
+        shift = (index - (len(table) - 1) / 2) * 0.012
+        covered = np.array([row["coverage_50"], row["coverage_80"]])
+        errors = np.clip(np.vstack([covered - [row["coverage_50_ci95_low"], row["coverage_80_ci95_low"]],
+                                    [row["coverage_50_ci95_high"], row["coverage_80_ci95_high"]] - covered]), 0, None)  # rounding at 0 or 1
+        coverage_ax.errorbar(nominal + shift, covered, yerr=errors, fmt="o-", color=colour, capsize=3, label=f"{_short(model)}: coverage")
+        coverage_ax.plot(nominal + shift + 0.02, [row["interval_mass_50"], row["interval_mass_80"]], "D", fillstyle="none", markersize=7,
+                         color=colour, label=f"{_short(model)}: probability the intervals held")
+    uniform = table.iloc[0]
+    coverage_ax.plot(nominal, [uniform["coverage_50_uniform"], uniform["coverage_80_uniform"]], "s", color="black", fillstyle="none",
+                     markersize=8, label="uniform grid: coverage")
+    coverage_ax.set_xticks(nominal, ["50%", "80%"])
+    coverage_ax.set_xlim(0.35, 0.95)
+    coverage_ax.set_ylim(0.0, 1.05)
+    coverage_ax.set_xlabel("nominal central interval")
+    coverage_ax.set_ylabel("share of cases with the truth inside")
+    coverage_ax.set_title("Interval coverage", fontsize=10)
+    coverage_ax.legend(frameon=False, fontsize=7, loc="lower right")
+    truth_ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    truth_ax.axhline(0.5, color="grey", linewidth=0.6, linestyle=":")
+    truth_ax.scatter(cases["truth_position"], cases["uniform_mean_position"], marker="x", s=22, color="black", alpha=0.6, zorder=3,
+                     label="the uniform grid's mean")
+    for index, (model, group) in enumerate(cases.groupby("model", sort=False)):
+        jitter = (index - (cases["model"].nunique() - 1) / 2) * 0.01
+        truth_ax.errorbar(group["truth_position"] + jitter, group["mean_position"], yerr=group["sd_position"], fmt="o", markersize=4,
+                          alpha=0.8, capsize=2, color=PALETTE[index % len(PALETTE)], label=_short(model))
+    truth_ax.set_xlim(-0.05, 1.05)
+    truth_ax.set_ylim(-0.05, 1.05)
+    truth_ax.set_xlabel("true value (0: the grid's lowest value, 1: its highest)")
+    truth_ax.set_ylabel("predicted mean ± SD (same scale)")
+    truth_ax.set_title("Predicted mean against the truth", fontsize=10)
+    truth_ax.legend(frameon=False, fontsize=7, loc="upper left")
+    for ax in (coverage_ax, truth_ax):
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle("Graded cases: the model's distribution over each grid of values")
+    fig.tight_layout()
+    return fig

@@ -23,6 +23,7 @@ from brainbench.analysis import (
     publication_date_correlation,
     team_analysis,
 )
+from brainbench.analysis.graded import describe_rps_difference
 from brainbench.analysis.memorisation import SCORE_NAMES
 from brainbench.errors import AnalysisError
 from brainbench.report.figures import (
@@ -33,6 +34,7 @@ from brainbench.report.figures import (
     plot_calibration,
     plot_chat_and_size,
     plot_context,
+    plot_graded,
     plot_memorisation,
     plot_publication_dates,
     plot_subfields,
@@ -53,6 +55,7 @@ def build_sections(
     unseen: str | None = None,
     finetuned: list[tuple[str, str]] | None = None,
     model_set: list[str] | None = None,
+    graded: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> list[Section]:
     """The paper's results for ``results`` (full-abstract runs) and, where given, the human experts'
     trials, runs under other conditions (results rows with a ``condition`` column, full ones
@@ -60,7 +63,8 @@ def build_sections(
     items' publication dates. ``unseen`` names the reference corpus that the memorisation verdicts
     measure against (default: the altered versions). ``finetuned`` pairs (base, tuned) run names for Fig 5.
     ``model_set``: what the headline mean and the tests are over (``comparison_tables``' default: the
-    paper's 15 models whenever all have runs, else every run); other runs are shown beside it, labelled."""
+    paper's 15 models whenever all have runs, else every run); other runs are shown beside it, labelled.
+    ``graded``: (``graded_table``, ``graded_cases``) of the runs with graded cases."""
     tables = comparison_tables(results, human_trials, model_set)
     accuracy_columns = ["n", "n_correct", "accuracy", "sem", "ci95_low", "ci95_high"]
     paper_set = tables["model_set"] == list(PAPER_MODEL_SET)
@@ -130,7 +134,62 @@ def build_sections(
         sections.append(memorisation_section(memorisation, unseen))
     if publication_dates is not None and not results.empty:
         sections.append(publication_date_section(results, publication_dates))
+    if graded is not None and not graded[0].empty:
+        sections.append(graded_section(*graded))
     return sections
+
+
+def describe_graded(table: pd.DataFrame) -> str:
+    """One sentence per run: its RPS against the uniform grid's, and its coverage against nominal."""
+    return " ".join(
+        f"{model} ({int(row['n'])} cases): RPS {row['rps']:.4f} against the uniform grid's {row['rps_uniform']:.4f}; "
+        + describe_rps_difference(row["rps_difference"], row["rps_difference_ci95_low"], row["rps_difference_ci95_high"])
+        + f". The truth fell inside its central 50% and 80% intervals in {100 * row['coverage_50']:.0f}% and "
+        f"{100 * row['coverage_80']:.0f}% of cases (uniform grid: {100 * row['coverage_50_uniform']:.0f}% and "
+        f"{100 * row['coverage_80_uniform']:.0f}%), intervals that held {100 * row['interval_mass_50']:.0f}% and "
+        f"{100 * row['interval_mass_80']:.0f}% of its probability."
+        for model, row in table.iterrows()
+    )
+
+
+GRADED_MEASURES = {  # row label -> (the model's column, the uniform grid's column or None) of graded_table
+    "cases": ("n", "n"),
+    "RPS (0 best)": ("rps", "rps_uniform"),
+    "RPS model - uniform": ("rps_difference", None),
+    "  95% CI low": ("rps_difference_ci95_low", None),
+    "  95% CI high": ("rps_difference_ci95_high", None),
+    "|mean - truth| / grid range": ("mae_relative", "mae_relative_uniform"),
+    "mean rank of the truth": ("mean_rank", "mean_rank_uniform"),
+    "truth inside the 50% interval": ("coverage_50", "coverage_50_uniform"),
+    "  probability the 50% intervals held": ("interval_mass_50", "interval_mass_50_uniform"),
+    "truth inside the 80% interval": ("coverage_80", "coverage_80_uniform"),
+    "  probability the 80% intervals held": ("interval_mass_80", "interval_mass_80_uniform"),
+}
+
+
+def graded_measures(table: pd.DataFrame) -> pd.DataFrame:
+    """``graded_table`` turned on its side: one row per measure, a column per run and one for its uniform grid."""
+    columns = {}
+    for model, row in table.iterrows():
+        columns[model] = [row[mine] for mine, _ in GRADED_MEASURES.values()]
+        columns[f"{model}: uniform grid"] = [row[uniform] if uniform else float("nan") for _, uniform in GRADED_MEASURES.values()]
+    return pd.DataFrame(columns, index=pd.Index(list(GRADED_MEASURES), name="measure"))
+
+
+def graded_section(table: pd.DataFrame, cases: pd.DataFrame) -> Section:
+    shown = cases[["model", "item_id", "subfield", "unit", "truth", "mean", "sd", "rank", "n_values", "in_50", "in_80", "rps", "rps_uniform"]]
+    return Section(
+        "Graded results: predicted mean and spread",
+        text="Each graded case is an abstract whose result is a number, scored with each value of a grid in its slot. The "
+        "model's distribution over the grid is the softmax of each version's score under the decision rule (mean "
+        "log-likelihood per token for ppl): a relative probability, not a calibrated one. Under ppl the differences "
+        "between versions are divided by the abstract's length, so the distribution stays close to uniform; the sum rule "
+        "gives each text's own probability. From it: the predicted mean and SD, the true value's rank, the central 50% "
+        "and 80% intervals (on a grid they hold at least that much probability) and the ranked probability score (RPS, "
+        "0 best), each set against the uniform grid, which knows nothing. " + describe_graded(table),
+        figures={"fig_graded": plot_graded(table, cases)},
+        tables={"Graded cases: each run against the uniform grid": graded_measures(table), "Each graded case": shown.set_index("model")},
+    )
 
 
 def families_section(chat: dict, by_size: dict) -> Section:

@@ -66,7 +66,8 @@ class RunPlan:
         return self.shard is None or case.item_id % self.shard[1] == self.shard[0]
 
     def run_cases(self) -> list[RunCase]:
-        return [RunCase(case.item_id, case.doi, case.subfield, case.source, tuple(map(text_key, self.texts(case))), self.shown[case.item_id])
+        return [RunCase(case.item_id, case.doi, case.subfield, case.source, tuple(map(text_key, self.texts(case))), self.shown[case.item_id],
+                        grid=case.grid.to_json() if case.grid else None)
                 for case in self.cases]
 
 

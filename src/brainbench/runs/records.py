@@ -8,7 +8,8 @@ each position (A, B, ...) and ``label`` where the real one was. The decision fie
 ``with_decision`` derives them again under another rule, without scoring anything. Pairs also keep
 the paper's fields: ``nll_original``, ``nll_altered``, ``ntokens_original``, ``ntokens_altered``,
 ``ppl_original``, ``ppl_altered``, ``ppl_a``, ``ppl_b``. With N > 2 versions ``ppl_altered`` is the
-mean PPL of the altered ones.
+mean PPL of the altered ones. A graded case's record also holds its ``grid`` (values, numbers, answer, unit) and the
+``forecast`` derived from it under the rule (``brainbench.runs.graded``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from brainbench.runs.graded import record_forecast
 from brainbench.runs.store import RunCase, StoredScore
 from brainbench.scoring.choice import combine_answers
 from brainbench.scoring.rules import LETTERS, Decision, OptionScore, decide
@@ -25,8 +27,9 @@ RECORD_SCHEMA = 2
 
 
 def case_fields(case: RunCase, status: str) -> dict[str, Any]:
-    return {"item_id": case.item_id, "doi": case.doi, "subfield": case.subfield, "source": case.source, "status": status,
-            "label": case.label, "n_options": len(case.shown), "shown": list(case.shown)}
+    fields = {"item_id": case.item_id, "doi": case.doi, "subfield": case.subfield, "source": case.source, "status": status,
+              "label": case.label, "n_options": len(case.shown), "shown": list(case.shown)}
+    return fields if case.grid is None else {**fields, "grid": case.grid}
 
 
 def option_scores(stored: Sequence[StoredScore]) -> list[OptionScore]:
@@ -94,6 +97,8 @@ def with_decision(record: dict[str, Any], normalisation: str = "ppl") -> dict[st
             "ntokens_original": original.n_tokens, "ntokens_altered": altered.n_tokens,
             "ppl_a": options[shown[0]].ppl, "ppl_b": options[shown[1]].ppl,
         }
+    if record.get("grid"):
+        derived["forecast"] = record_forecast(options, record["grid"], normalisation)
     return {**record, **derived}
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,7 @@ run_cases_table = sa.Table(
     sa.Column("options", sa.Text, nullable=False),  # JSON: sha256 of each version's scored text, the real one first
     sa.Column("shown", sa.Text, nullable=False),  # JSON: the version at each position (A, B, ...)
     sa.Column("error", sa.Text),  # why the case could not be scored, until it is
+    sa.Column("grid", sa.Text),  # JSON: a graded case's values, numbers, answer and unit (NULL for other cases)
 )
 # Stores from before N-option cases kept pairs here; they are copied into run_cases when such a store opens.
 _LEGACY_RUN_ITEMS = "run_items"
@@ -110,6 +111,7 @@ class RunCase:
     options: tuple[str, ...]  # sha256 of each version's text, the real one first
     shown: tuple[int, ...]  # the version at each position (A, B, ...)
     error: str | None = None
+    grid: dict[str, Any] | None = field(default=None, hash=False)  # a graded case's Grid.to_json()
 
     @property
     def label(self) -> int:
@@ -118,7 +120,8 @@ class RunCase:
 
     def row(self, run_key: str) -> dict[str, Any]:
         return {"run_key": run_key, "item_id": self.item_id, "doi": self.doi, "subfield": self.subfield, "source": self.source,
-                "options": json.dumps(list(self.options)), "shown": json.dumps(list(self.shown)), "error": self.error}
+                "options": json.dumps(list(self.options)), "shown": json.dumps(list(self.shown)), "error": self.error,
+                "grid": None if self.grid is None else json.dumps(self.grid)}
 
 
 @dataclass(frozen=True)
@@ -139,13 +142,18 @@ class ResultsStore:
             raise RunError(f"results store: {self.engine.dialect.name} is not supported (SQLite or PostgreSQL)")
         if create:
             self._migrate()
+        # a store opened only for reading may predate graded cases: its run_cases has no grid column
+        self._has_grid = create or "grid" in {column["name"] for column in sa.inspect(self.engine).get_columns("run_cases")}
 
     def _migrate(self) -> None:
-        """Bring a store written by an older brainbench up to date: add ``scores.n_bytes``, copy pair runs into run_cases."""
+        """Bring a store written by an older brainbench up to date: add ``scores.n_bytes`` and ``run_cases.grid``, copy
+        pair runs into run_cases."""
         with self.engine.begin() as connection:
             inspector = sa.inspect(connection)
             if "n_bytes" not in {column["name"] for column in inspector.get_columns("scores")}:
                 connection.execute(sa.text("ALTER TABLE scores ADD COLUMN n_bytes INTEGER"))
+            if "grid" not in {column["name"] for column in inspector.get_columns("run_cases")}:
+                connection.execute(sa.text("ALTER TABLE run_cases ADD COLUMN grid TEXT"))
             if _LEGACY_RUN_ITEMS in inspector.get_table_names():
                 connection.execute(sa.text(
                     "INSERT INTO run_cases (run_key, item_id, doi, subfield, source, options, shown, error) "
@@ -277,13 +285,15 @@ class ResultsStore:
         return json.loads(info)
 
     def run_cases(self, run_key: str) -> list[RunCase]:
-        columns = [run_cases_table.c[name] for name in ("item_id", "doi", "subfield", "source", "options", "shown", "error")]
+        names = ("item_id", "doi", "subfield", "source", "options", "shown", "error", *(("grid",) if self._has_grid else ()))
         with self.engine.begin() as connection:
             rows = connection.execute(
-                sa.select(*columns).where(run_cases_table.c.run_key == run_key).order_by(run_cases_table.c.item_id)
+                sa.select(*(run_cases_table.c[name] for name in names)).where(run_cases_table.c.run_key == run_key)
+                .order_by(run_cases_table.c.item_id)
             ).all()
-        return [RunCase(item_id, doi, subfield, source, tuple(json.loads(options)), tuple(json.loads(shown)), error)
-                for item_id, doi, subfield, source, options, shown, error in rows]
+        return [RunCase(item_id, doi, subfield, source, tuple(json.loads(options)), tuple(json.loads(shown)), error,
+                        json.loads(grid[0]) if grid and grid[0] is not None else None)
+                for item_id, doi, subfield, source, options, shown, error, *grid in rows]
 
     def is_complete(self, run_key: str, item_ids: Iterable[int] | None = None) -> bool:
         """Whether every case of the run (those of ``item_ids``, which must all be registered) is scored or recorded as an error."""

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from brainbench.runs.graded import INTERVALS, uniform_forecast
 from brainbench.runs.records import chance, choice_stats
 
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
@@ -46,11 +47,47 @@ def accuracy_by_subfield(records: Iterable[dict[str, Any]]) -> dict[str, dict[st
     return {subfield: accuracy_stats(groups[subfield]) for subfield in sorted(groups)}
 
 
+def forecast_scores(forecasts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The mean of each forecast measure over cases (``brainbench.runs.graded``), coverage with its Wilson 95% CI."""
+    n = len(forecasts)
+    scores: dict[str, Any] = {"mae_relative": sum(f["relative_error"] for f in forecasts) / n,
+                              "rps": sum(f["rps"] for f in forecasts) / n, "mean_rank": sum(f["rank"] for f in forecasts) / n}
+    for coverage in INTERVALS:
+        percent = round(100 * coverage)
+        inside = sum(bool(f[f"in_{percent}"]) for f in forecasts)
+        scores[f"coverage_{percent}"] = inside / n
+        scores[f"coverage_{percent}_ci95"] = list(wilson_interval(inside, n))
+        scores[f"interval_mass_{percent}"] = sum(f[f"mass_{percent}"] for f in forecasts) / n
+    return scores
+
+
+def graded_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The forecasts of a run's scored graded cases against the uniform grid's: mean relative absolute error of
+    the predicted mean, mean ranked probability score, 50% and 80% interval coverage (nominal: 0.5 and 0.8; on a
+    grid the intervals hold at least that much probability, ``interval_mass_*``), and the paired difference of
+    RPS, model - uniform, with a t 95% CI (negative: the model beats ignorance). None without graded cases."""
+    graded = [record for record in records if record["status"] == "ok" and record.get("forecast")]
+    if not graded:
+        return None
+    model, uniform = [record["forecast"] for record in graded], [uniform_forecast(record["grid"]) for record in graded]
+    differences = [m["rps"] - u["rps"] for m, u in zip(model, uniform)]
+    mean_difference = sum(differences) / len(differences)
+    half_width = math.nan
+    if len(differences) > 1:
+        from scipy import stats
+
+        sd = math.sqrt(sum((d - mean_difference) ** 2 for d in differences) / (len(differences) - 1))
+        half_width = float(stats.t.ppf(0.975, len(differences) - 1)) * sd / math.sqrt(len(differences))
+    return {"n": len(graded), **forecast_scores(model), "uniform": forecast_scores(uniform),
+            "rps_difference": mean_difference, "rps_difference_ci95": [mean_difference - half_width, mean_difference + half_width]}
+
+
 def summarize(records: Sequence[dict[str, Any]], run_info: dict[str, Any], n_requested: int | None = None) -> dict[str, Any]:
     """summary.json: accuracy over scored items (ties count as wrong) against chance, by subfield, timing and the
     run's metadata. ``records`` carry the decisions of one rule (``runs.records.with_decision``).
 
-    Items that could not be scored are counted in ``n_errors`` and left out of the accuracy. A run with
+    Items that could not be scored are counted in ``n_errors`` and left out of the accuracy. Graded cases add
+    ``graded`` (``graded_summary``). A run with
     fewer records than the items it was asked for (``n_requested``, default run.json's) is ``partial``.
     """
     scored = [record for record in records if record["status"] == "ok"]
@@ -81,5 +118,6 @@ def summarize(records: Sequence[dict[str, Any]], run_info: dict[str, Any], n_req
         "items_per_s": len(timed) / elapsed if elapsed > 0 else None,
         "errors": {str(record["item_id"]): record["error"] for record in records if record["status"] == "error"},
         **({"choice": choice_stats(records)} if run_info.get("protocol") == "choice" else {}),
+        **({"graded": graded} if (graded := graded_summary(scored)) else {}),
         "run": run_info,
     }
