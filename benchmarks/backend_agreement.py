@@ -52,8 +52,23 @@ def _start_server(model: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2",
-               "--host", "127.0.0.1", "--port", str(port), "--logits_all", "true", "--n_ctx", "2048"]
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--model_alias",
+        "smollm2",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--logits_all",
+        "true",
+        "--n_ctx",
+        "2048",
+    ]
     server = subprocess.Popen(command, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     for _ in range(240):
@@ -80,7 +95,9 @@ def compare(ppls: np.ndarray, reference: np.ndarray) -> dict[str, float | int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=200)
-    parser.add_argument("--server-items", type=int, default=10, help="the server takes ~30 s an item: it sorts the vocabulary per token")
+    parser.add_argument(
+        "--server-items", type=int, default=10, help="the server takes ~30 s an item: it sorts the vocabulary per token"
+    )
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "backend_agreement.json")
     args = parser.parse_args()
@@ -125,13 +142,23 @@ def main() -> None:
     rows["transformers"]["accuracy"] = compare(ppls["transformers"], ppls["transformers"])["accuracy"]
 
     print(f"\n{len(pairs)} items, {platform.processor() or platform.machine()}")
-    print(f"{'backend':<20}{'items/s':>9}{'vs':>18}{'max rel':>10}{'median rel':>12}{'same choices':>14}{'accuracy':>10}")
+    print(
+        f"{'backend':<20}{'items/s':>9}{'vs':>18}{'max rel':>10}{'median rel':>12}{'same choices':>14}{'accuracy':>10}"
+    )
     for name, row in rows.items():
-        versus = (f"{row['against']:>18}{row['max_rel_ppl_diff']:>10.2e}{row['median_rel_ppl_diff']:>12.2e}"
-                  f"{row['same_choices']:>10}/{len(ppls[name]):<3}") if "against" in row else " " * 54
+        versus = (
+            (
+                f"{row['against']:>18}{row['max_rel_ppl_diff']:>10.2e}{row['median_rel_ppl_diff']:>12.2e}"
+                f"{row['same_choices']:>10}/{len(ppls[name]):<3}"
+            )
+            if "against" in row
+            else " " * 54
+        )
         print(f"{name:<20}{row['items_per_s']:>9.3f}{versus}{row['accuracy']:>10.3f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"items": len(pairs), "machine": platform.machine(), "backends": rows}, indent=2) + "\n")
+    args.out.write_text(
+        json.dumps({"items": len(pairs), "machine": platform.machine(), "backends": rows}, indent=2) + "\n"
+    )
     print(f"written {args.out}")
 
 

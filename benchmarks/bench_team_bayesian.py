@@ -36,7 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-DATA_DIR = Path(os.environ.get("BRAINBENCH_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "brainbench")
+DATA_DIR = Path(
+    os.environ.get("BRAINBENCH_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "brainbench"
+)
 MODELS = ("mistralai--Mistral-7B-v0.1", "meta-llama--Llama-2-7b-hf")
 DATASETS = {"human": ("brainbench-human", "human_abstracts"), "gpt4": ("brainbench-gpt4", "llm_abstracts")}
 WARMUP, SAMPLES, CHAINS, SEED = 500, 500, 2, 0
@@ -76,20 +78,35 @@ def model(evidence, chose_b, confidence, label):
     t1 = numpyro.sample("t1", dist.HalfNormal(3))
     gap = numpyro.sample("gap", dist.HalfNormal(3))
     sign = 2 * label - 1
-    numpyro.factor("trials", jnp.sum(trial_log_likelihood((mu_m, sigma_m, mu_h, rho, t1, t1 + gap), evidence, chose_b, confidence, sign)))
+    numpyro.factor(
+        "trials",
+        jnp.sum(trial_log_likelihood((mu_m, sigma_m, mu_h, rho, t1, t1 + gap), evidence, chose_b, confidence, sign)),
+    )
 
 
-def fit_and_predict(train: dict, test: dict, warmup: int, samples: int, chains: int, seed: int) -> tuple[np.ndarray, dict]:
+def fit_and_predict(
+    train: dict, test: dict, warmup: int, samples: int, chains: int, seed: int
+) -> tuple[np.ndarray, dict]:
     """Posterior probability that B is the original for each test trial, and the fit's diagnostics."""
     import jax
     from numpyro.diagnostics import summary
     from numpyro.infer import MCMC, NUTS
 
-    mcmc = MCMC(NUTS(model), num_warmup=warmup, num_samples=samples, num_chains=chains, chain_method="sequential", progress_bar=False)
+    mcmc = MCMC(
+        NUTS(model),
+        num_warmup=warmup,
+        num_samples=samples,
+        num_chains=chains,
+        chain_method="sequential",
+        progress_bar=False,
+    )
     mcmc.run(jax.random.PRNGKey(seed), train["evidence"], train["chose_b"], train["confidence"], train["label"])
     draws = mcmc.get_samples()
     stats = summary(mcmc.get_samples(group_by_chain=True))
-    params = tuple(draws[name][:, None] for name in ("mu_m", "sigma_m", "mu_h", "rho", "t1")) + ((draws["t1"] + draws["gap"])[:, None],)
+    params = (
+        *tuple(draws[name][:, None] for name in ("mu_m", "sigma_m", "mu_h", "rho", "t1")),
+        (draws["t1"] + draws["gap"])[:, None],
+    )
     args = (test["evidence"][None], test["chose_b"][None], test["confidence"][None])
     log_ratio = trial_log_likelihood(params, *args, 1.0) - trial_log_likelihood(params, *args, -1.0)
     diagnostics = {
@@ -115,7 +132,9 @@ def compare(dataset_key: str, data_dir: Path, work: Path, args: argparse.Namespa
         out = work / dataset_key / name
         import_published(data_dir / "published_results" / name / folder, dataset, name, out)
         runs[name] = load_run(out)[1]
-    data = team_trials(results_table(runs), trials_of(load_human_study(data_dir=data_dir, offline=True), dataset_key), SEED)
+    data = team_trials(
+        results_table(runs), trials_of(load_human_study(data_dir=data_dir, offline=True), dataset_key), SEED
+    )
     label = data.trials["label"].to_numpy()
     items = data.trials["doi"].tolist()
     fold_of = item_folds(items, 5, SEED)
@@ -133,7 +152,9 @@ def compare(dataset_key: str, data_dir: Path, work: Path, args: argparse.Namespa
             train, test = fold != k, fold == k
             columns = {"evidence": raw / raw[train].std(), "chose_b": chose_b, "confidence": confidence, "label": label}
             train_data, test_data = ({key: value[rows] for key, value in columns.items()} for rows in (train, test))
-            probability[test], fold_diagnostics = fit_and_predict(train_data, test_data, args.warmup, args.samples, args.chains, SEED + k)
+            probability[test], fold_diagnostics = fit_and_predict(
+                train_data, test_data, args.warmup, args.samples, args.chains, SEED + k
+            )
             diagnostics.append(fold_diagnostics)
         elapsed = time.perf_counter() - started
         bayesian = (probability > 0.5).astype(int) == label
@@ -142,16 +163,24 @@ def compare(dataset_key: str, data_dir: Path, work: Path, args: argparse.Namespa
         low, high = percentile_ci(draws["bayesian"] - draws["logistic"])
         rows.append(
             {
-                "dataset": dataset_name, "model": name, "n_trials": len(label), "n_items": len(set(items)),
-                "human_accuracy": float(human_correct.mean()), "model_accuracy": float(data.correct[name].mean()),
-                "logistic_accuracy": float(logistic.mean()), "bayesian_accuracy": float(bayesian.mean()),
+                "dataset": dataset_name,
+                "model": name,
+                "n_trials": len(label),
+                "n_items": len(set(items)),
+                "human_accuracy": float(human_correct.mean()),
+                "model_accuracy": float(data.correct[name].mean()),
+                "logistic_accuracy": float(logistic.mean()),
+                "bayesian_accuracy": float(bayesian.mean()),
                 "bayesian_minus_logistic": float(bayesian.mean() - logistic.mean()),
-                "bayesian_minus_logistic_ci95": [low, high], "bayesian_fit_s": elapsed, "folds": diagnostics,
+                "bayesian_minus_logistic_ci95": [low, high],
+                "bayesian_fit_s": elapsed,
+                "folds": diagnostics,
             }
         )
         print(
             f"{dataset_key:6s} {name:28s} human {human_correct.mean():.3f}  model {data.correct[name].mean():.3f}  "
-            f"logistic {logistic.mean():.3f}  bayesian {bayesian.mean():.3f}  difference {bayesian.mean() - logistic.mean():+.3f} "
+            f"logistic {logistic.mean():.3f}  bayesian {bayesian.mean():.3f}  difference "
+            f"{bayesian.mean() - logistic.mean():+.3f} "
             f"(95% CI {low:+.3f} to {high:+.3f})  max r_hat {max(d['max_r_hat'] for d in diagnostics):.3f}  "
             f"divergences {sum(d['divergences'] for d in diagnostics)}  {elapsed:.0f} s"
         )
@@ -170,13 +199,22 @@ def main() -> None:
         rows = [row for key in args.datasets.split(",") for row in compare(key, args.data_dir, Path(work), args)]
     out = Path(__file__).resolve().parent / "results" / "bench_team_bayesian.json"
     settings = {
-        "sampler": "numpyro NUTS", "num_warmup": args.warmup, "num_samples": args.samples, "num_chains": args.chains,
-        "chain_method": "sequential", "seed": SEED, "folds": "grouped 5-fold by item, seed 0",
-        "priors": "mu_m, mu_h ~ Normal(0, 10); sigma_m ~ Uniform(0, 15); rho ~ Uniform(-1, 1); t1, t2 - t1 ~ HalfNormal(3)",
+        "sampler": "numpyro NUTS",
+        "num_warmup": args.warmup,
+        "num_samples": args.samples,
+        "num_chains": args.chains,
+        "chain_method": "sequential",
+        "seed": SEED,
+        "folds": "grouped 5-fold by item, seed 0",
+        "priors": "mu_m, mu_h ~ Normal(0, 10); sigma_m ~ Uniform(0, 15); rho ~ Uniform(-1, 1); t1, t2 - t1 ~ "
+        "HalfNormal(3)",
     }
     machine = {"python": platform.python_version(), "machine": platform.machine(), "processor": platform.processor()}
     packages = {name: version(name) for name in ("numpyro", "jax", "scikit-learn", "numpy")}
-    out.write_text(json.dumps({"settings": settings, "machine": machine, "packages": packages, "results": rows}, indent=2) + "\n", encoding="utf-8")
+    out.write_text(
+        json.dumps({"settings": settings, "machine": machine, "packages": packages, "results": rows}, indent=2) + "\n",
+        encoding="utf-8",
+    )
     print(f"wrote {out}")
 
 

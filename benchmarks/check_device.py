@@ -30,7 +30,9 @@ def compare(ppls: list[tuple[float, float]], reference: list[tuple[float, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--model", default=None, help="model id, folder or .gguf file (default: the embedded SmolLM2-135M)")
+    parser.add_argument(
+        "--model", default=None, help="model id, folder or .gguf file (default: the embedded SmolLM2-135M)"
+    )
     parser.add_argument("--dataset", default="brainbench-human")
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
@@ -56,7 +58,12 @@ def main() -> None:
         started = time.perf_counter()
         ppls = [(a.ppl, b.ppl) for a, b in scorer.score_options(pairs)]
         elapsed = time.perf_counter() - started
-        rows[label] = {"engine": engine, "batch_size": scorer.batch_size, "dtype": scorer.info["dtype"], "items_per_s": len(pairs) / elapsed}
+        rows[label] = {
+            "engine": engine,
+            "batch_size": scorer.batch_size,
+            "dtype": scorer.info["dtype"],
+            "items_per_s": len(pairs) / elapsed,
+        }
         return ppls
 
     fp32 = HFScorer.load(args.model, dtype="float32", device=args.device)
@@ -78,18 +85,32 @@ def main() -> None:
             records[record["item_id"]] = (record["ppl_original"], record["ppl_altered"])
         reference = [records[case.item_id] for case in cases]
 
-    print(f"{len(pairs)} items of {args.dataset} on {torch.cuda.get_device_name() if args.device.startswith('cuda') else args.device}")
-    print(f"{'scorer':<20}{'batch':>6}{'items/s':>9}{'max rel dPPL':>14}{'same choices':>14}" + (f"{'vs reference':>14}{'same':>8}" if reference else ""))
+    print(
+        f"{len(pairs)} items of {args.dataset} on "
+        f"{torch.cuda.get_device_name() if args.device.startswith('cuda') else args.device}"
+    )
+    print(
+        f"{'scorer':<20}{'batch':>6}{'items/s':>9}{'max rel dPPL':>14}{'same choices':>14}"
+        + (f"{'vs reference':>14}{'same':>8}" if reference else "")
+    )
     for label, ppls in results.items():
         rows[label].update(compare(ppls, results["simple fp32 b1"]))
-        line = f"{label:<20}{rows[label]['batch_size']:>6}{rows[label]['items_per_s']:>9.1f}{rows[label]['max_relative_ppl_difference']:>14.2e}{100 * rows[label]['same_choices']:>13.1f}%"
+        row = rows[label]
+        line = (
+            f"{label:<20}{row['batch_size']:>6}{row['items_per_s']:>9.1f}"
+            f"{row['max_relative_ppl_difference']:>14.2e}{100 * row['same_choices']:>13.1f}%"
+        )
         if reference:
-            rows[label]["vs_reference"] = compare(ppls, reference)
-            line += f"{rows[label]['vs_reference']['max_relative_ppl_difference']:>14.2e}{100 * rows[label]['vs_reference']['same_choices']:>7.1f}%"
+            row["vs_reference"] = compare(ppls, reference)
+            vs = row["vs_reference"]
+            line += f"{vs['max_relative_ppl_difference']:>14.2e}{100 * vs['same_choices']:>7.1f}%"
         print(line)
     out = args.out or Path(__file__).parent / "results" / f"check_device_{args.device.split(':')[0]}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"device": args.device, "torch": torch.__version__, "items": len(pairs), "rows": rows}, indent=2) + "\n")
+    out.write_text(
+        json.dumps({"device": args.device, "torch": torch.__version__, "items": len(pairs), "rows": rows}, indent=2)
+        + "\n"
+    )
     print(f"written: {out}")
 
 

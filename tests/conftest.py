@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port
+from tests.servers import free_port, serving
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,11 +83,28 @@ def postgres_url() -> Iterator[str]:
         shutil.chown(data, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
     port = free_port()
-    subprocess.run([*as_user, str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "brainbench"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "brainbench"],
+        check=True,
+        capture_output=True,
+    )
     options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
-    subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(data / "log"), "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(data / "log"), "start"],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql+psycopg://brainbench@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
         shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with the embedded GGUF on 127.0.0.1 (one per session)."""
+    from brainbench.scoring.hf import embedded_model_file
+
+    with serving(embedded_model_file(), tmp_path_factory.mktemp("server")) as base_url:
+        yield base_url

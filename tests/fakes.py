@@ -20,7 +20,9 @@ class FakeScorer:
 
     name = "fake-scorer"
 
-    def __init__(self, fail_on: Sequence[str] = (), interrupt_after: int | None = None, batch_size: int = 1, tag: str = "") -> None:
+    def __init__(
+        self, fail_on: Sequence[str] = (), interrupt_after: int | None = None, batch_size: int = 1, tag: str = ""
+    ) -> None:
         self.fail_on = tuple(fail_on)
         self.tag = tag
         self.batch_size = batch_size

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,12 +21,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def server_process(command: Sequence[str], ready_url: str, log_path: Path, env: dict[str, str] | None = None,
-                   timeout_s: float = 120) -> Iterator[subprocess.Popen]:
+def server_process(
+    command: Sequence[str], ready_url: str, log_path: Path, env: dict[str, str] | None = None, timeout_s: float = 120
+) -> Iterator[subprocess.Popen]:
     """Start ``command`` (output to ``log_path``: a full pipe would block it), wait until ``ready_url``
     answers 200, yield the process, and stop it afterwards."""
-    log = open(log_path, "a")
-    process = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, env=env)
+    with open(log_path, "a") as log:
+        # the child keeps its own copy of the log file open
+        process = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + timeout_s
         while True:
@@ -44,4 +47,30 @@ def server_process(command: Sequence[str], ready_url: str, log_path: Path, env: 
         if process.poll() is None:
             process.terminate()
             process.wait(timeout=30)
-        log.close()
+
+
+@contextmanager
+def serving(model: Path, log_dir: Path) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with ``model`` on 127.0.0.1: its base URL, then shut down."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--model_alias",
+        "smollm2",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--logits_all",
+        "true",
+        "--n_ctx",
+        "2048",
+    ]
+    base_url = f"http://127.0.0.1:{port}/v1"
+    with server_process(command, f"{base_url}/models", log_dir / "server.log") as server:
+        yield base_url
+    assert server.returncode is not None  # shut down

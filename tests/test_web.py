@@ -16,7 +16,14 @@ def test_cells_that_start_like_a_formula_get_an_apostrophe(cell: str) -> None:
 
 
 def test_other_cells_are_left_alone() -> None:
-    assert [spreadsheet_safe(value) for value in ("Portugal", "a=b", "", -1, 2.5, None)] == ["Portugal", "a=b", "", -1, 2.5, None]
+    assert [spreadsheet_safe(value) for value in ("Portugal", "a=b", "", -1, 2.5, None)] == [
+        "Portugal",
+        "a=b",
+        "",
+        -1,
+        2.5,
+        None,
+    ]
     text = csv_text(["country", "n"], [["=1+1", -3], ['say "hi", then go', 4]])
     assert list(csv.reader(io.StringIO(text))) == [["country", "n"], ["'=1+1", "-3"], ['say "hi", then go', "4"]]
     assert csv_text(["a", "b"], [["x;y", "@z"]], delimiter=";") == 'a;b\n"x;y";\'@z\n'

@@ -3,7 +3,7 @@ any SQLAlchemy URL (PostgreSQL for teams) the same way."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ _SCHEMA_LOCK_KEY = 0x6272_6169_6E62  # "brainb": a fixed PostgreSQL advisory loc
 
 def utc_now() -> str:
     """The time a row is written, as every store records it: UTC, ISO 8601, to the second."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def database_url(location: str | Path) -> str:
@@ -62,7 +62,9 @@ def open_database(
                 metadata.create_all(connection)
                 _check_writable(connection)
     except sa.exc.SQLAlchemyError as problem:
-        reason = str(problem.orig if isinstance(problem, sa.exc.DBAPIError) and problem.orig else problem).splitlines()[0]
+        reason = str(problem.orig if isinstance(problem, sa.exc.DBAPIError) and problem.orig else problem).splitlines()[
+            0
+        ]
         raise error(f"cannot open {what} {display_url}: {reason}") from problem
     return engine, display_url
 
@@ -72,7 +74,10 @@ def _check_writable(connection: sa.Connection) -> None:
     if connection.dialect.name == "sqlite":
         version = connection.exec_driver_sql("PRAGMA user_version").scalar()
         connection.exec_driver_sql(f"PRAGMA user_version = {int(version or 0)}")  # a write that changes nothing
-    elif connection.dialect.name == "postgresql" and connection.exec_driver_sql("SHOW transaction_read_only").scalar() == "on":
+    elif (
+        connection.dialect.name == "postgresql"
+        and connection.exec_driver_sql("SHOW transaction_read_only").scalar() == "on"
+    ):
         raise sa.exc.InvalidRequestError("the server is read-only")
 
 

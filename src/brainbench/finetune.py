@@ -117,15 +117,27 @@ def finetune(
     train_blocks = token_blocks(read_corpus(corpus_dir, "train"), tokenizer, config.block_size)
     valid_blocks = token_blocks(read_corpus(corpus_dir, "valid"), tokenizer, config.block_size)
     if not train_blocks:
-        raise InputError(corpus_dir, None, f"the train split holds less than one block of {config.block_size} tokens: use a smaller --block-size")
+        raise InputError(
+            corpus_dir,
+            None,
+            f"the train split holds less than one block of {config.block_size} tokens: use a smaller --block-size",
+        )
     if not valid_blocks:
-        raise InputError(corpus_dir, None, f"the valid split holds less than one block of {config.block_size} tokens: raise --valid-fraction when building, or lower --block-size")
+        raise InputError(
+            corpus_dir,
+            None,
+            f"the valid split holds less than one block of {config.block_size} tokens: raise --valid-fraction when "
+            "building, or lower --block-size",
+        )
     if not config.full:
         import peft
 
         lora = peft.LoraConfig(
-            r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-            target_modules=lora_targets(lm, config.target), task_type="CAUSAL_LM",
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=lora_targets(lm, config.target),
+            task_type="CAUSAL_LM",
         )
         lm = peft.get_peft_model(lm, lora)
     arguments = transformers.TrainingArguments(
@@ -151,7 +163,9 @@ def finetune(
         report_to=[],
         dataloader_num_workers=0,
     )
-    trainer = transformers.Trainer(model=lm, args=arguments, train_dataset=_Blocks(train_blocks), eval_dataset=_Blocks(valid_blocks))
+    trainer = transformers.Trainer(
+        model=lm, args=arguments, train_dataset=_Blocks(train_blocks), eval_dataset=_Blocks(valid_blocks)
+    )
     before = trainer.evaluate()["eval_loss"]
     checkpoints = sorted((out_dir / "checkpoints").glob("checkpoint-*"))
     started = time.perf_counter()
@@ -165,7 +179,11 @@ def finetune(
         merged.save_pretrained(str(out_dir / "merged"))
         tokenizer.save_pretrained(str(out_dir / "merged"))
     steps = outcome.global_step
-    tokens = outcome.metrics.get("train_samples_per_second", 0.0) * outcome.metrics.get("train_runtime", 0.0) * config.block_size
+    tokens = (
+        outcome.metrics.get("train_samples_per_second", 0.0)
+        * outcome.metrics.get("train_runtime", 0.0)
+        * config.block_size
+    )
     result = {
         "base_model": name,
         "base_weights": str(weights),

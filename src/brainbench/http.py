@@ -64,8 +64,16 @@ class RetryingClient:
             finally:
                 self._last_request = time.monotonic()
 
-    def call(self, method: str, url: str, *, check: Callable[[httpx.Response], Answer] = lambda response: response, **options: Any) -> Answer:
-        """Send a request until an answer below 400 passes ``check`` (which may raise RetryableAnswer); return what ``check`` returns."""
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        check: Callable[[httpx.Response], Answer] = lambda response: response,
+        **options: Any,
+    ) -> Answer:
+        """Send a request until an answer below 400 passes ``check`` (which may raise RetryableAnswer); return what
+        ``check`` returns."""
         where = f"{self.base_url}{url}" if not url.startswith("http") else url
         for attempt in range(self.max_retries + 1):
             retry_after = None

@@ -140,8 +140,13 @@ class LoginThrottle:
     ``lockout_s``. A right token clears the count; so does a quiet ``lockout_s`` after the last wait.
     Tries during a wait are refused unchecked (HTTP 429 with Retry-After) and do not count."""
 
-    def __init__(self, max_failures: int = 10, lockout_s: float = 900.0, max_delay_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_failures: int = 10,
+        lockout_s: float = 900.0,
+        max_delay_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_failures, self.lockout_s, self.max_delay_s, self.clock = max_failures, lockout_s, max_delay_s, clock
         self._failures: dict[str, _Failures] = {}
         self._lock = threading.Lock()
@@ -156,14 +161,20 @@ class LoginThrottle:
         if wait_s > 0:
             locked = record is not None and record.count >= self.max_failures
             reason = "too many wrong tokens: locked out" if locked else "a wrong token: wait"
-            raise PageError(f"{reason}; try again in {math.ceil(wait_s)} s", 429, {"Retry-After": str(math.ceil(wait_s))})
+            raise PageError(
+                f"{reason}; try again in {math.ceil(wait_s)} s", 429, {"Retry-After": str(math.ceil(wait_s))}
+            )
 
     def failed(self, client: str) -> None:
         with self._lock:
             now = self.clock()
             record = self._failures.setdefault(client, _Failures(0, now))
             record.count += 1
-            delay_s = self.lockout_s if record.count >= self.max_failures else min(2.0 ** (record.count - 1), self.max_delay_s)
+            delay_s = (
+                self.lockout_s
+                if record.count >= self.max_failures
+                else min(2.0 ** (record.count - 1), self.max_delay_s)
+            )
             record.next_try_at = now + delay_s
 
     def succeeded(self, client: str) -> None:
@@ -171,7 +182,9 @@ class LoginThrottle:
             self._failures.pop(client, None)
 
     def _forget_quiet(self, now: float) -> None:
-        for client in [client for client, record in self._failures.items() if now - record.next_try_at > self.lockout_s]:
+        for client in [
+            client for client, record in self._failures.items() if now - record.next_try_at > self.lockout_s
+        ]:
             del self._failures[client]
 
 
@@ -186,7 +199,9 @@ class SignIn:
     session cookie set by the sign-in form. The cookie holds the signed-in name and an HMAC keyed by the
     token (never the token itself). Every wrong token counts against the client in ``throttle``."""
 
-    def __init__(self, token: str, cookie: str, purpose: str, throttle: LoginThrottle, secure_cookies: bool = False) -> None:
+    def __init__(
+        self, token: str, cookie: str, purpose: str, throttle: LoginThrottle, secure_cookies: bool = False
+    ) -> None:
         self.token, self.cookie, self.throttle, self.secure_cookies = token, cookie, throttle, secure_cookies
         self.key = hmac.new(token.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).digest()
 
@@ -212,7 +227,13 @@ class SignIn:
         if not self._right_token(request, given):
             raise PageError("wrong token", 401)
         response = RedirectResponse(then, status_code=303)
-        response.set_cookie(self.cookie, f"{_pack(name)}.{_mac(self.key, name)}", httponly=True, samesite="strict", secure=self.secure_cookies)
+        response.set_cookie(
+            self.cookie,
+            f"{_pack(name)}.{_mac(self.key, name)}",
+            httponly=True,
+            samesite="strict",
+            secure=self.secure_cookies,
+        )
         return response
 
     def _right_token(self, request: Request, given: str | bytes) -> bool:
@@ -242,10 +263,17 @@ def _unpack(packed: str) -> str | None:
 def security_headers(nonce: str) -> dict[str, str]:
     """Headers for every response: scripts and styles only from this page (by nonce), no framing, no
     MIME sniffing, no referrer, nothing cached (pages and exports hold participants' data)."""
-    policy = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self'; "
-              "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-    return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-            "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+    policy = (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
 
 
 def add_security_headers(app: FastAPI) -> None:
@@ -268,7 +296,9 @@ class Pages:
         self.environment = Environment(loader=loader, autoescape=select_autoescape(default=True))
         self.title, self.csrf, self.secure_cookies = title, csrf, secure_cookies
 
-    def render(self, name: str, request: Request, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+    def render(
+        self, name: str, request: Request, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+    ) -> HTMLResponse:
         cookie = request.cookies.get(CSRF_COOKIE)
         token = cookie if self.csrf.valid(cookie) else self.csrf.issue()
         nonce = getattr(request.state, "csp_nonce", "")
@@ -283,12 +313,26 @@ class Pages:
 
         @app.exception_handler(PageError)
         async def _refused(request: Request, error: PageError) -> Response:
-            return self.render("error.html", request, status=error.status, headers=error.headers, message=str(error), problems=[], back=back)
+            return self.render(
+                "error.html",
+                request,
+                status=error.status,
+                headers=error.headers,
+                message=str(error),
+                problems=[],
+                back=back,
+            )
 
         @app.exception_handler(RequestValidationError)
         async def _malformed(request: Request, error: RequestValidationError) -> Response:
-            return self.render("error.html", request, status=422, message="the form is incomplete or malformed:",
-                               problems=describe_problems(error.errors()), back=back)
+            return self.render(
+                "error.html",
+                request,
+                status=422,
+                message="the form is incomplete or malformed:",
+                problems=describe_problems(error.errors()),
+                back=back,
+            )
 
 
 def describe_problems(errors: Sequence[Any]) -> list[str]:

@@ -10,7 +10,13 @@ from brainbench.data import load_dataset, load_human_study
 from brainbench.runs import load_run
 from brainbench.runs.published import import_published
 
-PUBLISHED_MODELS = ("mistralai--Mistral-7B-v0.1", "lora_r256_a512_finetune_mistral_7b_v01", "gpt2", "meta-llama--Llama-2-7b-hf", "TinyLlama--TinyLlama_v1.1")
+PUBLISHED_MODELS = (
+    "mistralai--Mistral-7B-v0.1",
+    "lora_r256_a512_finetune_mistral_7b_v01",
+    "gpt2",
+    "meta-llama--Llama-2-7b-hf",
+    "TinyLlama--TinyLlama_v1.1",
+)
 
 
 @pytest.fixture(scope="session")

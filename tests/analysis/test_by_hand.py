@@ -50,8 +50,12 @@ def test_subfield_average_is_the_mean_of_model_accuracies() -> None:
     table = subfield_table(
         results(
             [
-                ("m1", "a", "S", True, 1.0), ("m1", "b", "S", False, 1.0), ("m1", "c", "T", True, 1.0),
-                ("m2", "a", "S", True, 1.0), ("m2", "b", "S", True, 1.0), ("m2", "c", "T", False, 1.0),
+                ("m1", "a", "S", True, 1.0),
+                ("m1", "b", "S", False, 1.0),
+                ("m1", "c", "T", True, 1.0),
+                ("m2", "a", "S", True, 1.0),
+                ("m2", "b", "S", True, 1.0),
+                ("m2", "c", "T", False, 1.0),
             ]
         )
     )
@@ -74,7 +78,11 @@ def test_models_vs_humans_by_hand() -> None:
 
 def test_top_expertise_tie_rule() -> None:
     trials = pd.DataFrame(
-        {"abstract_id": [1] * 5 + [2] * 5, "expertise": [9, 9, 1, 2, 3, 5, 4, 3, 2, 1], "correct": [True, False, True, True, True, True, False, False, False, False]}
+        {
+            "abstract_id": [1] * 5 + [2] * 5,
+            "expertise": [9, 9, 1, 2, 3, 5, 4, 3, 2, 1],
+            "correct": [True, False, True, True, True, True, False, False, False, False],
+        }
     )
     first = top_expertise_trials(trials, 0.2)  # int(0.2 * 5) = 1 per abstract
     assert first.index.tolist() == [0, 5]
@@ -97,9 +105,16 @@ def test_calibration_bins_by_rank() -> None:
     assert bins["accuracy"].tolist() == [0.0, 1.0]
     assert bins["rank_midpoint"].tolist() == [1.0, 3.0]
     assert math.isnan(calibration_fit(bins)["r"])  # a line through two points is no fit: n/a
-    confidence, correct = [0.1, 0.6, 0.2, 0.5, 0.3, 0.4], [False, True, False, True, True, False]  # ranks 0, 5, 1, 4, 2, 3
+    confidence, correct = (
+        [0.1, 0.6, 0.2, 0.5, 0.3, 0.4],
+        [False, True, False, True, True, False],
+    )  # ranks 0, 5, 1, 4, 2, 3
     fit = calibration_fit(calibration_bins(confidence, correct, n_bins=3))  # accuracy 0, 0.5, 1 at midpoints 1, 3, 5
-    assert fit["slope"] == pytest.approx(0.25) and fit["intercept"] == pytest.approx(-0.25) and fit["r"] == pytest.approx(1.0)
+    assert (
+        fit["slope"] == pytest.approx(0.25)
+        and fit["intercept"] == pytest.approx(-0.25)
+        and fit["r"] == pytest.approx(1.0)
+    )
 
 
 def test_logistic_fits_detect_informative_confidence() -> None:
@@ -164,9 +179,15 @@ def test_probabilities_ece_brier() -> None:
 def test_agreement_by_hand() -> None:
     frame = results(
         [
-            ("m1", "a", "S", True, 1.0), ("m1", "b", "S", True, 2.0), ("m1", "c", "S", True, 3.0),
-            ("m2", "a", "S", True, 10.0), ("m2", "b", "S", True, 20.0), ("m2", "c", "S", True, 30.0),
-            ("m3", "a", "S", True, 3.0), ("m3", "b", "S", True, 2.0), ("m3", "c", "S", True, 1.0),
+            ("m1", "a", "S", True, 1.0),
+            ("m1", "b", "S", True, 2.0),
+            ("m1", "c", "S", True, 3.0),
+            ("m2", "a", "S", True, 10.0),
+            ("m2", "b", "S", True, 20.0),
+            ("m2", "c", "S", True, 30.0),
+            ("m3", "a", "S", True, 3.0),
+            ("m3", "b", "S", True, 2.0),
+            ("m3", "c", "S", True, 1.0),
         ]
     )
     humans = pd.Series({"a": 0.2, "b": 0.5, "c": 0.9})
@@ -193,18 +214,47 @@ def test_paired_comparison_by_hand() -> None:
 
 
 def test_one_spelling_per_model() -> None:
-    record = {"status": "ok", "item_id": 0, "doi": "d", "subfield": "S", "source": "human", "label": 0, "ppl_original": 2.0,
-              "ppl_altered": 3.0, "ppl_a": 2.0, "ppl_b": 3.0, "correct": True, "confidence": 1.0}
+    record = {
+        "status": "ok",
+        "item_id": 0,
+        "doi": "d",
+        "subfield": "S",
+        "source": "human",
+        "label": 0,
+        "ppl_original": 2.0,
+        "ppl_altered": 3.0,
+        "ppl_a": 2.0,
+        "ppl_b": 3.0,
+        "correct": True,
+        "confidence": 1.0,
+    }
     assert results_table({"mistralai/Mistral-7B-v0.1": [record]})["model"].tolist() == ["mistralai--Mistral-7B-v0.1"]
     with pytest.raises(ValueError, match="two spellings"):
         results_table({"org/m": [record], "org--m": [record]})
 
 
 def test_a_choice_run_keeps_its_own_difficulty() -> None:
-    scored = {"status": "ok", "item_id": 0, "doi": "d", "subfield": "S", "source": "human", "label": 0, "ppl_original": 2.0,
-              "ppl_altered": 3.0, "correct": True, "confidence": 1.0}
+    scored = {
+        "status": "ok",
+        "item_id": 0,
+        "doi": "d",
+        "subfield": "S",
+        "source": "human",
+        "label": 0,
+        "ppl_original": 2.0,
+        "ppl_altered": 3.0,
+        "correct": True,
+        "confidence": 1.0,
+    }
     # asked in both orders: P(real) 0.9, P(altered) 0.1 -> difficulty 0.8; no PPL
-    asked = {**scored, "protocol": "choice", "ppl_original": None, "ppl_altered": None, "p_versions": [0.9, 0.1], "difficulty": 0.8}
+    asked = {
+        **scored,
+        "protocol": "choice",
+        "ppl_original": None,
+        "ppl_altered": None,
+        "p_versions": [0.9, 0.1],
+        "difficulty": 0.8,
+    }
     table = results_table({"scorer": [scored], "chooser": [asked]})
     assert table["difficulty"].tolist() == pytest.approx([1.0, 0.8])
     assert difficulty_matrix(table).columns.tolist() == ["scorer", "chooser"]
@@ -217,24 +267,35 @@ def test_paper_set_is_the_default_only_when_complete() -> None:
 
 def test_pairs_and_families_from_names() -> None:
     pairs = chat_pairs(list(PAPER_MODEL_SET))
-    assert sorted(chat for _, chat in pairs) == sorted([
-        "tiiuae--falcon-40b-instruct", "tiiuae--falcon-180B-chat", "meta-llama--Llama-2-7b-chat-hf",
-        "meta-llama--Llama-2-13b-chat-hf", "meta-llama--Llama-2-70b-chat-hf", "mistralai--Mistral-7B-Instruct-v0.1",
-    ])
+    assert sorted(chat for _, chat in pairs) == sorted(
+        [
+            "tiiuae--falcon-40b-instruct",
+            "tiiuae--falcon-180B-chat",
+            "meta-llama--Llama-2-7b-chat-hf",
+            "meta-llama--Llama-2-13b-chat-hf",
+            "meta-llama--Llama-2-70b-chat-hf",
+            "mistralai--Mistral-7B-Instruct-v0.1",
+        ]
+    )
     assert ("meta-llama--Llama-2-13b-hf", "meta-llama--Llama-2-13b-chat-hf") in pairs
     families = size_families(list(PAPER_MODEL_SET))
     assert {family: [size for _, size in members] for family, members in families.items()} == {
-        "facebook--galactica": [6.7, 30, 120], "tiiuae--falcon": [40, 180], "meta-llama--Llama-2-hf": [7, 13, 70],
+        "facebook--galactica": [6.7, 30, 120],
+        "tiiuae--falcon": [40, 180],
+        "meta-llama--Llama-2-hf": [7, 13, 70],
     }
     assert parameters_billions("HuggingFaceTB--SmolLM2-135M-Instruct") == 0.135
     assert parameters_billions("gpt2") is None
     assert chat_pairs(["HuggingFaceTB--SmolLM2-135M", "HuggingFaceTB--SmolLM2-135M-Instruct"]) == [
-        ("HuggingFaceTB--SmolLM2-135M", "HuggingFaceTB--SmolLM2-135M-Instruct")]
+        ("HuggingFaceTB--SmolLM2-135M", "HuggingFaceTB--SmolLM2-135M-Instruct")
+    ]
 
 
 def test_chat_vs_base_and_size_by_hand() -> None:
     outcomes = {"org--m-7b": [1, 1, 1, 1, 0], "org--m-7b-chat": [1, 0, 1, 0, 0], "org--m-70b": [1, 1, 1, 1, 1]}
-    frame = results([(model, doi, "S", bool(c), 0.0) for model, values in outcomes.items() for doi, c in zip("pqrst", values)])
+    frame = results(
+        [(model, doi, "S", bool(c), 0.0) for model, values in outcomes.items() for doi, c in zip("pqrst", values)]
+    )
     chat = chat_vs_base(frame)
     pair = chat["pairs"].loc["org--m-7b-chat"]
     assert pair["base"] == "org--m-7b" and pair["difference"] == pytest.approx(-0.4)
@@ -245,27 +306,42 @@ def test_chat_vs_base_and_size_by_hand() -> None:
     # 0.8 at 7B, 1.0 at 70B: +0.2 per tenfold; the chat model is no member of the base family
     assert family["slope_per_tenfold"] == pytest.approx(0.2) and family["difference"] == pytest.approx(0.2)
     assert size["models"].index.tolist() == ["org--m-7b", "org--m-70b"]
-    assert chat_vs_base(frame[frame["model"] != "org--m-7b"]) == {} and accuracy_by_size(frame[frame["model"] != "org--m-70b"]) == {}
+    assert (
+        chat_vs_base(frame[frame["model"] != "org--m-7b"]) == {}
+        and accuracy_by_size(frame[frame["model"] != "org--m-70b"]) == {}
+    )
 
 
 def test_expertise_calibration_by_hand() -> None:
-    trials = pd.DataFrame({
-        "subfield": ["A"] * 4 + ["B"] * 4,
-        "expertise": [10, 20, 30, 40, 5, 15, 25, 35],
-        "correct": [False, False, True, True, True, False, True, False],
-    })
+    trials = pd.DataFrame(
+        {
+            "subfield": ["A"] * 4 + ["B"] * 4,
+            "expertise": [10, 20, 30, 40, 5, 15, 25, 35],
+            "correct": [False, False, True, True, True, False, True, False],
+        }
+    )
     table = expertise_calibration(trials)  # 4 equal-count bins of ranked expertise, as the paper
     bins = [f"accuracy_bin_{index}" for index in range(1, 5)]
     # all 8 by expertise: 5 T, 10 F | 15 F, 20 F | 25 T, 30 T | 35 F, 40 T
     assert table.loc["all experts", bins].tolist() == [0.5, 0.0, 1.0, 0.5]
-    assert table.loc["A", bins].tolist() == [0.0, 0.0, 1.0, 1.0] and table.loc["B", bins].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert table.loc["A", bins].tolist() == [0.0, 0.0, 1.0, 1.0] and table.loc["B", bins].tolist() == [
+        1.0,
+        0.0,
+        1.0,
+        0.0,
+    ]
     assert table.loc["A", "slope_per_bin"] == pytest.approx(0.4)  # least squares through (0, 0), (1, 0), (2, 1), (3, 1)
     assert table["n"].tolist() == [8, 4, 4]
 
 
 def test_top_expertise_by_subfield_percentile_rule() -> None:
-    trials = pd.DataFrame({"subfield": ["A"] * 5 + ["B"] * 5, "expertise": [1, 2, 3, 4, 5, 7, 7, 7, 1, 1],
-                           "correct": [False, False, False, False, True, True, False, True, True, True]})
+    trials = pd.DataFrame(
+        {
+            "subfield": ["A"] * 5 + ["B"] * 5,
+            "expertise": [1, 2, 3, 4, 5, 7, 7, 7, 1, 1],
+            "correct": [False, False, False, False, True, True, False, True, True, True],
+        }
+    )
     top = top_expertise_by_subfield(trials)
     assert top["A"] == 1.0  # 80th percentile of 1..5 is 4.2: only the 5 is kept
     assert top["B"] == pytest.approx(2 / 3)  # the cut-off is 7: all three tied at it are kept
@@ -279,8 +355,13 @@ def test_subfield_average_over_the_model_set() -> None:
 
 
 def test_participant_table_by_hand() -> None:
-    trials = pd.DataFrame({"participant_id": [1, 1, 2, 3, 3, 3], "position": ["PhD", "PhD", "PhD", "Faculty", "Faculty", "Faculty"],
-                           "experience_years": [2, 2, 4, 20, 20, 20]})
+    trials = pd.DataFrame(
+        {
+            "participant_id": [1, 1, 2, 3, 3, 3],
+            "position": ["PhD", "PhD", "PhD", "Faculty", "Faculty", "Faculty"],
+            "experience_years": [2, 2, 4, 20, 20, 20],
+        }
+    )
     table = participant_table(trials)
     assert table.loc["all"].tolist() == [3, 1.0, pytest.approx(26 / 3), 6]  # one experience value per participant
     assert table.loc["PhD"].tolist() == [2, pytest.approx(2 / 3), 3.0, 3]
@@ -288,11 +369,15 @@ def test_participant_table_by_hand() -> None:
 
 
 def test_finetuning_boost_ci_and_d_av_by_hand() -> None:
-    frame = pd.DataFrame({
-        "model": ["base"] * 3 + ["tuned"] * 3, "item_id": [0, 1, 2] * 2,
-        "ppl_original": [10.0, 12.0, 14.0, 9.0, 10.0, 12.0], "ppl_altered": [11.0, 11.0, 15.0, 10.0, 11.0, 13.0],
-        "correct": [True, False, True, True, True, True],
-    })
+    frame = pd.DataFrame(
+        {
+            "model": ["base"] * 3 + ["tuned"] * 3,
+            "item_id": [0, 1, 2] * 2,
+            "ppl_original": [10.0, 12.0, 14.0, 9.0, 10.0, 12.0],
+            "ppl_altered": [11.0, 11.0, 15.0, 10.0, 11.0, 13.0],
+            "correct": [True, False, True, True, True, True],
+        }
+    )
     boost = finetuning_boost(frame, "base", "tuned")
     # drops 1, 2, 2: mean 5/3, SEM 1/3, t(0.975, 2) = 4.3027; variances 4 and 7/3 (ddof 1)
     assert boost["correct_ppl_drop"] == pytest.approx(5 / 3)

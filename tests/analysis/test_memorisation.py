@@ -16,7 +16,13 @@ from brainbench.analysis import context_table, flag_memorised, memorisation_summ
 from brainbench.analysis.memorisation import memorisation_scores, min_k_plus_plus, min_k_prob, text_scores
 from brainbench.data import load_dataset, load_gettysburg
 from brainbench.errors import InputError
-from brainbench.runs.memorisation import memorisation_texts, read_memorisation, read_reference_corpus, score_memorisation, zlib_entropy
+from brainbench.runs.memorisation import (
+    memorisation_texts,
+    read_memorisation,
+    read_reference_corpus,
+    score_memorisation,
+    zlib_entropy,
+)
 from brainbench.scoring.templates import BARE
 
 
@@ -26,7 +32,9 @@ def test_scores_by_hand() -> None:
     assert min_k_prob(logprobs, 0.2) == -5.0  # the lowest 20% of 5 tokens: one
     assert min_k_prob(logprobs, 0.5) == pytest.approx((-5.0 - 3.0 - 2.0) / 3)  # ceil(2.5) = 3 tokens
     # (log p - mean) / std: -1, -1, 2, -3, 0 -> lowest 40% = (-3 + -1) / 2
-    assert min_k_plus_plus(logprobs, [0.0, -4.0, -2.5, 0.0, -2.0], [1.0, 1.0, 1.0, 1.0, 1.0], 0.4) == pytest.approx(-2.0)
+    assert min_k_plus_plus(logprobs, [0.0, -4.0, -2.5, 0.0, -2.0], [1.0, 1.0, 1.0, 1.0, 1.0], 0.4) == pytest.approx(
+        -2.0
+    )
     scores = text_scores(logprobs, zlib_entropy("some text"))
     assert scores["ppl"] == pytest.approx(math.exp(2.3)) and math.isnan(scores["min_k_pp"])
     assert scores["zlib_ratio"] == pytest.approx(2.3 / zlib_entropy("some text"))
@@ -34,9 +42,14 @@ def test_scores_by_hand() -> None:
 
 def _table() -> pd.DataFrame:
     rows = [("m", "altered", "item", i, float(10 + i), 100.0, -10.0 + i / 10, -3.0 + i / 100, 0.01) for i in range(20)]
-    rows += [("m", "original", "item", 0, 5.0, 100.0, -1.0, 0.0, 0.005), ("m", "original", "item", 1, 12.0, 100.0, -9.5, -2.95, 0.02)]
+    rows += [
+        ("m", "original", "item", 0, 5.0, 100.0, -1.0, 0.0, 0.005),
+        ("m", "original", "item", 1, 12.0, 100.0, -9.5, -2.95, 0.02),
+    ]
     rows += [("m", "control", "gettysburg", None, 1.2, 700.0, -0.5, 1.0, 0.0002)]
-    return pd.DataFrame(rows, columns=["model", "kind", "label", "item_id", "ppl", "zlib", "min_k", "min_k_pp", "zlib_ratio"])
+    return pd.DataFrame(
+        rows, columns=["model", "kind", "label", "item_id", "ppl", "zlib", "min_k", "min_k_pp", "zlib_ratio"]
+    )
 
 
 def test_an_item_beyond_the_unseen_control_is_flagged() -> None:
@@ -52,15 +65,39 @@ def test_an_item_beyond_the_unseen_control_is_flagged() -> None:
 
 
 def test_a_reference_corpus_can_be_the_unseen_control() -> None:
-    table = pd.concat([_table(), pd.DataFrame([{"model": "m", "kind": "reference", "label": "after-cutoff", "ppl": 3.0,
-                                                 "zlib": 90.0, "min_k": 0.0, "min_k_pp": 2.0, "zlib_ratio": 0.001}])])
+    table = pd.concat(
+        [
+            _table(),
+            pd.DataFrame(
+                [
+                    {
+                        "model": "m",
+                        "kind": "reference",
+                        "label": "after-cutoff",
+                        "ppl": 3.0,
+                        "zlib": 90.0,
+                        "min_k": 0.0,
+                        "min_k_pp": 2.0,
+                        "zlib_ratio": 0.001,
+                    }
+                ]
+            ),
+        ]
+    )
     flagged = flag_memorised(table, unseen="after-cutoff")
     assert not flagged[flagged["kind"] == "original"]["beyond_min_k"].any()
 
 
 def test_publication_date_correlation_ranks_dates_as_the_paper() -> None:
-    results = pd.DataFrame({"model": "m", "item_id": range(10), "ppl_original": 1.0,
-                            "ppl_altered": [2.0 - i / 10 for i in range(10)], "correct": [True] * 5 + [True, False, True, False, False]})
+    results = pd.DataFrame(
+        {
+            "model": "m",
+            "item_id": range(10),
+            "ppl_original": 1.0,
+            "ppl_altered": [2.0 - i / 10 for i in range(10)],
+            "correct": [True] * 5 + [True, False, True, False, False],
+        }
+    )
     dates = pd.Series(pd.date_range("2023-01-01", periods=10, freq="MS"))
     row = publication_date_correlation(results, dates).loc["m"]
     assert row["spearman_rho"] == pytest.approx(-1.0)  # later items were harder, monotonically
@@ -70,9 +107,16 @@ def test_publication_date_correlation_ranks_dates_as_the_paper() -> None:
 
 
 def test_context_table_by_hand() -> None:
-    rows = [("m", "full", "a", True), ("m", "full", "b", False),
-            ("m", "no-context", "a", True), ("m", "no-context", "a", True), ("m", "no-context", "a", False), ("m", "no-context", "b", False),
-            ("m", "swapped (seed 42)", "a", False), ("m", "swapped (seed 42)", "b", False)]
+    rows = [
+        ("m", "full", "a", True),
+        ("m", "full", "b", False),
+        ("m", "no-context", "a", True),
+        ("m", "no-context", "a", True),
+        ("m", "no-context", "a", False),
+        ("m", "no-context", "b", False),
+        ("m", "swapped (seed 42)", "a", False),
+        ("m", "swapped (seed 42)", "b", False),
+    ]
     table = context_table(pd.DataFrame(rows, columns=["model", "condition", "doi", "correct"]))
     assert list(table.columns) == ["full", "no-context", "no-context (per abstract)", "swapped (seed 42)"]
     assert table.loc["m"].tolist() == [0.5, 0.5, pytest.approx((2 / 3 + 0) / 2), 0.0]
@@ -93,9 +137,13 @@ def test_reference_corpora_are_read_with_clear_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_memorisation_pass_on_the_embedded_model_resumes_and_the_control_works(embedded_scorer, data_dir: Path, tmp_path: Path) -> None:
+def test_memorisation_pass_on_the_embedded_model_resumes_and_the_control_works(
+    embedded_scorer, data_dir: Path, tmp_path: Path
+) -> None:
     cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:12]
-    texts = memorisation_texts(cases, BARE, load_gettysburg(data_dir=data_dir), {"mine": ["A short reference text about mice."]})
+    texts = memorisation_texts(
+        cases, BARE, load_gettysburg(data_dir=data_dir), {"mine": ["A short reference text about mice."]}
+    )
     out = tmp_path / "memorisation.jsonl"
     first = score_memorisation(embedded_scorer, texts[:5], out)
     raw = score_memorisation(embedded_scorer, texts, out)  # the first five come from the file

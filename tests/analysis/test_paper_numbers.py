@@ -89,28 +89,43 @@ def test_figures_without_a_table(published_runs, human_trials) -> None:
     assert participants.loc["all", "n_participants"] == 171 and participants.loc["all", "n_trials"] == 1514
     assert round(participants.loc["all", "mean_experience_years"], 1) == 10.1
     assert participants["n_participants"].drop("all").to_dict() == {
-        "Doctoral student": 51, "Faculty/Academic staff": 43, "Postdoctoral researcher": 43, "Predoctoral student": 18,
-        "Research scientist": 12, "__other": 4}
+        "Doctoral student": 51,
+        "Faculty/Academic staff": 43,
+        "Postdoctoral researcher": 43,
+        "Predoctoral student": 18,
+        "Research scientist": 12,
+        "__other": 4,
+    }
     # Fig 3B radar: top 20% by the subfield's 80th expertise percentile (76 trials, 59 right in Behavioral/Cognitive)
     human = trials_of(study, "human")
     radar = subfield_table(results_table(published_runs), human)["human experts (top 20%)"]
     assert radar["Behavioral/Cognitive"] == pytest.approx(59 / 76) and round(radar["Behavioral/Cognitive"], 3) == 0.776
     # expertise calibration: 4 bins overall and in each subfield
     calibration = expertise_calibration(human)
-    assert calibration["n"].to_dict() == {"all experts": 1011, "Behavioral/Cognitive": 374, "Cellular/Molecular": 134,
-                                          "Development/Plasticity/Repair": 127, "Neurobiology of Disease": 118, "Systems/Circuits": 258}
+    assert calibration["n"].to_dict() == {
+        "all experts": 1011,
+        "Behavioral/Cognitive": 374,
+        "Cellular/Molecular": 134,
+        "Development/Plasticity/Repair": 127,
+        "Neurobiology of Disease": 118,
+        "Systems/Circuits": 258,
+    }
     assert calibration.loc["all experts", "accuracy_bin_1"] < calibration.loc["all experts", "accuracy_bin_4"]
 
 
 def test_braingpt_boost_ci_and_d_av(published_runs) -> None:
-    boost = finetuning_boost(results_table(published_runs), "mistralai--Mistral-7B-v0.1", "lora_r256_a512_finetune_mistral_7b_v01")
+    boost = finetuning_boost(
+        results_table(published_runs), "mistralai--Mistral-7B-v0.1", "lora_r256_a512_finetune_mistral_7b_v01"
+    )
     assert round(boost["t_correct_ppl"], 2) == 15.71 and boost["n"] == 200
     assert 0 < boost["correct_ppl_drop_ci95_low"] < boost["correct_ppl_drop"] < boost["correct_ppl_drop_ci95_high"]
     assert boost["cohens_d_av_correct_ppl"] > 0
 
 
 def test_braingpt_vs_mistral(published_runs) -> None:
-    result = paired_comparison(results_table(published_runs), "lora_r256_a512_finetune_mistral_7b_v01", "mistralai--Mistral-7B-v0.1")
+    result = paired_comparison(
+        results_table(published_runs), "lora_r256_a512_finetune_mistral_7b_v01", "mistralai--Mistral-7B-v0.1"
+    )
     assert result["difference"] == pytest.approx(0.03)
     assert result["only_a_correct"] - result["only_b_correct"] == 6
     assert result["difference_ci95_low"] < 0.03 < result["difference_ci95_high"]

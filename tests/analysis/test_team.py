@@ -57,7 +57,9 @@ def test_item_folds_deal_items_evenly_and_follow_the_seed() -> None:
 
 def test_item_bootstrap_resamples_whole_items() -> None:
     # item x: 3 trials, all right; item y: 1 trial, wrong. A resample is xx (1.0), xy or yx (3/4) or yy (0).
-    draws = item_bootstrap({"member": np.array([True, True, True, False])}, ["x", "x", "x", "y"], n_bootstrap=4000, seed=0)
+    draws = item_bootstrap(
+        {"member": np.array([True, True, True, False])}, ["x", "x", "x", "y"], n_bootstrap=4000, seed=0
+    )
     values = draws["member"].round(6)
     assert set(values) == {0.0, 0.75, 1.0}
     assert values.value_counts(normalize=True)[0.75] == pytest.approx(0.5, abs=0.03)
@@ -73,10 +75,38 @@ def hand_case() -> tuple[pd.DataFrame, pd.DataFrame]:
         doi, label = f"doi{i}", i % 2
         for model, sure in (("left", i < 10), ("right", i >= 10)):
             altered = math.e**2 if sure else math.e**-0.1  # sure and right, or unsure and wrong
-            result_rows.append({"model": model, "doi": doi, "source": "human", "subfield": "S" if i < 10 else "T", "label": label,
-                                "ppl_original": 1.0, "ppl_altered": altered, "correct": sure})
-        trial_rows.append({"doi": doi, "source": "human", "subfield": "S" if i < 10 else "T", "participant_id": 2 * i, "correct": True, "confidence": 80.0})
-        trial_rows.append({"doi": doi, "source": "human", "subfield": "S" if i < 10 else "T", "participant_id": 2 * i + 1, "correct": False, "confidence": 20.0})
+            result_rows.append(
+                {
+                    "model": model,
+                    "doi": doi,
+                    "source": "human",
+                    "subfield": "S" if i < 10 else "T",
+                    "label": label,
+                    "ppl_original": 1.0,
+                    "ppl_altered": altered,
+                    "correct": sure,
+                }
+            )
+        trial_rows.append(
+            {
+                "doi": doi,
+                "source": "human",
+                "subfield": "S" if i < 10 else "T",
+                "participant_id": 2 * i,
+                "correct": True,
+                "confidence": 80.0,
+            }
+        )
+        trial_rows.append(
+            {
+                "doi": doi,
+                "source": "human",
+                "subfield": "S" if i < 10 else "T",
+                "participant_id": 2 * i + 1,
+                "correct": False,
+                "confidence": 20.0,
+            }
+        )
     return pd.DataFrame(result_rows), pd.DataFrame(trial_rows)
 
 
@@ -86,7 +116,9 @@ def test_team_of_two_half_right_models_is_always_right_by_hand() -> None:
     assert len(data.trials) == 40
     # Item 1 (label 1, B original): "left" is sure and right -> evidence +2 for B; "right" unsure and wrong -> -0.1.
     first = data.trials.index[data.trials["doi"] == "doi1"][0]
-    assert data.evidence.loc[first, "left"] == pytest.approx(2.0) and data.evidence.loc[first, "right"] == pytest.approx(-0.1)
+    assert data.evidence.loc[first, "left"] == pytest.approx(2.0) and data.evidence.loc[
+        first, "right"
+    ] == pytest.approx(-0.1)
     row, per_trial = team_accuracy(data, "left", "right")
     # Alone each model is right on 10 of 20 items (20 of 40 trials); they disagree everywhere. Weighing
     # by confidence, the sure one (2 against 0.1) always wins: the team is right on every trial.
@@ -107,7 +139,12 @@ def test_two_experts_by_hand() -> None:
     assert (experts["n_trials"], experts["acc_a"], experts["acc_b"], experts["acc_team"]) == (40, 0.5, 0.5, 1.0)
     assert list(tables["teams"]["team_type"]) == ["human-LLM", "human-LLM", "LLM-LLM", "human-human"]
     by_subfield = tables["by_subfield"].loc[("left + right", "S")]
-    assert (by_subfield["n_trials"], by_subfield["acc_a"], by_subfield["acc_b"], by_subfield["acc_team"]) == (20, 1.0, 0.0, 1.0)
+    assert (by_subfield["n_trials"], by_subfield["acc_a"], by_subfield["acc_b"], by_subfield["acc_team"]) == (
+        20,
+        1.0,
+        0.0,
+        1.0,
+    )
     # Shuffling the experts' confidences (choices kept) leaves 80 and 20 mixed at random: the pair
     # can no longer tell who is right, and loses most of its gain.
     calibration = tables["calibration"].loc[(f"{HUMAN} + {PARTNER}", HUMAN)]
@@ -158,7 +195,12 @@ def test_published_teams(published_team) -> None:
     results, trials = published_team
     tables = team_analysis(results, trials)
     teams = tables["teams"]
-    assert list(teams.index) == [f"{HUMAN} + {MISTRAL}", f"{HUMAN} + {LLAMA}", f"{MISTRAL} + {LLAMA}", f"{HUMAN} + {PARTNER}"]
+    assert list(teams.index) == [
+        f"{HUMAN} + {MISTRAL}",
+        f"{HUMAN} + {LLAMA}",
+        f"{MISTRAL} + {LLAMA}",
+        f"{HUMAN} + {PARTNER}",
+    ]
     human_llm = teams.loc[f"{HUMAN} + {MISTRAL}"]
     # The paper's experts on human-made items, 641 of 1011 trials right; Mistral judged on those same trials.
     assert (human_llm["n_trials"], human_llm["n_items"], round(human_llm["acc_a"] * 1011)) == (1011, 200, 641)

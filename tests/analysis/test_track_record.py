@@ -12,7 +12,9 @@ CORRECT = [k % 2 == 0 for k in range(20)] + [k % 5 != 0 for k in range(20)]  # l
 
 @pytest.mark.parametrize(("at", "index"), [(0.1, 0), (0.55, 0), (0.69, 0), (0.695, 1), (0.75, 1), (0.99, 1)])
 def test_a_prediction_is_read_against_its_confidence_bin(at: float, index: int) -> None:
-    record = track_record(list(reversed(CONFIDENCE)), list(reversed(CORRECT)), at)  # the order of the items does not matter
+    record = track_record(
+        list(reversed(CONFIDENCE)), list(reversed(CORRECT)), at
+    )  # the order of the items does not matter
     assert record["n"] == 40 and record["n_correct"] == 26 and record["n_bins"] == 2
     chosen = record["bin"]
     assert chosen["index"] == index and chosen["n"] == 20

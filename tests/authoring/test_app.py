@@ -41,13 +41,22 @@ def signed_in(queue: ReviewQueue, name: str = "Ana", token: str = "tok") -> tupl
 
 def test_pages_need_the_token_and_a_name(tmp_path: Path) -> None:
     now = [0.0]
-    client = TestClient(create_app(ReviewQueue(tmp_path / "q.sqlite"), "clé", [], throttle=LoginThrottle(clock=lambda: now[0])), follow_redirects=False)
+    client = TestClient(
+        create_app(ReviewQueue(tmp_path / "q.sqlite"), "clé", [], throttle=LoginThrottle(clock=lambda: now[0])),
+        follow_redirects=False,
+    )
     assert client.get("/").status_code == 401 and client.get("/write/0").status_code == 401
-    assert client.get("/", headers={"Authorization": "Bearer clé".encode()}).status_code == 200  # a non-ASCII token works
+    assert (
+        client.get("/", headers={"Authorization": "Bearer clé".encode()}).status_code == 200
+    )  # a non-ASCII token works
     csrf = csrf_of(client.get("/").text)
     assert client.post("/login", data={"csrf": csrf, "name": "  ", "token": "clé"}).status_code == 422
-    assert client.post("/login", data={"csrf": csrf, "name": "Ana", "token": "é"}).status_code == 401  # compared as bytes: no 500
-    assert client.post("/login", data={"csrf": csrf, "name": "Ana", "token": "clé"}).status_code == 429  # wait a second after a wrong one
+    assert (
+        client.post("/login", data={"csrf": csrf, "name": "Ana", "token": "é"}).status_code == 401
+    )  # compared as bytes: no 500
+    assert (
+        client.post("/login", data={"csrf": csrf, "name": "Ana", "token": "clé"}).status_code == 429
+    )  # wait a second after a wrong one
     now[0] += 1
     assert client.post("/login", data={"csrf": csrf, "name": "Ana", "token": "clé"}).status_code == 303
     assert "Signed in as Ana." in client.get("/").text
@@ -59,20 +68,36 @@ def test_review_decisions_are_kept_and_shown(tmp_path: Path) -> None:
     assert ana.post("/write/0", data={"csrf": csrf, "altered": GOOD, "subfield": "Systems/Circuits"}).status_code == 303
     assert ana.post("/review/1", data={"csrf": csrf, "decision": "accepted", "expected": "proposed"}).status_code == 303
     ben, ben_csrf = signed_in(queue, "Ben")
-    assert ben.post("/review/1", data={"csrf": ben_csrf, "decision": "rejected"}).status_code == 422  # a plain POST: which state was seen?
+    assert (
+        ben.post("/review/1", data={"csrf": ben_csrf, "decision": "rejected"}).status_code == 422
+    )  # a plain POST: which state was seen?
     stale = ben.post("/review/1", data={"csrf": ben_csrf, "decision": "rejected", "expected": "proposed", "note": "x"})
     assert stale.status_code == 409 and "someone decided it meanwhile" in stale.text
     unexplained = ben.post("/review/1", data={"csrf": ben_csrf, "decision": "rejected", "expected": "accepted"})
     assert unexplained.status_code == 409 and "changing a decision needs a note" in unexplained.text
-    assert ben.post("/review/1", data={"csrf": ben_csrf, "decision": "rejected", "expected": "accepted", "note": "result in the title"}).status_code == 303
-    assert ben.post("/review/9", data={"csrf": ben_csrf, "decision": "rejected", "expected": "proposed"}).status_code == 404
+    assert (
+        ben.post(
+            "/review/1",
+            data={"csrf": ben_csrf, "decision": "rejected", "expected": "accepted", "note": "result in the title"},
+        ).status_code
+        == 303
+    )
+    assert (
+        ben.post("/review/9", data={"csrf": ben_csrf, "decision": "rejected", "expected": "proposed"}).status_code
+        == 404
+    )
     [item] = queue.items()
     assert item["provenance"] == {"author": "human", "by": "Ana"} and item["status"] == "rejected"
     assert [(d["reviewer"], d["from_status"], d["to_status"], d["note"]) for d in item["history"]] == [
-        ("Ana", "proposed", "accepted", None), ("Ben", "accepted", "rejected", "result in the title")]
+        ("Ana", "proposed", "accepted", None),
+        ("Ben", "accepted", "rejected", "result in the title"),
+    ]
     page = ben.get("/").text
-    assert "<td>Ana</td>\n<td>proposed → accepted</td>" in page and "<td>Ben</td>\n<td>accepted → rejected</td><td>result in the title</td>" in page
-    assert "written by Ana" in page and 'Note on #1 (needed to change a decision)' in page
+    assert (
+        "<td>Ana</td>\n<td>proposed → accepted</td>" in page
+        and "<td>Ben</td>\n<td>accepted → rejected</td><td>result in the title</td>" in page
+    )
+    assert "written by Ana" in page and "Note on #1 (needed to change a decision)" in page
 
 
 def test_the_subfield_is_chosen_from_the_list_or_written_as_new(tmp_path: Path) -> None:
@@ -80,21 +105,33 @@ def test_the_subfield_is_chosen_from_the_list_or_written_as_new(tmp_path: Path) 
     client, csrf = signed_in(queue)
     form = client.get("/write/0").text
     assert all(f"<option>{name}</option>" in form for name in SUBFIELDS)
-    for fields, problem in (({"subfield": ""}, "choose a subfield from the list"), ({"subfield": "  "}, "choose a subfield from the list"),
-                            ({"subfield": "__new", "new_subfield": " "}, "choose a subfield from the list"),
-                            ({"subfield": "Made Up"}, "is not one of the subfields"),
-                            ({"subfield": "__new", "new_subfield": "=HYPERLINK(0)"}, "cannot start with = + - or @")):
+    for fields, problem in (
+        ({"subfield": ""}, "choose a subfield from the list"),
+        ({"subfield": "  "}, "choose a subfield from the list"),
+        ({"subfield": "__new", "new_subfield": " "}, "choose a subfield from the list"),
+        ({"subfield": "Made Up"}, "is not one of the subfields"),
+        ({"subfield": "__new", "new_subfield": "=HYPERLINK(0)"}, "cannot start with = + - or @"),
+    ):
         response = client.post("/write/0", data={"csrf": csrf, "altered": GOOD, **fields})
         assert response.status_code == 422 and problem in response.text and GOOD in response.text  # the text is kept
-    assert client.post("/write/0", data={"csrf": csrf, "altered": GOOD, "subfield": "Systems/Circuits"}).status_code == 303
-    assert client.post("/write/0", data={"csrf": csrf, "altered": GOOD, "subfield": "__new", "new_subfield": " Sleep "}).status_code == 303
+    assert (
+        client.post("/write/0", data={"csrf": csrf, "altered": GOOD, "subfield": "Systems/Circuits"}).status_code == 303
+    )
+    assert (
+        client.post(
+            "/write/0", data={"csrf": csrf, "altered": GOOD, "subfield": "__new", "new_subfield": " Sleep "}
+        ).status_code
+        == 303
+    )
     assert [item["subfield"] for item in queue.items()] == ["Systems/Circuits", "Sleep"]
     assert "<option>Sleep</option>" in client.get("/write/0").text  # offered from then on
 
 
 def test_an_oversized_alteration_is_refused_before_any_check(tmp_path: Path) -> None:
     client, csrf = signed_in(ReviewQueue(tmp_path / "q.sqlite"))
-    response = client.post("/write/0", data={"csrf": csrf, "altered": "word " * 200_000, "subfield": "Systems/Circuits"})
+    response = client.post(
+        "/write/0", data={"csrf": csrf, "altered": "word " * 200_000, "subfield": "Systems/Circuits"}
+    )
     assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
     assert "altered: String should have at most 20000 characters" in response.text
 
@@ -102,12 +139,21 @@ def test_an_oversized_alteration_is_refused_before_any_check(tmp_path: Path) -> 
 def test_every_response_has_the_security_headers(tmp_path: Path) -> None:
     client, csrf = signed_in(ReviewQueue(tmp_path / "q.sqlite"))
     stranger = TestClient(client.app, follow_redirects=False)
-    responses = [client.get("/"), client.get("/write/0"), client.get("/write/5"), client.post("/write/0", data={"csrf": csrf}),
-                 client.post("/write/0", data={"csrf": csrf, "altered": GOOD, "subfield": "Systems/Circuits"}), stranger.get("/"),
-                 stranger.post("/login", data={"csrf": "forged", "name": "x", "token": "x"})]
+    responses = [
+        client.get("/"),
+        client.get("/write/0"),
+        client.get("/write/5"),
+        client.post("/write/0", data={"csrf": csrf}),
+        client.post("/write/0", data={"csrf": csrf, "altered": GOOD, "subfield": "Systems/Circuits"}),
+        stranger.get("/"),
+        stranger.post("/login", data={"csrf": "forged", "name": "x", "token": "x"}),
+    ]
     assert {response.status_code for response in responses} == {200, 303, 401, 403, 404, 422}
     for response in responses:
-        assert "frame-ancestors 'none'" in response.headers["content-security-policy"] and response.headers["x-content-type-options"] == "nosniff"
+        assert (
+            "frame-ancestors 'none'" in response.headers["content-security-policy"]
+            and response.headers["x-content-type-options"] == "nosniff"
+        )
         assert response.headers["cache-control"] == "no-store" and response.headers["x-frame-options"] == "DENY"
 
 
@@ -115,7 +161,11 @@ def test_every_response_has_the_security_headers(tmp_path: Path) -> None:
 def served(tmp_path: Path) -> Iterator[tuple[str, ReviewQueue]]:
     """The authoring app on a real server on 127.0.0.1."""
     queue = ReviewQueue(tmp_path / "review.sqlite")
-    server = uvicorn.Server(uvicorn.Config(create_app(queue, "tok", CANDIDATES, subfields=SUBFIELDS), host="127.0.0.1", port=0, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(queue, "tok", CANDIDATES, subfields=SUBFIELDS), host="127.0.0.1", port=0, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -160,7 +210,11 @@ def test_the_authoring_page_in_chromium(served: tuple[str, ReviewQueue], tmp_pat
         finally:
             browser.close()
     [item] = queue.items("rejected")
-    assert item["provenance"] == {"author": "human", "by": "Ana"} and item["subfield"] == "Systems/Circuits" and "[[increased, decreased]]" in item["combined"]
+    assert (
+        item["provenance"] == {"author": "human", "by": "Ana"}
+        and item["subfield"] == "Systems/Circuits"
+        and "[[increased, decreased]]" in item["combined"]
+    )
     assert [decision["reviewer"] for decision in item["history"]] == ["Ana", "Ana"]
 
 
@@ -168,10 +222,28 @@ def test_the_authoring_page_in_chromium(served: tuple[str, ReviewQueue], tmp_pat
 def test_author_serve_passes_its_options_on(tmp_path: Path) -> None:
     (tmp_path / "candidates.jsonl").write_text(json.dumps(CANDIDATES[0]) + "\n")
     port = free_port()
-    command = [sys.executable, "-m", "brainbench", "author", "serve", "--queue", str(tmp_path / "q.sqlite"), "--candidates",
-               str(tmp_path / "candidates.jsonl"), "--subfield", "Sleep", "--subfield", "Memory", "--secure-cookies", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "brainbench",
+        "author",
+        "serve",
+        "--queue",
+        str(tmp_path / "q.sqlite"),
+        "--candidates",
+        str(tmp_path / "candidates.jsonl"),
+        "--subfield",
+        "Sleep",
+        "--subfield",
+        "Memory",
+        "--secure-cookies",
+        "--port",
+        str(port),
+    ]
     url = f"http://127.0.0.1:{port}"
-    with server_process(command, f"{url}/healthz", tmp_path / "server.log", env={**os.environ, "BRAINBENCH_AUTHOR_TOKEN": "tok"}):
+    with server_process(
+        command, f"{url}/healthz", tmp_path / "server.log", env={**os.environ, "BRAINBENCH_AUTHOR_TOKEN": "tok"}
+    ):
         first = httpx.get(f"{url}/write/0", headers={"Authorization": "Bearer tok"})
         assert "; secure" in first.headers["set-cookie"].lower()
         assert "<option>Memory</option>" in first.text and "<option>Sleep</option>" in first.text

@@ -16,17 +16,25 @@ from brainbench.cli import app
 from brainbench.data import load_dataset
 from brainbench.errors import InputError
 from tests.authoring.test_app import CANDIDATES, csrf_of, signed_in
-from tests.scoring.test_backends import serving
+from tests.servers import serving
 
-NUMBERED = ("Sleep supports memory. We recorded hippocampal neurons in mice for three weeks. "
-            "We found that firing rates increased by 35% after sleep. This suggests that sleep consolidates memories.")
+NUMBERED = (
+    "Sleep supports memory. We recorded hippocampal neurons in mice for three weeks. "
+    "We found that firing rates increased by 35% after sleep. This suggests that sleep consolidates memories."
+)
 GRID = ["10%", "20%", "35%", "50%", "70%"]
 
 
 def test_a_good_graded_case_is_the_text_with_a_slot_and_a_sorted_grid() -> None:
     row, reasons = check_graded(NUMBERED, "35%", ["70%", "10%", "35%", "20%", "50%"], "%")
     assert not reasons
-    assert row == {"text": NUMBERED.replace("35%", "{value}"), "values": GRID, "numeric": [10, 20, 35, 50, 70], "answer": 2, "unit": "%"}
+    assert row == {
+        "text": NUMBERED.replace("35%", "{value}"),
+        "values": GRID,
+        "numeric": [10, 20, 35, 50, 70],
+        "answer": 2,
+        "unit": "%",
+    }
 
 
 @pytest.mark.parametrize(
@@ -49,7 +57,13 @@ def test_each_problem_is_a_reason(number: str, values: list[str], reason: str) -
 
 def test_queue_review_and_a_graded_test_set_beside_the_pairs(tmp_path: Path) -> None:
     queue = ReviewQueue(tmp_path / "review.sqlite")
-    good = queue.add_graded({"doi": "10.1/x", "subfield": "Systems/Circuits", "text": NUMBERED}, "35%", GRID, "%", {"author": "human", "by": "ana"})
+    good = queue.add_graded(
+        {"doi": "10.1/x", "subfield": "Systems/Circuits", "text": NUMBERED},
+        "35%",
+        GRID,
+        "%",
+        {"author": "human", "by": "ana"},
+    )
     bad = queue.add_graded({"doi": "10.1/y", "text": NUMBERED}, "45%", GRID, "%", {"model": "m", "prompt": "p"})
     assert [item["status"] for item in queue.items()] == ["proposed", "rejected"]
     assert queue.item(good)["combined"] == NUMBERED.replace("35%", "[[35% | 10% | 20% | 50% | 70%]]")
@@ -62,10 +76,20 @@ def test_queue_review_and_a_graded_test_set_beside_the_pairs(tmp_path: Path) -> 
     assert path.name == "sleep-graded-v1.graded.jsonl" and not (tmp_path / "sets" / "sleep-graded-v1.csv").exists()
     dataset = load_dataset(path)
     [case] = dataset.cases
-    assert not dataset.problems and case.grid.values == tuple(GRID) and case.grid.answer == 2 and case.original == NUMBERED
+    assert (
+        not dataset.problems and case.grid.values == tuple(GRID) and case.grid.answer == 2 and case.original == NUMBERED
+    )
     manifest = json.loads((tmp_path / "sets" / "sleep-graded-v1.manifest.json").read_text())
-    assert manifest["n_graded"] == 1 and manifest["n_items"] == 0 and manifest["graded_file"] == path.name and "graded_sha256" in manifest
-    assert manifest["graded_items"][0]["number"] == "35%" and manifest["graded_items"][0]["decisions"][0]["reviewer"] == "ben"
+    assert (
+        manifest["n_graded"] == 1
+        and manifest["n_items"] == 0
+        and manifest["graded_file"] == path.name
+        and "graded_sha256" in manifest
+    )
+    assert (
+        manifest["graded_items"][0]["number"] == "35%"
+        and manifest["graded_items"][0]["decisions"][0]["reviewer"] == "ben"
+    )
 
 
 def test_an_older_queue_gets_the_grid_column(tmp_path: Path) -> None:
@@ -82,7 +106,9 @@ def test_the_page_makes_a_graded_case(tmp_path: Path) -> None:
     assert 'href="/graded/0"' in client.get("/").text and 'name="values"' in client.get("/graded/0").text
     text = CANDIDATES[0]["text"]
     assert "increased after" in text and not any(ch.isdigit() for ch in text)  # the shared candidate has no number
-    refused = client.post("/graded/0", data={"csrf": csrf, "number": "35%", "values": "10%\n35%\n50%", "subfield": "Systems/Circuits"})
+    refused = client.post(
+        "/graded/0", data={"csrf": csrf, "number": "35%", "values": "10%\n35%\n50%", "subfield": "Systems/Circuits"}
+    )
     assert refused.status_code == 422 and "is not in the abstract as a number of its own" in refused.text
     assert not queue.items()
 
@@ -93,20 +119,40 @@ def test_the_page_saves_a_graded_case_for_review(tmp_path: Path) -> None:
     from brainbench.authoring.app import create_app
 
     queue = ReviewQueue(tmp_path / "q.sqlite")
-    client = TestClient(create_app(queue, "tok", [{"doi": "10.1/n", "journal": "J", "subfield": "", "text": NUMBERED}],
-                                   subfields=["Systems/Circuits"]), follow_redirects=False)
+    client = TestClient(
+        create_app(
+            queue,
+            "tok",
+            [{"doi": "10.1/n", "journal": "J", "subfield": "", "text": NUMBERED}],
+            subfields=["Systems/Circuits"],
+        ),
+        follow_redirects=False,
+    )
     csrf = csrf_of(client.get("/").text)
     assert client.post("/login", data={"csrf": csrf, "name": "Ana", "token": "tok"}).status_code == 303
-    saved = client.post("/graded/0", data={"csrf": csrf, "number": "35%", "values": "70%\n10%\n35%\n\n20%\n50%", "unit": "%",
-                                           "subfield": "Systems/Circuits"})
+    saved = client.post(
+        "/graded/0",
+        data={
+            "csrf": csrf,
+            "number": "35%",
+            "values": "70%\n10%\n35%\n\n20%\n50%",
+            "unit": "%",
+            "subfield": "Systems/Circuits",
+        },
+    )
     assert saved.status_code == 303, saved.text
     [item] = queue.items()
-    assert item["status"] == "proposed" and item["grid"]["values"] == GRID and item["provenance"] == {"author": "human", "by": "Ana"}
+    assert (
+        item["status"] == "proposed"
+        and item["grid"]["values"] == GRID
+        and item["provenance"] == {"author": "human", "by": "Ana"}
+    )
     assert "[[35% | 10% | 20% | 50% | 70%]]" in client.get("/").text
 
 
 class ScriptedChat:
-    """Answers every prompt with one fixed reply: for the parsing of replies only (the slow test below uses a real model)."""
+    """Answers every prompt with one fixed reply: for the parsing of replies only (the slow test below uses a real
+    model)."""
 
     def __init__(self, reply: str) -> None:
         self.reply = reply
@@ -115,12 +161,15 @@ class ScriptedChat:
         return self.reply
 
 
-@pytest.mark.parametrize(("reply", "expected"), [
-    ('```json\n{"number": "35%", "values": ["10%", "35%", "50%"]}\n```', ("35%", ["10%", "35%", "50%"])),
-    ('Sure! {"number": 35, "values": [10, 35, 50]} Hope this helps.', ("35", ["10", "35", "50"])),
-    ("I cannot find a number.", ("", [])),
-    ('{"number": "35%", "values": "10%, 35%"}', ("35%", [])),
-])
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ('```json\n{"number": "35%", "values": ["10%", "35%", "50%"]}\n```', ("35%", ["10%", "35%", "50%"])),
+        ('Sure! {"number": 35, "values": [10, 35, 50]} Hope this helps.', ("35", ["10", "35", "50"])),
+        ("I cannot find a number.", ("", [])),
+        ('{"number": "35%", "values": "10%, 35%"}', ("35%", [])),
+    ],
+)
 def test_a_models_reply_is_read_as_number_and_values(reply: str, expected: tuple[str, list[str]]) -> None:
     assert propose_grid(ScriptedChat(reply), NUMBERED) == expected
 
@@ -130,10 +179,25 @@ def test_proposals_from_a_real_chat_server_are_queued_with_reasons(tmp_path: Pat
     from brainbench.scoring.hf import embedded_model_file
 
     candidates = tmp_path / "candidates.jsonl"
-    candidates.write_text(json.dumps({"doi": "10.1/n", "subfield": "Systems/Circuits", "text": NUMBERED}) + "\n", encoding="utf-8")
+    candidates.write_text(
+        json.dumps({"doi": "10.1/n", "subfield": "Systems/Circuits", "text": NUMBERED}) + "\n", encoding="utf-8"
+    )
     with serving(embedded_model_file(), tmp_path) as base_url:
-        result = CliRunner().invoke(app, ["author", "propose-graded", str(candidates), "--queue", str(tmp_path / "q.sqlite"), "--base-url", base_url])
+        result = CliRunner().invoke(
+            app,
+            [
+                "author",
+                "propose-graded",
+                str(candidates),
+                "--queue",
+                str(tmp_path / "q.sqlite"),
+                "--base-url",
+                base_url,
+            ],
+        )
     assert result.exit_code == 0, result.stderr
     [item] = ReviewQueue(tmp_path / "q.sqlite").items()
     assert item["provenance"]["backend"] == "openai-chat" and item["grid"] is not None
-    assert (item["status"] == "proposed") == (not item["reasons"])  # a 135M model's proposal is queued either way, with its reasons
+    assert (item["status"] == "proposed") == (
+        not item["reasons"]
+    )  # a 135M model's proposal is queued either way, with its reasons

@@ -19,24 +19,52 @@ def test_import_published_then_compare(data_dir: Path, tmp_path: Path) -> None:
     source = data_dir / "published_results"
     for model in ("mistralai--Mistral-7B-v0.1", "gpt2"):
         result = runner.invoke(
-            app, ["import-published", str(source / model / "human_abstracts"), "--model", model, "--out", str(tmp_path / model), "--data-dir", str(data_dir)]
+            app,
+            [
+                "import-published",
+                str(source / model / "human_abstracts"),
+                "--model",
+                model,
+                "--out",
+                str(tmp_path / model),
+                "--data-dir",
+                str(data_dir),
+            ],
         )
         assert result.exit_code == 0, result.stderr
     swapped = json.loads((tmp_path / "mistralai--Mistral-7B-v0.1" / "swapped-seed1234" / "summary.json").read_text())
     assert swapped["run"]["condition"] == "swapped" and swapped["run"]["seed"] == 1234
     iso = json.loads((tmp_path / "mistralai--Mistral-7B-v0.1" / "no-context" / "summary.json").read_text())
-    assert iso["n_items"] == 488 and iso["run"]["condition"] == "no-context"  # the paper's 488 human-made sentence pairs
+    assert (
+        iso["n_items"] == 488 and iso["run"]["condition"] == "no-context"
+    )  # the paper's 488 human-made sentence pairs
     assert round(100 * iso["accuracy"], 1) == 68.2
     summary = json.loads((tmp_path / "gpt2" / "summary.json").read_text())
     assert summary["accuracy"] == 0.575 and summary["run"]["scorer"]["backend"] == "published"
 
-    result = runner.invoke(app, ["compare", str(tmp_path / "mistralai--Mistral-7B-v0.1"), str(tmp_path / "gpt2"), "--data-dir", str(data_dir), "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            str(tmp_path / "mistralai--Mistral-7B-v0.1"),
+            str(tmp_path / "gpt2"),
+            "--data-dir",
+            str(data_dir),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     tables = json.loads(result.stdout)
     assert tables["accuracy"]["gpt2"]["accuracy"] == 0.575
     assert tables["mean_accuracy"] == (0.83 + 0.575) / 2
     assert tables["humans"]["all experts"]["n_correct"] == 641
-    assert set(tables["subfields"]) == {"Behavioral/Cognitive", "Cellular/Molecular", "Development/Plasticity/Repair", "Neurobiology of Disease", "Systems/Circuits"}
+    assert set(tables["subfields"]) == {
+        "Behavioral/Cognitive",
+        "Cellular/Molecular",
+        "Development/Plasticity/Repair",
+        "Neurobiology of Disease",
+        "Systems/Circuits",
+    }
     text = runner.invoke(app, ["compare", str(tmp_path / "gpt2"), "--data-dir", str(data_dir)])
     assert "57.5%" in text.stdout and "63.4%" in text.stdout
 
@@ -60,7 +88,19 @@ def test_compare_two_runs_is_paired_and_model_set_is_checked(data_dir: Path, tmp
     source = data_dir / "published_results"
     dirs = []
     for model in ("lora_r256_a512_finetune_mistral_7b_v01", "mistralai--Mistral-7B-v0.1"):
-        runner.invoke(app, ["import-published", str(source / model / "human_abstracts"), "--model", model, "--out", str(tmp_path / model), "--data-dir", str(data_dir)])
+        runner.invoke(
+            app,
+            [
+                "import-published",
+                str(source / model / "human_abstracts"),
+                "--model",
+                model,
+                "--out",
+                str(tmp_path / model),
+                "--data-dir",
+                str(data_dir),
+            ],
+        )
         dirs.append(str(tmp_path / model))
     tables = json.loads(runner.invoke(app, ["compare", *dirs, "--data-dir", str(data_dir), "--json"]).stdout)
     assert abs(tables["paired"]["difference"] - 0.03) < 1e-12
@@ -72,9 +112,28 @@ def test_compare_two_runs_is_paired_and_model_set_is_checked(data_dir: Path, tmp
 def test_runs_of_the_same_model_stay_apart(data_dir: Path, tmp_path: Path) -> None:
     source = data_dir / "published_results"
     for model, out in (("gpt2", "a"), ("TinyLlama--TinyLlama_v1.1", "b")):
-        runner.invoke(app, ["import-published", str(source / model / "human_abstracts"), "--model", "same-name", "--out", str(tmp_path / out), "--data-dir", str(data_dir)])
-    tables = json.loads(runner.invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--data-dir", str(data_dir), "--json"]).stdout)
-    assert {name: row["accuracy"] for name, row in tables["accuracy"].items()} == {"same-name (a)": 0.575, "same-name (b)": 0.705}
+        runner.invoke(
+            app,
+            [
+                "import-published",
+                str(source / model / "human_abstracts"),
+                "--model",
+                "same-name",
+                "--out",
+                str(tmp_path / out),
+                "--data-dir",
+                str(data_dir),
+            ],
+        )
+    tables = json.loads(
+        runner.invoke(
+            app, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--data-dir", str(data_dir), "--json"]
+        ).stdout
+    )
+    assert {name: row["accuracy"] for name, row in tables["accuracy"].items()} == {
+        "same-name (a)": 0.575,
+        "same-name (b)": 0.705,
+    }
 
 
 def test_compare_the_papers_set(data_dir: Path, tmp_path: Path) -> None:
@@ -83,10 +142,25 @@ def test_compare_the_papers_set(data_dir: Path, tmp_path: Path) -> None:
     source = data_dir / "published_results"
     playing = stand_in_set(data_dir)
     run_dirs = []
-    for name, arrays in [*playing.items(), ("lora_r256_a512_finetune_mistral_7b_v01", "lora_r256_a512_finetune_mistral_7b_v01")]:
+    for name, arrays in [
+        *playing.items(),
+        ("lora_r256_a512_finetune_mistral_7b_v01", "lora_r256_a512_finetune_mistral_7b_v01"),
+    ]:
         out = tmp_path / folder(name)
         # as a user would: Hugging Face ids for the paper's models, which must name the same models as org--name
-        result = runner.invoke(app, ["import-published", str(source / arrays / "human_abstracts"), "--model", name, "--out", str(out), "--data-dir", str(data_dir)])
+        result = runner.invoke(
+            app,
+            [
+                "import-published",
+                str(source / arrays / "human_abstracts"),
+                "--model",
+                name,
+                "--out",
+                str(out),
+                "--data-dir",
+                str(data_dir),
+            ],
+        )
         assert result.exit_code == 0, result.stderr
         run_dirs.append(str(out))
     result = runner.invoke(app, ["compare", *run_dirs, "--model-set", "paper", "--data-dir", str(data_dir), "--json"])
@@ -111,15 +185,52 @@ def test_compare_the_papers_set(data_dir: Path, tmp_path: Path) -> None:
     matrix = tables["agreement_matrix"]
     lower = [matrix[a][b] for i, a in enumerate(paper) for b in paper[:i]]
     assert tables["agreement"]["model_model_sd"] == pytest.approx(np.std(lower))
-    assert tables["agreement"]["model_human_sd"] == pytest.approx(np.std([matrix[name]["human experts"] for name in paper]))
-    assert sorted(tables["chat_vs_base"]["pairs"]) == sorted(folder(name) for name in PAPER_ORDER if "chat" in name or "nstruct" in name)
-    assert sorted(tables["accuracy_by_size"]["families"]) == ["facebook--galactica", "meta-llama--Llama-2-hf", "tiiuae--falcon"]
+    assert tables["agreement"]["model_human_sd"] == pytest.approx(
+        np.std([matrix[name]["human experts"] for name in paper])
+    )
+    assert sorted(tables["chat_vs_base"]["pairs"]) == sorted(
+        folder(name) for name in PAPER_ORDER if "chat" in name or "nstruct" in name
+    )
+    assert sorted(tables["accuracy_by_size"]["families"]) == [
+        "facebook--galactica",
+        "meta-llama--Llama-2-hf",
+        "tiiuae--falcon",
+    ]
 
-    text = " ".join(runner.invoke(app, ["compare", *run_dirs, "--data-dir", str(data_dir)]).stdout.split())  # the paper's set is the default
-    assert "Mean over the paper's 15 models" in text and "Not in the mean: lora_r256_a512_finetune_mistral_7b_v01 86.0%" in text
+    text = " ".join(
+        runner.invoke(app, ["compare", *run_dirs, "--data-dir", str(data_dir)]).stdout.split()
+    )  # the paper's set is the default
+    assert (
+        "Mean over the paper's 15 models" in text
+        and "Not in the mean: lora_r256_a512_finetune_mistral_7b_v01 86.0%" in text
+    )
     assert "d_av" in text and "Table S3" in text
 
-    one = runner.invoke(app, ["compare", run_dirs[PAPER_ORDER.index("mistralai/Mistral-7B-v0.1")], "--model-set", "paper", "--data-dir", str(data_dir)])
-    assert one.exit_code == 1 and "no run for 14 of the paper's 15 models" in one.stderr  # mistralai/... is mistralai--...
-    report = runner.invoke(app, ["report", *run_dirs[:2], "--model-set", "paper", "--out", str(tmp_path / "r.html"), "--data-dir", str(data_dir)])
+    one = runner.invoke(
+        app,
+        [
+            "compare",
+            run_dirs[PAPER_ORDER.index("mistralai/Mistral-7B-v0.1")],
+            "--model-set",
+            "paper",
+            "--data-dir",
+            str(data_dir),
+        ],
+    )
+    assert (
+        one.exit_code == 1 and "no run for 14 of the paper's 15 models" in one.stderr
+    )  # mistralai/... is mistralai--...
+    report = runner.invoke(
+        app,
+        [
+            "report",
+            *run_dirs[:2],
+            "--model-set",
+            "paper",
+            "--out",
+            str(tmp_path / "r.html"),
+            "--data-dir",
+            str(data_dir),
+        ],
+    )
     assert report.exit_code == 1 and "no run for 13 of the paper's 15 models" in report.stderr

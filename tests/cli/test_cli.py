@@ -18,8 +18,19 @@ from tests.reference import reference_ppl
 runner = CliRunner()
 
 REQUIRED_ITEM_FIELDS = {
-    "item_id", "doi", "subfield", "label", "nll_original", "nll_altered", "ntokens_original", "ntokens_altered",
-    "ppl_original", "ppl_altered", "choice", "correct", "confidence",
+    "item_id",
+    "doi",
+    "subfield",
+    "label",
+    "nll_original",
+    "nll_altered",
+    "ntokens_original",
+    "ntokens_altered",
+    "ppl_original",
+    "ppl_altered",
+    "choice",
+    "correct",
+    "confidence",
 }
 REQUIRED_SUMMARY_FIELDS = {"model", "dataset", "n_items", "n_ties", "accuracy", "accuracy_ci95", "by_subfield"}
 
@@ -29,7 +40,9 @@ def test_validate_reports_file_line_reason(tmp_path: Path) -> None:
     path.write_text('doi,journal_section,combined_abstract\na,S,"[[up, down]]"\nb,S,"[[up, up]]"\n', encoding="utf-8")
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 1
-    assert result.stdout.strip() == "mine.csv:3: error: row 1: identical options in '[[up, up]]': the edit changes nothing"
+    assert (
+        result.stdout.strip() == "mine.csv:3: error: row 1: identical options in '[[up, up]]': the edit changes nothing"
+    )
     assert "1 error(s), 0 warning(s)" in result.stderr
 
 
@@ -42,12 +55,15 @@ def test_validate_published_files(data_dir: Path) -> None:
 
 def test_summary_of_a_run(tmp_path: Path) -> None:
     path = tmp_path / "cases.csv"
-    path.write_text('doi,journal_section,combined_abstract\na,S,"We [[up, upwards]] x"\nb,T,"We [[longer, short]] y"\n', encoding="utf-8")
+    path.write_text(
+        'doi,journal_section,combined_abstract\na,S,"We [[up, upwards]] x"\nb,T,"We [[longer, short]] y"\n',
+        encoding="utf-8",
+    )
     run_benchmark(load_cases(path), FakeScorer(), tmp_path / "run")
     result = runner.invoke(app, ["summary", str(tmp_path / "run"), "--json"])
     assert result.exit_code == 0
     summary = json.loads(result.stdout)
-    assert REQUIRED_SUMMARY_FIELDS <= set(summary) and summary["accuracy"] == 0.5
+    assert set(summary) >= REQUIRED_SUMMARY_FIELDS and summary["accuracy"] == 0.5
     table = runner.invoke(app, ["summary", str(tmp_path / "run")])
     assert "accuracy 50.0%" in table.stdout and "Accuracy by subfield" in table.stdout
 
@@ -55,7 +71,10 @@ def test_summary_of_a_run(tmp_path: Path) -> None:
 def test_errors_are_one_line_and_exit_1(tmp_path: Path, data_dir: Path) -> None:
     result = runner.invoke(app, ["run", "--dataset", "brainbench-humna", "--data-dir", str(data_dir)])
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: unknown dataset 'brainbench-humna'") and "Did you mean brainbench-human" in result.stderr
+    assert (
+        result.stderr.startswith("error: unknown dataset 'brainbench-humna'")
+        and "Did you mean brainbench-human" in result.stderr
+    )
     result = runner.invoke(app, ["run", "--items", "1,x", "--data-dir", str(data_dir), "--out", str(tmp_path / "r")])
     assert result.exit_code == 1 and "--items: 'x' is not an item id" in result.stderr
     result = runner.invoke(app, ["summary", str(tmp_path)])
@@ -65,18 +84,23 @@ def test_errors_are_one_line_and_exit_1(tmp_path: Path, data_dir: Path) -> None:
 @pytest.mark.slow
 def test_run_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Path, embedded_scorer) -> None:
     out = tmp_path / "run"
-    result = runner.invoke(app, ["run", "--items", "0,62,199", "--data-dir", str(data_dir), "--out", str(out), "--json"])
+    result = runner.invoke(
+        app, ["run", "--items", "0,62,199", "--data-dir", str(data_dir), "--out", str(out), "--json"]
+    )
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert REQUIRED_SUMMARY_FIELDS <= set(summary) and summary["n_items"] == 3
+    assert set(summary) >= REQUIRED_SUMMARY_FIELDS and summary["n_items"] == 3
     assert summary["run"]["scorer"]["dtype"] == "float32"
-    assert (summary["run"]["template"], summary["run"]["template_chosen_by"]) == ("gpt2", "generic")  # the paper's generic template
+    assert (summary["run"]["template"], summary["run"]["template_chosen_by"]) == (
+        "gpt2",
+        "generic",
+    )  # the paper's generic template
     template = (data_dir / "prompt_templates" / "gpt2.txt").read_text(encoding="utf-8")
     assert summary["run"]["template_sha256"] == hashlib.sha256(template.encode()).hexdigest()
     assert summary["run"]["dataset_sha256"].startswith("a887d3e7242f")
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [r["item_id"] for r in records] == [0, 62, 199]
-    assert all(REQUIRED_ITEM_FIELDS <= set(r) for r in records)
+    assert all(set(r) >= REQUIRED_ITEM_FIELDS for r in records)
     # per-item PPL equals an independent full-sequence computation of the released texts
     import csv
 
@@ -94,8 +118,13 @@ def test_run_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Path, em
 
 def test_runs_lists_the_store_and_export_rewrites_a_run(tmp_path: Path) -> None:
     path = tmp_path / "cases.csv"
-    path.write_text('doi,journal_section,combined_abstract\na,S,"We [[up, upwards]] x"\nb,T,"We [[longer, short]] y"\n', encoding="utf-8")
-    summary = run_benchmark(load_cases(path), FakeScorer(), tmp_path / "anywhere" / "run")  # the user's store, whatever --out
+    path.write_text(
+        'doi,journal_section,combined_abstract\na,S,"We [[up, upwards]] x"\nb,T,"We [[longer, short]] y"\n',
+        encoding="utf-8",
+    )
+    summary = run_benchmark(
+        load_cases(path), FakeScorer(), tmp_path / "anywhere" / "run"
+    )  # the user's store, whatever --out
     for where in ([], [str(tmp_path / "anywhere" / "run")]):  # the user's store; the store a run directory came from
         listed = runner.invoke(app, ["runs", *where, "--json"])
         assert listed.exit_code == 0, listed.stderr
@@ -104,9 +133,13 @@ def test_runs_lists_the_store_and_export_rewrites_a_run(tmp_path: Path) -> None:
         assert run["run_key"] == summary["run"]["run_key"] and run["out"] == str(tmp_path / "anywhere" / "run")
     exported = runner.invoke(app, ["export", run["run"], "--out", str(tmp_path / "copy")])
     assert exported.exit_code == 0, exported.stderr
-    assert (tmp_path / "copy" / "results.jsonl").read_text() == (tmp_path / "anywhere" / "run" / "results.jsonl").read_text()
+    assert (tmp_path / "copy" / "results.jsonl").read_text() == (
+        tmp_path / "anywhere" / "run" / "results.jsonl"
+    ).read_text()
     (tmp_path / "anywhere" / "run" / "results.jsonl").unlink()
-    again = runner.invoke(app, ["export", str(tmp_path / "anywhere" / "run")])  # a run directory rewritten from its store
+    again = runner.invoke(
+        app, ["export", str(tmp_path / "anywhere" / "run")]
+    )  # a run directory rewritten from its store
     assert again.exit_code == 0 and (tmp_path / "anywhere" / "run" / "results.jsonl").is_file()
     missing = runner.invoke(app, ["export", "ffffffff"])
     assert missing.exit_code != 0 and "no run starts with 'ffffffff'" in missing.stderr

@@ -22,7 +22,9 @@ from tests.fakes import FakeScorer
 
 
 def brainbench(*args: str, **options) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "brainbench", *args], capture_output=True, text=True, timeout=600, **options)
+    return subprocess.run(
+        [sys.executable, "-m", "brainbench", *args], capture_output=True, text=True, timeout=600, **options
+    )
 
 
 def one_clear_line(result: subprocess.CompletedProcess) -> str:
@@ -51,12 +53,20 @@ def test_bad_options_are_caught_before_the_model_loads(tmp_path: Path, data_dir:
         ("--items", ""): "--items: empty",
         ("--limit", "0"): "Invalid value for '--limit'",
         ("--template", "mistral"): "unknown template 'mistral'",
-        ("--store", "postgresql+psycopg://nobody@127.0.0.1:1/none"): "cannot open results store postgresql+psycopg://nobody@127.0.0.1:1/none",
+        (
+            "--store",
+            "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        ): "cannot open results store postgresql+psycopg://nobody@127.0.0.1:1/none",
         ("--store", read_only): "attempt to write a readonly database",
         ("--out", str(a_file)): f"--out {a_file}: a file is in the way",
         ("--out", str(other_run)): f"--out {other_run}: holds another run",
     }
-    if subprocess.run([sys.executable, "-c", "import torch; assert torch.cuda.is_available()"], capture_output=True).returncode == 0:
+    if (
+        subprocess.run(
+            [sys.executable, "-c", "import torch; assert torch.cuda.is_available()"], capture_output=True
+        ).returncode
+        == 0
+    ):
         del cases[("--device", "cuda")]  # a machine with CUDA accepts it
     for option, message in cases.items():
         result = brainbench(*common, *option)
@@ -67,7 +77,9 @@ def test_bad_options_are_caught_before_the_model_loads(tmp_path: Path, data_dir:
 
 
 def test_validate_suggests_close_names_only(data_dir: Path) -> None:
-    assert "Did you mean brainbench-human?" in one_clear_line(invoke("validate", "brainbench-humn", "--data-dir", str(data_dir)))
+    assert "Did you mean brainbench-human?" in one_clear_line(
+        invoke("validate", "brainbench-humn", "--data-dir", str(data_dir))
+    )
     assert "Did you mean" not in one_clear_line(invoke("validate", "xyz", "--data-dir", str(data_dir)))
 
 
@@ -111,7 +123,18 @@ def _cases(tmp_path: Path) -> Path:
 def test_a_stopped_run_is_partial_refused_and_resumes(tmp_path: Path, data_dir: Path, stop: signal.Signals) -> None:
     """A real run on the embedded model stopped mid-scoring (Ctrl-C, or kill/timeout), then started again."""
     store, out = tmp_path / "s.sqlite", tmp_path / "run"
-    command = ["run", "--limit", "6", "--data-dir", str(data_dir), "--offline", "--out", str(out), "--store", str(store)]
+    command = [
+        "run",
+        "--limit",
+        "6",
+        "--data-dir",
+        str(data_dir),
+        "--offline",
+        "--out",
+        str(out),
+        "--store",
+        str(store),
+    ]
     process = subprocess.Popen([sys.executable, "-m", "brainbench", *command], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and process.poll() is None:
@@ -124,7 +147,11 @@ def test_a_stopped_run_is_partial_refused_and_resumes(tmp_path: Path, data_dir: 
     assert process.returncode == 130 and "marked partial" in stderr and "memorisation" not in stderr, stderr
 
     summary = brainbench("summary", str(out))
-    assert summary.returncode == 3 and "partial:" in summary.stderr and "of 6 items (resume with the same command)" in summary.stderr
+    assert (
+        summary.returncode == 3
+        and "partial:" in summary.stderr
+        and "of 6 items (resume with the same command)" in summary.stderr
+    )
     assert json.loads((out / "summary.json").read_text())["partial"] is True
     refused = brainbench("compare", str(out), str(out))
     assert "partial" in one_clear_line(refused) and "--allow-partial" in refused.stderr
@@ -132,12 +159,25 @@ def test_a_stopped_run_is_partial_refused_and_resumes(tmp_path: Path, data_dir: 
 
     resumed = brainbench(*command)
     assert resumed.returncode == 0 and "resuming:" in resumed.stderr
-    whole = brainbench("run", "--limit", "6", "--data-dir", str(data_dir), "--offline", "--out", str(tmp_path / "whole"),
-                       "--store", str(tmp_path / "whole.sqlite"))
+    whole = brainbench(
+        "run",
+        "--limit",
+        "6",
+        "--data-dir",
+        str(data_dir),
+        "--offline",
+        "--out",
+        str(tmp_path / "whole"),
+        "--store",
+        str(tmp_path / "whole.sqlite"),
+    )
     assert whole.returncode == 0
 
     def records(run_dir: Path) -> list[dict]:
-        return [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"} for line in (run_dir / "results.jsonl").read_text().splitlines()]
+        return [
+            {k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
+            for line in (run_dir / "results.jsonl").read_text().splitlines()
+        ]
 
     assert records(out) == records(tmp_path / "whole") and brainbench("summary", str(out)).returncode == 0
     listed = json.loads(brainbench("runs", "--store", str(store), "--json").stdout)
@@ -149,9 +189,28 @@ def test_torchrun_on_cpu_shares_a_run(tmp_path: Path, data_dir: Path) -> None:
     """Two real processes under torchrun on a machine without CUDA: --device auto is the CPU, each scores its shard."""
     out, store = tmp_path / "run", tmp_path / "s.sqlite"
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "brainbench", "run", "--limit", "6",
-         "--data-dir", str(data_dir), "--offline", "--out", str(out), "--store", str(store)],
-        capture_output=True, text=True, timeout=1200,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "brainbench",
+            "run",
+            "--limit",
+            "6",
+            "--data-dir",
+            str(data_dir),
+            "--offline",
+            "--out",
+            str(out),
+            "--store",
+            str(store),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "CUDA" not in result.stderr

@@ -24,58 +24,98 @@ def calibration(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tup
     """(store, run directory) of the embedded model on 4 items of brainbench-human."""
     folder = tmp_path_factory.mktemp("calibration")
     store, out = folder / "store.sqlite", folder / "human"
-    result = runner.invoke(app, ["run", "--items", "0-3", "--store", str(store), "--out", str(out), "--data-dir", str(data_dir), "--offline"])
+    result = runner.invoke(
+        app,
+        ["run", "--items", "0-3", "--store", str(store), "--out", str(out), "--data-dir", str(data_dir), "--offline"],
+    )
     assert result.exit_code == 0, result.stderr
     return store, out
 
 
 @pytest.mark.slow
-def test_two_text_outcomes_with_the_track_record_found_in_the_store(calibration: tuple[Path, Path], data_dir: Path,
-                                                                    embedded_scorer) -> None:
+def test_two_text_outcomes_with_the_track_record_found_in_the_store(
+    calibration: tuple[Path, Path], data_dir: Path, embedded_scorer
+) -> None:
     store, out = calibration
-    result = runner.invoke(app, ["predict", str(EXAMPLES / "planned-study.md"), "--store", str(store), "--data-dir", str(data_dir), "--json"])
+    result = runner.invoke(
+        app,
+        ["predict", str(EXAMPLES / "planned-study.md"), "--store", str(store), "--data-dir", str(data_dir), "--json"],
+    )
     assert result.exit_code == 0, result.stderr
     payload = json.loads(result.stdout)
     probabilities = [outcome["probability"] for outcome in payload["outcomes"]]
     assert len(probabilities) == 2 and sum(probabilities) == pytest.approx(1)
     # the same texts scored on their own: p proportional to 1 / PPL (the ppl rule)
     template = resolve_template(None, None, None, data_dir=data_dir, offline=True)
-    ppl = [scores.ppl for scores in embedded_scorer.score_texts([template.apply(text) for text in load_study(EXAMPLES / "planned-study.md").texts()])]
+    ppl = [
+        scores.ppl
+        for scores in embedded_scorer.score_texts(
+            [template.apply(text) for text in load_study(EXAMPLES / "planned-study.md").texts()]
+        )
+    ]
     assert probabilities == pytest.approx([(1 / x) / sum(1 / y for y in ppl) for x in ppl], rel=1e-4)
-    assert payload["top"] == probabilities.index(max(probabilities)) and payload["confidence"] == pytest.approx(max(probabilities))
+    assert payload["top"] == probabilities.index(max(probabilities)) and payload["confidence"] == pytest.approx(
+        max(probabilities)
+    )
     record = payload["track_record"]
     results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert record["n"] == 4 and record["n_correct"] == sum(r["correct"] for r in results) and record["n_bins"] == 1
-    assert record["run_key"] == json.loads((out / "run.json").read_text())["run_key"] and "no_track_record" not in payload
+    assert (
+        record["run_key"] == json.loads((out / "run.json").read_text())["run_key"] and "no_track_record" not in payload
+    )
 
 
 @pytest.mark.slow
-def test_a_graded_outcome_with_the_track_record_given_as_a_run_directory(calibration: tuple[Path, Path], data_dir: Path) -> None:
+def test_a_graded_outcome_with_the_track_record_given_as_a_run_directory(
+    calibration: tuple[Path, Path], data_dir: Path
+) -> None:
     _, out = calibration
-    result = runner.invoke(app, ["predict", str(EXAMPLES / "planned-study-graded.yaml"), "--calibration", str(out),
-                                 "--data-dir", str(data_dir), "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            str(EXAMPLES / "planned-study-graded.yaml"),
+            "--calibration",
+            str(out),
+            "--data-dir",
+            str(data_dir),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["track_record"]["source"] == str(out) and payload["track_record"]["n"] == 4
     outcomes = payload["outcomes"]
-    assert [o["outcome"] for o in outcomes] == ["10%", "25%", "50%", "75%", "90%"] and sum(o["probability"] for o in outcomes) == pytest.approx(1)
+    assert [o["outcome"] for o in outcomes] == ["10%", "25%", "50%", "75%", "90%"] and sum(
+        o["probability"] for o in outcomes
+    ) == pytest.approx(1)
     mean = sum(o["probability"] * o["numeric"] for o in outcomes)
     assert payload["distribution"]["mean"] == pytest.approx(mean)
-    assert payload["distribution"]["sd"] == pytest.approx(math.sqrt(sum(o["probability"] * (o["numeric"] - mean) ** 2 for o in outcomes)))
+    assert payload["distribution"]["sd"] == pytest.approx(
+        math.sqrt(sum(o["probability"] * (o["numeric"] - mean) ** 2 for o in outcomes))
+    )
 
 
 @pytest.mark.slow
 def test_without_a_run_it_says_so_and_gives_the_command(tmp_path: Path, data_dir: Path) -> None:
     store = tmp_path / "empty.sqlite"
-    result = runner.invoke(app, ["predict", str(EXAMPLES / "planned-study.md"), "--store", str(store), "--data-dir", str(data_dir)])
+    result = runner.invoke(
+        app, ["predict", str(EXAMPLES / "planned-study.md"), "--store", str(store), "--data-dir", str(data_dir)]
+    )
     assert result.exit_code == 0, result.stderr
     text = " ".join(result.stdout.split())
     assert "No track record: no results store at" in text and "not calibrated odds" in text
     assert f"brainbench run --dataset brainbench-human --store {store}" in text
     assert not store.exists()  # looking for a run creates no store
-    as_json = runner.invoke(app, ["predict", str(EXAMPLES / "planned-study.md"), "--store", str(store), "--data-dir", str(data_dir), "--json"])
+    as_json = runner.invoke(
+        app,
+        ["predict", str(EXAMPLES / "planned-study.md"), "--store", str(store), "--data-dir", str(data_dir), "--json"],
+    )
     payload = json.loads(as_json.stdout)
-    assert payload["track_record"] is None and payload["no_track_record"]["command"] == f"brainbench run --dataset brainbench-human --store {store}"
+    assert (
+        payload["track_record"] is None
+        and payload["no_track_record"]["command"] == f"brainbench run --dataset brainbench-human --store {store}"
+    )
     assert sum(outcome["probability"] for outcome in payload["outcomes"]) == pytest.approx(1)
 
 

@@ -35,19 +35,28 @@ class Article:
         if self.pmcid:
             ids += f'<ArticleId IdType="pmc">{self.pmcid}</ArticleId>'
         return (
-            f"<PubmedArticle><MedlineCitation Status=\"MEDLINE\" Owner=\"NLM\"><PMID Version=\"1\">{self.pmid}</PMID>"
-            f"<Article PubModel=\"Print\"><Journal><ISSN IssnType=\"Print\">0000-0000</ISSN><JournalIssue CitedMedium=\"Internet\">"
+            f'<PubmedArticle><MedlineCitation Status="MEDLINE" Owner="NLM"><PMID Version="1">{self.pmid}</PMID>'
+            '<Article PubModel="Print"><Journal><ISSN IssnType="Print">0000-0000</ISSN><JournalIssue '
+            'CitedMedium="Internet">'
             f"<Volume>1</Volume><PubDate><Year>{self.year}</Year><Month>Jan</Month></PubDate></JournalIssue>"
             f"<Title>{escape(JOURNALS[self.journal])}</Title><ISOAbbreviation>{escape(self.journal)}</ISOAbbreviation></Journal>"
             f"<ArticleTitle>{escape(self.title)}</ArticleTitle><Abstract>"
-            + "".join(f'<AbstractText Label="{label}">{escape(text)}</AbstractText>' if label else f"<AbstractText>{escape(text)}</AbstractText>"
-                      for label, text in _abstract_parts(self.abstract))
-            + f"</Abstract></Article><MedlineJournalInfo><MedlineTA>{escape(self.journal)}</MedlineTA></MedlineJournalInfo></MedlineCitation>"
+            + "".join(
+                f'<AbstractText Label="{label}">{escape(text)}</AbstractText>'
+                if label
+                else f"<AbstractText>{escape(text)}</AbstractText>"
+                for label, text in _abstract_parts(self.abstract)
+            )
+            + "</Abstract></Article>"
+            f"<MedlineJournalInfo><MedlineTA>{escape(self.journal)}</MedlineTA></MedlineJournalInfo></MedlineCitation>"
             f"<PubmedData><ArticleIdList>{ids}</ArticleIdList></PubmedData></PubmedArticle>"
         )
 
     def jats_xml(self) -> str:
-        ids = f'<article-id pub-id-type="pmid">{self.pmid}</article-id><article-id pub-id-type="pmc">{self.pmcid}</article-id>'
+        ids = (
+            f'<article-id pub-id-type="pmid">{self.pmid}</article-id>'
+            f'<article-id pub-id-type="pmc">{self.pmcid}</article-id>'
+        )
         if self.doi:
             ids += f'<article-id pub-id-type="doi">{escape(self.doi)}</article-id>'
         return (
@@ -55,7 +64,8 @@ class Article:
             f"<journal-title>{escape(JOURNALS[self.journal])}</journal-title></journal-title-group></journal-meta>"
             f"<article-meta>{ids}<title-group><article-title>{escape(self.title)}</article-title></title-group>"
             f'<pub-date pub-type="epub"><year>{self.year}</year></pub-date></article-meta></front>'
-            f"<body>{self.body}</body><back><ref-list><ref><mixed-citation>Cited work, 1999.</mixed-citation></ref></ref-list></back></article>"
+            f"<body>{self.body}</body><back><ref-list><ref><mixed-citation>Cited work, "
+            "1999.</mixed-citation></ref></ref-list></back></article>"
         )
 
 
@@ -73,25 +83,46 @@ JOURNALS = {"J Neurosci": "The Journal of neuroscience", "Neuron": "Neuron"}
 def make_articles() -> list[Article]:
     articles = []
     for number in range(9):
-        articles.append(Article(
-            pmid=str(1000 + number), journal="J Neurosci", year=2010 + number,
-            title=f"Hippocampal circuit study {number}",
-            abstract=f"BACKGROUND: Place cells encode space in study {number}. || RESULTS: Firing rates rose by {number + 2} Hz after learning.",
-            doi=f"10.1523/JNEUROSCI.{number}000-10.20{10 + number}",
-            pmcid=f"PMC{5000 + number}" if number < 4 else None,
-            body=(f"<sec><title>Introduction</title><p>Memory needs the hippocampus (<xref ref-type=\"bibr\">Smith, 2001</xref>) in case {number}.</p></sec>"
-                  f"<sec><title>Results</title><p>Cells fired more.<fig id=\"f1\"><caption><p>Figure caption {number}.</p></caption></fig></p>"
-                  f"<table-wrap><table><tr><td>1</td></tr></table></table-wrap><p>Rates rose by {number + 2} Hz.</p></sec>") if number < 4 else None,
-        ))
+        articles.append(
+            Article(
+                pmid=str(1000 + number),
+                journal="J Neurosci",
+                year=2010 + number,
+                title=f"Hippocampal circuit study {number}",
+                abstract=f"BACKGROUND: Place cells encode space in study {number}. || RESULTS: Firing rates rose by "
+                f"{number + 2} Hz after learning.",
+                doi=f"10.1523/JNEUROSCI.{number}000-10.20{10 + number}",
+                pmcid=f"PMC{5000 + number}" if number < 4 else None,
+                body=(
+                    '<sec><title>Introduction</title><p>Memory needs the hippocampus (<xref ref-type="bibr">Smith, '
+                    f"2001</xref>) in case {number}.</p></sec>"
+                    '<sec><title>Results</title><p>Cells fired more.<fig id="f1"><caption><p>Figure caption '
+                    f"{number}.</p></caption></fig></p>"
+                    f"<table-wrap><table><tr><td>1</td></tr></table></table-wrap><p>Rates rose by {number + 2} "
+                    "Hz.</p></sec>"
+                )
+                if number < 4
+                else None,
+            )
+        )
     for number in range(5):
-        articles.append(Article(
-            pmid=str(2000 + number), journal="Neuron", year=2012 + number,
-            title=f"Cortical dynamics {number}", abstract=f"Neurons in cortex showed slow waves during sleep, case {number}.",
-            doi=f"10.1016/j.neuron.20{12 + number}.0{number}.001",
-        ))
+        articles.append(
+            Article(
+                pmid=str(2000 + number),
+                journal="Neuron",
+                year=2012 + number,
+                title=f"Cortical dynamics {number}",
+                abstract=f"Neurons in cortex showed slow waves during sleep, case {number}.",
+                doi=f"10.1016/j.neuron.20{12 + number}.0{number}.001",
+            )
+        )
     articles[9].doi = TEST_SET_DOI  # a BrainBench test case: must be excluded
-    articles.append(Article(pmid="2099", journal="Neuron", year=2014, title=articles[10].title, abstract=articles[10].abstract))  # same text again
-    articles.append(Article(pmid="3000", journal="J Neurosci", year=1999, title="Too old", abstract="Outside the date range."))
+    articles.append(
+        Article(pmid="2099", journal="Neuron", year=2014, title=articles[10].title, abstract=articles[10].abstract)
+    )  # same text again
+    articles.append(
+        Article(pmid="3000", journal="J Neurosci", year=1999, title="Too old", abstract="Outside the date range.")
+    )
     return articles
 
 
@@ -121,23 +152,38 @@ def _search(state: ServerState, db: str, term: str, mindate: int, maxdate: int) 
 
 def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             import time
 
             url = urlparse(self.path)
             params = {key: values[-1] for key, values in parse_qs(url.query).items()}
             state.requests.append((time.monotonic(), url.path, params))
             if url.path.endswith("/esearch.fcgi"):
-                hits = _search(state, params["db"], params["term"], int(params.get("mindate", "0")[:4]), int(params.get("maxdate", "9999")[:4]))
+                hits = _search(
+                    state,
+                    params["db"],
+                    params["term"],
+                    int(params.get("mindate", "0")[:4]),
+                    int(params.get("maxdate", "9999")[:4]),
+                )
                 key = str(len(state.searches) + 1)
                 state.searches[key] = hits
-                self._send(200, f"<?xml version=\"1.0\"?><eSearchResult><Count>{len(hits)}</Count><RetMax>0</RetMax><RetStart>0</RetStart>"
-                                f"<QueryKey>{key}</QueryKey><WebEnv>MCID_test</WebEnv><IdList/></eSearchResult>")
+                self._send(
+                    200,
+                    f'<?xml version="1.0"?><eSearchResult><Count>{len(hits)}</Count>'
+                    "<RetMax>0</RetMax><RetStart>0</RetStart>"
+                    f"<QueryKey>{key}</QueryKey><WebEnv>MCID_test</WebEnv><IdList/></eSearchResult>",
+                )
             elif url.path.endswith("/efetch.fcgi"):
                 state.efetch_calls += 1
                 fault = state.faults.efetch.pop(state.efetch_calls, None)
                 if fault == "429":
-                    self._send(429, '{"error":"API rate limit exceeded","count":"4","limit":"3"}', headers={"Retry-After": "0"}, content_type="application/json")
+                    self._send(
+                        429,
+                        '{"error":"API rate limit exceeded","count":"4","limit":"3"}',
+                        headers={"Retry-After": "0"},
+                        content_type="application/json",
+                    )
                     return
                 if fault == "503":
                     self._send(503, "<html>busy</html>", content_type="text/html")
@@ -152,16 +198,26 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                 start, count = int(params.get("retstart", 0)), int(params.get("retmax", 20))
                 batch = hits[start : start + count]
                 if params["db"] == "pubmed":
-                    body = "<?xml version=\"1.0\"?><PubmedArticleSet>" + "".join(a.pubmed_xml() for a in batch) + "</PubmedArticleSet>"
+                    body = (
+                        '<?xml version="1.0"?><PubmedArticleSet>'
+                        + "".join(a.pubmed_xml() for a in batch)
+                        + "</PubmedArticleSet>"
+                    )
                 else:
-                    body = "<?xml version=\"1.0\"?><pmc-articleset>" + "".join(a.jats_xml() for a in batch) + "</pmc-articleset>"
+                    body = (
+                        '<?xml version="1.0"?><pmc-articleset>'
+                        + "".join(a.jats_xml() for a in batch)
+                        + "</pmc-articleset>"
+                    )
                 if fault == "truncated":
                     body = body[: len(body) // 2]
                 self._send(200, body)
             else:
                 self._send(404, "not found", content_type="text/plain")
 
-        def _send(self, status: int, body: str, headers: dict[str, str] | None = None, content_type: str = "text/xml") -> None:
+        def _send(
+            self, status: int, body: str, headers: dict[str, str] | None = None, content_type: str = "text/xml"
+        ) -> None:
             data = body.encode()
             self.send_response(status)
             self.send_header("Content-Type", content_type)

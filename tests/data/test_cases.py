@@ -36,12 +36,17 @@ def test_single_comma_inside_long_options_is_not_ambiguous() -> None:
     ("inner", "expected"),
     [
         # the four GPT-4-made items whose options contain commas (rows 24, 51, 58, 66)
-        ("In contrast, we did not find any, Moreover, we found an", ("In contrast, we did not find any", "Moreover, we found an")),
         (
-            "differ at locations across the apex in a pattern consistent with previous studies of the base of the cochlea, "
+            "In contrast, we did not find any, Moreover, we found an",
+            ("In contrast, we did not find any", "Moreover, we found an"),
+        ),
+        (
+            "differ at locations across the apex in a pattern consistent with previous studies of the base of the "
+            "cochlea, "
             "are uniform across the apex, contradicting previous studies of the base of the cochlea",
             (
-                "differ at locations across the apex in a pattern consistent with previous studies of the base of the cochlea",
+                "differ at locations across the apex in a pattern consistent with previous studies of the base of the "
+                "cochlea",
                 "are uniform across the apex, contradicting previous studies of the base of the cochlea",
             ),
         ),
@@ -50,8 +55,10 @@ def test_single_comma_inside_long_options_is_not_ambiguous() -> None:
             "opposite was true., SA-I afferent responses to dynamic torque were inferior to static stimuli in humans, "
             "while in monkeys the opposite was true.",
             (
-                "SA-I afferent responses to static torque were inferior to dynamic stimuli in humans, while in monkeys the opposite was true.",
-                "SA-I afferent responses to dynamic torque were inferior to static stimuli in humans, while in monkeys the opposite was true.",
+                "SA-I afferent responses to static torque were inferior to dynamic stimuli in humans, while in monkeys "
+                "the opposite was true.",
+                "SA-I afferent responses to dynamic torque were inferior to static stimuli in humans, while in monkeys "
+                "the opposite was true.",
             ),
         ),
         ("Cav2.2, but not Cav2.3, Cav2.3, but not Cav2.2", ("Cav2.2, but not Cav2.3", "Cav2.3, but not Cav2.2")),
@@ -68,7 +75,9 @@ def test_comma_options_pick_the_mirrored_split(inner: str, expected: tuple[str, 
 
 
 def test_mirror_score_prefers_swapped_words() -> None:
-    assert mirror_score("Cav2.2, but not Cav2.3", "Cav2.3, but not Cav2.2") > mirror_score("Cav2.2", "but not Cav2.3, Cav2.3, but not Cav2.2")
+    assert mirror_score("Cav2.2, but not Cav2.3", "Cav2.3, but not Cav2.2") > mirror_score(
+        "Cav2.2", "but not Cav2.3, Cav2.3, but not Cav2.2"
+    )
 
 
 def test_single_closing_bracket_is_repaired_and_reported() -> None:
@@ -108,7 +117,10 @@ def test_malformed_rows_are_errors_with_file_and_line(combined: str, reason: str
 def test_missing_columns() -> None:
     _, cases, problems = parse_cases("doi,abstract\n10.1/x,text\n", source="bad.csv")
     assert cases == []
-    assert str(problems[0]) == "bad.csv:1: error: missing column(s) journal_section, combined_abstract; found doi, abstract"
+    assert (
+        str(problems[0])
+        == "bad.csv:1: error: missing column(s) journal_section, combined_abstract; found doi, abstract"
+    )
 
 
 def test_duplicate_item_ids() -> None:
@@ -151,13 +163,17 @@ def test_released_columns_are_scored_by_default_and_reparsed_on_request() -> Non
 def test_n_options_with_bars() -> None:
     parsed = parse_combined("Rates [[rose | fell | held]] after training and cells [[fired | slept | idled]].")
     assert parsed.versions == (
-        "Rates rose after training and cells fired.", "Rates fell after training and cells slept.", "Rates held after training and cells idled.",
+        "Rates rose after training and cells fired.",
+        "Rates fell after training and cells slept.",
+        "Rates held after training and cells idled.",
     )
     assert not parsed.errors and not parsed.warnings
     for edit in parsed.edits:
         for version, option, start in zip(parsed.versions, edit.options, edit.starts):
             assert version[start : start + len(option)] == option
-    pair = parse_combined("Cells [[fired more, and faster | fired less, and slower]].")  # a pair with '|': commas are no problem
+    pair = parse_combined(
+        "Cells [[fired more, and faster | fired less, and slower]]."
+    )  # a pair with '|': commas are no problem
     assert pair.versions == ("Cells fired more, and faster.", "Cells fired less, and slower.") and not pair.warnings
 
 
@@ -175,7 +191,8 @@ def test_n_option_problems(combined: str, reason: str) -> None:
 
 def test_options_given_as_full_texts_in_jsonl() -> None:
     text = (
-        '{"doi": "a", "journal_section": "S", "options": ["Cells slept.", "Cells fired.", "Cells idled."], "answer": 1}\n'
+        '{"doi": "a", "journal_section": "S", "options": ["Cells slept.", "Cells fired.", "Cells idled."], "answer": '
+        "1}\n"
         '{"doi": "b", "journal_section": "S", "options": ["One.", "One."]}\n'
         '{"doi": "c", "journal_section": "S", "options": ["One.", "Two."], "answer": 2}\n'
         '{"doi": "d", "journal_section": "S"}\n'

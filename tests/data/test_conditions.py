@@ -26,7 +26,10 @@ def human(data_dir: Path):
 
 
 def test_sentences_split_on_full_stops_not_abbreviations() -> None:
-    assert split_sentences("Dr. Smith found more (p < 0.05). Mice ran.") == ["Dr. Smith found more (p < 0.05).", "Mice ran."]
+    assert split_sentences("Dr. Smith found more (p < 0.05). Mice ran.") == [
+        "Dr. Smith found more (p < 0.05).",
+        "Mice ran.",
+    ]
 
 
 def test_the_result_sentences_are_the_papers(human, data_dir: Path) -> None:
@@ -52,7 +55,9 @@ def test_no_context_items_and_labels_are_the_papers(human, data_dir: Path) -> No
 def test_swapped_labels_are_the_papers(human, data_dir: Path, seed: int) -> None:
     # the labels come after the swaps' draws in one stream: equal labels mean every draw was the same
     swapped, labels = swapped_context(human, seed)
-    published = np.load(data_dir / "published_results" / PUBLISHED[1] / "human_abstracts" / f"swap_seed{seed}" / "labels.npy")
+    published = np.load(
+        data_dir / "published_results" / PUBLISHED[1] / "human_abstracts" / f"swap_seed{seed}" / "labels.npy"
+    )
     assert [labels[i] for i in range(200)] == published.tolist()
     assert len(swapped.cases) == 200 and swapped.cases[0].original != human.cases[0].original
 
@@ -67,29 +72,49 @@ def test_the_published_condition_accuracies(human, data_dir: Path, tmp_path: Pat
     for model, values in expected.items():
         folder = data_dir / "published_results" / model / "human_abstracts"
         found = [import_published(folder, human, model, tmp_path / model / "full")["accuracy"]]
-        found.append(import_published(folder, human, model, tmp_path / model / "nc", condition="no-context")["accuracy"])
+        found.append(
+            import_published(folder, human, model, tmp_path / model / "nc", condition="no-context")["accuracy"]
+        )
         for seed, swap_folder in swap_folders(folder).items():
-            found.append(import_published(swap_folder, human, model, tmp_path / model / str(seed), condition="swapped", seed=seed)["accuracy"])
+            found.append(
+                import_published(
+                    swap_folder, human, model, tmp_path / model / str(seed), condition="swapped", seed=seed
+                )["accuracy"]
+            )
         assert [round(value, 3) for value in found] == list(values)
 
 
 def _tiny(tmp_path: Path, rows: list[tuple[str, str]]):
     path = tmp_path / "tiny.jsonl"
-    path.write_text("".join(json.dumps({"doi": f"10.1/{i}", "journal_section": subfield, "combined_abstract": text}) + "\n"
-                            for i, (subfield, text) in enumerate(rows)))
+    path.write_text(
+        "".join(
+            json.dumps({"doi": f"10.1/{i}", "journal_section": subfield, "combined_abstract": text}) + "\n"
+            for i, (subfield, text) in enumerate(rows)
+        )
+    )
     return load_cases(path, texts="reparsed")
 
 
 def test_swapping_takes_results_from_other_abstracts_of_the_subfield(tmp_path: Path) -> None:
-    data = _tiny(tmp_path, [
-        ("A", "Context one. We found [[more, less]] spikes."),
-        ("A", "Context two. Rats ran [[faster, slower]]. Mice ran [[farther, less far]]."),
-        ("A", "Context three. Cells [[grew, shrank]] a lot."),
-        ("B", "Other field. Flies [[slept, woke]] more."),
-        ("B", "Also other. Fish [[swam, sank]] fast."),
-    ])
+    data = _tiny(
+        tmp_path,
+        [
+            ("A", "Context one. We found [[more, less]] spikes."),
+            ("A", "Context two. Rats ran [[faster, slower]]. Mice ran [[farther, less far]]."),
+            ("A", "Context three. Cells [[grew, shrank]] a lot."),
+            ("B", "Other field. Flies [[slept, woke]] more."),
+            ("B", "Also other. Fish [[swam, sank]] fast."),
+        ],
+    )
     swapped, labels = swapped_context(data, seed=0)
-    originals = {"We found more spikes.", "Rats ran faster.", "Mice ran farther.", "Cells grew a lot.", "Flies slept more.", "Fish swam fast."}
+    originals = {
+        "We found more spikes.",
+        "Rats ran faster.",
+        "Mice ran farther.",
+        "Cells grew a lot.",
+        "Flies slept more.",
+        "Fish swam fast.",
+    }
     for case, before in zip(swapped.cases, data.cases):
         context, *results = split_sentences(case.original)
         assert context == split_sentences(before.original)[0]  # the context stays
@@ -107,10 +132,25 @@ def test_swapping_takes_results_from_other_abstracts_of_the_subfield(tmp_path: P
 @pytest.mark.slow
 def test_runs_under_each_condition(data_dir: Path, tmp_path: Path) -> None:
     runner = CliRunner()
-    for condition, limit, n_texts in (("no-context", "3", 6), ("swapped", "2", 4)):
+    for condition, limit in (("no-context", "3"), ("swapped", "2")):
         out = tmp_path / condition
-        args = ["run", "--dataset", "brainbench-human", "--data-dir", str(data_dir), "--condition", condition, "--limit", limit,
-                "--seed", "1234", "--out", str(out), "--store", str(tmp_path / "store.sqlite")]
+        args = [
+            "run",
+            "--dataset",
+            "brainbench-human",
+            "--data-dir",
+            str(data_dir),
+            "--condition",
+            condition,
+            "--limit",
+            limit,
+            "--seed",
+            "1234",
+            "--out",
+            str(out),
+            "--store",
+            str(tmp_path / "store.sqlite"),
+        ]
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.stderr
         info, records = load_run(out)

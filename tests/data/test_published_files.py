@@ -68,7 +68,8 @@ def test_unscorable_rows_block_loading_and_are_all_listed(tmp_path: Path) -> Non
         load_cases(path)
     assert info.value.problems == [
         "cases.csv:3: error: row 1: no edit found: expected at least one [[original, altered]]",
-        "cases.csv:4: error: row 2: '[[p]]' holds 1 option, expected 2 as [[original, altered]] (or N as [[a | b | c]])",
+        "cases.csv:4: error: row 2: '[[p]]' holds 1 option, expected 2 as [[original, altered]] (or N as [[a | b | "
+        "c]])",
     ]
 
 
@@ -77,8 +78,14 @@ def test_known_quirks_are_told_calmly(data_dir: Path, tmp_path: Path) -> None:
 
     human = load_dataset("brainbench-human", data_dir=data_dir, offline=True)
     [line] = known_quirks(human)
-    assert "a known quirk of the published file, scored as the paper did" in line and "row 62" in line and "error" not in line
+    assert (
+        "a known quirk of the published file, scored as the paper did" in line
+        and "row 62" in line
+        and "error" not in line
+    )
     mine = tmp_path / "mine.csv"
-    mine.write_text('doi,journal_section,combined_abstract\na,S,"x [[up, down] y"\nb,S,"fine [[up, down]]"\n', encoding="utf-8")
+    mine.write_text(
+        'doi,journal_section,combined_abstract\na,S,"x [[up, down] y"\nb,S,"fine [[up, down]]"\n', encoding="utf-8"
+    )
     [line] = known_quirks(load_dataset(mine))
     assert line.startswith("mine.csv: 1 error(s), 0 warning(s) in the file") and f"brainbench validate {mine}" in line

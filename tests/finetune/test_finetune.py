@@ -1,4 +1,5 @@
-"""LoRA tuning of the embedded model on a corpus built through the local E-utilities server, then scoring with the adapter."""
+"""LoRA tuning of the embedded model on a corpus built through the local E-utilities server, then scoring with the
+adapter."""
 
 from __future__ import annotations
 
@@ -41,8 +42,16 @@ def test_blocks_and_targets() -> None:
 
 @pytest.mark.slow
 def test_tuning_lowers_the_validation_loss_and_the_adapter_scores(corpus: Path, tmp_path: Path, data_dir: Path) -> None:
-    config = FinetuneConfig(block_size=64, max_steps=12, batch_size=2, gradient_accumulation=1, learning_rate=2e-3,
-                            eval_steps=6, save_steps=6, warmup_ratio=0.0)
+    config = FinetuneConfig(
+        block_size=64,
+        max_steps=12,
+        batch_size=2,
+        gradient_accumulation=1,
+        learning_rate=2e-3,
+        eval_steps=6,
+        save_steps=6,
+        warmup_ratio=0.0,
+    )
     result = finetune(corpus, tmp_path / "adapter", config=config)
     assert result["valid_loss_after"] < result["valid_loss_before"] - 0.1
     assert result["steps"] == 12 and result["tokens_per_s"] > 0 and result["trainable_parameters"] < 5_000_000
@@ -54,12 +63,32 @@ def test_tuning_lowers_the_validation_loss_and_the_adapter_scores(corpus: Path, 
     from brainbench.scoring import load_scorer
 
     text = "Place cells encode space in the hippocampus of freely moving rats."
-    with_adapter = load_scorer(adapter=str(tmp_path / "adapter"), dtype="float32", device="cpu").score_texts([text])[0].ppl
-    merged = load_scorer(model=str(tmp_path / "adapter" / "merged"), dtype="float32", device="cpu").score_texts([text])[0].ppl
+    with_adapter = (
+        load_scorer(adapter=str(tmp_path / "adapter"), dtype="float32", device="cpu").score_texts([text])[0].ppl
+    )
+    merged = (
+        load_scorer(model=str(tmp_path / "adapter" / "merged"), dtype="float32", device="cpu")
+        .score_texts([text])[0]
+        .ppl
+    )
     assert merged == pytest.approx(with_adapter, rel=1e-4)
     runner = CliRunner()
-    args = ["run", "--adapter", str(tmp_path / "adapter"), "--dataset", "brainbench-human", "--data-dir", str(data_dir),
-            "--limit", "2", "--out", str(tmp_path / "run"), "--store", str(tmp_path / "store.sqlite"), "--json"]
+    args = [
+        "run",
+        "--adapter",
+        str(tmp_path / "adapter"),
+        "--dataset",
+        "brainbench-human",
+        "--data-dir",
+        str(data_dir),
+        "--limit",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+        "--store",
+        str(tmp_path / "store.sqlite"),
+        "--json",
+    ]
     outcome = runner.invoke(app, args)
     assert outcome.exit_code == 0, outcome.stderr
     summary = json.loads(outcome.stdout)

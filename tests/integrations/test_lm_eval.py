@@ -67,10 +67,16 @@ def tiny_tokenizer(with_bos: bool):
     backend = tokenizers.Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
-    backend.train_from_iterator(SENTENCES * 5, trainers.BpeTrainer(vocab_size=400, special_tokens=["<s>", "</s>"],
-                                                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    backend.train_from_iterator(
+        SENTENCES * 5,
+        trainers.BpeTrainer(
+            vocab_size=400, special_tokens=["<s>", "</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
+    )
     if with_bos:
-        backend.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", backend.token_to_id("<s>"))])
+        backend.post_processor = processors.TemplateProcessing(
+            single="<s> $A", special_tokens=[("<s>", backend.token_to_id("<s>"))]
+        )
     return transformers.PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>")
 
 
@@ -90,7 +96,9 @@ def test_with_a_bos_the_context_is_empty() -> None:
     assert ids[0] == tokenizer.bos_token_id
     request = split_first_token(text, tokenizer)
     assert (request.context, request.continuation, request.n_tokens) == ("", text, len(ids) - 1)
-    literal = split_first_token("<s>" + text, tokenizer)  # the paper's Mistral template: lm-eval scores from after the <s>
+    literal = split_first_token(
+        "<s>" + text, tokenizer
+    )  # the paper's Mistral template: lm-eval scores from after the <s>
     assert literal.n_tokens == len(ids) - 1 == len(tokenizer("<s>" + text)["input_ids"]) - 2
 
 
@@ -99,12 +107,16 @@ def test_a_tokenizer_that_adds_an_end_token_is_refused() -> None:
 
     tokenizer = tiny_tokenizer(with_bos=False)
     eos = tokenizer.eos_token_id
-    tokenizer.backend_tokenizer.post_processor = tokenizers.processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", eos)])
+    tokenizer.backend_tokenizer.post_processor = tokenizers.processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", eos)]
+    )
     with pytest.raises(BackendError, match="other than one BOS"):
         split_first_token("Dopamine neurons encode reward.", tokenizer)
 
 
-@pytest.mark.parametrize("template_text", ["You are a neuroscientist. <choice abstract>", "<s>[INST] Abstract: <choice abstract>"])
+@pytest.mark.parametrize(
+    "template_text", ["You are a neuroscientist. <choice abstract>", "<s>[INST] Abstract: <choice abstract>"]
+)
 @pytest.mark.parametrize("with_bos", [False, True])
 def test_lm_eval_scores_the_papers_tokens(with_bos: bool, template_text: str) -> None:
     """lm-eval's own Hugging Face model, given the task's requests, against the paper's full-sequence loss."""
@@ -116,17 +128,28 @@ def test_lm_eval_scores_the_papers_tokens(with_bos: bool, template_text: str) ->
 
     tokenizer = tiny_tokenizer(with_bos)
     torch.manual_seed(0)
-    config = transformers.LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
-                                      bos_token_id=tokenizer.bos_token_id)
+    config = transformers.LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=256,
+        bos_token_id=tokenizer.bos_token_id,
+    )
     model = transformers.LlamaForCausalLM(config).eval()
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=1, device="cpu")
     texts = [Template("file:t", template_text).apply(sentence) for sentence in SENTENCES[2:]]
     requests = [split_first_token(text, tokenizer) for text in texts]
-    logliks = lm.loglikelihood([Instance("loglikelihood", {}, (r.context, r.continuation), 0) for r in requests], disable_tqdm=True)
+    logliks = lm.loglikelihood(
+        [Instance("loglikelihood", {}, (r.context, r.continuation), 0) for r in requests], disable_tqdm=True
+    )
     for text, request, (loglik, _) in zip(texts, requests, logliks):
         ids = tokenizer(text)["input_ids"]
-        if with_bos and text.startswith("<s>"):  # lm-eval drops the second BOS: it scores the text after its literal <s>
+        if with_bos and text.startswith(
+            "<s>"
+        ):  # lm-eval drops the second BOS: it scores the text after its literal <s>
             ids = ids[1:]
         assert request.n_tokens == len(ids) - 1
         with torch.no_grad():
@@ -136,13 +159,17 @@ def test_lm_eval_scores_the_papers_tokens(with_bos: bool, template_text: str) ->
 
 
 def test_lm_eval_loads_the_task_package(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The YAML as lm-eval reads it: documents from brainbench's loader, the template from --model_args or --metadata."""
+    """The YAML as lm-eval reads it: documents from brainbench's loader, the template from --model_args or
+    --metadata."""
     pytest.importorskip("lm_eval")
     from lm_eval.tasks import TaskManager
 
     monkeypatch.setenv("BRAINBENCH_DATA_DIR", str(data_dir))
     tiny_tokenizer(with_bos=False).save_pretrained(tmp_path / "model")
-    for metadata, template in (({}, "gpt2"), ({"template": "mistralai--Mistral-7B-v0.1"}, "mistralai--Mistral-7B-v0.1")):
+    for metadata, template in (
+        ({}, "gpt2"),
+        ({"template": "mistralai--Mistral-7B-v0.1"}, "mistralai--Mistral-7B-v0.1"),
+    ):
         manager = TaskManager(include_path=str(TASK_DIR), metadata={"pretrained": str(tmp_path / "model"), **metadata})
         task = manager.load(["brainbench_human"])["tasks"]["brainbench_human"]
         docs = list(task.test_docs())
@@ -154,17 +181,28 @@ def test_lm_eval_loads_the_task_package(tmp_path: Path, data_dir: Path, monkeypa
         assert [request.arguments for request in requests] == [(first["context"], c) for c in first["continuations"]]
 
 
-def test_the_papers_literal_bos_is_scored_one_token_short_with_a_warning(tmp_path: Path, data_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_papers_literal_bos_is_scored_one_token_short_with_a_warning(
+    tmp_path: Path, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from brainbench.integrations.lm_eval.documents import load_documents
 
     tokenizer = tiny_tokenizer(with_bos=True)
     tokenizer.save_pretrained(tmp_path / "model")
-    docs = load_documents("brainbench-gpt4", pretrained=str(tmp_path / "model"), template="mistralai--Mistral-7B-v0.1", data_dir=str(data_dir))["test"]
+    docs = load_documents(
+        "brainbench-gpt4",
+        pretrained=str(tmp_path / "model"),
+        template="mistralai--Mistral-7B-v0.1",
+        data_dir=str(data_dir),
+    )["test"]
     assert len(docs) == 100 and "one token fewer than the paper" in caplog.text
     first = docs[0]
     text = first["context"] + first["continuations"][0]
     ids = tokenizer(text)["input_ids"]
-    assert text.startswith("<s>[INST]") and ids[:2] == [tokenizer.bos_token_id] * 2 and first["n_tokens"][0] == len(ids) - 2
+    assert (
+        text.startswith("<s>[INST]")
+        and ids[:2] == [tokenizer.bos_token_id] * 2
+        and first["n_tokens"][0] == len(ids) - 2
+    )
 
 
 def test_a_first_token_that_is_part_of_a_character_is_refused(data_dir: Path) -> None:
@@ -172,49 +210,101 @@ def test_a_first_token_that_is_part_of_a_character_is_refused(data_dir: Path) ->
     from brainbench.integrations.lm_eval.documents import case_document
 
     dataset = load_dataset("brainbench-human", data_dir=data_dir, offline=True)
-    case = next(case for case in dataset.cases if case.original.startswith("α"))  # two bytes, two tokens of the tiny BPE
-    with pytest.raises(InputError, match=rf"BrainBench_Human_v0.1.csv:{case.line}: item {case.item_id}: the first token"):
+    case = next(
+        case for case in dataset.cases if case.original.startswith("α")
+    )  # two bytes, two tokens of the tiny BPE
+    with pytest.raises(
+        InputError, match=rf"BrainBench_Human_v0.1.csv:{case.line}: item {case.item_id}: the first token"
+    ):
         case_document(case, (0, 1), Template("none", "<choice abstract>"), tiny_tokenizer(with_bos=False), dataset)
 
 
 # --- importing lm-eval's samples ----------------------------------------------------------------------------
 
 
-def write_samples(folder: Path, documents: list[dict], logliks: list[list[float]], date: str = "2026-01-01T00-00-00.000001",
-                  task: str = "brainbench_human") -> Path:
+def write_samples(
+    folder: Path,
+    documents: list[dict],
+    logliks: list[list[float]],
+    date: str = "2026-01-01T00-00-00.000001",
+    task: str = "brainbench_human",
+) -> Path:
     """A samples file and a results file as lm-eval 0.4.13 writes them (numbers as strings, arguments as gen_args_N)."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = []
     for doc_id, (doc, values) in enumerate(zip(documents, logliks)):
-        arguments = {f"gen_args_{k}": {"arg_0": doc["context"], "arg_1": cont} for k, cont in enumerate(doc["continuations"])}
-        lines.append(json.dumps({"doc_id": doc_id, "doc": doc, "target": str(doc["label"]), "arguments": arguments,
-                                 "resps": [[[str(v), "False"]] for v in values], "filtered_resps": [[str(v), "False"] for v in values]}))
+        arguments = {
+            f"gen_args_{k}": {"arg_0": doc["context"], "arg_1": cont} for k, cont in enumerate(doc["continuations"])
+        }
+        lines.append(
+            json.dumps(
+                {
+                    "doc_id": doc_id,
+                    "doc": doc,
+                    "target": str(doc["label"]),
+                    "arguments": arguments,
+                    "resps": [[[str(v), "False"]] for v in values],
+                    "filtered_resps": [[str(v), "False"] for v in values],
+                }
+            )
+        )
     (folder / f"samples_{task}_{date}.jsonl").write_text("\n".join(lines) + "\n")
-    results = {"config": {"model": "hf", "model_args": {"pretrained": "org/tiny", "dtype": "float32"}}, "lm_eval_version": "0.4.13"}
+    results = {
+        "config": {"model": "hf", "model_args": {"pretrained": "org/tiny", "dtype": "float32"}},
+        "lm_eval_version": "0.4.13",
+    }
     (folder / f"results_{date}.json").write_text(json.dumps(results))
     return folder
 
 
 def sample_document(item_id: int, shown: list[int], n_tokens: list[int]) -> dict:
-    return {"item_id": item_id, "doi": f"10.1/{item_id}", "subfield": "Systems/Circuits", "source": "human", "shown": shown,
-            "label": shown.index(0), "context": "You", "continuations": [" saw A.", " saw B."], "n_tokens": n_tokens,
-            "n_bytes": [10, 10], "dataset": "brainbench-human", "dataset_sha256": "abc", "texts": "released", "template": "gpt2",
-            "template_sha256": "def", "seed": 42}
+    return {
+        "item_id": item_id,
+        "doi": f"10.1/{item_id}",
+        "subfield": "Systems/Circuits",
+        "source": "human",
+        "shown": shown,
+        "label": shown.index(0),
+        "context": "You",
+        "continuations": [" saw A.", " saw B."],
+        "n_tokens": n_tokens,
+        "n_bytes": [10, 10],
+        "dataset": "brainbench-human",
+        "dataset_sha256": "abc",
+        "texts": "released",
+        "template": "gpt2",
+        "template_sha256": "def",
+        "seed": 42,
+    }
 
 
 def test_import_lm_eval_samples_by_hand(tmp_path: Path) -> None:
     # item 0: A real (-4 over 2 tokens, PPL e^2) beats B (-9 over 3, PPL e^3): right.
     # item 1: A altered (-3 over 3, PPL e) beats B real (-6 over 3, PPL e^2): wrong.
-    write_samples(tmp_path / "out" / "org__tiny", [sample_document(0, [0, 1], [2, 3]), sample_document(1, [1, 0], [3, 3])],
-                  [[-4.0, -9.0], [-3.0, -6.0]])
+    write_samples(
+        tmp_path / "out" / "org__tiny",
+        [sample_document(0, [0, 1], [2, 3]), sample_document(1, [1, 0], [3, 3])],
+        [[-4.0, -9.0], [-3.0, -6.0]],
+    )
     result = runner.invoke(app, ["import-lm-eval", str(tmp_path / "out"), "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.stderr
     records = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
-    assert [record["choice"] for record in records] == ["A", "A"] and [record["correct"] for record in records] == [True, False]
-    assert records[0]["ppl_original"] == pytest.approx(math.exp(2)) and records[0]["ppl_altered"] == pytest.approx(math.exp(3))
-    assert records[1]["ppl_original"] == pytest.approx(math.exp(2)) and records[1]["ppl_b"] == pytest.approx(math.exp(2))
+    assert [record["choice"] for record in records] == ["A", "A"] and [record["correct"] for record in records] == [
+        True,
+        False,
+    ]
+    assert records[0]["ppl_original"] == pytest.approx(math.exp(2)) and records[0]["ppl_altered"] == pytest.approx(
+        math.exp(3)
+    )
+    assert records[1]["ppl_original"] == pytest.approx(math.exp(2)) and records[1]["ppl_b"] == pytest.approx(
+        math.exp(2)
+    )
     info = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert info["spec"]["backend"] == "lm-eval" and info["spec"]["model"] == "org/tiny" and info["spec"]["dtype"] == "float32"
+    assert (
+        info["spec"]["backend"] == "lm-eval"
+        and info["spec"]["model"] == "org/tiny"
+        and info["spec"]["dtype"] == "float32"
+    )
     assert info["model"] == "org/tiny" and info["template"] == "gpt2" and info["n_requested"] == 2
     summary = runner.invoke(app, ["summary", str(tmp_path / "run"), "--json"])
     assert summary.exit_code == 0 and json.loads(summary.stdout)["accuracy"] == 0.5
@@ -223,7 +313,9 @@ def test_import_lm_eval_samples_by_hand(tmp_path: Path) -> None:
 def test_the_newest_samples_of_a_task_are_imported(tmp_path: Path) -> None:
     write_samples(tmp_path, [sample_document(0, [0, 1], [2, 3])], [[-4.0, -9.0]], date="2026-01-01T00-00-00.000001")
     write_samples(tmp_path, [sample_document(0, [0, 1], [2, 3])], [[-9.0, -4.0]], date="2026-02-01T00-00-00.000001")
-    (tmp_path / "samples_arc_easy_2026-03-01T00-00-00.000001.jsonl").write_text(json.dumps({"doc": {"question": "?"}}) + "\n")
+    (tmp_path / "samples_arc_easy_2026-03-01T00-00-00.000001.jsonl").write_text(
+        json.dumps({"doc": {"question": "?"}}) + "\n"
+    )
     found = find_samples(tmp_path)
     assert list(found) == ["brainbench_human"] and "2026-02-01" in found["brainbench_human"].path.name
     assert import_lm_eval_samples(found["brainbench_human"], tmp_path / "run")["accuracy"] == 0.0
@@ -235,13 +327,18 @@ def test_a_group_gives_one_run_per_task(tmp_path: Path) -> None:
     write_samples(tmp_path / "out", [gpt4], [[-9.0, -4.0]], task="brainbench_gpt4")
     result = runner.invoke(app, ["import-lm-eval", str(tmp_path / "out"), "--out", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.stderr
-    summaries = {task: json.loads((tmp_path / "runs" / task / "summary.json").read_text()) for task in ("brainbench_human", "brainbench_gpt4")}
+    summaries = {
+        task: json.loads((tmp_path / "runs" / task / "summary.json").read_text())
+        for task in ("brainbench_human", "brainbench_gpt4")
+    }
     assert summaries["brainbench_human"]["accuracy"] == 1.0 and summaries["brainbench_gpt4"]["accuracy"] == 0.0
     assert summaries["brainbench_gpt4"]["dataset"] == "brainbench-gpt4"
 
 
 def test_samples_scored_with_another_prompt_are_refused(tmp_path: Path) -> None:
-    write_samples(tmp_path, [sample_document(0, [0, 1], [2, 3]), sample_document(1, [1, 0], [3, 3])], [[-4.0, -9.0], [-3.0, -6.0]])
+    write_samples(
+        tmp_path, [sample_document(0, [0, 1], [2, 3]), sample_document(1, [1, 0], [3, 3])], [[-4.0, -9.0], [-3.0, -6.0]]
+    )
     path = next(tmp_path.glob("samples_*.jsonl"))
     lines = path.read_text().splitlines()
     chat = json.loads(lines[1])
@@ -255,7 +352,9 @@ def test_import_lm_eval_mistakes(tmp_path: Path) -> None:
     nothing = runner.invoke(app, ["import-lm-eval", str(tmp_path), "--out", str(tmp_path / "run")])
     assert nothing.exit_code == 1 and "no samples of a brainbench task here" in nothing.stderr
     write_samples(tmp_path / "out", [sample_document(0, [0, 1], [2, 3])], [[-4.0, -9.0]])
-    wrong = runner.invoke(app, ["import-lm-eval", str(tmp_path / "out"), "--out", str(tmp_path / "run"), "--task", "brainbench_gpt4"])
+    wrong = runner.invoke(
+        app, ["import-lm-eval", str(tmp_path / "out"), "--out", str(tmp_path / "run"), "--task", "brainbench_gpt4"]
+    )
     assert wrong.exit_code == 1 and "the samples here are of brainbench_human" in wrong.stderr
 
 
@@ -267,7 +366,14 @@ def test_tasks_path_and_written_copy(tmp_path: Path) -> None:
     assert shown.exit_code == 0 and Path(shown.stdout.strip()) == TASK_DIR
     written = runner.invoke(app, ["tasks", "lm-eval", str(tmp_path / "pkg")])
     assert written.exit_code == 0, written.stderr
-    names = {"brainbench_human.yaml", "brainbench_gpt4.yaml", "_brainbench.yaml", "_brainbench_template_yaml", "utils.py", "README.md"}
+    names = {
+        "brainbench_human.yaml",
+        "brainbench_gpt4.yaml",
+        "_brainbench.yaml",
+        "_brainbench_template_yaml",
+        "utils.py",
+        "README.md",
+    }
     assert {path.name for path in (tmp_path / "pkg").iterdir()} == names
     assert all((tmp_path / "pkg" / name).read_bytes() == (TASK_DIR / name).read_bytes() for name in names)
 
@@ -281,24 +387,66 @@ def test_lm_eval_run_equals_brainbench_run(tmp_path: Path, data_dir: Path) -> No
     from brainbench.scoring.hf import embedded_model_file
 
     gguf = embedded_model_file()
-    env = {**os.environ, "BRAINBENCH_DATA_DIR": str(data_dir), "PYTHONPATH": str(Path(brainbench.__file__).parents[1]),
-           "TQDM_DISABLE": "1"}
-    command = [sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={gguf.parent},gguf_file={gguf.name},dtype=float32",
-               "--include_path", str(TASK_DIR), "--tasks", "brainbench_human", "--limit", "8", "--log_samples",
-               "--output_path", str(tmp_path / "lm-eval"), "--device", "cpu"]
+    env = {
+        **os.environ,
+        "BRAINBENCH_DATA_DIR": str(data_dir),
+        "PYTHONPATH": str(Path(brainbench.__file__).parents[1]),
+        "TQDM_DISABLE": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={gguf.parent},gguf_file={gguf.name},dtype=float32",
+        "--include_path",
+        str(TASK_DIR),
+        "--tasks",
+        "brainbench_human",
+        "--limit",
+        "8",
+        "--log_samples",
+        "--output_path",
+        str(tmp_path / "lm-eval"),
+        "--device",
+        "cpu",
+    ]
     done = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
-    result = runner.invoke(app, ["run", "--limit", "8", "--dtype", "float32", "--device", "cpu", "--data-dir", str(data_dir),
-                                 "--out", str(tmp_path / "brainbench"), "--store", str(tmp_path / "store.sqlite")])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--limit",
+            "8",
+            "--dtype",
+            "float32",
+            "--device",
+            "cpu",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(tmp_path / "brainbench"),
+            "--store",
+            str(tmp_path / "store.sqlite"),
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     ours = [json.loads(line) for line in (tmp_path / "brainbench" / "results.jsonl").read_text().splitlines()]
 
     # lm-eval's own per-sample numbers: PPL per position = exp(-loglik / n_tokens), the lower one chosen
     [samples_file] = (tmp_path / "lm-eval").rglob("samples_brainbench_human_*.jsonl")
-    samples = sorted((json.loads(line) for line in samples_file.read_text().splitlines()), key=lambda sample: sample["doc"]["item_id"])
+    samples = sorted(
+        (json.loads(line) for line in samples_file.read_text().splitlines()),
+        key=lambda sample: sample["doc"]["item_id"],
+    )
     assert [sample["doc"]["item_id"] for sample in samples] == [record["item_id"] for record in ours] == list(range(8))
     for sample, record in zip(samples, ours):
-        ppl = [math.exp(-float(loglik) / n) for (loglik, _), n in zip(sample["filtered_resps"], sample["doc"]["n_tokens"])]
+        ppl = [
+            math.exp(-float(loglik) / n) for (loglik, _), n in zip(sample["filtered_resps"], sample["doc"]["n_tokens"])
+        ]
         assert ppl == pytest.approx([record["ppl_a"], record["ppl_b"]], rel=1e-4)
         assert "AB"[ppl.index(min(ppl))] == record["choice"] and sample["acc"] == float(record["correct"])
         assert sample["doc"]["shown"] == record["shown"] and sample["doc"]["template"] == "gpt2"
@@ -307,13 +455,25 @@ def test_lm_eval_run_equals_brainbench_run(tmp_path: Path, data_dir: Path) -> No
     assert result.exit_code == 0, result.stderr
     imported = [json.loads(line) for line in (tmp_path / "imported" / "results.jsonl").read_text().splitlines()]
     for theirs, record in zip(imported, ours, strict=True):
-        assert {key: theirs[key] for key in ("item_id", "doi", "subfield", "shown", "choice", "correct")} == \
-               {key: record[key] for key in ("item_id", "doi", "subfield", "shown", "choice", "correct")}
+        assert {key: theirs[key] for key in ("item_id", "doi", "subfield", "shown", "choice", "correct")} == {
+            key: record[key] for key in ("item_id", "doi", "subfield", "shown", "choice", "correct")
+        }
         assert [o["n_tokens"] for o in theirs["options"]] == [o["n_tokens"] for o in record["options"]]
         assert [o["n_bytes"] for o in theirs["options"]] == [o["n_bytes"] for o in record["options"]]
         assert [o["ppl"] for o in theirs["options"]] == pytest.approx([o["ppl"] for o in record["options"]], rel=1e-4)
 
     report = tmp_path / "report.html"
-    result = runner.invoke(app, ["report", str(tmp_path / "imported"), str(tmp_path / "brainbench"), "--out", str(report), "--data-dir", str(data_dir)])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            str(tmp_path / "imported"),
+            str(tmp_path / "brainbench"),
+            "--out",
+            str(report),
+            "--data-dir",
+            str(data_dir),
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     assert "SmolLM2-135M-Instruct.Q4_1" in report.read_text()

@@ -20,7 +20,10 @@ def test_the_graded_section_renders_in_chromium(tmp_path: Path, data_dir: Path) 
 
     graded = load_dataset("brainbench-graded", data_dir=data_dir, offline=True)
     summary = run_benchmark(graded, FakeScorer(), tmp_path / "run", store=tmp_path / "store.sqlite")
-    result = CliRunner().invoke(app, ["report", str(tmp_path / "run"), "--out", str(tmp_path / "report.html"), "--figures", str(tmp_path / "figs")])
+    result = CliRunner().invoke(
+        app,
+        ["report", str(tmp_path / "run"), "--out", str(tmp_path / "report.html"), "--figures", str(tmp_path / "figs")],
+    )
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "figs" / "fig_graded.png").is_file()
     with sync_playwright() as playwright:
@@ -29,12 +32,17 @@ def test_the_graded_section_renders_in_chromium(tmp_path: Path, data_dir: Path) 
             page = browser.new_page()
             page.goto((tmp_path / "report.html").as_uri())
             section = page.locator("section", has_text="Graded results: predicted mean and spread")
-            figure = section.locator("figure[data-figure='fig_graded'] img").evaluate("img => img.complete && img.naturalWidth > 100")
+            figure = section.locator("figure[data-figure='fig_graded'] img").evaluate(
+                "img => img.complete && img.naturalWidth > 100"
+            )
             text = section.inner_text()
             rows = section.locator("table").nth(1).locator("tbody tr").count()
         finally:
             browser.close()
     assert figure and rows == 27
-    assert f"RPS {summary['graded']['rps']:.4f} against the uniform grid's {summary['graded']['uniform']['rps']:.4f}" in text
+    assert (
+        f"RPS {summary['graded']['rps']:.4f} against the uniform grid's {summary['graded']['uniform']['rps']:.4f}"
+        in text
+    )
     records = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
     assert summary["graded"]["n"] == len(records) == 27

@@ -18,12 +18,24 @@ from brainbench.runs.published import import_published
 from tests.analysis.paper_reference import folder, stand_in_set
 
 EXPECTED_FIGURES = {
-    "fig3a_accuracy", "fig3b_subfields", "fig3c_researcher_type", "fig4_calibration", "figS6_agreement",
-    "figS3_S4_context", "figS8_publication_date", "fig5_finetuning_boost", "fig_teams",
+    "fig3a_accuracy",
+    "fig3b_subfields",
+    "fig3c_researcher_type",
+    "fig4_calibration",
+    "figS6_agreement",
+    "figS3_S4_context",
+    "figS8_publication_date",
+    "fig5_finetuning_boost",
+    "fig_teams",
 }
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -42,16 +54,44 @@ def report(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     runner = CliRunner()
     source = data_dir / "published_results"
     run_dirs = []
-    for model in ("mistralai--Mistral-7B-v0.1", "gpt2", "TinyLlama--TinyLlama_v1.1", "lora_r256_a512_finetune_mistral_7b_v01"):
+    for model in (
+        "mistralai--Mistral-7B-v0.1",
+        "gpt2",
+        "TinyLlama--TinyLlama_v1.1",
+        "lora_r256_a512_finetune_mistral_7b_v01",
+    ):
         result = runner.invoke(
-            app, ["import-published", str(source / model / "human_abstracts"), "--model", model, "--out", str(out / model), "--data-dir", str(data_dir)]
+            app,
+            [
+                "import-published",
+                str(source / model / "human_abstracts"),
+                "--model",
+                model,
+                "--out",
+                str(out / model),
+                "--data-dir",
+                str(data_dir),
+            ],
         )
         assert result.exit_code == 0, result.stderr
         run_dirs.append(str(out / model))
     mistral = out / "mistralai--Mistral-7B-v0.1"
     run_dirs += [str(mistral / "no-context"), str(mistral / "swapped-seed42"), str(mistral / "swapped-seed1234")]
-    result = runner.invoke(app, ["report", *run_dirs, "--out", str(out / "report.html"), "--figures", str(out / "figs"), "--data-dir", str(data_dir),
-                                 "--finetuned", "mistralai--Mistral-7B-v0.1=lora_r256_a512_finetune_mistral_7b_v01"])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            *run_dirs,
+            "--out",
+            str(out / "report.html"),
+            "--figures",
+            str(out / "figs"),
+            "--data-dir",
+            str(data_dir),
+            "--finetuned",
+            "mistralai--Mistral-7B-v0.1=lora_r256_a512_finetune_mistral_7b_v01",
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     return out
 
@@ -70,7 +110,9 @@ def test_report_renders_in_chromium(report: Path) -> None:
             page = browser.new_page()
             page.goto((report / "report.html").as_uri())
             figures = page.eval_on_selector_all("figure[data-figure]", "nodes => nodes.map(n => n.dataset.figure)")
-            decoded = page.eval_on_selector_all("figure img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 100)")
+            decoded = page.eval_on_selector_all(
+                "figure img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 100)"
+            )
             text = page.inner_text("body")
             page.screenshot(path=str(report / "report.png"), full_page=True)
         finally:
@@ -80,7 +122,8 @@ def test_report_renders_in_chromium(report: Path) -> None:
     assert "63.4%" in text and "83.0%" in text and "66.2%" in text
     assert "Integration of context" in text and "68.2%" in text and "69.5%" in text  # Mistral without context, swapped
     assert "Accuracy and publication date" in text
-    # Fig 5 from the released arrays: BrainGPT 86.0% vs Mistral-7B 83.0%, the paper's t(199) = 15.7 on the correct option's PPL
+    # Fig 5 from the released arrays: BrainGPT 86.0% vs Mistral-7B 83.0%, the paper's t(199) = 15.7 on the correct
+    # option's PPL
     assert "Fine-tuning boost" in text and "86.0%" in text and "15.71" in text
     assert (report / "report.png").stat().st_size > 10_000
 
@@ -91,18 +134,34 @@ def test_the_papers_headline_stays_with_other_runs_beside_it(data_dir: Path, tmp
     dataset = load_dataset("brainbench-human", data_dir=data_dir, offline=True)
     source = data_dir / "published_results"
     runs = {}
-    for name, arrays in [*stand_in_set(data_dir).items(), ("lora_r256_a512_finetune_mistral_7b_v01", "lora_r256_a512_finetune_mistral_7b_v01")]:
+    for name, arrays in [
+        *stand_in_set(data_dir).items(),
+        ("lora_r256_a512_finetune_mistral_7b_v01", "lora_r256_a512_finetune_mistral_7b_v01"),
+    ]:
         import_published(source / arrays / "human_abstracts", dataset, name, tmp_path / folder(name))
         runs[name] = load_run(tmp_path / folder(name))[1]
     results = results_table(runs)
-    sections = {section.title: section for section in build_sections(results, trials_of(load_human_study(data_dir=data_dir, offline=True), "human"))}
+    sections = {
+        section.title: section
+        for section in build_sections(results, trials_of(load_human_study(data_dir=data_dir, offline=True), "human"))
+    }
     overview = sections["Accuracy: models and human experts (Fig 3A)"].text
-    mean = results[results["model"] != "lora_r256_a512_finetune_mistral_7b_v01"].groupby("model")["correct"].mean().mean()
-    assert overview.startswith(f"Mean over the paper's 15 models: {100 * mean:.1f}%. Not in the mean: lora_r256_a512_finetune_mistral_7b_v01 86.0%.")
+    mean = (
+        results[results["model"] != "lora_r256_a512_finetune_mistral_7b_v01"].groupby("model")["correct"].mean().mean()
+    )
+    assert overview.startswith(
+        f"Mean over the paper's 15 models: {100 * mean:.1f}%. Not in the mean: lora_r256_a512_finetune_mistral_7b_v01 "
+        "86.0%."
+    )
     assert "Cohen's d_av" in overview
     families = sections["Chat/instruct tuning and model size"]
-    assert "chat_and_size" in families.figures and len(families.tables["Chat/instruct vs base model (difference chat - base; bootstrap 95% CI, McNemar)"]) == 6
-    table_s3 = sections["Calibration (Fig 4, Table S3)"].tables["Table S3: logistic regression of correct on confidence"]
+    assert (
+        "chat_and_size" in families.figures
+        and len(families.tables["Chat/instruct vs base model (difference chat - base; bootstrap 95% CI, McNemar)"]) == 6
+    )
+    table_s3 = sections["Calibration (Fig 4, Table S3)"].tables[
+        "Table S3: logistic regression of correct on confidence"
+    ]
     assert table_s3.index[15] == "human experts" and len(table_s3) == 17
     html = render_html("report", list(sections.values()))
     assert "human experts (top 20%)" in html and "mean_experience_years" in html
@@ -112,13 +171,39 @@ def test_the_papers_headline_stays_with_other_runs_beside_it(data_dir: Path, tmp
 def test_a_new_model_gets_every_section(data_dir: Path, tmp_path: Path) -> None:
     """The embedded model through run --memorisation and run --condition, then the report."""
     runner = CliRunner()
-    common = ["--dataset", "brainbench-human", "--data-dir", str(data_dir), "--limit", "4", "--store", str(tmp_path / "store.sqlite")]
-    for extra, out in ((["--memorisation"], "full"), (["--condition", "no-context"], "nc"), (["--condition", "swapped"], "sw")):
+    common = [
+        "--dataset",
+        "brainbench-human",
+        "--data-dir",
+        str(data_dir),
+        "--limit",
+        "4",
+        "--store",
+        str(tmp_path / "store.sqlite"),
+    ]
+    for extra, out in (
+        (["--memorisation"], "full"),
+        (["--condition", "no-context"], "nc"),
+        (["--condition", "swapped"], "sw"),
+    ):
         result = runner.invoke(app, ["run", *common, *extra, "--out", str(tmp_path / out)])
         assert result.exit_code == 0, result.stderr
     assert len((tmp_path / "full" / "memorisation.jsonl").read_text().splitlines()) == 4 * 2 + 1
-    result = runner.invoke(app, ["report", str(tmp_path / "full"), str(tmp_path / "nc"), str(tmp_path / "sw"),
-                                 "--out", str(tmp_path / "report.html"), "--figures", str(tmp_path / "figs"), "--data-dir", str(data_dir)])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            str(tmp_path / "full"),
+            str(tmp_path / "nc"),
+            str(tmp_path / "sw"),
+            "--out",
+            str(tmp_path / "report.html"),
+            "--figures",
+            str(tmp_path / "figs"),
+            "--data-dir",
+            str(data_dir),
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     names = {path.stem for path in (tmp_path / "figs").iterdir()}
     assert {"figS3_S4_context", "figS7_memorisation", "figS8_publication_date"} <= names

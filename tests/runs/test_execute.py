@@ -153,7 +153,9 @@ def test_shards_share_a_run_through_one_store(small_dataset, tmp_path: Path) -> 
     whole = run_benchmark(small_dataset, FakeScorer(), tmp_path / "whole", store=tmp_path / "whole.sqlite")
     shards = [FakeScorer(), FakeScorer()]
     for index, scorer in enumerate(shards):
-        summary = run_benchmark(small_dataset, scorer, tmp_path / "sharded", store=tmp_path / "shared.sqlite", shard=(index, 2))
+        summary = run_benchmark(
+            small_dataset, scorer, tmp_path / "sharded", store=tmp_path / "shared.sqlite", shard=(index, 2)
+        )
     assert [scorer.calls for scorer in shards] == [3, 2]  # items 0, 2, 4 and 1, 3
     assert strip(load_run(tmp_path / "sharded")[1]) == strip(load_run(tmp_path / "whole")[1])
     assert summary["accuracy"] == whole["accuracy"]

@@ -47,27 +47,39 @@ def test_the_uniform_grid_and_a_truth_outside_the_interval() -> None:
 
 def test_versions_are_put_back_in_grid_order_under_each_rule() -> None:
     middle = {**SMALL, "answer": 1}  # versions: the real value (grid 1) first, then grid 0 and 2
-    options = [OptionScore(2.0, math.log(0.2), 10, 40), OptionScore(4.0, math.log(0.3), 10, 40), OptionScore(4.0, math.log(0.5), 10, 40)]
+    options = [
+        OptionScore(2.0, math.log(0.2), 10, 40),
+        OptionScore(4.0, math.log(0.3), 10, 40),
+        OptionScore(4.0, math.log(0.5), 10, 40),
+    ]
     assert grid_probabilities(options, middle, "ppl") == pytest.approx([0.25, 0.5, 0.25])  # p proportional to 1 / PPL
-    assert grid_probabilities(options, middle, "sum") == pytest.approx([0.3, 0.2, 0.5])  # p proportional to the text's probability
+    assert grid_probabilities(options, middle, "sum") == pytest.approx(
+        [0.3, 0.2, 0.5]
+    )  # p proportional to the text's probability
 
 
 def test_the_summary_against_the_uniform_grid_by_hand() -> None:
-    records = [{"status": "ok", "grid": GRID, "forecast": forecast([0.1, 0.2, 0.4, 0.2, 0.1], GRID["numeric"], 2)},
-               {"status": "ok", "grid": SMALL, "forecast": forecast([0.1, 0.3, 0.6], SMALL["numeric"], 0)},
-               {"status": "error", "grid": SMALL}]
+    records = [
+        {"status": "ok", "grid": GRID, "forecast": forecast([0.1, 0.2, 0.4, 0.2, 0.1], GRID["numeric"], 2)},
+        {"status": "ok", "grid": SMALL, "forecast": forecast([0.1, 0.3, 0.6], SMALL["numeric"], 0)},
+        {"status": "error", "grid": SMALL},
+    ]
     summary = graded_summary(records)
     assert summary["n"] == 2
     assert summary["mae_relative"] == pytest.approx((1 / 60 + 2.1 / 3) / 2) and summary["mean_rank"] == 2
     assert summary["rps"] == pytest.approx((0.05 + 0.585) / 2)
     assert summary["coverage_50"] == 0.5 and summary["coverage_80"] == 1.0
-    assert summary["interval_mass_50"] == pytest.approx((0.8 + 0.9) / 2) and summary["interval_mass_80"] == pytest.approx((0.9 + 1) / 2)
+    assert summary["interval_mass_50"] == pytest.approx((0.8 + 0.9) / 2) and summary[
+        "interval_mass_80"
+    ] == pytest.approx((0.9 + 1) / 2)
     uniform = summary["uniform"]
     assert uniform["rps"] == pytest.approx((0.1 + 5 / 18) / 2) and uniform["coverage_50"] == 1.0
     assert uniform["mae_relative"] == pytest.approx((2 / 60 + (7 / 3 - 1) / 3) / 2)
     differences = [0.05 - 0.1, 0.585 - 5 / 18]
     mean = sum(differences) / 2
-    half = 12.7062047 * abs(differences[0] - differences[1]) / math.sqrt(2) / math.sqrt(2)  # t(0.975, 1 df) * SD / sqrt(n)
+    half = (
+        12.7062047 * abs(differences[0] - differences[1]) / math.sqrt(2) / math.sqrt(2)
+    )  # t(0.975, 1 df) * SD / sqrt(n)
     assert summary["rps_difference"] == pytest.approx(mean)
     assert summary["rps_difference_ci95"] == pytest.approx([mean - half, mean + half], rel=1e-6)
     assert graded_summary([{"status": "ok"}]) is None
@@ -77,7 +89,10 @@ def test_the_grid_travels_through_the_store_and_older_stores_get_its_column(tmp_
     path = tmp_path / "store.sqlite"
     store = ResultsStore(path)
     store.register_scorer({"backend": "fake"}, {})
-    cases = [RunCase(0, "10.1/x", "Systems", "graded", ("a", "b", "c"), (2, 0, 1), grid=SMALL), RunCase(1, "10.1/y", "Systems", "human", ("d", "e"), (0, 1))]
+    cases = [
+        RunCase(0, "10.1/x", "Systems", "graded", ("a", "b", "c"), (2, 0, 1), grid=SMALL),
+        RunCase(1, "10.1/y", "Systems", "human", ("d", "e"), (0, 1)),
+    ]
     store.register_run("run", "scorer", {"model": "m", "dataset": "d"}, cases)
     assert store.run_cases("run") == cases
     with store.engine.begin() as connection:  # a store from before graded cases
@@ -93,18 +108,41 @@ def test_the_grid_travels_through_the_store_and_older_stores_get_its_column(tmp_
 def test_the_graded_set_on_the_embedded_model(tmp_path: Path, data_dir: Path, embedded_scorer) -> None:
     runner = CliRunner()
     out = tmp_path / "graded"
-    result = runner.invoke(app, ["run", "--dataset", "brainbench-graded", "--items", "15,16", "--out", str(out), "--json",
-                                 "--store", str(tmp_path / "store.sqlite"), "--data-dir", str(data_dir), "--offline"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            "brainbench-graded",
+            "--items",
+            "15,16",
+            "--out",
+            str(out),
+            "--json",
+            "--store",
+            str(tmp_path / "store.sqlite"),
+            "--data-dir",
+            str(data_dir),
+            "--offline",
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert [record["grid"]["values"] for record in records] == [["40 ms", "66 ms", "90 ms", "115 ms", "140 ms"],
-                                                                ["90 ms", "110 ms", "146 ms", "200 ms", "300 ms"]]
+    assert [record["grid"]["values"] for record in records] == [
+        ["40 ms", "66 ms", "90 ms", "115 ms", "140 ms"],
+        ["90 ms", "110 ms", "146 ms", "200 ms", "300 ms"],
+    ]
     for record in records:
         assert sum(record["forecast"]["p"]) == pytest.approx(1)
-        assert record["forecast"] == forecast(grid_probabilities(
-            [OptionScore(o["ppl"], o["sum_logprob"], o["n_tokens"], o["n_bytes"]) for o in record["options"]], record["grid"]),
-            record["grid"]["numeric"], record["grid"]["answer"])
+        assert record["forecast"] == forecast(
+            grid_probabilities(
+                [OptionScore(o["ppl"], o["sum_logprob"], o["n_tokens"], o["n_bytes"]) for o in record["options"]],
+                record["grid"],
+            ),
+            record["grid"]["numeric"],
+            record["grid"]["answer"],
+        )
     graded = summary["graded"]
     assert graded["n"] == 2 and set(graded["uniform"]) >= {"mae_relative", "rps", "coverage_50", "coverage_80"}
     assert graded["rps"] == pytest.approx(sum(record["forecast"]["rps"] for record in records) / 2)

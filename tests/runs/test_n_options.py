@@ -27,7 +27,7 @@ def n_option_file(tmp_path: Path, data_dir: Path, n_options: int, n_cases: int =
         for edit in sorted(case.edits, key=lambda edit: edit.original_start, reverse=True):
             options = [edit.original, edit.altered, *(f"{edit.original} {extra}" for extra in EXTRA)][:n_options]
             start = edit.original_start
-            combined = combined[:start] + "[[" + " | ".join(options) + "]]" + combined[start + len(edit.original):]
+            combined = combined[:start] + "[[" + " | ".join(options) + "]]" + combined[start + len(edit.original) :]
         rows.append({"doi": case.doi, "journal_section": case.subfield, "combined_abstract": combined})
     path = tmp_path / f"brainbench-{n_options}-options.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
@@ -43,26 +43,49 @@ def test_n_option_files_validate(tmp_path: Path, data_dir: Path, n_options: int)
 
 
 @pytest.mark.slow
-def test_n_option_runs_on_both_engines_and_through_every_command(tmp_path: Path, data_dir: Path, embedded_scorer) -> None:
+def test_n_option_runs_on_both_engines_and_through_every_command(
+    tmp_path: Path, data_dir: Path, embedded_scorer
+) -> None:
     summaries = {}
     for n_options in (3, 4):
         path = n_option_file(tmp_path, data_dir, n_options)
         for engine in ("fast", "simple"):
             out = tmp_path / f"{n_options}-{engine}"
-            result = runner.invoke(app, ["run", "--dataset", str(path), "--engine", engine, "--out", str(out), "--json",
-                                         "--data-dir", str(data_dir), "--offline"])
+            result = runner.invoke(
+                app,
+                [
+                    "run",
+                    "--dataset",
+                    str(path),
+                    "--engine",
+                    engine,
+                    "--out",
+                    str(out),
+                    "--json",
+                    "--data-dir",
+                    str(data_dir),
+                    "--offline",
+                ],
+            )
             assert result.exit_code == 0, result.stderr
             summaries[n_options, engine] = json.loads(result.stdout)
             assert summaries[n_options, engine]["chance"] == pytest.approx(1 / n_options)
-        fast, simple = ([json.loads(line) for line in (tmp_path / f"{n_options}-{engine}" / "results.jsonl").read_text().splitlines()]
-                        for engine in ("fast", "simple"))
+        fast, simple = (
+            [
+                json.loads(line)
+                for line in (tmp_path / f"{n_options}-{engine}" / "results.jsonl").read_text().splitlines()
+            ]
+            for engine in ("fast", "simple")
+        )
         for a, b in zip(fast, simple):
             assert len(a["options"]) == n_options and sorted(a["shown"]) == list(range(n_options))
             assert [o["ppl"] for o in a["options"]] == pytest.approx([o["ppl"] for o in b["options"]], rel=1e-4)
             assert a["choice"] in "ABCD"[:n_options] and a["correct"] == b["correct"]
         shown = runner.invoke(app, ["summary", str(tmp_path / f"{n_options}-fast")])
         assert shown.exit_code == 0 and f"chance {100 / n_options:.1f}%" in shown.stdout
-        by_bytes = runner.invoke(app, ["summary", str(tmp_path / f"{n_options}-fast"), "--normalisation", "bytes", "--json"])
+        by_bytes = runner.invoke(
+            app, ["summary", str(tmp_path / f"{n_options}-fast"), "--normalisation", "bytes", "--json"]
+        )
         assert by_bytes.exit_code == 0 and json.loads(by_bytes.stdout)["normalisation"] == "bytes"
     runs = [str(tmp_path / f"{n}-fast") for n in (3, 4)]
     compared = runner.invoke(app, ["compare", *runs, "--json"])

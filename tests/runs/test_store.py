@@ -39,7 +39,9 @@ def _writer(cases_path: str, store: str, out_dir: str, tag: str, queue) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_concurrent_writers_neither_corrupt_nor_duplicate(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+def test_concurrent_writers_neither_corrupt_nor_duplicate(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     cases = _write_cases(tmp_path / "cases.csv", N_CASES)
     store = str(tmp_path / "shared.sqlite") if backend == "sqlite" else request.getfixturevalue("postgres_url")
     context = multiprocessing.get_context("spawn")
@@ -79,7 +81,9 @@ def test_kill_9_and_resume_gives_the_uninterrupted_results(data_dir: Path, tmp_p
     """A real run on the embedded model, killed with SIGKILL mid-way, then started again."""
     common = ["run", "--limit", "10", "--data-dir", str(data_dir), "--offline"]
     store = tmp_path / "killed.sqlite"
-    process = subprocess.Popen(_cli(*common, "--out", str(tmp_path / "killed"), "--store", str(store)), stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        _cli(*common, "--out", str(tmp_path / "killed"), "--store", str(store)), stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and process.poll() is None:
         if store.exists() and ResultsStore(store).count_scores() >= 6:  # three cases committed
@@ -91,9 +95,18 @@ def test_kill_9_and_resume_gives_the_uninterrupted_results(data_dir: Path, tmp_p
     stored_texts = ResultsStore(store).count_scores()
     assert 6 <= stored_texts < 20
 
-    resumed = subprocess.run(_cli(*common, "--out", str(tmp_path / "killed"), "--store", str(store)), capture_output=True, text=True, check=True)
+    resumed = subprocess.run(
+        _cli(*common, "--out", str(tmp_path / "killed"), "--store", str(store)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert f"resuming: {stored_texts // 2} of 10 items already in the results store" in resumed.stderr
-    subprocess.run(_cli(*common, "--out", str(tmp_path / "whole"), "--store", str(tmp_path / "whole.sqlite")), capture_output=True, check=True)
+    subprocess.run(
+        _cli(*common, "--out", str(tmp_path / "whole"), "--store", str(tmp_path / "whole.sqlite")),
+        capture_output=True,
+        check=True,
+    )
 
     assert strip(load_run(tmp_path / "killed")[1]) == strip(load_run(tmp_path / "whole")[1])
     assert ResultsStore(store).count_scores() == 20

@@ -27,10 +27,16 @@ def test_limit_and_items_are_taken(tmp_path: Path) -> None:
     [
         ("models: [{}]\nmodel: x\n", r"unknown key\(s\) model"),
         ("datasets: [a]\n", "'models' must be a non-empty list"),
-        ("models:\n  - {backend: llama-cpp, adapter: x}\n", r"models\[0\]: adapter: not an option of the llama-cpp backend"),
+        (
+            "models:\n  - {backend: llama-cpp, adapter: x}\n",
+            r"models\[0\]: adapter: not an option of the llama-cpp backend",
+        ),
         ("models:\n  - {backend: vllm}\n", r"models\[0\]: unknown backend 'vllm'"),
         ("models: [\n", r"sweep.yaml:\d+: not valid YAML"),
-        ("models: [{}]\nconditions: [isolated]\n", "conditions: 'isolated' is not full, no-context, swapped or swapped-seed<N>"),
+        (
+            "models: [{}]\nconditions: [isolated]\n",
+            "conditions: 'isolated' is not full, no-context, swapped or swapped-seed<N>",
+        ),
         ("models: [{}]\nconditions: [no-context-seed1]\n", "conditions: 'no-context-seed1' is not"),
         ("models: [{}]\nlimit: 0\n", "limit: 0 is not a whole number of 1 or more"),
         ("models: [{}]\nitems: 5-2\n", "items: '5-2' runs backwards"),
@@ -46,19 +52,30 @@ def test_two_backends_one_store_and_a_broken_model(tmp_path: Path, data_dir: Pat
     cases = _write(
         tmp_path / "cases.csv",
         "doi,journal_section,combined_abstract\n"
-        'a,Systems/Circuits,"Place cells in the hippocampus [[remapped, stayed stable]] when the arena changed shape."\n'
-        'b,Behavioral/Cognitive,"Reaction times were [[slower, faster]] after sleep deprivation in all participants."\n',
+        'a,Systems/Circuits,"Place cells in the hippocampus [[remapped, stayed stable]] when the arena changed '
+        'shape."\n'
+        'b,Behavioral/Cognitive,"Reaction times were [[slower, faster]] after sleep deprivation in all '
+        'participants."\n',
     )
-    sweep = load_sweep(_write(tmp_path / "sweep.yaml", f"""
+    sweep = load_sweep(
+        _write(
+            tmp_path / "sweep.yaml",
+            f"""
 out: {tmp_path / "runs"}
 datasets: [{cases}]
 models:
   - {{}}
   - {{backend: llama-cpp}}
   - {{model: {tmp_path / "missing.gguf"}, name: broken}}
-"""))
+""",
+        )
+    )
     rows = run_sweep(sweep, data_dir=data_dir, offline=True)
-    assert [(row["backend"], row.get("n_scored")) for row in rows] == [("transformers", 2), ("llama-cpp", 2), ("transformers", None)]
+    assert [(row["backend"], row.get("n_scored")) for row in rows] == [
+        ("transformers", 2),
+        ("llama-cpp", 2),
+        ("transformers", None),
+    ]
     assert "no such GGUF file" in rows[2]["error"]
     store = ResultsStore(tmp_path / "runs" / "brainbench.sqlite")
     assert store.count_scores() == 8  # 2 cases x 2 texts x 2 backends
@@ -75,12 +92,17 @@ def test_a_sweep_over_conditions(tmp_path: Path, data_dir: Path, monkeypatch: py
         'b,S,"People slept little. Reaction times were [[slower, faster]] afterwards."\n'
         'c,S,"Rats learned a task. Dopamine release [[rose, fell]] with reward. It [[peaked, dipped]] early."\n',
     )
-    sweep = load_sweep(_write(tmp_path / "sweep.yaml", f"""
+    sweep = load_sweep(
+        _write(
+            tmp_path / "sweep.yaml",
+            f"""
 out: {tmp_path / "runs"}
 datasets: [{cases}]
 conditions: [full, no-context, swapped-seed7]
 models: [{{}}]
-"""))
+""",
+        )
+    )
     rows = run_sweep(sweep, data_dir=data_dir, offline=True)
     assert [(row["condition"], row["n_items"]) for row in rows] == [("full", 3), ("no-context", 4), ("swapped", 3)]
     names = [Path(row["out"]).name for row in rows]

@@ -4,13 +4,12 @@ misbehave (a small scripted HTTP server, fast)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -19,30 +18,12 @@ from brainbench.errors import BackendError
 from brainbench.scoring import load_scorer
 from brainbench.scoring.hf import HFScorer, embedded_model_file
 from brainbench.scoring.llamacpp import dequantize_gguf
-from tests.servers import free_port, server_process
+from tests.servers import serving
 
-TEXTS = ("Dopamine neurons increased their firing after reward.", "Dopamine neurons decreased their firing after reward.")
-
-
-@contextlib.contextmanager
-def serving(model: Path, log_dir: Path) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server with ``model`` on 127.0.0.1: its base URL, then shut down."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2",
-        "--host", "127.0.0.1", "--port", str(port), "--logits_all", "true", "--n_ctx", "2048",
-    ]
-    base_url = f"http://127.0.0.1:{port}/v1"
-    with server_process(command, f"{base_url}/models", log_dir / "server.log") as server:
-        yield base_url
-    assert server.returncode is not None  # shut down
-
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The server with the embedded GGUF."""
-    with serving(embedded_model_file(), tmp_path_factory.mktemp("server")) as base_url:
-        yield base_url
+TEXTS = (
+    "Dopamine neurons increased their firing after reward.",
+    "Dopamine neurons decreased their firing after reward.",
+)
 
 
 @pytest.mark.slow
@@ -55,7 +36,9 @@ def test_llama_cpp_in_process_agrees_with_transformers(embedded_scorer: HFScorer
             assert llama_scores.n_text_tokens == hf_scores.n_text_tokens  # the same tokens
             assert llama_scores.ppl == pytest.approx(hf_scores.ppl, rel=0.05)  # quantised vs dequantised weights
     alone = [llama.score_texts(list(pair)) for pair in pairs]  # sharing the prefix changes nothing
-    assert [s.ppl for pair in alone for s in pair] == pytest.approx([s.ppl for pair in llama.score_options(pairs) for s in pair], rel=1e-6)
+    assert [s.ppl for pair in alone for s in pair] == pytest.approx(
+        [s.ppl for pair in llama.score_options(pairs) for s in pair], rel=1e-6
+    )
 
 
 @pytest.mark.slow
@@ -64,7 +47,9 @@ def test_without_quantization_llama_cpp_and_transformers_agree_to_1e_3(data_dir:
     pairs = [(case.original, case.altered) for case in cases]
     float32_copy = dequantize_gguf(embedded_model_file(), tmp_path / "smollm2-f32.gguf")
     by_llama = [s.ppl for pair in load_scorer("llama-cpp", model=str(float32_copy)).score_options(pairs) for s in pair]
-    by_transformers = [s.ppl for pair in load_scorer("transformers", model=str(float32_copy)).score_options(pairs) for s in pair]
+    by_transformers = [
+        s.ppl for pair in load_scorer("transformers", model=str(float32_copy)).score_options(pairs) for s in pair
+    ]
     assert by_llama == pytest.approx(by_transformers, rel=1e-3)
 
 
@@ -86,7 +71,10 @@ def test_llama_cpp_python_server_is_refused_for_its_misaligned_logprobs(llama_se
     ids = llama.tokenize(TEXTS[0])
     llama.score_texts([TEXTS[0]])
     logits = np.asarray(llama.llm.scores[: len(ids)], dtype=np.float64)
-    rows = logits - (logits.max(axis=1, keepdims=True) + np.log(np.exp(logits - logits.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True)))
+    rows = logits - (
+        logits.max(axis=1, keepdims=True)
+        + np.log(np.exp(logits - logits.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True))
+    )
     shifted = [rows[i, ids[i]] for i in range(1, len(ids))]
     assert list(from_server) == pytest.approx(shifted, abs=2e-3)
 
@@ -95,7 +83,9 @@ def test_llama_cpp_python_server_is_refused_for_its_misaligned_logprobs(llama_se
 def test_scoring_through_llama_cpp_python_server_for_a_model_with_a_bos_token(tmp_path: Path) -> None:
     """With a BOS in front, the server's echo is aligned: the probe passes, and every log-probability
     read from it is in-process llama.cpp's (but the first text token's, which the OpenAI format nulls)."""
-    with_bos = dequantize_gguf(embedded_model_file(), tmp_path / "with-bos.gguf", {"tokenizer.ggml.add_bos_token": True})
+    with_bos = dequantize_gguf(
+        embedded_model_file(), tmp_path / "with-bos.gguf", {"tokenizer.ggml.add_bos_token": True}
+    )
     local = load_scorer("llama-cpp", model=str(with_bos))
     expected = local.score_texts(list(TEXTS))
     del local  # free its memory before the server loads the same model
@@ -111,13 +101,13 @@ def test_scoring_through_llama_cpp_python_server_for_a_model_with_a_bos_token(tm
 class _ScriptedServer(BaseHTTPRequestHandler):
     """Answers from a script: each POST takes the next (status, body) from ``answers``."""
 
-    answers: list[tuple[int, dict]] = []
-    requests: list[dict] = []
+    answers: ClassVar[list[tuple[int, dict]]] = []
+    requests: ClassVar[list[dict]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self._reply(200, {"data": [{"id": "scripted"}]})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append(body)
         status, answer = type(self).answers.pop(0)
@@ -145,11 +135,27 @@ def scripted_server() -> Iterator[tuple[str, type[_ScriptedServer]]]:
     server.shutdown()
 
 
-def _echo_answer(prompt_logprobs: list[float | None], generated: list[float] = [-1.0], prompt_tokens: int | None = None) -> dict:  # noqa: B006
+def _echo_answer(
+    prompt_logprobs: list[float | None], generated: list[float] | None = None, prompt_tokens: int | None = None
+) -> dict:
+    if generated is None:
+        generated = [-1.0]
     values = [*prompt_logprobs, *generated]
-    usage = {"prompt_tokens": prompt_tokens if prompt_tokens is not None else len(prompt_logprobs), "completion_tokens": 1}
+    usage = {
+        "prompt_tokens": prompt_tokens if prompt_tokens is not None else len(prompt_logprobs),
+        "completion_tokens": 1,
+    }
     return {
-        "choices": [{"text": "x", "logprobs": {"token_logprobs": values, "tokens": ["t"] * len(values), "text_offset": list(range(len(values)))}}],
+        "choices": [
+            {
+                "text": "x",
+                "logprobs": {
+                    "token_logprobs": values,
+                    "tokens": ["t"] * len(values),
+                    "text_offset": list(range(len(values))),
+                },
+            }
+        ],
         "usage": usage,
     }
 
@@ -161,7 +167,14 @@ def test_prompt_logprobs_are_read_and_the_generated_token_dropped(scripted_serve
     scorer.verify_alignment = False
     scores = scorer.score_texts(["abc"])[0]
     assert scores.token_logprobs == (-1.0, -2.0) and scores.n_text_tokens == 3
-    assert handler.requests[0] | {"prompt": None} == {"model": "scripted", "prompt": None, "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0}
+    assert handler.requests[0] | {"prompt": None} == {
+        "model": "scripted",
+        "prompt": None,
+        "max_tokens": 1,
+        "echo": True,
+        "logprobs": 1,
+        "temperature": 0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -169,10 +182,20 @@ def test_prompt_logprobs_are_read_and_the_generated_token_dropped(scripted_serve
     [
         (_echo_answer([None, None, -1.0, -2.0], prompt_tokens=4), (-1.0, -2.0)),  # vLLM echoes a BOS: two nulls
         (_echo_answer([None, -2.0], generated=[], prompt_tokens=3), (-2.0,)),  # llama-cpp-python: no BOS, no generated
-        ({"choices": [{"logprobs": {"token_logprobs": [None, -2.0, -9.0], "text_offset": [0, 1, 3]}}],  # llama-cpp-python with a BOS:
-          "usage": {"prompt_tokens": 3, "completion_tokens": 1}}, (-2.0,)),  # the BOS left out, the generated token echoed
+        (
+            {
+                "choices": [
+                    {"logprobs": {"token_logprobs": [None, -2.0, -9.0], "text_offset": [0, 1, 3]}}
+                ],  # llama-cpp-python with a BOS:
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+            },
+            (-2.0,),
+        ),  # the BOS left out, the generated token echoed
         (_echo_answer([None, -1.0, -2.0], generated=[]), (-1.0, -2.0)),  # the generated token left out
-        ({"choices": [{"logprobs": {"token_logprobs": [None, -1.0, -2.0, -9.0], "text_offset": [0, 1, 2, 3]}}]}, (-1.0, -2.0)),  # no usage
+        (
+            {"choices": [{"logprobs": {"token_logprobs": [None, -1.0, -2.0, -9.0], "text_offset": [0, 1, 2, 3]}}]},
+            (-1.0, -2.0),
+        ),  # no usage
     ],
 )
 def test_the_prompt_part_of_the_echo_is_found(scripted_server, answer: dict, expected: tuple[float, ...]) -> None:
@@ -224,7 +247,11 @@ def test_the_alignment_probe_runs_once_before_the_first_text(scripted_server) ->
     scorer = load_scorer("openai-completions", base_url=url, model="scripted", concurrency=1)  # answers in order
     with pytest.raises(BackendError, match="fail a sanity check \\(mean -6.00 nats"):
         scorer.score_texts(["abc"])
-    handler.answers += [(200, _echo_answer([None] + [-0.05] * (probe_tokens - 1))), (200, _echo_answer([None, -1.0])), (200, _echo_answer([None, -2.0]))]
+    handler.answers += [
+        (200, _echo_answer([None] + [-0.05] * (probe_tokens - 1))),
+        (200, _echo_answer([None, -1.0])),
+        (200, _echo_answer([None, -2.0])),
+    ]
     assert [s.token_logprobs for s in scorer.score_texts(["ab", "cd"])] == [(-1.0,), (-2.0,)]
     assert handler.requests[-3]["prompt"].startswith("1, 2, 3") and not scorer.verify_alignment
 

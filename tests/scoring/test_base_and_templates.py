@@ -42,20 +42,37 @@ def test_every_paper_model_gets_its_own_file_byte_for_byte(name: str, data_dir: 
 
 
 def test_fine_tunes_and_adapters_go_by_their_own_names(data_dir: Path) -> None:
-    lora = resolve_template(None, None, "mistralai/Mistral-7B-v0.1", adapter="adapters/lora_r256_a512_finetune_mistral_7b_v01", data_dir=data_dir, offline=True)
+    lora = resolve_template(
+        None,
+        None,
+        "mistralai/Mistral-7B-v0.1",
+        adapter="adapters/lora_r256_a512_finetune_mistral_7b_v01",
+        data_dir=data_dir,
+        offline=True,
+    )
     assert (lora.name, lora.chosen_by) == ("lora_r256_a512_finetune_mistral_7b_v01", "adapter")
-    base = resolve_template(None, None, "mistralai/Mistral-7B-v0.1", adapter="adapters/my-own-lora", data_dir=data_dir, offline=True)
+    base = resolve_template(
+        None, None, "mistralai/Mistral-7B-v0.1", adapter="adapters/my-own-lora", data_dir=data_dir, offline=True
+    )
     assert (base.name, base.chosen_by) == ("mistralai--Mistral-7B-v0.1", "model id")
-    assert resolve_template(None, None, "/hf/hub/models--tiiuae--falcon-40b", data_dir=data_dir, offline=True).name == "tiiuae--falcon-40b"
-    assert resolve_template(None, None, "TIIUAE/Falcon-40B", data_dir=data_dir, offline=True).name == "tiiuae--falcon-40b"
+    assert (
+        resolve_template(None, None, "/hf/hub/models--tiiuae--falcon-40b", data_dir=data_dir, offline=True).name
+        == "tiiuae--falcon-40b"
+    )
+    assert (
+        resolve_template(None, None, "TIIUAE/Falcon-40B", data_dir=data_dir, offline=True).name == "tiiuae--falcon-40b"
+    )
 
 
-@pytest.mark.parametrize("model", [None, "", "HuggingFaceTB/SmolLM2-135M-Instruct", "path/to/model.gguf", "Qwen/Qwen2.5-7B"])
+@pytest.mark.parametrize(
+    "model", [None, "", "HuggingFaceTB/SmolLM2-135M-Instruct", "path/to/model.gguf", "Qwen/Qwen2.5-7B"]
+)
 def test_other_models_get_the_papers_generic_template(model: str | None, data_dir: Path) -> None:
     template = resolve_template(None, None, model, data_dir=data_dir, offline=True)
     assert (template.name, template.chosen_by) == ("gpt2", "generic")
     assert template.apply("An abstract.\n") == (
-        "You are a neuroscientist with deep knowledge in neuroscience. Here is an abstract from a neuroscience publication: An abstract."
+        "You are a neuroscientist with deep knowledge in neuroscience. Here is an abstract from a neuroscience "
+        "publication: An abstract."
     )
 
 
@@ -94,7 +111,9 @@ def test_templates_are_fetched_like_datasets(data_dir: Path, tmp_path: Path, mon
     with serve_folder(tmp_path / "served") as (base, root):
         (root / "prompt_templates").mkdir()
         shutil.copy(data_dir / "prompt_templates" / "gpt2.txt", root / "prompt_templates" / "gpt2.txt")
-        (root / "prompt_templates" / "mistralai--Mistral-7B-v0.1.txt").write_text("<s>[INST] tampered [/INST] <choice abstract>")
+        (root / "prompt_templates" / "mistralai--Mistral-7B-v0.1.txt").write_text(
+            "<s>[INST] tampered [/INST] <choice abstract>"
+        )
         monkeypatch.setattr(catalog, "_EXPERIMENTS_REPO", base)
         cache = tmp_path / "cache"
         template = resolve_template(None, None, "gpt2", cache_dir=cache)
@@ -102,6 +121,8 @@ def test_templates_are_fetched_like_datasets(data_dir: Path, tmp_path: Path, mon
         assert (cache / "datasets" / "prompt_templates" / "gpt2.txt").is_file()
         with pytest.raises(ChecksumError):
             resolve_template(None, None, "mistralai/Mistral-7B-v0.1", cache_dir=cache)
-    assert resolve_template(None, None, "gpt2", cache_dir=cache, offline=True).text == template.text  # from the cache now
+    assert (
+        resolve_template(None, None, "gpt2", cache_dir=cache, offline=True).text == template.text
+    )  # from the cache now
     with pytest.raises(DatasetNotFoundError, match="offline"):
         resolve_template(None, None, "meta-llama/Llama-2-7b-hf", cache_dir=cache, offline=True)

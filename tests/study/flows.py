@@ -30,13 +30,31 @@ class Server:
 
 
 @contextmanager
-def serving(db: Path | str, data_dir: Path, log_path: Path, trials: int = 3, extra: tuple[str, ...] = ()) -> Iterator[Server]:
+def serving(
+    db: Path | str, data_dir: Path, log_path: Path, trials: int = 3, extra: tuple[str, ...] = ()
+) -> Iterator[Server]:
     """``brainbench study serve`` as a real server process on 127.0.0.1 (``db``: a SQLite file or a URL)."""
     port = free_port()
-    command = [sys.executable, "-m", "brainbench", "study", "serve", "--db", str(db), "--port", str(port), "--trials", str(trials),
-               "--data-dir", str(data_dir), *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "brainbench",
+        "study",
+        "serve",
+        "--db",
+        str(db),
+        "--port",
+        str(port),
+        "--trials",
+        str(trials),
+        "--data-dir",
+        str(data_dir),
+        *extra,
+    ]
     url = f"http://127.0.0.1:{port}"
-    with server_process(command, f"{url}/healthz", log_path, env={**os.environ, "BRAINBENCH_ADMIN_TOKEN": TOKEN}) as process:
+    with server_process(
+        command, f"{url}/healthz", log_path, env={**os.environ, "BRAINBENCH_ADMIN_TOKEN": TOKEN}
+    ) as process:
         yield Server(url, process)
 
 
@@ -60,8 +78,20 @@ def start(client: httpx.Client, **profile: str) -> str:
 def answer(client: httpx.Client, csrf: str, **fields: str) -> httpx.Response:
     """Show the current trial and answer it (A, sliders moved, unless ``fields`` say otherwise)."""
     page = client.get("/trial").text
-    return client.post("/trial", data={"csrf": csrf, "position": hidden(page, "position"), "item_id": hidden(page, "item_id"), "choice": "A",
-                                       "confidence": "80", "expertise": "30", "confidence_touched": "1", "expertise_touched": "1", **fields})
+    return client.post(
+        "/trial",
+        data={
+            "csrf": csrf,
+            "position": hidden(page, "position"),
+            "item_id": hidden(page, "item_id"),
+            "choice": "A",
+            "confidence": "80",
+            "expertise": "30",
+            "confidence_touched": "1",
+            "expertise_touched": "1",
+            **fields,
+        },
+    )
 
 
 def take_part(url: str, trials: int, answered: int | None = None) -> httpx.Client:

@@ -25,17 +25,22 @@ def test_trial_position_is_independent_of_subfield_and_the_order_is_recorded(hum
     for _ in range(200):
         store.add_participant()
     with store.engine.begin() as connection:
-        rows = connection.exec_driver_sql("SELECT participant_id, position, item_id, altered_first FROM assignments").all()
+        rows = connection.exec_driver_sql(
+            "SELECT participant_id, position, item_id, altered_first FROM assignments"
+        ).all()
         seeds = dict(connection.exec_driver_sql("SELECT id, order_seed FROM participants").all())
     trials = pd.DataFrame(rows, columns=["participant", "position", "item", "altered_first"])
     trials["subfield"] = [human.cases[item].subfield for item in trials["item"]]
-    # numbered in the order the balancing picks them, trial 1 was Behavioral/Cognitive for 192 of 200 (p = 0.0 in doubles)
+    # numbered in the order the balancing picks them, trial 1 was Behavioral/Cognitive for 192 of 200 (p = 0.0 in
+    # doubles)
     assert chi2_contingency(pd.crosstab(trials["position"], trials["subfield"])).pvalue > 0.01
     counts = trials["item"].value_counts().reindex(range(200), fill_value=0)
     assert counts.max() - counts.min() <= 1  # 1800 trials over 200 items: every item 9 times
     assert trials.groupby("participant")["subfield"].nunique().min() == 5  # every participant sees all five subfields
     for participant, shown in trials.sort_values("position").groupby("participant"):
-        expected = order_trials(list(shown["item"]), seeds[participant])  # reproducible from the items and the recorded seed
+        expected = order_trials(
+            list(shown["item"]), seeds[participant]
+        )  # reproducible from the items and the recorded seed
         assert list(zip(shown["item"], shown["altered_first"].astype(bool), strict=True)) == expected
 
 
@@ -47,9 +52,17 @@ def test_reaction_time_counts_only_the_time_on_screen(store: StudyStore) -> None
     again = store.next_trial(participant, clock=160.0)  # back 57 s later
     assert (again.position, again.item_id) == (first.position, first.item_id) and again.view_id != first.view_id
     store.leave(participant + 1, again.view_id, clock=161.0)  # another participant's beacon changes nothing
-    store.submit(participant, Answer(position=again.position, item_id=again.item_id, choice="A", confidence=5, expertise=5), clock=164.5)
+    store.submit(
+        participant,
+        Answer(position=again.position, item_id=again.item_id, choice="A", confidence=5, expertise=5),
+        clock=164.5,
+    )
     second = store.next_trial(participant, clock=200.0)
-    store.submit(participant, Answer(position=second.position, item_id=second.item_id, choice="B", confidence=5, expertise=5, blurs=2), clock=202.25)
+    store.submit(
+        participant,
+        Answer(position=second.position, item_id=second.item_id, choice="B", confidence=5, expertise=5, blurs=2),
+        clock=202.25,
+    )
     [resumed, plain] = store.responses()
     assert (resumed["rt_ms"], resumed["rt_total_ms"], resumed["n_views"]) == (3000 + 4500, 64500, 2)
     assert (plain["rt_ms"], plain["rt_total_ms"], plain["n_views"]) == (2250, 2250, 1)
@@ -63,7 +76,11 @@ def test_the_leave_beacon_and_the_export_columns(client: TestClient) -> None:
     assert answer(client, csrf, confidence_touched="0").status_code == 303
     export = participant_data(client)
     assert list(export["click_outside"]) == ["clicked", ""]  # the paper's values
-    assert list(export["click_outside_count"]) == [3, 0] and list(export["trial"]) == [1, 2] and list(export["resumed"]) == [1, 0]
+    assert (
+        list(export["click_outside_count"]) == [3, 0]
+        and list(export["trial"]) == [1, 2]
+        and list(export["resumed"]) == [1, 0]
+    )
     assert list(export["click_slider"]) == [1, 0] and (export["rt"] <= export["rt_total"]).all()
 
 
@@ -77,7 +94,9 @@ def test_slider_flags_are_booleans(client: TestClient, flag: str) -> None:
 
 def test_the_profile_locks_once_a_trial_is_shown(client: TestClient) -> None:
     csrf = start(client)
-    assert client.post("/profile", data={"csrf": csrf, **PROFILE, "country": "Chile"}).status_code == 303  # no trial shown yet
+    assert (
+        client.post("/profile", data={"csrf": csrf, **PROFILE, "country": "Chile"}).status_code == 303
+    )  # no trial shown yet
     client.get("/trial")
     response = client.post("/profile", data={"csrf": csrf, **PROFILE, "country": "Peru"})
     assert response.status_code == 409 and "cannot change once the trials have started" in response.text
@@ -113,10 +132,14 @@ def test_consent_file_option(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["study", "consent-template"])
     assert result.exit_code == 0 and result.stdout == DEFAULT_CONSENT
-    result = runner.invoke(app, ["study", "serve", "--consent", str(tmp_path / "missing.md"), "--db", str(tmp_path / "s.sqlite")])
+    result = runner.invoke(
+        app, ["study", "serve", "--consent", str(tmp_path / "missing.md"), "--db", str(tmp_path / "s.sqlite")]
+    )
     assert result.exit_code == 1 and "missing.md" in result.stderr and "Traceback" not in result.stderr
     (tmp_path / "empty.md").write_text("  \n")
-    result = runner.invoke(app, ["study", "serve", "--consent", str(tmp_path / "empty.md"), "--db", str(tmp_path / "s.sqlite")])
+    result = runner.invoke(
+        app, ["study", "serve", "--consent", str(tmp_path / "empty.md"), "--db", str(tmp_path / "s.sqlite")]
+    )
     assert result.exit_code == 1 and "empty.md" in result.stderr and "empty" in result.stderr
 
 
@@ -130,18 +153,36 @@ def test_a_missing_field_answers_a_page_that_keeps_what_was_entered(client: Test
     assert re.search(r'<option value="Postdoc" selected>', response.text)
     assert client.post("/profile", data={"csrf": csrf, **PROFILE}).status_code == 303
     page = client.get("/trial").text
-    response = client.post("/trial", data={"csrf": csrf, "position": hidden(page, "position"), "item_id": hidden(page, "item_id"),
-                                           "confidence": "80", "expertise": "30", "confidence_touched": "1", "recognised": "yes"})
+    response = client.post(
+        "/trial",
+        data={
+            "csrf": csrf,
+            "position": hidden(page, "position"),
+            "item_id": hidden(page, "item_id"),
+            "confidence": "80",
+            "expertise": "30",
+            "confidence_touched": "1",
+            "recognised": "yes",
+        },
+    )
     assert response.status_code == 422 and "Choose abstract A or abstract B." in response.text
-    assert 'id="confidence-value" for="confidence">80</output>' in response.text and 'value="yes" checked' in response.text
+    assert (
+        'id="confidence-value" for="confidence">80</output>' in response.text and 'value="yes" checked' in response.text
+    )
     assert hidden(response.text, "view_id") == hidden(page, "view_id")  # the same view goes on
     response = client.post("/admin/setup", headers=AUTH, data={"csrf": csrf, "trials": "many"})
-    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html") and "trials:" in response.text
+    assert (
+        response.status_code == 422
+        and response.headers["content-type"].startswith("text/html")
+        and "trials:" in response.text
+    )
 
 
 def test_a_database_of_an_older_study_schema_is_refused(human: Dataset, tmp_path: Path) -> None:
     store = StudyStore(tmp_path / "study.sqlite", human)
     with store.engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM study_settings WHERE key = 'schema_version'")  # as brainbench wrote it before views
+        connection.exec_driver_sql(
+            "DELETE FROM study_settings WHERE key = 'schema_version'"
+        )  # as brainbench wrote it before views
     with pytest.raises(StudyError, match="made by an older brainbench \\(study schema 1, this one needs 2\\)"):
         StudyStore(tmp_path / "study.sqlite", human)

@@ -45,9 +45,15 @@ def test_a_whole_session_in_chromium(data_dir: Path, tmp_path: Path) -> None:
         browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
         blocked: list[str] = []
         try:
-            for name, viewport in (("phone", {"width": 390, "height": 844}), ("desktop", {"width": 1280, "height": 900})):
+            for name, viewport in (
+                ("phone", {"width": 390, "height": 844}),
+                ("desktop", {"width": 1280, "height": 900}),
+            ):
                 page = browser.new_page(viewport=viewport)
-                page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None)
+                page.on(
+                    "console",
+                    lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None,
+                )
                 page.goto(server.url)
                 expect(page.get_by_role("heading", name="Information and consent")).to_be_visible()
                 page.screenshot(path=str(tmp_path / f"consent-{name}.png"), full_page=True)
@@ -61,7 +67,9 @@ def test_a_whole_session_in_chromium(data_dir: Path, tmp_path: Path) -> None:
                 page.get_by_role("button", name="Continue").click()
                 for number in range(3):
                     expect(page.get_by_text(f"Trial {number + 1} of 3").first).to_be_visible()
-                    if number == 0 and name == "desktop":  # leave the page, stay away, come back: the time away is not reaction time
+                    if (
+                        number == 0 and name == "desktop"
+                    ):  # leave the page, stay away, come back: the time away is not reaction time
                         page.goto("about:blank")
                         _wait_for_leave(db)
                         time.sleep(1.5)
@@ -90,13 +98,23 @@ def test_a_whole_session_in_chromium(data_dir: Path, tmp_path: Path) -> None:
     assert len(trials) == 6 and trials["participant_id"].nunique() == 2
     raw = pd.read_csv(participants, keep_default_na=False)
     assert list(raw.columns) == ["Unnamed: 0", *EXPORT_COLUMNS[1:]]
-    assert set(raw["confidence"]) == {90} and set(raw["expertise"]) == {50} and set(raw["click_slider"]) == {0}  # expertise untouched
+    assert (
+        set(raw["confidence"]) == {90} and set(raw["expertise"]) == {50} and set(raw["click_slider"]) == {0}
+    )  # expertise untouched
     assert set(raw["recognised"]) == {1} and set(raw["country"]) == {"Japan"} and (raw["rt"] > 0).all()
     resumed = raw[raw["resumed"] == 1]
-    assert len(resumed) == 1 and int(resumed["trial"].iloc[0]) == 1 and (resumed["rt_total"] - resumed["rt"] >= 1500).all()
+    assert (
+        len(resumed) == 1 and int(resumed["trial"].iloc[0]) == 1 and (resumed["rt_total"] - resumed["rt"] >= 1500).all()
+    )
     assert (raw.loc[raw["resumed"] == 0, "rt"] == raw.loc[raw["resumed"] == 0, "rt_total"]).all()
-    assert all((tmp_path / f"{page}-{size}.png").stat().st_size > 5000 for page in ("consent", "trial") for size in ("phone", "desktop"))
-    result = CliRunner().invoke(app, ["humans", "--participants", str(participants), "--abstract-ids", str(abstract_ids), "--json"])
+    assert all(
+        (tmp_path / f"{page}-{size}.png").stat().st_size > 5000
+        for page in ("consent", "trial")
+        for size in ("phone", "desktop")
+    )
+    result = CliRunner().invoke(
+        app, ["humans", "--participants", str(participants), "--abstract-ids", str(abstract_ids), "--json"]
+    )
     assert result.exit_code == 0, result.stderr
 
 
@@ -123,7 +141,9 @@ def test_the_admin_in_chromium(data_dir: Path, tmp_path: Path, study_db: str) ->
             page.get_by_label("Trials per new participant").fill("3")
             page.get_by_role("button", name="Save").click()
             expect(page.get_by_label("Trials per new participant")).to_have_value("3")
-            expect(page.get_by_role("cell", name="1 (1 finished)")).to_be_visible()  # finished against their own 2 trials
+            expect(
+                page.get_by_role("cell", name="1 (1 finished)")
+            ).to_be_visible()  # finished against their own 2 trials
             with page.expect_download() as download:
                 page.get_by_role("link", name="Export participant_data.csv").click()
             download.value.save_as(tmp_path / "participant_data.csv")
@@ -174,7 +194,14 @@ def test_bad_input_is_refused(client: TestClient) -> None:
     assert client.post("/profile", data={"csrf": csrf, **PROFILE}).status_code == 303
     page = client.get("/trial").text
     position, item = hidden(page, "position"), int(hidden(page, "item_id"))
-    fields = {"csrf": csrf, "position": position, "item_id": str(item), "choice": "A", "confidence": "50", "expertise": "50"}
+    fields = {
+        "csrf": csrf,
+        "position": position,
+        "item_id": str(item),
+        "choice": "A",
+        "confidence": "50",
+        "expertise": "50",
+    }
     assert client.post("/trial", data={**fields, "confidence": "150"}).status_code == 422  # out-of-range slider
     assert client.post("/trial", data={**fields, "expertise": "-1"}).status_code == 422
     assert client.post("/trial", data={**fields, "choice": "C"}).status_code == 422
@@ -186,7 +213,9 @@ def test_bad_input_is_refused(client: TestClient) -> None:
         assert client.get(path).status_code == 401  # no token
     assert client.post("/admin/setup", data={"csrf": csrf, "trials": "5"}).status_code == 401
     assert client.post("/admin/login", data={"csrf": csrf, "token": TOKEN}).status_code == 303
-    assert client.post("/admin/setup", data={"csrf": csrf, "trials": "500"}).status_code == 422  # more than the 200 items
+    assert (
+        client.post("/admin/setup", data={"csrf": csrf, "trials": "500"}).status_code == 422
+    )  # more than the 200 items
     assert "1 (0 finished)" in client.get("/admin").text
     stranger = TestClient(client.app, follow_redirects=False)
     assert stranger.get("/trial").status_code == 401  # no session: nobody else's trials
@@ -194,8 +223,17 @@ def test_bad_input_is_refused(client: TestClient) -> None:
 
 def test_catch_trials_are_served_and_exported_apart(human: Dataset, tmp_path: Path) -> None:
     obvious = tmp_path / "catch.jsonl"
-    obvious.write_text('{"doi": "catch-1", "journal_section": "Catch", "combined_abstract": "Mice need [[oxygen, no oxygen]] to live."}\n')
-    store = StudyStore(tmp_path / "study.sqlite", human, trials_per_participant=2, seed=0, catch=load_dataset(obvious, texts="reparsed"))
+    obvious.write_text(
+        '{"doi": "catch-1", "journal_section": "Catch", "combined_abstract": "Mice need [[oxygen, no oxygen]] to '
+        'live."}\n'
+    )
+    store = StudyStore(
+        tmp_path / "study.sqlite",
+        human,
+        trials_per_participant=2,
+        seed=0,
+        catch=load_dataset(obvious, texts="reparsed"),
+    )
     client = TestClient(create_app(store, TOKEN), follow_redirects=False)
     csrf = start(client)
     seen_catch = False
@@ -203,8 +241,22 @@ def test_catch_trials_are_served_and_exported_apart(human: Dataset, tmp_path: Pa
         page = client.get("/trial").text
         assert f"Trial {number + 1} of 3" in page
         seen_catch |= "Mice need oxygen to live." in page
-        assert client.post("/trial", data={"csrf": csrf, "position": hidden(page, "position"), "item_id": hidden(page, "item_id"),
-                                           "choice": "A", "confidence": "5", "expertise": "5"}).status_code == 303
+        assert (
+            client.post(
+                "/trial",
+                data={
+                    "csrf": csrf,
+                    "position": hidden(page, "position"),
+                    "item_id": hidden(page, "item_id"),
+                    "choice": "A",
+                    "confidence": "5",
+                    "expertise": "5",
+                },
+            ).status_code
+            == 303
+        )
     assert seen_catch and client.get("/trial").headers["location"] == "/done"
-    assert len(client.get("/admin/export/participant_data.csv", headers=AUTH).text.splitlines()) == 1 + 2  # the catch trial is not a test item
+    assert (
+        len(client.get("/admin/export/participant_data.csv", headers=AUTH).text.splitlines()) == 1 + 2
+    )  # the catch trial is not a test item
     assert client.get("/admin/export/catch.csv", headers=AUTH).text.splitlines()[1].startswith("1,catch-1,")

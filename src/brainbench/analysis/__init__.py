@@ -42,7 +42,12 @@ from brainbench.analysis.humans import (
     top_expertise_trials,
     trials_of,
 )
-from brainbench.analysis.memorisation import flag_memorised, memorisation_scores, memorisation_summary, publication_date_correlation
+from brainbench.analysis.memorisation import (
+    flag_memorised,
+    memorisation_scores,
+    memorisation_summary,
+    publication_date_correlation,
+)
 from brainbench.analysis.paired import paired_comparison
 from brainbench.analysis.tables import model_key, results_table
 from brainbench.analysis.team import team_analysis, team_trials
@@ -93,9 +98,9 @@ __all__ = [
     "subfield_table",
     "table_s3",
     "table_s3_order",
-    "top_expertise_by_subfield",
     "team_analysis",
     "team_trials",
+    "top_expertise_by_subfield",
     "top_expertise_trials",
     "trials_of",
 ]

@@ -14,11 +14,21 @@ AVERAGE_MODEL = "average model"
 # The 15 models of the paper's Fig 3A (mean 81.4% on human-made items), named as its result folders, in the
 # order of its model list (utils/model_list.py), which is also the order of Table S3's random stream.
 PAPER_MODEL_SET = (
-    "facebook--galactica-6.7b", "facebook--galactica-30b", "facebook--galactica-120b",
-    "tiiuae--falcon-40b", "tiiuae--falcon-40b-instruct", "tiiuae--falcon-180B", "tiiuae--falcon-180B-chat",
-    "meta-llama--Llama-2-7b-hf", "meta-llama--Llama-2-7b-chat-hf", "meta-llama--Llama-2-13b-hf",
-    "meta-llama--Llama-2-13b-chat-hf", "meta-llama--Llama-2-70b-hf", "meta-llama--Llama-2-70b-chat-hf",
-    "mistralai--Mistral-7B-v0.1", "mistralai--Mistral-7B-Instruct-v0.1",
+    "facebook--galactica-6.7b",
+    "facebook--galactica-30b",
+    "facebook--galactica-120b",
+    "tiiuae--falcon-40b",
+    "tiiuae--falcon-40b-instruct",
+    "tiiuae--falcon-180B",
+    "tiiuae--falcon-180B-chat",
+    "meta-llama--Llama-2-7b-hf",
+    "meta-llama--Llama-2-7b-chat-hf",
+    "meta-llama--Llama-2-13b-hf",
+    "meta-llama--Llama-2-13b-chat-hf",
+    "meta-llama--Llama-2-70b-hf",
+    "meta-llama--Llama-2-70b-chat-hf",
+    "mistralai--Mistral-7B-v0.1",
+    "mistralai--Mistral-7B-Instruct-v0.1",
 )
 HUMAN_EXPERTS = "human experts"
 TOP_EXPERTS = "human experts (top 20%)"
@@ -35,8 +45,10 @@ def stats_row(correct: Sequence[bool]) -> dict[str, float]:
 def accuracy_table(results: pd.DataFrame) -> pd.DataFrame:
     """One row per model (in order of appearance): n, n_correct, accuracy, sem (the paper's), Wilson 95% CI,
     and chance (the mean of 1/N over its cases: 0.5 for pairs)."""
-    rows = [{"model": model, **stats_row(group["correct"]), "chance": float((1 / group["n_options"]).mean())}
-            for model, group in results.groupby("model", sort=False)]
+    rows = [
+        {"model": model, **stats_row(group["correct"]), "chance": float((1 / group["n_options"]).mean())}
+        for model, group in results.groupby("model", sort=False)
+    ]
     return pd.DataFrame(rows).set_index("model")
 
 
@@ -50,7 +62,9 @@ def mean_accuracy(table: pd.DataFrame, models: Sequence[str] | None = None) -> f
     return float(table.loc[list(models), "accuracy"].mean())
 
 
-def subfield_table(results: pd.DataFrame, human_trials: pd.DataFrame | None = None, models: Sequence[str] | None = None) -> pd.DataFrame:
+def subfield_table(
+    results: pd.DataFrame, human_trials: pd.DataFrame | None = None, models: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Accuracy by subfield (rows) for each model; the average model (mean of the subfield accuracies of
     ``models``, all runs by default, as the paper's "average LLM"); and, given the experts' trials, their
     accuracy and that of the most expert (``top_expertise_by_subfield``, the Fig 3B radar's rule)."""

@@ -24,7 +24,9 @@ def agreement_matrix(results: pd.DataFrame, human_item_accuracy: pd.Series | Non
     return table.corr(method="spearman")
 
 
-def agreement_summary(matrix: pd.DataFrame, human: str = "human experts", models: Sequence[str] | None = None) -> dict[str, float]:
+def agreement_summary(
+    matrix: pd.DataFrame, human: str = "human experts", models: Sequence[str] | None = None
+) -> dict[str, float]:
     """Mean and SD of the model-model correlations (each pair once) over ``models`` (every model of the
     matrix by default), and of the model-human ones if present. SDs are numpy's default (ddof 0), as the
     paper's ``np.nanstd``: its 0.75 +- 0.08 and 0.15 +- 0.03."""

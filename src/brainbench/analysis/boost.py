@@ -26,7 +26,10 @@ def finetuning_boost(results: pd.DataFrame, before: str, after: str) -> dict[str
         raise ValueError(f"{before!r} and {after!r} share {len(items)} scored item(s); a paired test needs 2 or more")
     base, tuned = base.loc[items], tuned.loc[items]
     correct = paired_t(base["ppl_original"].to_numpy(float), tuned["ppl_original"].to_numpy(float))
-    margin = paired_t((base["ppl_original"] - base["ppl_altered"]).to_numpy(float), (tuned["ppl_original"] - tuned["ppl_altered"]).to_numpy(float))
+    margin = paired_t(
+        (base["ppl_original"] - base["ppl_altered"]).to_numpy(float),
+        (tuned["ppl_original"] - tuned["ppl_altered"]).to_numpy(float),
+    )
     return {
         "before": before,
         "after": after,

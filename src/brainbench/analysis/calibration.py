@@ -4,6 +4,7 @@ measures the paper did not report: expected calibration error and Brier score.""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,7 +26,7 @@ def calibration_bins(confidence: Sequence[float], correct: Sequence[bool], n_bin
     ranks = stats.rankdata(confidence, method="ordinal") - 1.0
     edges = np.linspace(0, len(ranks), n_bins + 1)
     rows = []
-    for index, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
+    for index, (low, high) in enumerate(itertools.pairwise(edges)):
         in_bin = (ranks >= low) & (ranks < high)
         rows.append(
             {
@@ -65,7 +66,13 @@ def draw_subsets(rng: np.random.RandomState, n: int, n_splits: int = 5, fraction
     return [rng.choice(n, int(fraction * n), replace=False) for _ in range(n_splits)]
 
 
-def logistic_fits(confidence: Sequence[float], correct: Sequence[bool], rng: np.random.RandomState, n_splits: int = 5, fraction: float = 0.8) -> dict[str, float]:
+def logistic_fits(
+    confidence: Sequence[float],
+    correct: Sequence[bool],
+    rng: np.random.RandomState,
+    n_splits: int = 5,
+    fraction: float = 0.8,
+) -> dict[str, float]:
     """Table S3 for one model (or the experts): ``LogisticRegression(random_state=42)`` (scikit-learn
     defaults) of correct on confidence, fitted on each of ``draw_subsets`` (taken from ``rng``, which
     advances), then a one-sample t-test of the coefficients against 0, one-sided (coefficient > 0) as the
@@ -120,7 +127,10 @@ def table_s3(results: pd.DataFrame, human_trials: pd.DataFrame | None = None, se
     rows = {}
     for slot, name in enumerate(table_s3_order(list(runs))):
         if name == HUMAN_EXPERTS and has_humans:
-            rows[name] = {"stream_slot": slot, **logistic_fits(human_trials["confidence"], human_trials["correct"], rng)}
+            rows[name] = {
+                "stream_slot": slot,
+                **logistic_fits(human_trials["confidence"], human_trials["correct"], rng),
+            }
         elif name in runs:
             rows[name] = {"stream_slot": slot, **logistic_fits(runs[name]["confidence"], runs[name]["correct"], rng)}
         elif name != HUMAN_EXPERTS:
@@ -165,20 +175,37 @@ def brier_score(probability: Sequence[float], correct: Sequence[bool]) -> float:
     return float(np.mean((p - y) ** 2))
 
 
-def calibration_by_model(results: pd.DataFrame, human_trials: pd.DataFrame | None = None, n_bins: int = 20) -> dict[str, pd.DataFrame]:
+def calibration_by_model(
+    results: pd.DataFrame, human_trials: pd.DataFrame | None = None, n_bins: int = 20
+) -> dict[str, pd.DataFrame]:
     """Calibration bins for each model (confidence |PPL_A - PPL_B|) and the humans (their rating)."""
-    tables = {model: calibration_bins(group["confidence"], group["correct"], n_bins) for model, group in results.groupby("model", sort=False)}
+    tables = {
+        model: calibration_bins(group["confidence"], group["correct"], n_bins)
+        for model, group in results.groupby("model", sort=False)
+    }
     if human_trials is not None and not human_trials.empty:
         tables[HUMAN_EXPERTS] = calibration_bins(human_trials["confidence"], human_trials["correct"], n_bins)
     return tables
 
 
-def calibration_summary(results: pd.DataFrame, human_trials: pd.DataFrame | None = None, n_bins: int = 20) -> pd.DataFrame:
+def calibration_summary(
+    results: pd.DataFrame, human_trials: pd.DataFrame | None = None, n_bins: int = 20
+) -> pd.DataFrame:
     """One row per model (and the humans): the binned fit, ECE and Brier (Table S3 is ``table_s3``)."""
     rows = {}
-    groups = [(model, group["confidence"], group["correct"], model_choice_probability(group["ppl_a"], group["ppl_b"])) for model, group in results.groupby("model", sort=False)]
+    groups = [
+        (model, group["confidence"], group["correct"], model_choice_probability(group["ppl_a"], group["ppl_b"]))
+        for model, group in results.groupby("model", sort=False)
+    ]
     if human_trials is not None and not human_trials.empty:
-        groups.append((HUMAN_EXPERTS, human_trials["confidence"], human_trials["correct"], human_choice_probability(human_trials["confidence"])))
+        groups.append(
+            (
+                HUMAN_EXPERTS,
+                human_trials["confidence"],
+                human_trials["correct"],
+                human_choice_probability(human_trials["confidence"]),
+            )
+        )
     for name, confidence, correct, probability in groups:
         fit = calibration_fit(calibration_bins(confidence, correct, n_bins))
         rows[name] = {

@@ -21,7 +21,14 @@ from brainbench.analysis.families import accuracy_by_size, chat_vs_base
 from brainbench.analysis.humans import human_summary, item_accuracy
 from brainbench.analysis.paired import paired_comparison
 
-__all__ = ["comparison_tables", "default_model_set", "describe_agreement", "describe_mean", "describe_models_vs_humans", "paired_comparison"]
+__all__ = [
+    "comparison_tables",
+    "default_model_set",
+    "describe_agreement",
+    "describe_mean",
+    "describe_models_vs_humans",
+    "paired_comparison",
+]
 
 
 def default_model_set(models: Sequence[str]) -> list[str]:
@@ -52,7 +59,9 @@ def comparison_tables(
         humans = human_summary(human_trials)
         tables["humans"] = humans
         if len(chosen) > 1:
-            tables["models_vs_humans"] = models_vs_humans(accuracy.loc[chosen, "accuracy"], float(humans.loc["all experts", "accuracy"]))
+            tables["models_vs_humans"] = models_vs_humans(
+                accuracy.loc[chosen, "accuracy"], float(humans.loc["all experts", "accuracy"])
+            )
     tables["subfields"] = subfield_table(results, human_trials, chosen)
     matrix = agreement_matrix(results, item_accuracy(human_trials) if human_trials is not None else None)
     tables["agreement_matrix"] = matrix
@@ -70,25 +79,35 @@ def describe_mean(tables: dict[str, Any]) -> str:
     line = f"Mean over {over}: {100 * tables['mean_accuracy']:.1f}%."
     if tables["other_runs"]:
         accuracy = tables["accuracy"]["accuracy"]
-        line += " Not in the mean: " + ", ".join(f"{name} {100 * accuracy[name]:.1f}%" for name in tables["other_runs"]) + "."
+        line += (
+            " Not in the mean: "
+            + ", ".join(f"{name} {100 * accuracy[name]:.1f}%" for name in tables["other_runs"])
+            + "."
+        )
     return line
 
 
 def describe_models_vs_humans(test: dict[str, Any]) -> str:
-    """``models_vs_humans`` in one sentence, the paper's d_av first (n/a, saying why, where the runs' accuracies do not vary)."""
+    """``models_vs_humans`` in one sentence, the paper's d_av first (n/a, saying why, where the runs' accuracies do not
+    vary)."""
     line = f"Models vs experts: {100 * test['difference']:+.1f} points"
     if np.isnan(test["t"]):
         return line + " (t-test and Cohen's d: n/a, they need at least two runs with different accuracies)."
-    return (line + f" (95% CI {100 * test['difference_ci95_low']:+.1f} to "
-            f"{100 * test['difference_ci95_high']:+.1f}), t({test['df']}) = {test['t']:.2f}, p = {test['p']:.3g}, "
-            f"Cohen's d_av = {test['cohens_d_av']:.2f} (the paper's paired d; the one-sample d is {test['cohens_d_one_sample']:.2f}); "
-            f"SD of the model accuracies {100 * test['sd_model_accuracy']:.2f} points (ddof 0, as the paper).")
+    return (
+        line + f" (95% CI {100 * test['difference_ci95_low']:+.1f} to "
+        f"{100 * test['difference_ci95_high']:+.1f}), t({test['df']}) = {test['t']:.2f}, p = {test['p']:.3g}, "
+        f"Cohen's d_av = {test['cohens_d_av']:.2f} (the paper's paired d; the one-sample d is "
+        f"{test['cohens_d_one_sample']:.2f}); "
+        f"SD of the model accuracies {100 * test['sd_model_accuracy']:.2f} points (ddof 0, as the paper)."
+    )
 
 
 def describe_agreement(agreement: dict[str, Any]) -> str:
     """``agreement_summary`` in one sentence."""
-    line = (f"Item-level agreement (Spearman; mean ± SD, ddof 0 as the paper) over {agreement['n_models']} models: "
-            f"model-model {agreement['model_model_mean']:.3f} ± {agreement['model_model_sd']:.4f}")
+    line = (
+        f"Item-level agreement (Spearman; mean ± SD, ddof 0 as the paper) over {agreement['n_models']} models: "
+        f"model-model {agreement['model_model_mean']:.3f} ± {agreement['model_model_sd']:.4f}"
+    )
     if "model_human_mean" in agreement:
         line += f", model-human {agreement['model_human_mean']:.3f} ± {agreement['model_human_sd']:.4f}"
     return line + "."

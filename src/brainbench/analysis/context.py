@@ -24,7 +24,9 @@ def context_table(results: pd.DataFrame) -> pd.DataFrame:
     conditions = list(dict.fromkeys(["full", *results["condition"]]))
     no_context = results[results["condition"] == "no-context"]
     if not no_context.empty:
-        table[NO_CONTEXT_PER_ABSTRACT] = no_context.groupby(["model", "doi"], sort=False)["correct"].mean().groupby(level="model").mean()
+        table[NO_CONTEXT_PER_ABSTRACT] = (
+            no_context.groupby(["model", "doi"], sort=False)["correct"].mean().groupby(level="model").mean()
+        )
         conditions.insert(conditions.index("no-context") + 1, NO_CONTEXT_PER_ABSTRACT)
     table = table.reindex(columns=[column for column in conditions if column in table.columns])
     table.columns.name = None

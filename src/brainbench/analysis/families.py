@@ -50,7 +50,11 @@ def size_families(names: Sequence[str]) -> dict[str, list[tuple[str, float]]]:
         size = parameters_billions(name)
         if size is not None and not TUNED_PART.search(name):
             families.setdefault(SIZE_PART.sub("", name, count=1), []).append((name, size))
-    return {family: sorted(members, key=lambda member: member[1]) for family, members in families.items() if len(members) > 1}
+    return {
+        family: sorted(members, key=lambda member: member[1])
+        for family, members in families.items()
+        if len(members) > 1
+    }
 
 
 def chat_vs_base(results: pd.DataFrame) -> dict[str, Any]:
@@ -64,9 +68,25 @@ def chat_vs_base(results: pd.DataFrame) -> dict[str, Any]:
     rows = []
     for base, chat in pairs:
         comparison = paired_comparison(results, chat, base)
-        rows.append({"chat": chat, "base": base, **{key: value for key, value in comparison.items() if key not in ("model_a", "model_b")}})
-    table = pd.DataFrame(rows).set_index("chat").rename(columns={"accuracy_a": "accuracy_chat", "accuracy_b": "accuracy_base",
-                                                                 "only_a_correct": "only_chat_correct", "only_b_correct": "only_base_correct"})
+        rows.append(
+            {
+                "chat": chat,
+                "base": base,
+                **{key: value for key, value in comparison.items() if key not in ("model_a", "model_b")},
+            }
+        )
+    table = (
+        pd.DataFrame(rows)
+        .set_index("chat")
+        .rename(
+            columns={
+                "accuracy_a": "accuracy_chat",
+                "accuracy_b": "accuracy_base",
+                "only_a_correct": "only_chat_correct",
+                "only_b_correct": "only_base_correct",
+            }
+        )
+    )
     return {"pairs": table, "mean_difference": t_test_of_differences(table["difference"])}
 
 
@@ -83,14 +103,25 @@ def accuracy_by_size(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
     for family, members in families.items():
         sizes = np.array([size for _, size in members])
         values = np.array([accuracy[name] for name, _ in members])
-        models += [{"model": name, "family": family, "parameters_b": size, "accuracy": float(accuracy[name])} for name, size in members]
+        models += [
+            {"model": name, "family": family, "parameters_b": size, "accuracy": float(accuracy[name])}
+            for name, size in members
+        ]
         (smallest, _), (largest, _) = members[0], members[-1]
         comparison = paired_comparison(results, largest, smallest)
-        summaries.append({
-            "family": family, "sizes_b": ", ".join(f"{size:g}" for size in sizes), "smallest": smallest, "largest": largest,
-            "slope_per_tenfold": float(np.polyfit(np.log10(sizes), values, 1)[0]) if len(set(sizes)) > 1 else np.nan,
-            "difference": comparison["difference"],  # largest - smallest
-            "difference_ci95_low": comparison["difference_ci95_low"], "difference_ci95_high": comparison["difference_ci95_high"],
-            "mcnemar_p": comparison["mcnemar_p"],
-        })
+        summaries.append(
+            {
+                "family": family,
+                "sizes_b": ", ".join(f"{size:g}" for size in sizes),
+                "smallest": smallest,
+                "largest": largest,
+                "slope_per_tenfold": float(np.polyfit(np.log10(sizes), values, 1)[0])
+                if len(set(sizes)) > 1
+                else np.nan,
+                "difference": comparison["difference"],  # largest - smallest
+                "difference_ci95_low": comparison["difference_ci95_low"],
+                "difference_ci95_high": comparison["difference_ci95_high"],
+                "mcnemar_p": comparison["mcnemar_p"],
+            }
+        )
     return {"models": pd.DataFrame(models).set_index("model"), "families": pd.DataFrame(summaries).set_index("family")}

@@ -16,19 +16,45 @@ from brainbench.analysis.tables import model_key
 from brainbench.runs.graded import uniform_forecast
 from brainbench.runs.summary import graded_summary
 
-SUMMARY_COLUMNS = ["n", "mae_relative", "mae_relative_uniform", "rps", "rps_uniform", "rps_difference", "rps_difference_ci95_low",
-                   "rps_difference_ci95_high", "mean_rank", "mean_rank_uniform", "coverage_50", "coverage_50_ci95_low",
-                   "coverage_50_ci95_high", "interval_mass_50", "coverage_50_uniform", "interval_mass_50_uniform", "coverage_80",
-                   "coverage_80_ci95_low", "coverage_80_ci95_high", "interval_mass_80", "coverage_80_uniform", "interval_mass_80_uniform"]
+SUMMARY_COLUMNS = [
+    "n",
+    "mae_relative",
+    "mae_relative_uniform",
+    "rps",
+    "rps_uniform",
+    "rps_difference",
+    "rps_difference_ci95_low",
+    "rps_difference_ci95_high",
+    "mean_rank",
+    "mean_rank_uniform",
+    "coverage_50",
+    "coverage_50_ci95_low",
+    "coverage_50_ci95_high",
+    "interval_mass_50",
+    "coverage_50_uniform",
+    "interval_mass_50_uniform",
+    "coverage_80",
+    "coverage_80_ci95_low",
+    "coverage_80_ci95_high",
+    "interval_mass_80",
+    "coverage_80_uniform",
+    "interval_mass_80_uniform",
+]
 
 
 def describe_rps_difference(difference: float, low: float, high: float) -> str:
-    """'RPS model - uniform: ... (95% CI ...): lower (better) than the uniform grid's', or higher, or not distinguishable;
+    """'RPS model - uniform: ... (95% CI ...): lower (better) than the uniform grid's', or higher, or not
+    distinguishable;
     differences under 0.001 in scientific notation, so that a tiny one does not read as zero."""
     small = max(abs(difference), abs(low), abs(high)) < 1e-3
     shown = [f"{x:+.1e}" if small else f"{x:+.4f}" for x in (difference, low, high)]
-    verdict = ("lower (better) than the uniform grid's" if high < 0 else "higher (worse) than the uniform grid's" if low > 0
-               else "not distinguishable from the uniform grid's")
+    verdict = (
+        "lower (better) than the uniform grid's"
+        if high < 0
+        else "higher (worse) than the uniform grid's"
+        if low > 0
+        else "not distinguishable from the uniform grid's"
+    )
     return f"RPS model - uniform: {shown[0]} (95% CI {shown[1]} to {shown[2]}): {verdict}"
 
 
@@ -56,7 +82,8 @@ def graded_table(runs: Mapping[str, Sequence[dict[str, Any]]]) -> pd.DataFrame:
 
 
 def grid_position(value: float, numeric: Sequence[float]) -> float:
-    """Where ``value`` lies on a grid: 0 at its lowest value, 1 at its highest (so that grids in any unit share one axis)."""
+    """Where ``value`` lies on a grid: 0 at its lowest value, 1 at its highest (so that grids in any unit share one
+    axis)."""
     return (value - numeric[0]) / (numeric[-1] - numeric[0])
 
 
@@ -71,12 +98,25 @@ def graded_cases(runs: Mapping[str, Sequence[dict[str, Any]]]) -> pd.DataFrame:
                 continue
             grid, forecast = record["grid"], record["forecast"]
             numeric, spread = grid["numeric"], grid["numeric"][-1] - grid["numeric"][0]
-            rows.append({
-                "model": model_key(model), "item_id": record["item_id"], "subfield": record["subfield"], "unit": grid["unit"],
-                "n_values": len(numeric), "truth": forecast["truth"], "mean": forecast["mean"], "sd": forecast["sd"],
-                "truth_position": grid_position(forecast["truth"], numeric), "mean_position": grid_position(forecast["mean"], numeric),
-                "uniform_mean_position": grid_position(sum(numeric) / len(numeric), numeric),
-                "sd_position": forecast["sd"] / spread, "rank": forecast["rank"], "in_50": forecast["in_50"], "in_80": forecast["in_80"],
-                "rps": forecast["rps"], "rps_uniform": uniform_forecast(grid)["rps"],
-            })
+            rows.append(
+                {
+                    "model": model_key(model),
+                    "item_id": record["item_id"],
+                    "subfield": record["subfield"],
+                    "unit": grid["unit"],
+                    "n_values": len(numeric),
+                    "truth": forecast["truth"],
+                    "mean": forecast["mean"],
+                    "sd": forecast["sd"],
+                    "truth_position": grid_position(forecast["truth"], numeric),
+                    "mean_position": grid_position(forecast["mean"], numeric),
+                    "uniform_mean_position": grid_position(sum(numeric) / len(numeric), numeric),
+                    "sd_position": forecast["sd"] / spread,
+                    "rank": forecast["rank"],
+                    "in_50": forecast["in_50"],
+                    "in_80": forecast["in_80"],
+                    "rps": forecast["rps"],
+                    "rps_uniform": uniform_forecast(grid)["rps"],
+                }
+            )
     return pd.DataFrame(rows)

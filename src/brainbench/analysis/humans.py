@@ -3,6 +3,7 @@ experience and self-rated expertise."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -24,11 +25,16 @@ def top_expertise_trials(
     """The paper's top-expertise rule: within each abstract, the ``int(fraction * n)`` trials with the
     highest self-rated expertise. ``keep="first"`` (the paper's, pandas' default) breaks ties by file
     order; ``"all"`` keeps every trial tied at the cut-off instead of an arbitrary subset."""
-    parts = [group.nlargest(int(fraction * len(group)), "expertise", keep=keep) for _, group in trials.groupby("abstract_id", sort=True)]
+    parts = [
+        group.nlargest(int(fraction * len(group)), "expertise", keep=keep)
+        for _, group in trials.groupby("abstract_id", sort=True)
+    ]
     return pd.concat(parts) if parts else trials.iloc[0:0]
 
 
-def human_summary(trials: pd.DataFrame, fraction: float = 0.2, keep: Literal["first", "last", "all"] = "first") -> pd.DataFrame:
+def human_summary(
+    trials: pd.DataFrame, fraction: float = 0.2, keep: Literal["first", "last", "all"] = "first"
+) -> pd.DataFrame:
     """Rows: all experts and the top-``fraction`` by expertise; columns: stats_row fields."""
     rows = {
         "all experts": stats_row(trials["correct"]),
@@ -49,9 +55,11 @@ def accuracy_by(trials: pd.DataFrame, column: str) -> pd.DataFrame:
 
 def accuracy_by_experience(trials: pd.DataFrame, edges: Sequence[float] = (0, 5, 10, 15, 20, np.inf)) -> pd.DataFrame:
     """Accuracy by years of experience in bins [a, b)."""
-    labels = [f"{int(a)}-{int(b) - 1}" if np.isfinite(b) else f"{int(a)}+" for a, b in zip(edges[:-1], edges[1:])]
+    labels = [f"{int(a)}-{int(b) - 1}" if np.isfinite(b) else f"{int(a)}+" for a, b in itertools.pairwise(edges)]
     binned = trials.assign(experience=pd.cut(trials["experience_years"], bins=list(edges), right=False, labels=labels))
-    rows = {str(key): stats_row(group["correct"]) for key, group in binned.groupby("experience", observed=True, sort=True)}
+    rows = {
+        str(key): stats_row(group["correct"]) for key, group in binned.groupby("experience", observed=True, sort=True)
+    }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "experience_years"
     return frame
@@ -75,8 +83,13 @@ def expertise_calibration(trials: pd.DataFrame, n_bins: int = 4) -> pd.DataFrame
     for name, group in groups:
         bins = calibration_bins(group["expertise"], group["correct"], n_bins)
         fit = calibration_fit(bins)
-        rows[name] = {"n": len(group), **{f"accuracy_bin_{index + 1}": value for index, value in enumerate(bins["accuracy"])},
-                      "slope_per_bin": fit["slope_per_bin"], "r": fit["r"], "p": fit["p"]}
+        rows[name] = {
+            "n": len(group),
+            **{f"accuracy_bin_{index + 1}": value for index, value in enumerate(bins["accuracy"])},
+            "slope_per_bin": fit["slope_per_bin"],
+            "r": fit["r"],
+            "p": fit["p"],
+        }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "experts"
     return frame
@@ -89,14 +102,17 @@ def participant_table(trials: pd.DataFrame) -> pd.DataFrame:
     people = trials.drop_duplicates("participant_id")
     rows = {"all": people}
     rows.update(dict(list(people.groupby("position", sort=True))))
-    table = pd.DataFrame.from_dict({
-        position: {
-            "n_participants": len(group),
-            "share": len(group) / len(people),
-            "mean_experience_years": float(group["experience_years"].mean()),
-            "n_trials": int(trials["participant_id"].isin(group["participant_id"]).sum()),
-        }
-        for position, group in rows.items()
-    }, orient="index")
+    table = pd.DataFrame.from_dict(
+        {
+            position: {
+                "n_participants": len(group),
+                "share": len(group) / len(people),
+                "mean_experience_years": float(group["experience_years"].mean()),
+                "n_trials": int(trials["participant_id"].isin(group["participant_id"]).sum()),
+            }
+            for position, group in rows.items()
+        },
+        orient="index",
+    )
     table.index.name = "position"
     return table

@@ -41,14 +41,23 @@ def min_k_prob(token_logprobs: Sequence[float], k: float = DEFAULT_K) -> float:
     return _lowest_k(np.asarray(token_logprobs, dtype=float), k)
 
 
-def min_k_plus_plus(token_logprobs: Sequence[float], means: Sequence[float], stds: Sequence[float], k: float = DEFAULT_K) -> float:
+def min_k_plus_plus(
+    token_logprobs: Sequence[float], means: Sequence[float], stds: Sequence[float], k: float = DEFAULT_K
+) -> float:
     """Min-K%++: the mean of the lowest ``k`` fraction of (log p - mean) / std over the tokens."""
-    z = (np.asarray(token_logprobs, dtype=float) - np.asarray(means, dtype=float)) / np.maximum(np.asarray(stds, dtype=float), 1e-12)
+    z = (np.asarray(token_logprobs, dtype=float) - np.asarray(means, dtype=float)) / np.maximum(
+        np.asarray(stds, dtype=float), 1e-12
+    )
     return _lowest_k(z, k)
 
 
-def text_scores(token_logprobs: Sequence[float], zlib: int, means: Sequence[float] | None = None,
-                stds: Sequence[float] | None = None, k: float = DEFAULT_K) -> dict[str, float]:
+def text_scores(
+    token_logprobs: Sequence[float],
+    zlib: int,
+    means: Sequence[float] | None = None,
+    stds: Sequence[float] | None = None,
+    k: float = DEFAULT_K,
+) -> dict[str, float]:
     """Every score of one text from its raw scores: n_tokens, ppl, zlib_ratio, min_k and min_k_pp (NaN without
     the distribution statistics). ``zlib`` is the text's zlib entropy (``runs.memorisation.zlib_entropy``)."""
     logprobs = np.asarray(token_logprobs, dtype=float)
@@ -65,16 +74,23 @@ def text_scores(token_logprobs: Sequence[float], zlib: int, means: Sequence[floa
 def memorisation_scores(raw: pd.DataFrame, k: float = DEFAULT_K) -> pd.DataFrame:
     """The raw memorisation table (``runs.memorisation.read_memorisation``: token log-probabilities and
     distribution statistics per text) with every score of each text; the raw lists dropped."""
+
     def lists(row: dict, *names: str) -> list:
         return [row.get(name) if isinstance(row.get(name), list) else None for name in names]
 
     scores = [
         text_scores(row["token_logprobs"], row["zlib"], *lists(row, "token_means", "token_stds"), k=k)
-        if isinstance(row.get("token_logprobs"), list) else {}
+        if isinstance(row.get("token_logprobs"), list)
+        else {}
         for row in raw.to_dict("records")
     ]
-    return pd.concat([raw.drop(columns=["token_logprobs", "token_means", "token_stds"], errors="ignore").reset_index(drop=True),
-                      pd.DataFrame(scores)], axis=1)
+    return pd.concat(
+        [
+            raw.drop(columns=["token_logprobs", "token_means", "token_stds"], errors="ignore").reset_index(drop=True),
+            pd.DataFrame(scores),
+        ],
+        axis=1,
+    )
 
 
 def control_mask(table: pd.DataFrame, unseen: str | None = None) -> pd.Series:
@@ -123,7 +139,11 @@ def memorisation_summary(flagged: pd.DataFrame, quantile: float = 0.95) -> pd.Da
                 continue
             count = int(originals[column].sum())
             row[f"{score}_n_flagged"] = count
-            row[f"{score}_p"] = float(stats.binomtest(count, len(originals), 1 - quantile, alternative="greater").pvalue) if len(originals) else math.nan
+            row[f"{score}_p"] = (
+                float(stats.binomtest(count, len(originals), 1 - quantile, alternative="greater").pvalue)
+                if len(originals)
+                else math.nan
+            )
             row[f"{score}_control_flagged"] = bool(control[column].all()) if not control.empty else pd.NA
         rows.append(row)
     return pd.DataFrame(rows).set_index("model")
@@ -140,6 +160,14 @@ def publication_date_correlation(results: pd.DataFrame, dates: pd.Series) -> pd.
         enough = len(run) >= 10 and np.ptp(ease) > 0  # fewer items: no correlation worth printing (n/a)
         rho, p = stats.spearmanr(date_rank, ease) if enough else (np.nan, np.nan)
         later = date_rank > np.median(date_rank)
-        rows.append({"model": model, "n": len(run), "spearman_rho": float(rho), "p": float(p),
-                     "accuracy_earlier_half": float(run["correct"][~later].mean()), "accuracy_later_half": float(run["correct"][later].mean())})
+        rows.append(
+            {
+                "model": model,
+                "n": len(run),
+                "spearman_rho": float(rho),
+                "p": float(p),
+                "accuracy_earlier_half": float(run["correct"][~later].mean()),
+                "accuracy_later_half": float(run["correct"][later].mean()),
+            }
+        )
     return pd.DataFrame(rows).set_index("model")

@@ -10,7 +10,9 @@ import pandas as pd
 from scipy import stats
 
 
-def paired_comparison(results: pd.DataFrame, model_a: str, model_b: str, n_bootstrap: int = 10_000, seed: int = 0) -> dict[str, float]:
+def paired_comparison(
+    results: pd.DataFrame, model_a: str, model_b: str, n_bootstrap: int = 10_000, seed: int = 0
+) -> dict[str, float]:
     """McNemar's exact test on the discordant items and a percentile bootstrap 95% CI (items
     resampled) of accuracy(A) - accuracy(B), over the items both models scored."""
     a = results[results["model"] == model_a].set_index("doi")["correct"]
@@ -48,11 +50,23 @@ def t_test_of_differences(differences: Sequence[float]) -> dict[str, float]:
     the mean difference with its 95% CI (mean +- t(0.975, n - 1) * SEM), t, df and the two-sided p.
     With fewer than two differences, only n and the mean."""
     values = np.asarray(differences, dtype=float)
-    result = {"n": len(values), "mean": float(values.mean()) if len(values) else np.nan,
-              "ci95_low": np.nan, "ci95_high": np.nan, "t": np.nan, "df": len(values) - 1, "p": np.nan}
+    result = {
+        "n": len(values),
+        "mean": float(values.mean()) if len(values) else np.nan,
+        "ci95_low": np.nan,
+        "ci95_high": np.nan,
+        "t": np.nan,
+        "df": len(values) - 1,
+        "p": np.nan,
+    }
     if len(values) < 2 or np.ptp(values) == 0:  # nothing varies: no t (scipy would give inf or nan, with a warning)
         return result
     test = stats.ttest_1samp(values, 0.0)
     half_width = float(stats.t.ppf(0.975, len(values) - 1) * stats.sem(values))
-    return {**result, "ci95_low": result["mean"] - half_width, "ci95_high": result["mean"] + half_width,
-            "t": float(test.statistic), "p": float(test.pvalue)}
+    return {
+        **result,
+        "ci95_low": result["mean"] - half_width,
+        "ci95_high": result["mean"] + half_width,
+        "t": float(test.statistic),
+        "p": float(test.pvalue),
+    }

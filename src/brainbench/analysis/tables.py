@@ -10,8 +10,21 @@ import pandas as pd
 from brainbench.errors import AnalysisError
 
 RESULT_COLUMNS = [
-    "model", "item_id", "doi", "subfield", "source", "label", "n_options",
-    "ppl_original", "ppl_altered", "ppl_a", "ppl_b", "correct", "confidence", "p_chosen", "difficulty",
+    "model",
+    "item_id",
+    "doi",
+    "subfield",
+    "source",
+    "label",
+    "n_options",
+    "ppl_original",
+    "ppl_altered",
+    "ppl_a",
+    "ppl_b",
+    "correct",
+    "confidence",
+    "p_chosen",
+    "difficulty",
 ]
 
 
@@ -31,14 +44,18 @@ def results_table(runs: Mapping[str, Sequence[dict[str, Any]]]) -> pd.DataFrame:
     keys = [model_key(model) for model in runs]
     clashes = sorted({key for key in keys if keys.count(key) > 1})
     if clashes:
-        raise AnalysisError(f"runs named {', '.join(clashes)} in two spellings (org/name and org--name) are one model; name them apart")
+        raise AnalysisError(
+            f"runs named {', '.join(clashes)} in two spellings (org/name and org--name) are one model; name them apart"
+        )
     frames = []
     for model, records in runs.items():
         frame = pd.DataFrame([record for record in records if record["status"] == "ok"])
         if frame.empty:
             continue
         frame["model"] = model_key(model)
-        from_ppl = pd.to_numeric(frame["ppl_altered"], errors="coerce") - pd.to_numeric(frame["ppl_original"], errors="coerce")
+        from_ppl = pd.to_numeric(frame["ppl_altered"], errors="coerce") - pd.to_numeric(
+            frame["ppl_original"], errors="coerce"
+        )
         # the choice protocol's records bring their own: P(real) - P(altered), also larger when the item is easier
         frame["difficulty"] = frame["difficulty"].fillna(from_ppl) if "difficulty" in frame else from_ppl
         if "n_options" not in frame:  # records written before N-option cases: pairs

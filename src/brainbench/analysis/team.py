@@ -97,15 +97,21 @@ def team_trials(results: pd.DataFrame, trials: pd.DataFrame, seed: int = SEED) -
     models = list(dict.fromkeys(results["model"]))
     without_ppl = [model for model in models if results.loc[results["model"] == model, "ppl_original"].isna().all()]
     if without_ppl:  # a model's evidence is its log PPL ratio; the paper has no team rule for answers
-        raise AnalysisError(f"{', '.join(without_ppl)}: no perplexities (a --protocol choice run); teams combine PPL evidence")
+        raise AnalysisError(
+            f"{', '.join(without_ppl)}: no perplexities (a --protocol choice run); teams combine PPL evidence"
+        )
     scored = results.groupby("doi")["model"].nunique()
     items = set(scored[scored == len(models)].index)
     # The study's export files every item that GPT-4 did not make as human-made (its "human_" sections).
     sources = {"gpt4" if source == "gpt4" else "human" for source in results["source"]}
     chosen = trials[trials["doi"].isin(items) & trials["source"].isin(sources)].reset_index(drop=True)
     if chosen.empty:
-        raise AnalysisError("no expert trial on an item that every run scored (are the runs and the trials of the same dataset?)")
-    by_model = {model: group.drop_duplicates("doi").set_index("doi") for model, group in results.groupby("model", sort=False)}
+        raise AnalysisError(
+            "no expert trial on an item that every run scored (are the runs and the trials of the same dataset?)"
+        )
+    by_model = {
+        model: group.drop_duplicates("doi").set_index("doi") for model, group in results.groupby("model", sort=False)
+    }
     label = by_model[models[0]].loc[chosen["doi"], "label"].to_numpy(dtype=int)
     evidence = {HUMAN: human_evidence(chosen["correct"], chosen["confidence"], label)}
     correct = {HUMAN: chosen["correct"].to_numpy(dtype=bool)}
@@ -131,7 +137,9 @@ def item_folds(items: Sequence[str], n_folds: int = N_FOLDS, seed: int = SEED) -
     return {str(unique[index]): position % n_folds for position, index in enumerate(order)}
 
 
-def combine(evidence: np.ndarray, label: np.ndarray, items: Sequence[str], n_folds: int = N_FOLDS, seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def combine(
+    evidence: np.ndarray, label: np.ndarray, items: Sequence[str], n_folds: int = N_FOLDS, seed: int = SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cross-validated logistic combination: (predicted label per trial, fold per trial, coefficients per fold).
 
     Each fold's trials are predicted by ``LogisticRegression`` (scikit-learn defaults) fitted on the
@@ -157,7 +165,9 @@ def combine(evidence: np.ndarray, label: np.ndarray, items: Sequence[str], n_fol
     return predicted, fold, coefficients
 
 
-def item_bootstrap(correct: dict[str, np.ndarray], items: Sequence[str], n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED) -> pd.DataFrame:
+def item_bootstrap(
+    correct: dict[str, np.ndarray], items: Sequence[str], n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED
+) -> pd.DataFrame:
     """Accuracy of each series (trial-level correct, same trials) in ``n_bootstrap`` resamples of the
     items with replacement (each drawn item brings all its trials); one row per resample."""
     codes, _ = pd.factorize(pd.Series(list(items)))
@@ -166,7 +176,12 @@ def item_bootstrap(correct: dict[str, np.ndarray], items: Sequence[str], n_boots
     draws = np.random.default_rng(seed).integers(0, n_items, size=(n_bootstrap, n_items))
     counts = np.apply_along_axis(np.bincount, 1, draws, minlength=n_items)  # times each item is drawn
     n_trials = counts @ trials_per_item
-    return pd.DataFrame({name: counts @ np.bincount(codes, weights=np.asarray(values, dtype=float), minlength=n_items) / n_trials for name, values in correct.items()})
+    return pd.DataFrame(
+        {
+            name: counts @ np.bincount(codes, weights=np.asarray(values, dtype=float), minlength=n_items) / n_trials
+            for name, values in correct.items()
+        }
+    )
 
 
 def percentile_ci(values: pd.Series | np.ndarray) -> tuple[float, float]:
@@ -184,7 +199,9 @@ def confidence_auc(evidence: np.ndarray, correct: np.ndarray) -> float:
     return float(roc_auc_score(correct, np.abs(evidence)))
 
 
-def team_accuracy(data: TeamTrials, member_a: str, member_b: str, n_folds: int = N_FOLDS, seed: int = SEED) -> tuple[dict[str, float | int | str], pd.DataFrame]:
+def team_accuracy(
+    data: TeamTrials, member_a: str, member_b: str, n_folds: int = N_FOLDS, seed: int = SEED
+) -> tuple[dict[str, float | int | str], pd.DataFrame]:
     """One team on the trials where both members judged: (its row of the team table, a per-trial frame
     of doi, subfield, fold and whether member a, member b and the team chose the original)."""
     usable = data.evidence[[member_a, member_b]].notna().all(axis=1).to_numpy()
@@ -202,7 +219,11 @@ def team_accuracy(data: TeamTrials, member_a: str, member_b: str, n_folds: int =
             "team": predicted == label,
         }
     )
-    row: dict[str, float | int | str] = {"member_a": member_a, "member_b": member_b, **accuracy_columns(per_trial, seed)}
+    row: dict[str, float | int | str] = {
+        "member_a": member_a,
+        "member_b": member_b,
+        **accuracy_columns(per_trial, seed),
+    }
     disagree = (per_trial["a"] != per_trial["b"]).to_numpy()  # two options: exactly one member chose the original
     row["n_disagree"] = int(disagree.sum())
     for column in ("a", "b", "team"):
@@ -214,12 +235,19 @@ def team_accuracy(data: TeamTrials, member_a: str, member_b: str, n_folds: int =
     return row, per_trial
 
 
-def accuracy_columns(per_trial: pd.DataFrame, seed: int = SEED, n_bootstrap: int = N_BOOTSTRAP) -> dict[str, float | int]:
+def accuracy_columns(
+    per_trial: pd.DataFrame, seed: int = SEED, n_bootstrap: int = N_BOOTSTRAP
+) -> dict[str, float | int]:
     """n, accuracies of both members and the team, the team's gain over the better member, and
     item-bootstrap 95% CIs of the team's accuracy and of the gain (the better member fixed on all trials)."""
     accuracy = {column: float(per_trial[column].mean()) for column in ("a", "b", "team")}
     better = "a" if accuracy["a"] >= accuracy["b"] else "b"
-    draws = item_bootstrap({column: per_trial[column].to_numpy() for column in ("a", "b", "team")}, per_trial["doi"].tolist(), n_bootstrap, seed)
+    draws = item_bootstrap(
+        {column: per_trial[column].to_numpy() for column in ("a", "b", "team")},
+        per_trial["doi"].tolist(),
+        n_bootstrap,
+        seed,
+    )
     team_low, team_high = percentile_ci(draws["team"])
     gain_low, gain_high = percentile_ci(draws["team"] - draws[better])
     return {
@@ -256,7 +284,9 @@ def shuffled_confidence(evidence: pd.Series, seed: int = SEED) -> pd.Series:
     return pd.Series(shuffled, index=evidence.index, name=evidence.name)
 
 
-def team_analysis(results: pd.DataFrame, trials: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = SEED, llm_pairs: bool = True) -> dict[str, pd.DataFrame]:
+def team_analysis(
+    results: pd.DataFrame, trials: pd.DataFrame, n_folds: int = N_FOLDS, seed: int = SEED, llm_pairs: bool = True
+) -> dict[str, pd.DataFrame]:
     """Every team (human-LLM per run, LLM-LLM per pair of runs unless not ``llm_pairs``, human-human)
     on the experts' trials.
 
@@ -274,9 +304,15 @@ def team_analysis(results: pd.DataFrame, trials: pd.DataFrame, n_folds: int = N_
         row, per_trial = team_accuracy(data, member_a, member_b, n_folds, seed)
         rows.append({"team": name, "team_type": team_type, **row})
         for subfield, group in per_trial.groupby("subfield", sort=True):
-            subfield_rows.append({"team": name, "team_type": team_type, "subfield": subfield, **accuracy_columns(group, seed)})
+            subfield_rows.append(
+                {"team": name, "team_type": team_type, "subfield": subfield, **accuracy_columns(group, seed)}
+            )
         for side, member in (("a", member_a), ("b", member_b)):
-            blind = TeamTrials(data.trials, data.evidence.assign(**{member: shuffled_confidence(data.evidence[member], seed)}), data.correct)
+            blind = TeamTrials(
+                data.trials,
+                data.evidence.assign(**{member: shuffled_confidence(data.evidence[member], seed)}),
+                data.correct,
+            )
             shuffled_row, _ = team_accuracy(blind, member_a, member_b, n_folds, seed)
             calibration_rows.append(
                 {

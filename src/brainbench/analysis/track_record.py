@@ -20,7 +20,9 @@ MAX_BINS = 5
 MIN_PER_BIN = 20
 
 
-def confidence_bins(confidence: Sequence[float], max_bins: int = MAX_BINS, min_per_bin: int = MIN_PER_BIN) -> list[np.ndarray]:
+def confidence_bins(
+    confidence: Sequence[float], max_bins: int = MAX_BINS, min_per_bin: int = MIN_PER_BIN
+) -> list[np.ndarray]:
     """Item indices in equal-count bins of ascending confidence (ties kept in item order)."""
     n_bins = max(1, min(max_bins, len(confidence) // min_per_bin))
     return np.array_split(np.argsort(np.asarray(confidence, dtype=float), kind="stable"), n_bins)
@@ -28,12 +30,22 @@ def confidence_bins(confidence: Sequence[float], max_bins: int = MAX_BINS, min_p
 
 def _accuracy(correct: np.ndarray) -> dict[str, Any]:
     n_correct = int(correct.sum())
-    return {"n": len(correct), "n_correct": n_correct, "accuracy": n_correct / len(correct) if len(correct) else float("nan"),
-            "accuracy_ci95": list(wilson_interval(n_correct, len(correct)))}
+    return {
+        "n": len(correct),
+        "n_correct": n_correct,
+        "accuracy": n_correct / len(correct) if len(correct) else float("nan"),
+        "accuracy_ci95": list(wilson_interval(n_correct, len(correct))),
+    }
 
 
-def track_record(confidence: Sequence[float], correct: Sequence[bool], at: float, *, max_bins: int = MAX_BINS,
-                 min_per_bin: int = MIN_PER_BIN) -> dict[str, Any]:
+def track_record(
+    confidence: Sequence[float],
+    correct: Sequence[bool],
+    at: float,
+    *,
+    max_bins: int = MAX_BINS,
+    min_per_bin: int = MIN_PER_BIN,
+) -> dict[str, Any]:
     """The run's accuracy overall and in the confidence bin that holds ``at`` (the first bin whose highest
     confidence reaches it, else the highest bin), that bin's range and mean confidence, and the run's expected
     calibration error (``expected_calibration_error``, for two-way choices)."""
@@ -46,7 +58,11 @@ def track_record(confidence: Sequence[float], correct: Sequence[bool], at: float
         **_accuracy(correct_array),
         "ece": expected_calibration_error(confidence_array, correct_array),
         "n_bins": len(bins),
-        "bin": {"index": index, "confidence_low": float(confidence_array[members].min()),
-                "confidence_high": float(confidence_array[members].max()),
-                "mean_confidence": float(confidence_array[members].mean()), **_accuracy(correct_array[members])},
+        "bin": {
+            "index": index,
+            "confidence_low": float(confidence_array[members].min()),
+            "confidence_high": float(confidence_array[members].max()),
+            "mean_confidence": float(confidence_array[members].mean()),
+            **_accuracy(correct_array[members]),
+        },
     }

@@ -5,4 +5,13 @@ from brainbench.authoring.edits import check_alteration, combine
 from brainbench.authoring.propose import OpenAIChat, TransformersChat, fetch_abstracts, propose_alteration
 from brainbench.authoring.queue import ReviewQueue, build_dataset
 
-__all__ = ["OpenAIChat", "ReviewQueue", "TransformersChat", "build_dataset", "check_alteration", "combine", "fetch_abstracts", "propose_alteration"]
+__all__ = [
+    "OpenAIChat",
+    "ReviewQueue",
+    "TransformersChat",
+    "build_dataset",
+    "check_alteration",
+    "combine",
+    "fetch_abstracts",
+    "propose_alteration",
+]

@@ -111,13 +111,25 @@ def choose_subfield(chosen: str, new: str, known: Sequence[str]) -> tuple[str, l
     return subfield, []
 
 
-def create_app(queue: ReviewQueue, token: str, candidates: list[dict[str, Any]], title: str = "brainbench authoring",
-               subfields: Sequence[str] = (), secure_cookies: bool = False, throttle: LoginThrottle | None = None) -> FastAPI:
+def create_app(
+    queue: ReviewQueue,
+    token: str,
+    candidates: list[dict[str, Any]],
+    title: str = "brainbench authoring",
+    subfields: Sequence[str] = (),
+    secure_cookies: bool = False,
+    throttle: LoginThrottle | None = None,
+) -> FastAPI:
     """The authoring app on ``queue``. ``subfields``: those of the test set being extended (the candidates'
     and the queue's are offered too); ``secure_cookies``: cookies over HTTPS only."""
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
     add_security_headers(app)
-    pages = Pages(TEMPLATES, title, CsrfTokens(hmac.new(token.encode("utf-8"), b"authoring-csrf", hashlib.sha256).digest()), secure_cookies)
+    pages = Pages(
+        TEMPLATES,
+        title,
+        CsrfTokens(hmac.new(token.encode("utf-8"), b"authoring-csrf", hashlib.sha256).digest()),
+        secure_cookies,
+    )
     pages.add_error_pages(app)
     page, csrf = pages.render, pages.csrf
     authors = SignIn(token, COOKIE, "authoring", throttle or LoginThrottle(), secure_cookies)
@@ -126,14 +138,20 @@ def create_app(queue: ReviewQueue, token: str, candidates: list[dict[str, Any]],
         return authors.require(request, "sign in with the authoring token first")
 
     def known_subfields() -> list[str]:
-        named = {*subfields, *(candidate.get("subfield") or "" for candidate in candidates), *(item["subfield"] for item in queue.items())}
+        named = {
+            *subfields,
+            *(candidate.get("subfield") or "" for candidate in candidates),
+            *(item["subfield"] for item in queue.items()),
+        }
         return sorted(name for name in named if name.strip())
 
     @app.exception_handler(PageError)
     async def refused(request: Request, error: PageError) -> Response:
         if error.status == 401:
             return page("login.html", request, status=401)
-        return page("error.html", request, status=error.status, headers=error.headers, message=str(error), problems=[], back="/")
+        return page(
+            "error.html", request, status=error.status, headers=error.headers, message=str(error), problems=[], back="/"
+        )
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, error: InputError) -> Response:
@@ -141,8 +159,12 @@ def create_app(queue: ReviewQueue, token: str, candidates: list[dict[str, Any]],
         return page("error.html", request, status=status, message=str(error), problems=[], back="/")
 
     @app.post("/login")
-    def login(request: Request, csrf_token: Annotated[str, Form(alias="csrf")], name: Annotated[str, Form(max_length=100)],
-              token_given: Annotated[str, Form(alias="token")]) -> Response:
+    def login(
+        request: Request,
+        csrf_token: Annotated[str, Form(alias="csrf")],
+        name: Annotated[str, Form(max_length=100)],
+        token_given: Annotated[str, Form(alias="token")],
+    ) -> Response:
         csrf.check(request, csrf_token)
         if not name.strip():
             raise PageError("write your name: it is recorded with your review decisions", 422)
@@ -152,8 +174,14 @@ def create_app(queue: ReviewQueue, token: str, candidates: list[dict[str, Any]],
     def index(request: Request) -> Response:
         reviewer = require(request)
         items = queue.items()
-        return page("index.html", request, reviewer=reviewer, candidates=candidates, statuses=STATUSES,
-                    queue={status: [item for item in items if item["status"] == status] for status in STATUSES})
+        return page(
+            "index.html",
+            request,
+            reviewer=reviewer,
+            candidates=candidates,
+            statuses=STATUSES,
+            queue={status: [item for item in items if item["status"] == status] for status in STATUSES},
+        )
 
     def candidate_at(index: int) -> dict[str, Any]:
         if not 0 <= index < len(candidates):
@@ -165,13 +193,28 @@ def create_app(queue: ReviewQueue, token: str, candidates: list[dict[str, Any]],
         require(request)
         candidate = candidate_at(index)
         known = known_subfields()
-        return page("write.html", request, index=index, candidate=candidate, altered=candidate["text"], reasons=[], subfields=known,
-                    chosen=candidate.get("subfield") if candidate.get("subfield") in known else "", new_subfield="", max_chars=MAX_TEXT_CHARS)
+        return page(
+            "write.html",
+            request,
+            index=index,
+            candidate=candidate,
+            altered=candidate["text"],
+            reasons=[],
+            subfields=known,
+            chosen=candidate.get("subfield") if candidate.get("subfield") in known else "",
+            new_subfield="",
+            max_chars=MAX_TEXT_CHARS,
+        )
 
     @app.post("/write/{index}")
-    def save(request: Request, index: int, csrf_token: Annotated[str, Form(alias="csrf")],
-             altered: Annotated[str, Form(max_length=MAX_TEXT_CHARS)], subfield: Annotated[str, Form(max_length=200)] = "",
-             new_subfield: Annotated[str, Form(max_length=100)] = "") -> Response:
+    def save(
+        request: Request,
+        index: int,
+        csrf_token: Annotated[str, Form(alias="csrf")],
+        altered: Annotated[str, Form(max_length=MAX_TEXT_CHARS)],
+        subfield: Annotated[str, Form(max_length=200)] = "",
+        new_subfield: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
         author = require(request)
         csrf.check(request, csrf_token)
         candidate = candidate_at(index)
@@ -180,8 +223,19 @@ def create_app(queue: ReviewQueue, token: str, candidates: list[dict[str, Any]],
         altered = " ".join(altered.split())
         reasons += check_alteration(candidate["text"], altered)
         if reasons:
-            return page("write.html", request, status=422, index=index, candidate=candidate, altered=altered, reasons=reasons,
-                        subfields=known, chosen=subfield, new_subfield=new_subfield, max_chars=MAX_TEXT_CHARS)
+            return page(
+                "write.html",
+                request,
+                status=422,
+                index=index,
+                candidate=candidate,
+                altered=altered,
+                reasons=reasons,
+                subfields=known,
+                chosen=subfield,
+                new_subfield=new_subfield,
+                max_chars=MAX_TEXT_CHARS,
+            )
         queue.add({**candidate, "subfield": chosen}, altered, {"author": "human", "by": author}, [])
         return RedirectResponse("/", status_code=303)
 
@@ -190,13 +244,31 @@ def create_app(queue: ReviewQueue, token: str, candidates: list[dict[str, Any]],
         require(request)
         candidate = candidate_at(index)
         known = known_subfields()
-        return page("graded.html", request, index=index, candidate=candidate, number="", values="", unit="", reasons=[], subfields=known,
-                    chosen=candidate.get("subfield") if candidate.get("subfield") in known else "", new_subfield="")
+        return page(
+            "graded.html",
+            request,
+            index=index,
+            candidate=candidate,
+            number="",
+            values="",
+            unit="",
+            reasons=[],
+            subfields=known,
+            chosen=candidate.get("subfield") if candidate.get("subfield") in known else "",
+            new_subfield="",
+        )
 
     @app.post("/graded/{index}")
-    def save_graded(request: Request, index: int, csrf_token: Annotated[str, Form(alias="csrf")], number: Annotated[str, Form(max_length=100)],
-                    values: Annotated[str, Form(max_length=2000)], unit: Annotated[str, Form(max_length=50)] = "",
-                    subfield: Annotated[str, Form(max_length=200)] = "", new_subfield: Annotated[str, Form(max_length=100)] = "") -> Response:
+    def save_graded(
+        request: Request,
+        index: int,
+        csrf_token: Annotated[str, Form(alias="csrf")],
+        number: Annotated[str, Form(max_length=100)],
+        values: Annotated[str, Form(max_length=2000)],
+        unit: Annotated[str, Form(max_length=50)] = "",
+        subfield: Annotated[str, Form(max_length=200)] = "",
+        new_subfield: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
         author = require(request)
         csrf.check(request, csrf_token)
         candidate = candidate_at(index)
@@ -205,14 +277,32 @@ def create_app(queue: ReviewQueue, token: str, candidates: list[dict[str, Any]],
         grid = [line for line in values.splitlines() if line.strip()]
         reasons += check_graded(candidate["text"], number, grid, unit)[1]
         if reasons:
-            return page("graded.html", request, status=422, index=index, candidate=candidate, number=number, values=values, unit=unit,
-                        reasons=reasons, subfields=known, chosen=subfield, new_subfield=new_subfield)
+            return page(
+                "graded.html",
+                request,
+                status=422,
+                index=index,
+                candidate=candidate,
+                number=number,
+                values=values,
+                unit=unit,
+                reasons=reasons,
+                subfields=known,
+                chosen=subfield,
+                new_subfield=new_subfield,
+            )
         queue.add_graded({**candidate, "subfield": chosen}, number, grid, unit, {"author": "human", "by": author})
         return RedirectResponse("/", status_code=303)
 
     @app.post("/review/{item_id}")
-    def review(request: Request, item_id: int, csrf_token: Annotated[str, Form(alias="csrf")], decision: Annotated[str, Form()],
-               expected: Annotated[str, Form()], note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    def review(
+        request: Request,
+        item_id: int,
+        csrf_token: Annotated[str, Form(alias="csrf")],
+        decision: Annotated[str, Form()],
+        expected: Annotated[str, Form()],
+        note: Annotated[str, Form(max_length=2000)] = "",
+    ) -> Response:
         reviewer = require(request)
         csrf.check(request, csrf_token)
         queue.review(item_id, decision, reviewer=reviewer, note=note, expected=expected)

@@ -16,7 +16,9 @@ _NEGATIONS = {"not", "no", "nor", "never", "n't", "did", "does", "do", "was", "w
 BACKGROUND_SHARE = 0.4  # the first 40% of sentences are background and methods: no edits there
 MAX_LENGTH_CHANGE = 0.2  # the altered text may be at most 20% longer or shorter (in words)
 MAX_LOG_PPL_GAP = 0.15  # |ln PPL_altered - ln PPL_original| beyond this under the reference model: too easy
-_MARKUP = re.compile(r"</?[A-Za-z][^<>]*>|&(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);")  # HTML tags and entities
+_MARKUP = re.compile(
+    r"</?[A-Za-z][^<>]*>|&(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);"
+)  # HTML tags and entities
 
 
 def combine(original: str, altered: str) -> str:
@@ -28,7 +30,7 @@ def combine(original: str, altered: str) -> str:
     a, b = _TOKENS.findall(original), _TOKENS.findall(altered)
     opcodes = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     pieces: list[str] = []
-    for index, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+    for tag, i1, i2, j1, j2 in opcodes:
         if tag == "equal":
             pieces.append("".join(a[i1:i2]))
             continue
@@ -40,7 +42,9 @@ def combine(original: str, altered: str) -> str:
             first, second = word + first, word + second
         lead = len(first) - len(first.lstrip())
         trail = len(first) - len(first.rstrip())
-        pieces.append(first[:lead] + f"[[{first.strip()}, {second.strip()}]]" + (first[len(first) - trail :] if trail else ""))
+        pieces.append(
+            first[:lead] + f"[[{first.strip()}, {second.strip()}]]" + (first[len(first) - trail :] if trail else "")
+        )
     combined = "".join(pieces)
     parsed = parse_combined(combined)
     if parsed.errors or parsed.original != original or parsed.altered != altered:
@@ -85,14 +89,21 @@ def check_alteration(original: str, altered: str, log_ppl: Callable[[str], float
     background = math.ceil(BACKGROUND_SHARE * len(sentences)) if len(sentences) > 2 else 0
     touched = [index for index, sentence in enumerate(sentences) if "[[" in sentence]
     if any(index < background for index in touched):
-        reasons.append(f"edits the background or methods (sentence {min(touched) + 1} of {len(sentences)}); only results may change")
+        reasons.append(
+            f"edits the background or methods (sentence {min(touched) + 1} of {len(sentences)}); only results may "
+            "change"
+        )
     edits = parse_combined(combined).edits
     if all(_stems(edit.original) == _stems(edit.altered) for edit in edits):
-        reasons.append("a bare negation: the edits only add or remove 'not'/'no' (e.g. 'increased' -> 'did not increase')")
+        reasons.append(
+            "a bare negation: the edits only add or remove 'not'/'no' (e.g. 'increased' -> 'did not increase')"
+        )
     if log_ppl is not None:
         gap = log_ppl(altered) - log_ppl(original)
         if abs(gap) > MAX_LOG_PPL_GAP:
-            reasons.append(f"the perplexity gap is extreme (ln PPL altered - original = {gap:+.2f}): too easy or garbled")
+            reasons.append(
+                f"the perplexity gap is extreme (ln PPL altered - original = {gap:+.2f}): too easy or garbled"
+            )
     return reasons
 
 

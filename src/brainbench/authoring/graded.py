@@ -25,7 +25,9 @@ Abstract:
 {abstract}"""
 
 
-def check_graded(text: str, number: str, values: Sequence[str], unit: str = "") -> tuple[dict[str, Any] | None, list[str]]:
+def check_graded(
+    text: str, number: str, values: Sequence[str], unit: str = ""
+) -> tuple[dict[str, Any] | None, list[str]]:
     """(the graded row: ``text`` with the slot, the values sorted by their numbers, ``numeric``, ``answer``, ``unit``;
     None when none can be made) and why it is not a good test case (empty when it passes). The number must stand in
     the abstract once, as a number of its own, in a result sentence (not in the first 40%, as alterations); the
@@ -36,8 +38,11 @@ def check_graded(text: str, number: str, values: Sequence[str], unit: str = "") 
         return None, ["name the number that states the result, as the abstract writes it"]
     starts = [match.start() for match in re.finditer(r"(?<![\d.])" + re.escape(number) + r"(?!\d|\.\d)", text)]
     if len(starts) != 1:
-        return None, [f"{number!r} is not in the abstract as a number of its own: copy it as written" if not starts
-                      else f"{number!r} stands {len(starts)} times in the abstract: choose a number stated once"]
+        return None, [
+            f"{number!r} is not in the abstract as a number of its own: copy it as written"
+            if not starts
+            else f"{number!r} stands {len(starts)} times in the abstract: choose a number stated once"
+        ]
     reasons: list[str] = []
     if not check_values(values, reasons.append):
         return None, reasons
@@ -46,17 +51,26 @@ def check_graded(text: str, number: str, values: Sequence[str], unit: str = "") 
     numbers = [number_in(value) for value in values]
     unread = [value for value, read in zip(values, numbers) if read is None]
     if unread:
-        return None, [f"{unread[0]!r} does not read as a number (write e.g. '35%', '2-fold', '3-4 Hz' or a number word)"]
+        return None, [
+            f"{unread[0]!r} does not read as a number (write e.g. '35%', '2-fold', '3-4 Hz' or a number word)"
+        ]
     if len(set(numbers)) < len(numbers):
         return None, ["two values mean the same number: every value needs its own"]
     sentences = split_sentences(text)
     at = len(split_sentences(text[: starts[0] + 1])) - 1
     background = math.ceil(BACKGROUND_SHARE * len(sentences)) if len(sentences) > 2 else 0
     if at < background:
-        reasons.append(f"the number is in the background or methods (sentence {at + 1} of {len(sentences)}): choose a result")
+        reasons.append(
+            f"the number is in the background or methods (sentence {at + 1} of {len(sentences)}): choose a result"
+        )
     ordered = sorted(zip(numbers, values))
-    row = {"text": text[: starts[0]] + SLOT + text[starts[0] + len(number) :], "values": [value for _, value in ordered],
-           "numeric": [read for read, _ in ordered], "answer": [value for _, value in ordered].index(number), "unit": unit.strip()}
+    row = {
+        "text": text[: starts[0]] + SLOT + text[starts[0] + len(number) :],
+        "values": [value for _, value in ordered],
+        "numeric": [read for read, _ in ordered],
+        "answer": [value for _, value in ordered].index(number),
+        "unit": unit.strip(),
+    }
     return row, reasons
 
 
@@ -77,5 +91,7 @@ def propose_grid(chat: Chat, abstract: str, prompt: str = GRADED_PROMPT) -> tupl
         return "", []
     values = proposal.get("values")
     number = proposal.get("number")
-    return (str(number) if isinstance(number, str | int | float) else "",
-            [str(value) for value in values] if isinstance(values, list) else [])
+    return (
+        str(number) if isinstance(number, str | int | float) else "",
+        [str(value) for value in values] if isinstance(values, list) else [],
+    )

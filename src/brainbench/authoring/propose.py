@@ -12,10 +12,9 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-
-from brainbench.pubmed import EUtilsClient, normalize_doi, parse_pubmed
 from brainbench.errors import BackendError
 from brainbench.http import RetryingClient
+from brainbench.pubmed import EUtilsClient, normalize_doi, parse_pubmed
 
 PROMPT = """Below is the abstract of a neuroscience paper. Rewrite it so that its RESULTS are different: for
 example the opposite direction of an effect, another brain region or cell type, or a different
@@ -27,16 +26,25 @@ Abstract:
 {abstract}"""
 
 
-def fetch_abstracts(client: EUtilsClient, query: str, since: str, until: str | None = None, limit: int = 100,
-                    subfield: str = "") -> list[dict[str, Any]]:
+def fetch_abstracts(
+    client: EUtilsClient, query: str, since: str, until: str | None = None, limit: int = 100, subfield: str = ""
+) -> list[dict[str, Any]]:
     """Recent PubMed abstracts matching ``query`` published from ``since`` (YYYY/MM/DD) as candidate items."""
     search = client.esearch("pubmed", f"({query}) AND hasabstract", mindate=since, maxdate=until or "3000")
     candidates = []
     for start in range(0, min(search.count, limit), 200):
         for document in parse_pubmed(client.efetch("pubmed", search, start, min(200, limit - start))):
             title, _, abstract = document.text.partition("\n")
-            candidates.append({"doi": normalize_doi(document.doi), "pmid": document.pmid, "journal": document.journal,
-                               "year": document.year, "subfield": subfield, "text": " ".join(abstract.split("\n")) or title})
+            candidates.append(
+                {
+                    "doi": normalize_doi(document.doi),
+                    "pmid": document.pmid,
+                    "journal": document.journal,
+                    "year": document.year,
+                    "subfield": subfield,
+                    "text": " ".join(abstract.split("\n")) or title,
+                }
+            )
     return candidates
 
 
@@ -49,11 +57,22 @@ class Chat(Protocol):
 class OpenAIChat:
     """An OpenAI-compatible chat endpoint."""
 
-    def __init__(self, base_url: str, model: str | None = None, *, api_key: str | None = None, temperature: float = 0.7,
-                 max_tokens: int = 1024, timeout: float = 300.0, max_retries: int = 4) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str | None = None,
+        *,
+        api_key: str | None = None,
+        temperature: float = 0.7,
+        max_tokens: int = 1024,
+        timeout: float = 300.0,
+        max_retries: int = 4,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.http = RetryingClient(self.base_url, headers=headers, timeout=timeout, max_retries=max_retries, error=BackendError)
+        self.http = RetryingClient(
+            self.base_url, headers=headers, timeout=timeout, max_retries=max_retries, error=BackendError
+        )
         self.model = model or self._only_model()
         self.temperature, self.max_tokens, self.max_retries = temperature, max_tokens, max_retries
 
@@ -64,15 +83,27 @@ class OpenAIChat:
         return models[0]
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "openai-chat", "model": self.model, "base_url": self.base_url, "temperature": self.temperature}
+        return {
+            "backend": "openai-chat",
+            "model": self.model,
+            "base_url": self.base_url,
+            "temperature": self.temperature,
+        }
 
     def __call__(self, messages: Sequence[dict[str, str]]) -> str:
-        body = {"model": self.model, "messages": list(messages), "temperature": self.temperature, "max_tokens": self.max_tokens}
+        body = {
+            "model": self.model,
+            "messages": list(messages),
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
         answer = self.http.json("POST", "/chat/completions", json=body)
         try:
             return answer["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError) as error:
-            raise BackendError(f"{self.base_url}/chat/completions: unexpected answer ({error}): {str(answer)[:300]}") from error
+            raise BackendError(
+                f"{self.base_url}/chat/completions: unexpected answer ({error}): {str(answer)[:300]}"
+            ) from error
 
 
 class TransformersChat:
@@ -91,10 +122,17 @@ class TransformersChat:
     def __call__(self, messages: Sequence[dict[str, str]]) -> str:
         import torch
 
-        inputs = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        inputs = self.tokenizer.apply_chat_template(
+            list(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
         with torch.inference_mode():
-            output = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=self.temperature > 0,
-                                         temperature=self.temperature or None, pad_token_id=self.tokenizer.eos_token_id)
+            output = self.model.generate(
+                **inputs,
+                max_new_tokens=self.max_new_tokens,
+                do_sample=self.temperature > 0,
+                temperature=self.temperature or None,
+                pad_token_id=self.tokenizer.eos_token_id,
+            )
         return self.tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
 

@@ -23,7 +23,8 @@ from brainbench.errors import InputError
 STATUSES = ("proposed", "accepted", "rejected")
 metadata = sa.MetaData()
 items_table = sa.Table(
-    "items", metadata,
+    "items",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("doi", sa.Text),
     sa.Column("journal", sa.Text),
@@ -37,10 +38,13 @@ items_table = sa.Table(
     sa.Column("note", sa.Text),  # the last reviewer's
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("reviewed_at", sa.String(32)),
-    sa.Column("grid", sa.Text),  # JSON, graded items only: the number, its values, numeric, answer, unit; altered holds the slot
+    sa.Column(
+        "grid", sa.Text
+    ),  # JSON, graded items only: the number, its values, numeric, answer, unit; altered holds the slot
 )
 decisions_table = sa.Table(
-    "decisions", metadata,
+    "decisions",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), nullable=False, index=True),
     sa.Column("reviewer", sa.Text, nullable=False),
@@ -73,20 +77,43 @@ class ReviewQueue:
             combined: str | None = combine(candidate["text"], altered)
         except ValueError:
             combined = None
-        row = {"doi": candidate.get("doi"), "journal": candidate.get("journal"), "subfield": candidate.get("subfield") or "",
-               "original": candidate["text"], "altered": altered, "combined": combined, "status": "rejected" if reasons else "proposed",
-               "reasons": json.dumps(reasons), "provenance": json.dumps(provenance), "created_at": utc_now()}
+        row = {
+            "doi": candidate.get("doi"),
+            "journal": candidate.get("journal"),
+            "subfield": candidate.get("subfield") or "",
+            "original": candidate["text"],
+            "altered": altered,
+            "combined": combined,
+            "status": "rejected" if reasons else "proposed",
+            "reasons": json.dumps(reasons),
+            "provenance": json.dumps(provenance),
+            "created_at": utc_now(),
+        }
         with self.engine.begin() as connection:
             return connection.execute(sa.insert(items_table).values(**row)).inserted_primary_key[0]
 
-    def add_graded(self, candidate: dict[str, Any], number: str, values: list[str], unit: str, provenance: dict[str, Any]) -> int:
-        """Queue a graded case (``check_graded``): ``proposed`` if it passed the checks, else ``rejected`` with the reasons."""
+    def add_graded(
+        self, candidate: dict[str, Any], number: str, values: list[str], unit: str, provenance: dict[str, Any]
+    ) -> int:
+        """Queue a graded case (``check_graded``): ``proposed`` if it passed the checks, else ``rejected`` with the
+        reasons."""
         row, reasons = check_graded(candidate["text"], number, values, unit)
-        grid = {"number": number, "values": values, "unit": unit} | ({} if row is None else {key: row[key] for key in ("values", "numeric", "answer")})
-        item = {"doi": candidate.get("doi"), "journal": candidate.get("journal"), "subfield": candidate.get("subfield") or "",
-                "original": candidate["text"], "altered": "" if row is None else row["text"],
-                "combined": None if row is None else graded_combined(row), "status": "rejected" if reasons else "proposed",
-                "reasons": json.dumps(reasons), "provenance": json.dumps(provenance), "created_at": utc_now(), "grid": json.dumps(grid)}
+        grid = {"number": number, "values": values, "unit": unit} | (
+            {} if row is None else {key: row[key] for key in ("values", "numeric", "answer")}
+        )
+        item = {
+            "doi": candidate.get("doi"),
+            "journal": candidate.get("journal"),
+            "subfield": candidate.get("subfield") or "",
+            "original": candidate["text"],
+            "altered": "" if row is None else row["text"],
+            "combined": None if row is None else graded_combined(row),
+            "status": "rejected" if reasons else "proposed",
+            "reasons": json.dumps(reasons),
+            "provenance": json.dumps(provenance),
+            "created_at": utc_now(),
+            "grid": json.dumps(grid),
+        }
         with self.engine.begin() as connection:
             return connection.execute(sa.insert(items_table).values(**item)).inserted_primary_key[0]
 
@@ -100,11 +127,16 @@ class ReviewQueue:
             return self._read_one(connection, item_id)
 
     def _read(self, connection: sa.Connection, where: Any = None, lock: bool = False) -> list[dict[str, Any]]:
-        query, history = sa.select(items_table).order_by(items_table.c.id), sa.select(decisions_table).order_by(decisions_table.c.id)
+        query, history = (
+            sa.select(items_table).order_by(items_table.c.id),
+            sa.select(decisions_table).order_by(decisions_table.c.id),
+        )
         if where is not None:
             query = query.where(where)
         if lock:
-            query = query.with_for_update()  # PostgreSQL: one decision at a time (SQLite's BEGIN IMMEDIATE already serialises)
+            query = (
+                query.with_for_update()
+            )  # PostgreSQL: one decision at a time (SQLite's BEGIN IMMEDIATE already serialises)
         rows = [dict(row) for row in connection.execute(query).mappings()]
         if where is not None:
             history = history.where(decisions_table.c.item_id.in_([row["id"] for row in rows]))
@@ -123,8 +155,16 @@ class ReviewQueue:
             raise UnknownItem(self.display_url, None, f"no item {item_id} in the review queue")
         return found[0]
 
-    def review(self, item_id: int, status: str, *, reviewer: str, altered: str | None = None, note: str | None = None,
-               expected: str | None = None) -> dict[str, Any]:
+    def review(
+        self,
+        item_id: int,
+        status: str,
+        *,
+        reviewer: str,
+        altered: str | None = None,
+        note: str | None = None,
+        expected: str | None = None,
+    ) -> dict[str, Any]:
         """Accept (optionally with an edited alteration, which must combine and pass the checks) or reject an
         item, and record the decision. ``expected``: the status the reviewer saw (a decision made on a stale
         page is refused). Overturning a person's earlier decision needs a ``note`` saying why."""
@@ -134,16 +174,28 @@ class ReviewQueue:
         with self.engine.begin() as connection:
             item = self._read_one(connection, item_id, lock=True)
             if expected is not None and item["status"] != expected:
-                raise ReviewConflict(f"item {item_id}", None, f"is {item['status']} now, not {expected}: someone decided it meanwhile; reload the page")
+                raise ReviewConflict(
+                    f"item {item_id}",
+                    None,
+                    f"is {item['status']} now, not {expected}: someone decided it meanwhile; reload the page",
+                )
             if item["history"] and note is None:
                 last = item["history"][-1]
-                raise ReviewConflict(f"item {item_id}", None, f"{last['reviewer']} decided it ({last['to_status']}) at {last['decided_at']}: "
-                                     "changing a decision needs a note saying why")
+                raise ReviewConflict(
+                    f"item {item_id}",
+                    None,
+                    f"{last['reviewer']} decided it ({last['to_status']}) at {last['decided_at']}: "
+                    "changing a decision needs a note saying why",
+                )
             values: dict[str, Any] = {"status": status, "note": note, "reviewed_at": utc_now()}
             edited = False
             if status == "accepted" and item["grid"] is not None:
                 if altered is not None:
-                    raise InputError(f"item {item_id}", None, "a graded item is not edited as a text: propose it again with other values")
+                    raise InputError(
+                        f"item {item_id}",
+                        None,
+                        "a graded item is not edited as a text: propose it again with other values",
+                    )
                 grid = item["grid"]
                 _, reasons = check_graded(item["original"], grid["number"], grid["values"], grid["unit"])
                 if reasons:
@@ -159,8 +211,17 @@ class ReviewQueue:
                 if edited:
                     values["provenance"] = json.dumps({**item["provenance"], "edited_by": "human"})
             connection.execute(sa.update(items_table).where(items_table.c.id == item_id).values(**values))
-            connection.execute(sa.insert(decisions_table).values(item_id=item_id, reviewer=reviewer, decided_at=values["reviewed_at"],
-                                                                 from_status=item["status"], to_status=status, edited=edited, note=note))
+            connection.execute(
+                sa.insert(decisions_table).values(
+                    item_id=item_id,
+                    reviewer=reviewer,
+                    decided_at=values["reviewed_at"],
+                    from_status=item["status"],
+                    to_status=status,
+                    edited=edited,
+                    note=note,
+                )
+            )
             return self._read_one(connection, item_id)
 
 
@@ -170,20 +231,36 @@ DATASET_COLUMNS = ("doi", "journal_section", "original_abstract", "incorrect_abs
 def graded_row(item: dict[str, Any]) -> dict[str, Any]:
     """An accepted graded item as a graded test case (``brainbench.data.grid``'s row)."""
     grid = item["grid"]
-    return {"doi": item["doi"] or "", "subfield": item["subfield"], "text": item["altered"], "values": grid["values"],
-            "numeric": grid["numeric"], "answer": grid["answer"], "unit": grid["unit"]}
+    return {
+        "doi": item["doi"] or "",
+        "subfield": item["subfield"],
+        "text": item["altered"],
+        "values": grid["values"],
+        "numeric": grid["numeric"],
+        "answer": grid["answer"],
+        "unit": grid["unit"],
+    }
 
 
 def _manifest_item(row: int, item: dict[str, Any]) -> dict[str, Any]:
     """An item's row in its file, provenance and every review decision, for the manifest."""
-    return {"row": row, "queue_id": item["id"], "doi": item["doi"], **({"number": item["grid"]["number"]} if item["grid"] else {}),
-            "provenance": item["provenance"], "note": item["note"],
-            "decisions": [{key: decision[key] for key in ("reviewer", "decided_at", "from_status", "to_status", "edited", "note")}
-                          for decision in item["history"]]}
+    return {
+        "row": row,
+        "queue_id": item["id"],
+        "doi": item["doi"],
+        **({"number": item["grid"]["number"]} if item["grid"] else {}),
+        "provenance": item["provenance"],
+        "note": item["note"],
+        "decisions": [
+            {key: decision[key] for key in ("reviewer", "decided_at", "from_status", "to_status", "edited", "note")}
+            for decision in item["history"]
+        ],
+    }
 
 
 def build_dataset(queue: ReviewQueue, name: str, version: str, out_dir: Path) -> Path:
-    """Write the accepted items as ``out_dir/<name>-v<version>.csv`` (BrainBench's columns), the accepted graded items as
+    """Write the accepted items as ``out_dir/<name>-v<version>.csv`` (BrainBench's columns), the accepted graded items
+    as
     ``<name>-v<version>.graded.jsonl``, and a manifest (checksums, counts, each item's provenance); ``brainbench run
     --dataset`` takes either file by path. Returns the CSV's path, or the graded file's when every item is graded."""
     accepted = queue.items("accepted")
@@ -191,11 +268,16 @@ def build_dataset(queue: ReviewQueue, name: str, version: str, out_dir: Path) ->
         raise InputError(queue.display_url, None, "no accepted items to build a test set from")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pairs, graded = [item for item in accepted if item["grid"] is None], [item for item in accepted if item["grid"] is not None]
+    pairs, graded = (
+        [item for item in accepted if item["grid"] is None],
+        [item for item in accepted if item["grid"] is not None],
+    )
     path, graded_path = out_dir / f"{name}-v{version}.csv", out_dir / f"{name}-v{version}.graded.jsonl"
     for existing in (path, graded_path):
         if existing.exists():
-            raise InputError(existing, None, "this version exists already: a released version never changes; choose a new --version")
+            raise InputError(
+                existing, None, "this version exists already: a released version never changes; choose a new --version"
+            )
     if pairs:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -205,13 +287,28 @@ def build_dataset(queue: ReviewQueue, name: str, version: str, out_dir: Path) ->
             writer.writerow([item["doi"] or "", item["subfield"], parsed.original, parsed.altered, item["combined"]])
         path.write_text(buffer.getvalue(), encoding="utf-8")
     if graded:
-        graded_path.write_text("".join(json.dumps(graded_row(item), ensure_ascii=False) + "\n" for item in graded), encoding="utf-8")
-    checksums = {f"{prefix}sha256": hashlib.sha256(file.read_bytes()).hexdigest() for prefix, file in (("", path), ("graded_", graded_path))
-                 if file.exists()}
+        graded_path.write_text(
+            "".join(json.dumps(graded_row(item), ensure_ascii=False) + "\n" for item in graded), encoding="utf-8"
+        )
+    checksums = {
+        f"{prefix}sha256": hashlib.sha256(file.read_bytes()).hexdigest()
+        for prefix, file in (("", path), ("graded_", graded_path))
+        if file.exists()
+    }
     manifest = {
-        "name": name, "version": version, **({"file": path.name} if pairs else {}), **({"graded_file": graded_path.name} if graded else {}),
-        **checksums, "n_items": len(pairs), "n_graded": len(graded), "created_at": utc_now(), "columns": list(DATASET_COLUMNS),
-        "authors": {kind: sum((item["provenance"].get("author") == "human") == (kind == "human") for item in accepted) for kind in ("human", "model")},
+        "name": name,
+        "version": version,
+        **({"file": path.name} if pairs else {}),
+        **({"graded_file": graded_path.name} if graded else {}),
+        **checksums,
+        "n_items": len(pairs),
+        "n_graded": len(graded),
+        "created_at": utc_now(),
+        "columns": list(DATASET_COLUMNS),
+        "authors": {
+            kind: sum((item["provenance"].get("author") == "human") == (kind == "human") for item in accepted)
+            for kind in ("human", "model")
+        },
         "items": [_manifest_item(row, item) for row, item in enumerate(pairs)],
         "graded_items": [_manifest_item(row, item) for row, item in enumerate(graded)],
     }

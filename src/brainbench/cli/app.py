@@ -12,7 +12,16 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 from brainbench._version import __version__
@@ -69,6 +78,7 @@ def handle_errors() -> Iterator[None]:
 @contextmanager
 def interruptible() -> Iterator[None]:
     """SIGTERM (``kill``, ``timeout``, a scheduler) stops a command the way Ctrl-C does: what is done is kept."""
+
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
@@ -87,14 +97,22 @@ class RateColumn(ProgressColumn):
         self.unit = unit
 
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:.2f} {self.unit}/s" if task.speed else f"-- {self.unit}/s", style="progress.data.speed")
+        return Text(
+            f"{task.speed:.2f} {self.unit}/s" if task.speed else f"-- {self.unit}/s", style="progress.data.speed"
+        )
 
 
 def progress_bar(unit: str = "items") -> Progress:
     """The progress bar of long commands: description, bar, done/total, rate, elapsed time and ETA (on stderr)."""
     return Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        RateColumn(unit), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=stderr,
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(unit),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=stderr,
     )
 
 

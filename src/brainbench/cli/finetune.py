@@ -13,7 +13,9 @@ from brainbench.cli.app import app, handle_errors, stderr, stdout
 def finetune_command(
     corpus: Path = typer.Option(..., "--corpus", help="A corpus folder from `brainbench corpus build`."),
     out: Path = typer.Option(..., "--out", "-o", help="Where the adapter (and checkpoints) go; running again resumes."),
-    model: str | None = typer.Option(None, "--model", "-m", help="Hugging Face id, folder or .gguf file (default: the embedded model)."),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="Hugging Face id, folder or .gguf file (default: the embedded model)."
+    ),
     gguf_file: str | None = typer.Option(None, "--gguf-file", help="GGUF file inside --model's folder or repo."),
     target: str = typer.Option("both", "--target", help="LoRA on mlp, attention or both (the paper: both)."),
     lora_r: int = typer.Option(8, "--lora-r", min=1),
@@ -31,22 +33,37 @@ def finetune_command(
     eval_steps: int = typer.Option(500, "--eval-steps", min=1, help="Validation loss every N steps."),
     save_steps: int = typer.Option(500, "--save-steps", min=1, help="Checkpoint every N steps."),
     seed: int = typer.Option(42, "--seed"),
-    merge: bool = typer.Option(False, "--merge", help="Also write the base model with the adapter merged in (OUT/merged)."),
+    merge: bool = typer.Option(
+        False, "--merge", help="Also write the base model with the adapter merged in (OUT/merged)."
+    ),
 ) -> None:
     """Tune a model on a corpus; the adapter loads with `brainbench run --adapter OUT`."""
     from brainbench.finetune import FinetuneConfig, finetune
 
     with handle_errors():
         config = FinetuneConfig(
-            lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout, target=target, full=full, block_size=block_size,
-            learning_rate=learning_rate, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
-            gradient_accumulation=gradient_accumulation, warmup_ratio=warmup_ratio, weight_decay=weight_decay,
-            eval_steps=eval_steps, save_steps=save_steps, seed=seed,
+            lora_r=lora_r,
+            lora_alpha=lora_alpha,
+            lora_dropout=lora_dropout,
+            target=target,
+            full=full,
+            block_size=block_size,
+            learning_rate=learning_rate,
+            epochs=epochs,
+            max_steps=max_steps,
+            batch_size=batch_size,
+            gradient_accumulation=gradient_accumulation,
+            warmup_ratio=warmup_ratio,
+            weight_decay=weight_decay,
+            eval_steps=eval_steps,
+            save_steps=save_steps,
+            seed=seed,
         )
         stderr.print(f"tuning {model or 'the embedded model'} on {corpus} -> {out}", highlight=False)
         result = finetune(corpus, out, model=model, gguf_file=gguf_file, config=config, merge=merge)
     stdout.print(
-        f"validation loss {result['valid_loss_before']:.4f} -> {result['valid_loss_after']:.4f} after {result['steps']} steps; "
+        f"validation loss {result['valid_loss_before']:.4f} -> {result['valid_loss_after']:.4f} after "
+        f"{result['steps']} steps; "
         f"{result['tokens_per_s']:.0f} tokens/s, peak memory {result['peak_rss_mb']:.0f} MB; adapter: {out}",
         highlight=False,
     )

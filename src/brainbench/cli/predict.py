@@ -32,32 +32,49 @@ from brainbench.scoring.backends import display_name
 from brainbench.scoring.rules import check_normalisation
 from brainbench.settings import load_settings
 
-CAVEAT = ("These probabilities say how this model ranks the outcomes against each other (a softmax of its scores for "
-          "the texts), not calibrated odds: read them with the track record.")
+CAVEAT = (
+    "These probabilities say how this model ranks the outcomes against each other (a softmax of its scores for "
+    "the texts), not calibrated odds: read them with the track record."
+)
 
 
-def calibration_command(options: dict[str, Any], backend: str, store: str | None, template: str | None, template_file: Path | None) -> str:
+def calibration_command(
+    options: dict[str, Any], backend: str, store: str | None, template: str | None, template_file: Path | None
+) -> str:
     """The `brainbench run` command that makes the run a track record is read from: the same model and template."""
     words = ["brainbench", "run", "--dataset", CALIBRATION_DATASET]
     if backend != "transformers":
         words += ["--backend", backend]
-    flags = {"--model": options.get("model"), "--gguf-file": options.get("gguf_file"), "--adapter": options.get("adapter"),
-             "--revision": options.get("revision"), "--base-url": options.get("base_url"), "--template": template,
-             "--template-file": template_file, "--store": store}
+    flags = {
+        "--model": options.get("model"),
+        "--gguf-file": options.get("gguf_file"),
+        "--adapter": options.get("adapter"),
+        "--revision": options.get("revision"),
+        "--base-url": options.get("base_url"),
+        "--template": template,
+        "--template-file": template_file,
+        "--store": store,
+    }
     if options.get("dtype") not in (None, "auto"):
         flags["--dtype"] = options["dtype"]
     words += [word for flag, value in flags.items() if value is not None for word in (flag, str(value))]
     return shlex.join(words)
 
 
-def read_track_record(calibration: Path | None, store: str | None, identity: dict[str, Any], normalisation: str
-                      ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], str]:
-    """(run.json, records, where they came from) of the run that speaks for this model; (None, [], why not) if there is none."""
+def read_track_record(
+    calibration: Path | None, store: str | None, identity: dict[str, Any], normalisation: str
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]], str]:
+    """(run.json, records, where they came from) of the run that speaks for this model; (None, [], why not) if there is
+    none."""
     if calibration is not None:
         info, records = load_run(calibration)
         if info.get("dataset") != CALIBRATION_DATASET:
-            raise InputError("--calibration", None, f"{calibration} is a run on {info.get('dataset')}; the track record is read from a run "
-                                                    f"on {CALIBRATION_DATASET}")
+            raise InputError(
+                "--calibration",
+                None,
+                f"{calibration} is a run on {info.get('dataset')}; the track record is read from a run "
+                f"on {CALIBRATION_DATASET}",
+            )
         return info, [with_decision(record, normalisation) for record in records], str(calibration)
     location = store or default_store()
     try:
@@ -72,31 +89,52 @@ def read_track_record(calibration: Path | None, store: str | None, identity: dic
 
 
 def prediction_json(study: PlannedStudy, prediction: Prediction) -> dict[str, Any]:
-    outcomes = [{"outcome": label, "text": text, "probability": p}
-                for label, text, p in zip(study.labels, study.outcomes, prediction.probabilities)]
+    outcomes = [
+        {"outcome": label, "text": text, "probability": p}
+        for label, text, p in zip(study.labels, study.outcomes, prediction.probabilities)
+    ]
     if study.numeric is not None:
         for outcome, number in zip(outcomes, study.numeric):
             outcome["numeric"] = number
-    return {"outcomes": outcomes, "top": prediction.top, "confidence": prediction.confidence, "normalisation": prediction.normalisation,
-            "distribution": None if prediction.distribution is None else {key: value for key, value in prediction.distribution.items() if key != "p"}}
+    return {
+        "outcomes": outcomes,
+        "top": prediction.top,
+        "confidence": prediction.confidence,
+        "normalisation": prediction.normalisation,
+        "distribution": None
+        if prediction.distribution is None
+        else {key: value for key, value in prediction.distribution.items() if key != "p"},
+    }
 
 
 def describe_track_record(record: dict[str, Any], source: str, confidence: float) -> str:
     low, high = record["accuracy_ci95"]
     chosen = record["bin"]
     bin_low, bin_high = chosen["accuracy_ci95"]
-    where = ("its items" if record["n_bins"] == 1 else
-             f"its {chosen['n']} items with confidence {chosen['confidence_low']:.3f}-{chosen['confidence_high']:.3f} "
-             f"(bin {chosen['index'] + 1} of {record['n_bins']}, mean {chosen['mean_confidence']:.3f})")
-    return (f"Track record ({source}, {record['n']} items of {CALIBRATION_DATASET}): right {100 * record['accuracy']:.1f}% of the time "
-            f"(95% CI {100 * low:.1f}-{100 * high:.1f}%, chance 50%). At this prediction's confidence ({confidence:.3f}, the top outcome's "
-            f"share against the runner-up), {where}: right {chosen['n_correct']}/{chosen['n']} = {100 * chosen['accuracy']:.1f}% "
-            f"(95% CI {100 * bin_low:.1f}-{100 * bin_high:.1f}%). Expected calibration error {record['ece']:.3f}.")
+    where = (
+        "its items"
+        if record["n_bins"] == 1
+        else f"its {chosen['n']} items with confidence {chosen['confidence_low']:.3f}-{chosen['confidence_high']:.3f} "
+        f"(bin {chosen['index'] + 1} of {record['n_bins']}, mean {chosen['mean_confidence']:.3f})"
+    )
+    return (
+        f"Track record ({source}, {record['n']} items of {CALIBRATION_DATASET}): right {100 * record['accuracy']:.1f}% "
+        "of the time "
+        f"(95% CI {100 * low:.1f}-{100 * high:.1f}%, chance 50%). At this prediction's confidence ({confidence:.3f}, "
+        "the top outcome's "
+        f"share against the runner-up), {where}: right {chosen['n_correct']}/{chosen['n']} = "
+        f"{100 * chosen['accuracy']:.1f}% "
+        f"(95% CI {100 * bin_low:.1f}-{100 * bin_high:.1f}%). Expected calibration error {record['ece']:.3f}."
+    )
 
 
 def print_prediction(study: PlannedStudy, prediction: Prediction, model_name: str) -> None:
     title = f"{model_name}: probability of each outcome" + (f" of {study.title!r}" if study.title else "")
-    stdout.print(title + ("" if prediction.normalisation == "ppl" else f" (rule: {prediction.normalisation})"), highlight=False, soft_wrap=True)
+    stdout.print(
+        title + ("" if prediction.normalisation == "ppl" else f" (rule: {prediction.normalisation})"),
+        highlight=False,
+        soft_wrap=True,
+    )
     table = Table()
     table.add_column("outcome", justify="left")
     table.add_column("probability", justify="right")
@@ -106,29 +144,57 @@ def print_prediction(study: PlannedStudy, prediction: Prediction, model_name: st
     if prediction.distribution is not None:
         described = prediction.distribution
         unit = study.unit if study.unit in ("", "%") else f" {study.unit}"  # 35%, but 35 ms
-        stdout.print(f"predicted mean {described['mean']:.4g}{unit} (SD {described['sd']:.3g}); central 50% interval "
-                     f"{described['interval_50'][0]:g}-{described['interval_50'][1]:g}{unit}, 80% interval "
-                     f"{described['interval_80'][0]:g}-{described['interval_80'][1]:g}{unit}", highlight=False)
+        stdout.print(
+            f"predicted mean {described['mean']:.4g}{unit} (SD {described['sd']:.3g}); central 50% interval "
+            f"{described['interval_50'][0]:g}-{described['interval_50'][1]:g}{unit}, 80% interval "
+            f"{described['interval_80'][0]:g}-{described['interval_80'][1]:g}{unit}",
+            highlight=False,
+        )
 
 
 @app.command("predict")
 def predict_command(
-    study: Path = typer.Argument(..., help="The planned study: Markdown (## Background, ## Methods, ## Outcomes with a list), JSON or YAML."),
-    model: str | None = typer.Option(None, "--model", "-m", help="Hugging Face id, local folder or .gguf file (default: the embedded model)."),
-    backend: str = typer.Option("transformers", "--backend", "-b", help="transformers, llama-cpp or openai-completions."),
+    study: Path = typer.Argument(
+        ..., help="The planned study: Markdown (## Background, ## Methods, ## Outcomes with a list), JSON or YAML."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="Hugging Face id, local folder or .gguf file (default: the embedded model)."
+    ),
+    backend: str = typer.Option(
+        "transformers", "--backend", "-b", help="transformers, llama-cpp or openai-completions."
+    ),
     base_url: str | None = typer.Option(None, "--base-url", help="openai-completions: the server."),
-    api_key: str | None = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY", help="openai-completions: API key (or OPENAI_API_KEY)."),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="OPENAI_API_KEY", help="openai-completions: API key (or OPENAI_API_KEY)."
+    ),
     gguf_file: str | None = typer.Option(None, "--gguf-file", help="GGUF file inside --model's folder or repo."),
     adapter: str | None = typer.Option(None, "--adapter", help="A peft (LoRA) adapter folder or id."),
     revision: str | None = typer.Option(None, "--revision", help="Model revision."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, mps."),
-    template: str | None = typer.Option(None, "--template", help="One of the paper's prompt templates by name, or none (default: as `brainbench run`)."),
-    template_file: Path | None = typer.Option(None, "--template-file", help="A template file with a <choice abstract> slot."),
-    normalisation: str = typer.Option("ppl", "--normalisation", help="The rule the probabilities come from: ppl (mean log-likelihood per token, the paper's), sum or bytes."),
-    calibration: Path | None = typer.Option(None, "--calibration", help="A run directory of this model on brainbench-human to read the track record from (default: found in the results store)."),
-    store: str | None = typer.Option(None, "--store", help="Results store to look for that run in (or BRAINBENCH_STORE; default: the user's store)."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files (for the prompt templates)."),
+    template: str | None = typer.Option(
+        None, "--template", help="One of the paper's prompt templates by name, or none (default: as `brainbench run`)."
+    ),
+    template_file: Path | None = typer.Option(
+        None, "--template-file", help="A template file with a <choice abstract> slot."
+    ),
+    normalisation: str = typer.Option(
+        "ppl",
+        "--normalisation",
+        help="The rule the probabilities come from: ppl (mean log-likelihood per token, the paper's), sum or bytes.",
+    ),
+    calibration: Path | None = typer.Option(
+        None,
+        "--calibration",
+        help="A run directory of this model on brainbench-human to read the track record from (default: found in the "
+        "results store).",
+    ),
+    store: str | None = typer.Option(
+        None, "--store", help="Results store to look for that run in (or BRAINBENCH_STORE; default: the user's store)."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Local mirror of the dataset files (for the prompt templates)."
+    ),
     offline: bool | None = typer.Option(None, "--offline/--online", help="Never download (or BRAINBENCH_OFFLINE=1)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -138,16 +204,31 @@ def predict_command(
         settings = load_settings(data_dir=data_dir, offline=offline, store=store)
         check_normalisation(normalisation)
         planned = load_study(study)
-        given = {"model": model, "gguf_file": gguf_file, "adapter": adapter, "revision": revision, "dtype": dtype, "device": device,
-                 "base_url": base_url, "api_key": api_key}
+        given = {
+            "model": model,
+            "gguf_file": gguf_file,
+            "adapter": adapter,
+            "revision": revision,
+            "dtype": dtype,
+            "device": device,
+            "base_url": base_url,
+            "api_key": api_key,
+        }
         options = backend_options(backend, "--", **given)
         if backend == "transformers":
             from brainbench.scoring.hf import resolve_device
 
             options["device"] = resolve_device(str(options.get("device") or "auto"))
         identity = model_identity(backend, **options)
-        chosen_template = resolve_template(template, template_file, options.get("model"), adapter=options.get("adapter"),
-                                           data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
+        chosen_template = resolve_template(
+            template,
+            template_file,
+            options.get("model"),
+            adapter=options.get("adapter"),
+            data_dir=settings.data_dir,
+            cache_dir=settings.cache_dir,
+            offline=settings.offline,
+        )
         info, records, source = read_track_record(calibration, settings.store, identity, normalisation)
         stderr.print(f"loading model {display_name(identity)} ({backend}) ...", highlight=False)
         scorer = load_scorer(backend, **options)
@@ -155,17 +236,32 @@ def predict_command(
     scored = [record for record in records if record["status"] == "ok"]
     if info is not None and not scored:
         source += ", which has no scored item"
-    record = track_record([r["p_chosen"] for r in scored], [r["correct"] for r in scored], prediction.confidence) if scored else None
+    record = (
+        track_record([r["p_chosen"] for r in scored], [r["correct"] for r in scored], prediction.confidence)
+        if scored
+        else None
+    )
     notes = []
     if info is not None and any((info.get("spec") or {}).get(name) != identity.get(name) for name in IDENTITY_FIELDS):
         notes.append(f"the calibration run is of {info.get('model')}, not of this model")
     if info is not None and info.get("template") != chosen_template.name:
-        notes.append(f"the calibration run used the template {info.get('template')}, this prediction {chosen_template.name}")
+        notes.append(
+            f"the calibration run used the template {info.get('template')}, this prediction {chosen_template.name}"
+        )
     command = calibration_command(given, backend, settings.store, template, template_file)
     if as_json:
-        payload = {"study": str(study), "title": planned.title, "model": scorer.name, "template": chosen_template.name,
-                   **prediction_json(planned, prediction), "caveat": CAVEAT, "notes": notes,
-                   "track_record": None if record is None else {**record, "source": source, "run_key": info.get("run_key") if info else None}}
+        payload = {
+            "study": str(study),
+            "title": planned.title,
+            "model": scorer.name,
+            "template": chosen_template.name,
+            **prediction_json(planned, prediction),
+            "caveat": CAVEAT,
+            "notes": notes,
+            "track_record": None
+            if record is None
+            else {**record, "source": source, "run_key": info.get("run_key") if info else None},
+        }
         if record is None:
             payload["no_track_record"] = {"reason": source, "command": command}
         stdout.print_json(json.dumps(payload))
@@ -174,8 +270,12 @@ def predict_command(
     if record is not None:
         stdout.print(describe_track_record(record, source, prediction.confidence), highlight=False, soft_wrap=True)
     else:
-        stdout.print(f"No track record: {source}, so nothing says how far to trust these probabilities. Make one (it scores the "
-                     f"200 items of {CALIBRATION_DATASET} once), then predict again:\n  {command}", highlight=False, soft_wrap=True)
+        stdout.print(
+            f"No track record: {source}, so nothing says how far to trust these probabilities. Make one (it scores the "
+            f"200 items of {CALIBRATION_DATASET} once), then predict again:\n  {command}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for note in notes:
         stdout.print(f"note: {note}", highlight=False)
     stdout.print(CAVEAT, highlight=False, soft_wrap=True)

@@ -13,7 +13,12 @@ from brainbench.cli.summary import print_summary
 from brainbench.data import known_quirks, load_gettysburg
 from brainbench.errors import InputError
 from brainbench.runs import RunRequest, execute_run, plan_run
-from brainbench.runs.memorisation import MEMORISATION_FILE, memorisation_texts, read_reference_corpus, score_memorisation
+from brainbench.runs.memorisation import (
+    MEMORISATION_FILE,
+    memorisation_texts,
+    read_reference_corpus,
+    score_memorisation,
+)
 from brainbench.scoring import load_scorer
 from brainbench.scoring.backends import load_chooser
 from brainbench.settings import load_settings
@@ -21,57 +26,194 @@ from brainbench.settings import load_settings
 
 @app.command("run")
 def run_command(
-    model: str | None = typer.Option(None, "--model", "-m", help="Hugging Face id, local folder or .gguf file; with openai-completions, the served model's name. Default: the embedded SmolLM2-135M-Instruct."),
-    backend: str = typer.Option("transformers", "--backend", "-b", help="transformers, llama-cpp (GGUF in-process), openai-completions (a vLLM / llama-cpp-python server); with --protocol choice: transformers (a local chat model) or openai-chat (any OpenAI-compatible chat endpoint)."),
-    protocol: str = typer.Option("perplexity", "--protocol", help="perplexity: the model scores each version's text, the lower perplexity wins (the paper's); choice: the model reads the versions as the experts did and answers which is real (for chat models, e.g. hosted ones without prompt log-probabilities)."),
-    samples: int | None = typer.Option(None, "--samples", min=1, help="--protocol choice: the confidence from K answers at temperature 1 (for endpoints that return no log-probabilities)."),
-    retries: int = typer.Option(2, "--retries", min=0, help="--protocol choice: ask again this many times after a refusal or an unreadable answer."),
-    base_url: str | None = typer.Option(None, "--base-url", help="openai-completions: the server, e.g. http://127.0.0.1:8000/v1."),
-    api_key: str | None = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY", help="openai-completions: API key (or OPENAI_API_KEY)."),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="Hugging Face id, local folder or .gguf file; with openai-completions, the served model's name. Default: "
+        "the embedded SmolLM2-135M-Instruct.",
+    ),
+    backend: str = typer.Option(
+        "transformers",
+        "--backend",
+        "-b",
+        help="transformers, llama-cpp (GGUF in-process), openai-completions (a vLLM / llama-cpp-python server); with "
+        "--protocol choice: transformers (a local chat model) or openai-chat (any OpenAI-compatible chat endpoint).",
+    ),
+    protocol: str = typer.Option(
+        "perplexity",
+        "--protocol",
+        help="perplexity: the model scores each version's text, the lower perplexity wins (the paper's); choice: the "
+        "model reads the versions as the experts did and answers which is real (for chat models, e.g. hosted ones "
+        "without prompt log-probabilities).",
+    ),
+    samples: int | None = typer.Option(
+        None,
+        "--samples",
+        min=1,
+        help="--protocol choice: the confidence from K answers at temperature 1 (for endpoints that return no "
+        "log-probabilities).",
+    ),
+    retries: int = typer.Option(
+        2,
+        "--retries",
+        min=0,
+        help="--protocol choice: ask again this many times after a refusal or an unreadable answer.",
+    ),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="openai-completions: the server, e.g. http://127.0.0.1:8000/v1."
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="OPENAI_API_KEY", help="openai-completions: API key (or OPENAI_API_KEY)."
+    ),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="openai-completions: requests in flight at once."),
-    timeout: float = typer.Option(120.0, "--timeout", min=1, help="openai-completions: seconds per request before it is retried."),
-    dataset: str = typer.Option("brainbench-human", "--dataset", "-d", help="brainbench-human, brainbench-gpt4, or a CSV/JSONL path."),
+    timeout: float = typer.Option(
+        120.0, "--timeout", min=1, help="openai-completions: seconds per request before it is retried."
+    ),
+    dataset: str = typer.Option(
+        "brainbench-human", "--dataset", "-d", help="brainbench-human, brainbench-gpt4, or a CSV/JSONL path."
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/<model>__<dataset>)."),
     gguf_file: str | None = typer.Option(None, "--gguf-file", help="GGUF file inside --model's folder or repo."),
     adapter: str | None = typer.Option(None, "--adapter", help="A peft (LoRA) adapter folder or id."),
     revision: str | None = typer.Option(None, "--revision", help="Model revision (branch, tag or commit)."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16 (auto: float32 on CPU, float16 on CUDA)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, mps (auto: CUDA where there is one, else MPS, else CPU)."),
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Test cases per forward pass (texts with --engine simple). Default: from free GPU memory; 1 on CPU."),
-    engine: str = typer.Option("fast", "--engine", help="fast: run the versions' shared prefix once; simple: one full forward pass per text (the paper's loop)."),
-    compile_model: bool = typer.Option(False, "--compile", help="torch.compile the decoder (fast engine): minutes to compile, then faster; worth it for long runs."),
-    template: str | None = typer.Option(None, "--template", help="One of the paper's prompt templates by name (e.g. gpt2, mistralai--Mistral-7B-v0.1), or none for the bare abstract. Default: the paper's file for the model (or adapter), else its generic gpt2 template."),
-    template_file: Path | None = typer.Option(None, "--template-file", help="A template file with a <choice abstract> slot."),
-    texts: str = typer.Option("released", "--texts", help="released: the file's original/incorrect columns (as the paper); reparsed: read combined_abstract."),
-    condition: str = typer.Option("full", "--condition", help="full; no-context: each edited sentence alone (Fig S3); swapped: result sentences swapped between abstracts of a subfield (Fig S4; --seed 42 and 1234 as the paper)."),
-    seed: int = typer.Option(42, "--seed", help="Seed of the order the versions are shown in, and of the swaps with --condition swapped (the paper's is 42)."),
+    dtype: str = typer.Option(
+        "auto", "--dtype", help="auto, float32, bfloat16 or float16 (auto: float32 on CPU, float16 on CUDA)."
+    ),
+    device: str = typer.Option(
+        "auto", "--device", help="auto, cpu, cuda, cuda:1, mps (auto: CUDA where there is one, else MPS, else CPU)."
+    ),
+    batch_size: int | None = typer.Option(
+        None,
+        "--batch-size",
+        min=1,
+        help="Test cases per forward pass (texts with --engine simple). Default: from free GPU memory; 1 on CPU.",
+    ),
+    engine: str = typer.Option(
+        "fast",
+        "--engine",
+        help="fast: run the versions' shared prefix once; simple: one full forward pass per text (the paper's loop).",
+    ),
+    compile_model: bool = typer.Option(
+        False,
+        "--compile",
+        help="torch.compile the decoder (fast engine): minutes to compile, then faster; worth it for long runs.",
+    ),
+    template: str | None = typer.Option(
+        None,
+        "--template",
+        help="One of the paper's prompt templates by name (e.g. gpt2, mistralai--Mistral-7B-v0.1), or none for the "
+        "bare abstract. Default: the paper's file for the model (or adapter), else its generic gpt2 template.",
+    ),
+    template_file: Path | None = typer.Option(
+        None, "--template-file", help="A template file with a <choice abstract> slot."
+    ),
+    texts: str = typer.Option(
+        "released",
+        "--texts",
+        help="released: the file's original/incorrect columns (as the paper); reparsed: read combined_abstract.",
+    ),
+    condition: str = typer.Option(
+        "full",
+        "--condition",
+        help="full; no-context: each edited sentence alone (Fig S3); swapped: result sentences swapped between "
+        "abstracts of a subfield (Fig S4; --seed 42 and 1234 as the paper).",
+    ),
+    seed: int = typer.Option(
+        42,
+        "--seed",
+        help="Seed of the order the versions are shown in, and of the swaps with --condition swapped (the paper's is "
+        "42).",
+    ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Score only the first N selected items."),
     items: str | None = typer.Option(None, "--items", help="Item ids to score, e.g. 0,5,10-20."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files (or BRAINBENCH_DATA_DIR)."),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Local mirror of the dataset files (or BRAINBENCH_DATA_DIR)."
+    ),
     offline: bool | None = typer.Option(None, "--offline/--online", help="Never download (or BRAINBENCH_OFFLINE=1)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different run already in --out."),
-    store: str | None = typer.Option(None, "--store", help="Results store: SQLite file or database URL (or BRAINBENCH_STORE; default: the user's store)."),
-    shard: str | None = typer.Option(None, "--shard", help="i/n: score only items whose id is i modulo n (n machines share a run through one store). Under accelerate launch / torchrun: one shard per process."),
-    memorisation: bool = typer.Option(False, "--memorisation", help="Also score the memorisation checks (zlib, Min-K%, Min-K%++ for each item and the Gettysburg control) into OUT/memorisation.jsonl."),
-    reference: list[Path] | None = typer.Option(None, "--reference", help="With --memorisation: a JSONL/CSV corpus of texts (a 'text' and optional 'label' field), e.g. abstracts from after the model's training cut-off. Repeatable."),
+    store: str | None = typer.Option(
+        None,
+        "--store",
+        help="Results store: SQLite file or database URL (or BRAINBENCH_STORE; default: the user's store).",
+    ),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        help="i/n: score only items whose id is i modulo n (n machines share a run through one store). Under "
+        "accelerate launch / torchrun: one shard per process.",
+    ),
+    memorisation: bool = typer.Option(
+        False,
+        "--memorisation",
+        help="Also score the memorisation checks (zlib, Min-K%, Min-K%++ for each item and the Gettysburg control) "
+        "into OUT/memorisation.jsonl.",
+    ),
+    reference: list[Path] | None = typer.Option(
+        None,
+        "--reference",
+        help="With --memorisation: a JSONL/CSV corpus of texts (a 'text' and optional 'label' field), e.g. abstracts "
+        "from after the model's training cut-off. Repeatable.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Score every test case: the model picks the version with the lower perplexity."""
     with handle_errors():
         settings = load_settings(data_dir=data_dir, offline=offline, store=store)
         if reference and not memorisation:
-            raise InputError("--reference", None, "reference corpora are for the memorisation checks: add --memorisation")
+            raise InputError(
+                "--reference", None, "reference corpora are for the memorisation checks: add --memorisation"
+            )
         if memorisation and condition != "full":
-            raise InputError("--memorisation", None, "the memorisation checks score the full abstracts: use them with --condition full")
-        references = {label: corpus for path in reference or [] for label, corpus in read_reference_corpus(path).items()}
-        gettysburg = load_gettysburg(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline) if memorisation else ""
-        options = {"model": model, "gguf_file": gguf_file, "adapter": adapter, "revision": revision, "dtype": dtype, "device": device,
-                   "batch_size": batch_size, "engine": engine, "compile": compile_model, "base_url": base_url, "api_key": api_key,
-                   "concurrency": concurrency, "timeout": timeout, "samples": samples, "retries": retries}
+            raise InputError(
+                "--memorisation",
+                None,
+                "the memorisation checks score the full abstracts: use them with --condition full",
+            )
+        references = {
+            label: corpus for path in reference or [] for label, corpus in read_reference_corpus(path).items()
+        }
+        gettysburg = (
+            load_gettysburg(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
+            if memorisation
+            else ""
+        )
+        options = {
+            "model": model,
+            "gguf_file": gguf_file,
+            "adapter": adapter,
+            "revision": revision,
+            "dtype": dtype,
+            "device": device,
+            "batch_size": batch_size,
+            "engine": engine,
+            "compile": compile_model,
+            "base_url": base_url,
+            "api_key": api_key,
+            "concurrency": concurrency,
+            "timeout": timeout,
+            "samples": samples,
+            "retries": retries,
+        }
         request = RunRequest(
-            backend=backend, options=options, dataset=dataset, data_dir=settings.data_dir, cache_dir=settings.cache_dir,
-            offline=settings.offline, texts=texts, template=template, template_file=template_file, condition=condition, seed=seed,
-            items=items, limit=limit, out=out, store=settings.store, shard=shard, overwrite=overwrite, protocol=protocol,
+            backend=backend,
+            options=options,
+            dataset=dataset,
+            data_dir=settings.data_dir,
+            cache_dir=settings.cache_dir,
+            offline=settings.offline,
+            texts=texts,
+            template=template,
+            template_file=template_file,
+            condition=condition,
+            seed=seed,
+            items=items,
+            limit=limit,
+            out=out,
+            store=settings.store,
+            shard=shard,
+            overwrite=overwrite,
+            protocol=protocol,
         )
         if memorisation and protocol != "perplexity":
             raise InputError("--memorisation", None, "the memorisation checks need the perplexity protocol")
@@ -84,9 +226,15 @@ def run_command(
         stderr.print(f"loading model {plan.model_name} ({backend}) ...", highlight=False)
         load = load_chooser if protocol == "choice" else load_scorer
         scorer = load(plan.backend, **plan.scorer_options)
-        how = "asking each item in both orders" if protocol == "choice" else f"template {plan.template.name}, by {plan.template.chosen_by}"
-        stderr.print(f"scoring {len(plan.cases)} items{shard_note} of {what} with {plan.model_name} ({how}) -> {plan.out_dir}",
-                     highlight=False)
+        how = (
+            "asking each item in both orders"
+            if protocol == "choice"
+            else f"template {plan.template.name}, by {plan.template.chosen_by}"
+        )
+        stderr.print(
+            f"scoring {len(plan.cases)} items{shard_note} of {what} with {plan.model_name} ({how}) -> {plan.out_dir}",
+            highlight=False,
+        )
         progress = progress_bar()
         with progress, interruptible():
             task = progress.add_task("scoring", total=len(mine))
@@ -95,7 +243,9 @@ def run_command(
             def on_progress(done: int, total: int) -> None:
                 nonlocal started
                 if not started and done > 0:  # the first call says what the store already held
-                    progress.console.print(f"resuming: {done} of {total} items already in the results store", highlight=False)
+                    progress.console.print(
+                        f"resuming: {done} of {total} items already in the results store", highlight=False
+                    )
                 started = True
                 progress.update(task, completed=done, total=total)
 
@@ -104,16 +254,26 @@ def run_command(
                 if memorisation:
                     texts_to_score = memorisation_texts(mine, plan.template, gettysburg, references)
                     checks = progress.add_task("memorisation", total=len(texts_to_score))
-                    score_memorisation(scorer, texts_to_score, plan.out_dir / MEMORISATION_FILE,
-                                       on_progress=lambda done, total: progress.update(checks, completed=done))
+                    score_memorisation(
+                        scorer,
+                        texts_to_score,
+                        plan.out_dir / MEMORISATION_FILE,
+                        on_progress=lambda done, total: progress.update(checks, completed=done),
+                    )
             except KeyboardInterrupt:
                 progress.stop()
                 kept = f" (memorisation scores in {plan.out_dir / MEMORISATION_FILE})" if memorisation else ""
-                stderr.print(f"[yellow]interrupted: every scored text is in the results store{kept}, and {plan.out_dir} shows them, "
-                             "marked partial; run the same command again to resume[/yellow]", highlight=False)
+                stderr.print(
+                    f"[yellow]interrupted: every scored text is in the results store{kept}, and {plan.out_dir} shows "
+                    "them, "
+                    "marked partial; run the same command again to resume[/yellow]",
+                    highlight=False,
+                )
                 raise typer.Exit(130) from None
     if as_json:
         stdout.print_json(json.dumps(summary, default=str))
     else:
         print_summary(summary)
-        stdout.print(f"results: {plan.out_dir / 'results.jsonl'}  summary: {plan.out_dir / 'summary.json'}", highlight=False)
+        stdout.print(
+            f"results: {plan.out_dir / 'results.jsonl'}  summary: {plan.out_dir / 'summary.json'}", highlight=False
+        )

@@ -59,8 +59,15 @@ def runs_command(
 
 @app.command("export")
 def export_command(
-    run: str = typer.Argument(..., help="A run key or its first characters (brainbench runs lists them), or a run directory."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory to write (default: the run directory given, else runs/<model>__<dataset>)."),
+    run: str = typer.Argument(
+        ..., help="A run key or its first characters (brainbench runs lists them), or a run directory."
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Run directory to write (default: the run directory given, else runs/<model>__<dataset>).",
+    ),
     store: str | None = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
     """Write a run directory (run.json, results.jsonl, summary.json) from the results store."""
@@ -69,8 +76,13 @@ def export_command(
         results = open_store(store, run_dir)
         run_key = load_run(run_dir)[0]["run_key"] if run_dir is not None else results.find_run(run)
         info = results.run_info(run_key)
-        default = run_dir or Path("runs") / run_dir_name(info["model"], info["dataset"], info["scorer"].get("backend", "transformers"),
-                                                         info.get("condition") or "full", info.get("seed"))
+        default = run_dir or Path("runs") / run_dir_name(
+            info["model"],
+            info["dataset"],
+            info["scorer"].get("backend", "transformers"),
+            info.get("condition") or "full",
+            info.get("seed"),
+        )
         out_dir = out or default
         summary = export_run(results, run_key, out_dir)
     print_summary(summary)

@@ -25,13 +25,17 @@ def _pct(value: float) -> str:
 def print_summary(summary: dict[str, Any]) -> None:
     """Render a summary as a headline and a per-subfield table on stdout (a partial run says so first, on stderr)."""
     if summary.get("partial"):
-        stderr.print(f"[yellow]partial: {summary['n_items']} of {summary['n_requested']} items (resume with the same command)[/yellow]",
-                     highlight=False)
+        stderr.print(
+            f"[yellow]partial: {summary['n_items']} of {summary['n_requested']} items (resume with the same "
+            "command)[/yellow]",
+            highlight=False,
+        )
     low, high = summary["accuracy_ci95"]
     rule = summary.get("normalisation", "ppl")
     stdout.print(
         f"[bold]{summary['model']}[/bold] on [bold]{summary['dataset']}[/bold]: accuracy "
-        f"[bold]{_pct(summary['accuracy'])}[/bold] (95% CI {_pct(low)}-{_pct(high)}; chance {_pct(summary.get('chance', 0.5))}), "
+        f"[bold]{_pct(summary['accuracy'])}[/bold] (95% CI {_pct(low)}-{_pct(high)}; chance "
+        f"{_pct(summary.get('chance', 0.5))}), "
         f"{summary['n_correct']}/{summary['n_scored']} correct, {summary['n_ties']} ties, {summary['n_errors']} errors"
         + ("" if rule == "ppl" else f" (rule: {rule})"),
         highlight=False,
@@ -41,7 +45,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         orders = ", ".join(f"{order} {_pct(value)}" for order, value in stats["accuracy_by_order"].items())
         stdout.print(
             f"choice protocol: answered 'A' {_pct(stats['position_bias_a'])} of the time (position bias; 50% is none); "
-            f"accuracy by order: {orders}; {stats['n_refused']} refusals and {stats['n_unreadable']} unreadable answers "
+            f"accuracy by order: {orders}; {stats['n_refused']} refusals and {stats['n_unreadable']} unreadable "
+            "answers "
             f"of {stats['n_questions']} questions; {stats['n_unanswered']} items unanswered (not counted); "
             f"confidence from {', '.join(stats['confidence_from']) or 'n/a'}",
             highlight=False,
@@ -51,9 +56,17 @@ def print_summary(summary: dict[str, Any]) -> None:
         table.add_column(column, justify="left" if column == "subfield" else "right")
     for subfield, stats in summary["by_subfield"].items():
         lo, hi = stats["accuracy_ci95"]
-        table.add_row(subfield, str(stats["n"]), str(stats["n_correct"]), _pct(stats["accuracy"]), f"{_pct(lo)}-{_pct(hi)}")
+        table.add_row(
+            subfield, str(stats["n"]), str(stats["n_correct"]), _pct(stats["accuracy"]), f"{_pct(lo)}-{_pct(hi)}"
+        )
     table.add_section()
-    table.add_row("all", str(summary["n_scored"]), str(summary["n_correct"]), _pct(summary["accuracy"]), f"{_pct(low)}-{_pct(high)}")
+    table.add_row(
+        "all",
+        str(summary["n_scored"]),
+        str(summary["n_correct"]),
+        _pct(summary["accuracy"]),
+        f"{_pct(low)}-{_pct(high)}",
+    )
     stdout.print(table)
     if summary.get("graded"):
         print_graded(summary["graded"])
@@ -67,18 +80,29 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 def print_graded(graded: dict[str, Any]) -> None:
     """The forecasts of the graded cases against the uniform grid's (``brainbench.runs.summary.graded_summary``)."""
-    table = Table(title=f"Graded cases ({graded['n']}): the model's distribution over each grid against the uniform one")
+    table = Table(
+        title=f"Graded cases ({graded['n']}): the model's distribution over each grid against the uniform one"
+    )
     for column in ("", "model", "uniform grid"):
         table.add_column(column, justify="left" if not column else "right")
     uniform = graded["uniform"]
-    table.add_row("mean |predicted mean - truth| / grid range", f"{graded['mae_relative']:.3f}", f"{uniform['mae_relative']:.3f}")
+    table.add_row(
+        "mean |predicted mean - truth| / grid range", f"{graded['mae_relative']:.3f}", f"{uniform['mae_relative']:.3f}"
+    )
     table.add_row("ranked probability score (0 best)", f"{graded['rps']:.4f}", f"{uniform['rps']:.4f}")
     table.add_row("mean rank of the true value", f"{graded['mean_rank']:.2f}", f"{uniform['mean_rank']:.2f}")
     for percent in (50, 80):
         low, high = graded[f"coverage_{percent}_ci95"]
-        table.add_row(f"truth inside the central {percent}% interval",
-                      f"{_pct(graded[f'coverage_{percent}'])} ({_pct(low)}-{_pct(high)})", _pct(uniform[f"coverage_{percent}"]))
-        table.add_row("  probability those intervals hold", _pct(graded[f"interval_mass_{percent}"]), _pct(uniform[f"interval_mass_{percent}"]))
+        table.add_row(
+            f"truth inside the central {percent}% interval",
+            f"{_pct(graded[f'coverage_{percent}'])} ({_pct(low)}-{_pct(high)})",
+            _pct(uniform[f"coverage_{percent}"]),
+        )
+        table.add_row(
+            "  probability those intervals hold",
+            _pct(graded[f"interval_mass_{percent}"]),
+            _pct(uniform[f"interval_mass_{percent}"]),
+        )
     stdout.print(table)
     stdout.print(describe_rps_difference(graded["rps_difference"], *graded["rps_difference_ci95"]), highlight=False)
 
@@ -86,7 +110,12 @@ def print_graded(graded: dict[str, Any]) -> None:
 @app.command("summary")
 def summary_command(
     run_dir: Path = typer.Argument(..., help="A run directory written by `brainbench run`."),
-    normalisation: str = typer.Option("ppl", "--normalisation", help="The decision rule: ppl (the paper's: lower perplexity), sum (higher total log-likelihood) or bytes (higher log-likelihood per byte). From the stored scores; nothing is scored again."),
+    normalisation: str = typer.Option(
+        "ppl",
+        "--normalisation",
+        help="The decision rule: ppl (the paper's: lower perplexity), sum (higher total log-likelihood) or bytes "
+        "(higher log-likelihood per byte). From the stored scores; nothing is scored again.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Print a run's accuracy (95% CI, against chance) and its per-subfield table. A run that holds fewer items than

@@ -16,8 +16,12 @@ from brainbench.settings import load_settings
 @app.command("sweep")
 def sweep_command(
     sweep_file: Path = typer.Argument(..., help="A sweep YAML file: datasets, models (see the README)."),
-    store: str | None = typer.Option(None, "--store", help="Results store (overrides the file's; or BRAINBENCH_STORE)."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files (or BRAINBENCH_DATA_DIR)."),
+    store: str | None = typer.Option(
+        None, "--store", help="Results store (overrides the file's; or BRAINBENCH_STORE)."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Local mirror of the dataset files (or BRAINBENCH_DATA_DIR)."
+    ),
     offline: bool | None = typer.Option(None, "--offline/--online", help="Never download (or BRAINBENCH_OFFLINE=1)."),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
 ) -> None:
@@ -29,25 +33,55 @@ def sweep_command(
         with progress:
             task = progress.add_task("loading", total=None)
             rows = run_sweep(
-                sweep, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline, store=settings.store,
+                sweep,
+                data_dir=settings.data_dir,
+                cache_dir=settings.cache_dir,
+                offline=settings.offline,
+                store=settings.store,
                 on_start=lambda model, dataset: progress.reset(task, description=f"{model} x {dataset}", total=None),
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     if as_json:
         stdout.print_json(json.dumps(rows))
     else:
-        limited = f" (limited: {'the first ' + str(sweep.limit) if sweep.limit else 'items ' + str(sweep.items)} items of each dataset)" if sweep.limited else ""
-        table = Table(title=f"sweep {sweep_file}: {len(sweep.models)} model(s) x {len(sweep.datasets)} dataset(s){limited}")
+        limited = (
+            f" (limited: {'the first ' + str(sweep.limit) if sweep.limit else 'items ' + str(sweep.items)} items of "
+            "each dataset)"
+            if sweep.limited
+            else ""
+        )
+        table = Table(
+            title=f"sweep {sweep_file}: {len(sweep.models)} model(s) x {len(sweep.datasets)} dataset(s){limited}"
+        )
         for column in ("model", "backend", "dataset", "condition", "template", "items", "accuracy", "95% CI", "errors"):
             table.add_column(column, justify="right" if column in ("items", "accuracy", "errors") else "left")
         for row in rows:
             if "error" in row:
-                table.add_row(row["model"], row["backend"], row["dataset"], row.get("condition", ""), "", "", "", "", "[red]failed[/red]")
+                table.add_row(
+                    row["model"],
+                    row["backend"],
+                    row["dataset"],
+                    row.get("condition", ""),
+                    "",
+                    "",
+                    "",
+                    "",
+                    "[red]failed[/red]",
+                )
                 continue
             low, high = row["ci95"]
             items = f"{row['n_items']} (limited)" if row["limited"] else str(row["n_items"])
-            table.add_row(row["model"], row["backend"], row["dataset"], row["condition"], row["template"], items,
-                          f"{100 * row['accuracy']:.1f}%", f"{100 * low:.1f}-{100 * high:.1f}%", str(row["n_errors"]))
+            table.add_row(
+                row["model"],
+                row["backend"],
+                row["dataset"],
+                row["condition"],
+                row["template"],
+                items,
+                f"{100 * row['accuracy']:.1f}%",
+                f"{100 * low:.1f}-{100 * high:.1f}%",
+                str(row["n_errors"]),
+            )
         stdout.print(table)
         for row in rows:
             if "error" in row:

@@ -44,28 +44,51 @@ def _add_columns(table: Table, columns: tuple[str, ...], left: int) -> None:
 def print_teams(tables: dict[str, pd.DataFrame]) -> None:
     """The team table, how each member's calibration bears on the gain, and subfields, on stdout."""
     teams = Table(title="Teams, cross-validated (95% CIs: bootstrap over items)")
-    _add_columns(teams, ("team", "trials", "a alone", "b alone", "team (95% CI)", "gain, points (95% CI)", "disagree: n, a / b / team"), 1)
+    _add_columns(
+        teams,
+        ("team", "trials", "a alone", "b alone", "team (95% CI)", "gain, points (95% CI)", "disagree: n, a / b / team"),
+        1,
+    )
     for name, row in tables["teams"].iterrows():
         teams.add_row(
-            _short(name), str(row["n_trials"]), _pct(row["acc_a"]), _pct(row["acc_b"]),
+            _short(name),
+            str(row["n_trials"]),
+            _pct(row["acc_a"]),
+            _pct(row["acc_b"]),
             f"{_pct(row['acc_team'])} ({_ci(row['acc_team_ci95_low'], row['acc_team_ci95_high'])})",
             f"{_points(row['gain'])} ({_ci(row['gain_ci95_low'], row['gain_ci95_high'], True)})",
-            f"{row['n_disagree']}: {_pct(row['acc_a_disagree'])} / {_pct(row['acc_b_disagree'])} / {_pct(row['acc_team_disagree'])}",
+            f"{row['n_disagree']}: {_pct(row['acc_a_disagree'])} / {_pct(row['acc_b_disagree'])} / "
+            f"{_pct(row['acc_team_disagree'])}",
         )
     stdout.print(teams)
-    calibration = Table(title="Calibration and weight; the gain again with one member's confidence shuffled (choices kept)")
-    _add_columns(calibration, ("team", "member", "confidence AUC", "weight", "gain", "shuffled: weight", "gain (95% CI)"), 2)
+    calibration = Table(
+        title="Calibration and weight; the gain again with one member's confidence shuffled (choices kept)"
+    )
+    _add_columns(
+        calibration, ("team", "member", "confidence AUC", "weight", "gain", "shuffled: weight", "gain (95% CI)"), 2
+    )
     for (name, member), row in tables["calibration"].iterrows():
         calibration.add_row(
-            _short(name), _short(member), f"{row['confidence_auc']:.3f}", f"{row['weight']:.2f}", _points(row["gain"]), f"{row['weight_shuffled']:.2f}",
-            f"{_points(row['gain_shuffled'])} ({_ci(row['gain_shuffled_ci95_low'], row['gain_shuffled_ci95_high'], True)})",
+            _short(name),
+            _short(member),
+            f"{row['confidence_auc']:.3f}",
+            f"{row['weight']:.2f}",
+            _points(row["gain"]),
+            f"{row['weight_shuffled']:.2f}",
+            f"{_points(row['gain_shuffled'])} "
+            f"({_ci(row['gain_shuffled_ci95_low'], row['gain_shuffled_ci95_high'], True)})",
         )
     stdout.print(calibration)
     subfields = Table(title="By subfield")
     _add_columns(subfields, ("team", "subfield", "trials", "a alone", "b alone", "team", "gain, points (95% CI)"), 2)
     for (name, subfield), row in tables["by_subfield"].iterrows():
         subfields.add_row(
-            _short(name), str(subfield), str(row["n_trials"]), _pct(row["acc_a"]), _pct(row["acc_b"]), _pct(row["acc_team"]),
+            _short(name),
+            str(subfield),
+            str(row["n_trials"]),
+            _pct(row["acc_a"]),
+            _pct(row["acc_b"]),
+            _pct(row["acc_team"]),
             f"{_points(row['gain'])} ({_ci(row['gain_ci95_low'], row['gain_ci95_high'], True)})",
         )
     stdout.print(subfields)
@@ -73,13 +96,29 @@ def print_teams(tables: dict[str, pd.DataFrame]) -> None:
 
 @app.command("team")
 def team_command(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories (from `brainbench run` or `import-published`) of one dataset.")],
-    humans: Annotated[Path | None, typer.Option("--humans", help="Your own study's participant_data.csv (from `brainbench study`'s export) instead of the paper's experts.")] = None,
-    abstract_ids: Annotated[Path | None, typer.Option("--abstract-ids", help="With --humans: its abstract_id_doi.csv.")] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local mirror of the study's files (for the paper's experts).")] = None,
+    run_dirs: Annotated[
+        list[Path], typer.Argument(help="Run directories (from `brainbench run` or `import-published`) of one dataset.")
+    ],
+    humans: Annotated[
+        Path | None,
+        typer.Option(
+            "--humans",
+            help="Your own study's participant_data.csv (from `brainbench study`'s export) instead of the paper's "
+            "experts.",
+        ),
+    ] = None,
+    abstract_ids: Annotated[
+        Path | None, typer.Option("--abstract-ids", help="With --humans: its abstract_id_doi.csv.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Local mirror of the study's files (for the paper's experts).")
+    ] = None,
     folds: Annotated[int, typer.Option("--folds", help="K of the grouped K-fold by item.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the folds, the expert pairing and the bootstrap.")] = 0,
-    allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Use runs that hold fewer items than they were asked for as they are.")] = False,
+    allow_partial: Annotated[
+        bool,
+        typer.Option("--allow-partial", help="Use runs that hold fewer items than they were asked for as they are."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Human-LLM, LLM-LLM and human-human teams: each trial's two judgements (choice and confidence) combined by a
@@ -91,7 +130,11 @@ def team_command(
             raise InputError("--humans", None, "give both --humans and --abstract-ids (the study exports both)")
         runs, datasets = load_runs(run_dirs, allow_partial=allow_partial)
         if len(datasets) != 1:
-            raise InputError(run_dirs[0], None, f"runs of {len(datasets)} datasets ({', '.join(sorted(datasets))}); a team decides the same items")
+            raise InputError(
+                run_dirs[0],
+                None,
+                f"runs of {len(datasets)} datasets ({', '.join(sorted(datasets))}); a team decides the same items",
+            )
         if humans is not None and abstract_ids is not None:
             dataset = next(iter(datasets))
             trials = load_human_trials(humans, abstract_ids)
@@ -99,11 +142,21 @@ def team_command(
         else:
             trials = human_trials_for(datasets, data_dir)
             if trials is None:
-                raise InputError(run_dirs[0], None, f"no published expert trials for dataset {next(iter(datasets))!r}: pass --humans and --abstract-ids")
+                raise InputError(
+                    run_dirs[0],
+                    None,
+                    f"no published expert trials for dataset {next(iter(datasets))!r}: pass --humans and "
+                    "--abstract-ids",
+                )
         tables = team_analysis(results_table(runs), trials, n_folds=folds, seed=seed)
     if as_json:
-        settings = {"combination": "logistic regression (scikit-learn defaults) on standardised signed evidence", "folds": folds,
-                    "seed": seed, "cv": "grouped K-fold by item", "ci": f"percentile, {N_BOOTSTRAP} bootstrap resamples of items"}
+        settings = {
+            "combination": "logistic regression (scikit-learn defaults) on standardised signed evidence",
+            "folds": folds,
+            "seed": seed,
+            "cv": "grouped K-fold by item",
+            "ci": f"percentile, {N_BOOTSTRAP} bootstrap resamples of items",
+        }
         tables_json = {key: json.loads(frame.reset_index().to_json(orient="records")) for key, frame in tables.items()}
         stdout.print_json(json.dumps({"settings": settings, **tables_json}))
         return

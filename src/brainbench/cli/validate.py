@@ -13,13 +13,17 @@ from brainbench.settings import load_settings
 
 @app.command("validate")
 def validate_command(
-    file: str = typer.Argument(..., help="A CSV/JSONL file, or a dataset name such as brainbench-human or brainbench-graded."),
+    file: str = typer.Argument(
+        ..., help="A CSV/JSONL file, or a dataset name such as brainbench-human or brainbench-graded."
+    ),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files."),
 ) -> None:
     """List all problems (errors and warnings) as file:line: reason; exit 1 if there is any error."""
     with handle_errors():
         settings = load_settings(data_dir=data_dir)
-        dataset = inspect_dataset(file, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
+        dataset = inspect_dataset(
+            file, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline
+        )
         path = dataset.path
     for problem in dataset.problems:
         stdout.print(str(problem), highlight=False, soft_wrap=True, markup=False)

@@ -22,11 +22,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from brainbench.pubmed import EUtilsClient, normalize_doi, parse_pmc, parse_pubmed
 from brainbench.data.corpus import MANIFEST_FILE, read_corpus
 from brainbench.data.files import decode_utf8
 from brainbench.errors import InputError
 from brainbench.io import write_json_atomic
+from brainbench.pubmed import EUtilsClient, normalize_doi, parse_pmc, parse_pubmed
 
 RAW_DIR = "raw"
 RAW_FILES = {"abstract": "abstracts.jsonl", "full_text": "full_texts.jsonl"}
@@ -60,12 +60,16 @@ def load_journals(path: Path | None = None) -> list[Journal]:
     reader = csv.DictReader(text.splitlines())
     missing = {"name", "abbreviation"} - set(reader.fieldnames or [])
     if missing:
-        raise InputError(source, 1, f"missing column(s) {', '.join(sorted(missing))}; expected name, abbreviation, issn")
+        raise InputError(
+            source, 1, f"missing column(s) {', '.join(sorted(missing))}; expected name, abbreviation, issn"
+        )
     journals = []
     for row in reader:
         name, abbreviation = (row.get("name") or "").strip(), (row.get("abbreviation") or "").strip()
         if not name or not abbreviation:
-            raise InputError(source, reader.line_num, "'name' and 'abbreviation' (the NLM title abbreviation) are required")
+            raise InputError(
+                source, reader.line_num, "'name' and 'abbreviation' (the NLM title abbreviation) are required"
+            )
         journals.append(Journal(name, abbreviation, (row.get("issn") or "").strip()))
     if not journals:
         raise InputError(source, None, "no journals")
@@ -112,7 +116,9 @@ def collect(
                 state = progress.get(key, {})
                 if state and state["next"] >= state["count"]:
                     continue  # done in an earlier run
-                search = client.esearch(db, f"{journal.query} AND {search_filter}", mindate=str(first_year), maxdate=str(last_year))
+                search = client.esearch(
+                    db, f"{journal.query} AND {search_filter}", mindate=str(first_year), maxdate=str(last_year)
+                )
                 start = state.get("next", 0)
                 while start < search.count:
                     for document in parse(client.efetch(db, search, start, batch_size)):
@@ -133,8 +139,6 @@ def collect(
     return held
 
 
-
-
 def _split_of(document: dict[str, Any], valid_fraction: float) -> str:
     """train or valid, decided by the article (so its abstract and full text land together)."""
     article = document.get("pmid") or document.get("pmcid") or document.get("doi") or document["text"]
@@ -142,7 +146,9 @@ def _split_of(document: dict[str, Any], valid_fraction: float) -> str:
     return "valid" if bucket < valid_fraction else "train"
 
 
-def finalize(out_dir: Path, exclude_dois: Iterable[str] = (), *, valid_fraction: float = 0.01, shard_size: int = 50_000) -> dict[str, Any]:
+def finalize(
+    out_dir: Path, exclude_dois: Iterable[str] = (), *, valid_fraction: float = 0.01, shard_size: int = 50_000
+) -> dict[str, Any]:
     """Deduplicate, exclude test-set DOIs, split by article and write ``{train,valid}-NNNNN.jsonl``
     and ``manifest.json`` from ``out_dir/raw``; return the manifest."""
     out_dir = Path(out_dir)
@@ -172,20 +178,23 @@ def finalize(out_dir: Path, exclude_dois: Iterable[str] = (), *, valid_fraction:
         files[split] = []
         for number, start in enumerate(range(0, max(len(rows), 1), shard_size)):
             name = f"{split}-{number:05d}.jsonl"
-            (out_dir / name).write_text("".join(json.dumps(row) + "\n" for row in rows[start : start + shard_size]), encoding="utf-8")
+            (out_dir / name).write_text(
+                "".join(json.dumps(row) + "\n" for row in rows[start : start + shard_size]), encoding="utf-8"
+            )
             files[split].append(name)
     manifest = {
         **counts,
         "documents": {split: len(rows) for split, rows in documents.items()},
-        "by_section": {section: sum(row["section"] == section for rows in documents.values() for row in rows) for section in RAW_FILES},
+        "by_section": {
+            section: sum(row["section"] == section for rows in documents.values() for row in rows)
+            for section in RAW_FILES
+        },
         "valid_fraction": valid_fraction,
         "excluded_dois": len(excluded),
         "files": files,
     }
     write_json_atomic(out_dir / MANIFEST_FILE, manifest)
     return manifest
-
-
 
 
 def corpus_stats(corpus_dir: Path, count_tokens: Callable[[str], int] | None = None) -> dict[str, Any]:

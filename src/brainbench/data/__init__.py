@@ -31,8 +31,8 @@ __all__ = [
     "load_cases",
     "load_dataset",
     "load_gettysburg",
-    "load_publication_dates",
-    "reference_file",
     "load_human_study",
+    "load_publication_dates",
     "parse_combined",
+    "reference_file",
 ]

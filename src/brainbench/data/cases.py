@@ -73,7 +73,9 @@ class TestCase:
     edits: tuple[Edit, ...]
     line: int  # where the row starts in its file, for messages
     combined: str = ""  # the row's combined_abstract, with its [[original, altered]] edits
-    grid: Grid | None = None  # a graded case's values (brainbench.data.grid); version k holds values[grid.version_order()[k]]
+    grid: Grid | None = (
+        None  # a graded case's values (brainbench.data.grid); version k holds values[grid.version_order()[k]]
+    )
 
     @property
     def original(self) -> str:
@@ -198,7 +200,9 @@ def parse_combined(combined: str) -> ParsedAbstract:
         inner = combined[body:close]
         readings, best = split_options(inner)
         if best is None:
-            parsed.errors.append(f"'[[{_show(inner)}]]' holds 1 option, expected 2 as [[original, altered]] (or N as [[a | b | c]])")
+            parsed.errors.append(
+                f"'[[{_show(inner)}]]' holds 1 option, expected 2 as [[original, altered]] (or N as [[a | b | c]])"
+            )
             best = (inner.strip(), inner.strip())
         else:
             if len(readings) > 1:
@@ -214,7 +218,10 @@ def parse_combined(combined: str) -> ParsedAbstract:
                 what = "the edit changes nothing" if len(set(best)) == 1 else "two options are the same"
                 parsed.errors.append(f"identical options in '[[{_show(inner)}]]': {what}")
         if parts and len(best) != len(parts):
-            parsed.errors.append(f"'[[{_show(inner)}]]' has {len(best)} options, but the case's first edit has {len(parts)}: every edit needs the same number")
+            parsed.errors.append(
+                f"'[[{_show(inner)}]]' has {len(best)} options, but the case's first edit has {len(parts)}: every edit "
+                "needs the same number"
+            )
             break
         if not parts:  # the first edit decides N
             parts, lengths = [[] for _ in best], [0] * len(best)
@@ -279,7 +286,8 @@ def case_from_row(
     ``texts="released"`` scores the row's ``original_abstract`` / ``incorrect_abstract`` when the
     file has them (as the paper did); ``"reparsed"`` always scores the reading of ``combined_abstract``.
     A row with ``options`` (a JSON list of full texts) and ``answer`` needs no combined text, nor does a graded
-    row (``text`` with a ``{value}`` slot, ``values``, ``numeric``, ``answer``; ``subfield`` may name the journal_section).
+    row (``text`` with a ``{value}`` slot, ``values``, ``numeric``, ``answer``; ``subfield`` may name the
+    journal_section).
     """
     problems: list[Problem] = []
 
@@ -319,7 +327,7 @@ def case_from_row(
                 at = _first_difference(given, reparsed)
                 report(
                     f"'{column}' differs from the reparsed combined_abstract at character {at} "
-                    f"({_show(given[at:at + 30], 30)!r} vs {_show(reparsed[at:at + 30], 30)!r})",
+                    f"({_show(given[at : at + 30], 30)!r} vs {_show(reparsed[at : at + 30], 30)!r})",
                     "warning",
                 )
 
@@ -333,8 +341,9 @@ def case_from_row(
     return _case(row, item_id, line, case_source, options, edits, combined), problems
 
 
-def graded_case(row: dict[str, str], item_id: int, line: int, case_source: str,
-                report: Callable[[str, Severity], None]) -> TestCase | None:
+def graded_case(
+    row: dict[str, str], item_id: int, line: int, case_source: str, report: Callable[[str, Severity], None]
+) -> TestCase | None:
     """A graded row (``text`` with one slot, ``values``, ``numeric``, ``answer``) as a TestCase whose versions are the
     text with each value in the slot, the real one first; its one edit is the slot."""
     read = grid_from_row(row, report)
@@ -347,8 +356,16 @@ def graded_case(row: dict[str, str], item_id: int, line: int, case_source: str,
     return _case(row, item_id, line, case_source, options, (edit,), grid.combined(text), grid)
 
 
-def _case(row: dict[str, str], item_id: int, line: int, case_source: str, options: tuple[str, ...],
-          edits: tuple[Edit, ...], combined: str, grid: Grid | None = None) -> TestCase:
+def _case(
+    row: dict[str, str],
+    item_id: int,
+    line: int,
+    case_source: str,
+    options: tuple[str, ...],
+    edits: tuple[Edit, ...],
+    combined: str,
+    grid: Grid | None = None,
+) -> TestCase:
     return TestCase(
         item_id=item_id,
         doi=(row.get("doi") or "").strip(),

@@ -53,10 +53,12 @@ DATASETS: dict[str, DatasetSpec] = {
     )
 }
 
+
 @dataclass(frozen=True, slots=True)
 class GradedSpec:
     """A set of graded test cases built at load time from a recipe shipped with brainbench (which number of which
-    item of ``base`` becomes the slot, the grid of values) and the local copy of ``base``: no abstract text is shipped."""
+    item of ``base`` becomes the slot, the grid of values) and the local copy of ``base``: no abstract text is
+    shipped."""
 
     name: str
     version: str
@@ -74,7 +76,8 @@ GRADED_DATASETS: dict[str, GradedSpec] = {
             version="1",
             recipe="brainbench-graded-v1.recipe.jsonl",
             base="brainbench-human",
-            description="27 graded cases: a number stated as a result in 23 of brainbench-human's abstracts, with a grid of 5-6 values",
+            description="27 graded cases: a number stated as a result in 23 of brainbench-human's abstracts, with a "
+            "grid of 5-6 values",
             n_items=27,
         ),
     )
@@ -108,7 +111,10 @@ REFERENCE_FILES: dict[str, ReferenceFile] = {
             name="publication-dates",
             filename="publication_dates_human_abstracts.npy",
             sha256="c2a4e3a5e0426c7afefbe5410d2ab8e677b211299ba14362877b19fa26d104b9",
-            urls=(f"{_RESULTS_REPO}/data/publication_dates_human_abstracts.npy", f"{_EXPERIMENTS_REPO}/data/publication_dates_human_abstracts.npy"),
+            urls=(
+                f"{_RESULTS_REPO}/data/publication_dates_human_abstracts.npy",
+                f"{_EXPERIMENTS_REPO}/data/publication_dates_human_abstracts.npy",
+            ),
             description="publication dates of the 200 human-made items, in CSV order (Fig S8)",
         ),
     )

@@ -29,7 +29,9 @@ from brainbench.data.files import Dataset
 from brainbench.errors import InputError
 
 CONDITIONS = ("full", "no-context", "swapped")
-SwapSource = dict[str, dict[str, dict[str, list[str]]]]  # {subfield: {item id: {"original": [...], "incorrect": [...]}}}
+SwapSource = dict[
+    str, dict[str, dict[str, list[str]]]
+]  # {subfield: {item id: {"original": [...], "incorrect": [...]}}}
 
 
 @lru_cache(maxsize=1)
@@ -59,7 +61,9 @@ def _versions(sentence: str, texts: TextsMode) -> tuple[str, str]:
 
 def _combined(case: TestCase, dataset: Dataset) -> str:
     if not case.combined:
-        raise InputError(dataset.path, case.line, f"row {case.item_id}: no combined_abstract to find its result sentences in")
+        raise InputError(
+            dataset.path, case.line, f"row {case.item_id}: no combined_abstract to find its result sentences in"
+        )
     return case.combined
 
 
@@ -73,7 +77,9 @@ def no_context(dataset: Dataset) -> Dataset:
     cases = []
     for case in dataset.cases:
         for original, altered in result_sentences(case, dataset):
-            cases.append(dataclasses.replace(case, item_id=len(cases), options=(original, altered), edits=(), combined=""))
+            cases.append(
+                dataclasses.replace(case, item_id=len(cases), options=(original, altered), edits=(), combined="")
+            )
     return dataclasses.replace(dataset, cases=tuple(cases), n_rows=len(cases))
 
 
@@ -90,7 +96,9 @@ def swap_source(dataset: Dataset) -> SwapSource:
     return source
 
 
-def swapped_context(dataset: Dataset, seed: int = 42, source: SwapSource | None = None) -> tuple[Dataset, dict[int, int]]:
+def swapped_context(
+    dataset: Dataset, seed: int = 42, source: SwapSource | None = None
+) -> tuple[Dataset, dict[int, int]]:
     """The swapped-context condition and its A/B labels ({item_id: 1 where the altered text is A}),
     both drawn from one numpy stream seeded with ``seed``, as the authors did."""
     source = swap_source(dataset) if source is None else source
@@ -107,7 +115,11 @@ def swapped_context(dataset: Dataset, seed: int = 42, source: SwapSource | None 
                 continue
             while True:
                 if not donors:
-                    raise InputError(dataset.path, case.line, f"row {case.item_id}: no result sentences left in subfield {case.subfield!r} to swap in")
+                    raise InputError(
+                        dataset.path,
+                        case.line,
+                        f"row {case.item_id}: no result sentences left in subfield {case.subfield!r} to swap in",
+                    )
                 donor = rng.choice(list(donors))
                 if donors[donor]["original"]:
                     index = rng.randint(len(donors[donor]["original"]))
@@ -121,12 +133,17 @@ def swapped_context(dataset: Dataset, seed: int = 42, source: SwapSource | None 
 
 
 def apply_condition(dataset: Dataset, condition: str, seed: int = 42) -> tuple[Dataset, dict[int, int] | None]:
-    """The dataset under ``condition`` and its A/B labels where the condition draws them (else None: the usual order)."""
+    """The dataset under ``condition`` and its A/B labels where the condition draws them (else None: the usual
+    order)."""
     if condition == "full":
         return dataset, None
     if condition in CONDITIONS and any(case.n_options != 2 for case in dataset.cases):
-        raise InputError("--condition", None, f"{condition}: the paper's context conditions are defined for two versions per case; "
-                                              f"{dataset.name} has cases with more")
+        raise InputError(
+            "--condition",
+            None,
+            f"{condition}: the paper's context conditions are defined for two versions per case; "
+            f"{dataset.name} has cases with more",
+        )
     if condition == "no-context":
         return no_context(dataset), None
     if condition == "swapped":

@@ -10,12 +10,15 @@ from brainbench.errors import InputError
 
 MANIFEST_FILE = "manifest.json"
 
+
 def read_corpus(corpus_dir: Path, split: str) -> list[dict[str, Any]]:
     """The documents of one split (train or valid) of a finalized corpus."""
     corpus_dir = Path(corpus_dir)
     manifest_path = corpus_dir / MANIFEST_FILE
     if not manifest_path.is_file():
-        raise InputError(corpus_dir, None, f"no {MANIFEST_FILE}: not a finished corpus (brainbench corpus build writes one)")
+        raise InputError(
+            corpus_dir, None, f"no {MANIFEST_FILE}: not a finished corpus (brainbench corpus build writes one)"
+        )
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     rows = []
     for name in manifest["files"].get(split, []):

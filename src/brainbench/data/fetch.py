@@ -46,12 +46,12 @@ def download(url: str, target: Path, sha256: str) -> None:
             digest.update(chunk)
             handle.write(chunk)
         if digest.hexdigest() != sha256:  # raised inside: the partial file is removed, nothing lands in the cache
-            raise ChecksumError(f"{url}: sha256 {digest.hexdigest()[:12]}... does not match the expected {sha256[:12]}...")
+            raise ChecksumError(
+                f"{url}: sha256 {digest.hexdigest()[:12]}... does not match the expected {sha256[:12]}..."
+            )
 
 
-def resolve_dataset_file(
-    spec: ReferenceFile, *, data_dir: Path | None, cache_dir: Path, offline: bool = False
-) -> Path:
+def resolve_dataset_file(spec: ReferenceFile, *, data_dir: Path | None, cache_dir: Path, offline: bool = False) -> Path:
     """Return a verified local copy of ``spec``'s file, downloading it into the cache if needed."""
     if data_dir is not None:
         mirrored = Path(data_dir) / spec.filename
@@ -63,7 +63,8 @@ def resolve_dataset_file(
         return _verified(cached, spec, "cache")
     if offline:
         raise DatasetNotFoundError(
-            f"{spec.name}: {spec.filename} is not in the mirror ({data_dir or 'none set'}) nor the cache ({cached.parent}), "
+            f"{spec.name}: {spec.filename} is not in the mirror ({data_dir or 'none set'}) nor the cache "
+            f"({cached.parent}), "
             "and offline mode forbids downloading. Set BRAINBENCH_DATA_DIR or --data-dir to a folder holding it."
         )
     errors = []

@@ -52,7 +52,9 @@ def decode_utf8(data: bytes, source: str) -> str:
         line = data.count(b"\n", 0, error.start) + 1
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
         bad = data[error.start : error.start + 1].hex()
-        raise InputError(source, line, f"not valid UTF-8 (byte 0x{bad} at column {column}); save the file as UTF-8") from None
+        raise InputError(
+            source, line, f"not valid UTF-8 (byte 0x{bad} at column {column}); save the file as UTF-8"
+        ) from None
 
 
 def read_rows(text: str, source: str, fmt: str) -> tuple[list[str], list[tuple[int, dict[str, str]]], list[Problem]]:
@@ -76,7 +78,12 @@ def read_rows(text: str, source: str, fmt: str) -> tuple[list[str], list[tuple[i
                 if key not in columns:
                     columns.append(key)
             # lists and numbers stay JSON text (an "options" list is read back with json.loads)
-            rows.append((line_no, {k: "" if v is None else v if isinstance(v, str) else json.dumps(v) for k, v in record.items()}))
+            rows.append(
+                (
+                    line_no,
+                    {k: "" if v is None else v if isinstance(v, str) else json.dumps(v) for k, v in record.items()},
+                )
+            )
         return columns, rows, problems
 
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -91,7 +98,9 @@ def read_rows(text: str, source: str, fmt: str) -> tuple[list[str], list[tuple[i
         if not any(value.strip() for value in values):
             continue
         if len(values) != len(columns):
-            problems.append(Problem(source, start_line, f"{len(values)} fields, expected {len(columns)} as in the header"))
+            problems.append(
+                Problem(source, start_line, f"{len(values)} fields, expected {len(columns)} as in the header")
+            )
             continue
         rows.append((start_line, dict(zip(columns, values))))
     return columns, rows, problems
@@ -108,7 +117,9 @@ def parse_cases(
         required = [c for c in REQUIRED_COLUMNS if not (c == "combined_abstract" and "options" in columns)]
     missing = [c for c in required if c not in columns]
     if missing and rows:
-        problems.append(Problem(source, 1, f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}"))
+        problems.append(
+            Problem(source, 1, f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}")
+        )
         return len(rows), [], problems
     cases: list[TestCase] = []
     seen_ids: dict[int, int] = {}
@@ -121,7 +132,9 @@ def parse_cases(
                 continue
             item_id = int(given)
         if item_id in seen_ids:
-            problems.append(Problem(source, line, f"duplicate item_id {item_id} (first on line {seen_ids[item_id]})", row=index))
+            problems.append(
+                Problem(source, line, f"duplicate item_id {item_id} (first on line {seen_ids[item_id]})", row=index)
+            )
             continue
         seen_ids[item_id] = line
         case, row_problems = case_from_row(
@@ -132,7 +145,13 @@ def parse_cases(
             continue
         if case.doi and case.doi in seen_dois:
             problems.append(
-                Problem(source, line, f"duplicate doi {case.doi} (first on line {seen_dois[case.doi]})", "warning", row=index)
+                Problem(
+                    source,
+                    line,
+                    f"duplicate doi {case.doi} (first on line {seen_dois[case.doi]})",
+                    "warning",
+                    row=index,
+                )
             )
         seen_dois.setdefault(case.doi, line)
         cases.append(case)
@@ -168,7 +187,9 @@ def inspect_file(path: Path, *, case_source: str = "user", texts: TextsMode = "r
         raise InputError(path, None, "no such file")
     data = path.read_bytes()
     text = decode_utf8(data, str(path))
-    n_rows, cases, problems = parse_cases(text, source=path.name, fmt=_format_of(path), case_source=case_source, texts=texts)
+    n_rows, cases, problems = parse_cases(
+        text, source=path.name, fmt=_format_of(path), case_source=case_source, texts=texts
+    )
     return Dataset(
         name=path.name,
         path=path,
@@ -181,7 +202,9 @@ def inspect_file(path: Path, *, case_source: str = "user", texts: TextsMode = "r
     )
 
 
-def load_cases(path: Path, *, name: str | None = None, case_source: str = "user", texts: TextsMode = "released") -> Dataset:
+def load_cases(
+    path: Path, *, name: str | None = None, case_source: str = "user", texts: TextsMode = "released"
+) -> Dataset:
     """Load a file for scoring. Raises InputErrors if any row cannot be scored (listing every such problem).
 
     Rows with problems that still have texts to score (a repaired bracket, an ambiguous comma, or

@@ -7,7 +7,8 @@ A recipe line (JSON)::
 
     {"item_id": 111, "doi": "10.1523/...", "subfield": "Behavioral/Cognitive", "number": "66 ms", "occurrence": 0,
      "values": ["40 ms", "66 ms", ...], "numeric": [40, 66, ...], "answer": 1, "unit": "ms",
-     "what": "what the number is (and whether the item's BrainBench edit touches it)", "grid": "how the grid was chosen"}
+     "what": "what the number is (and whether the item's BrainBench edit touches it)",
+     "grid": "how the grid was chosen"}
 
 ``item_id`` is the row of the base file; ``number`` is the exact text replaced, its ``occurrence``-th appearance
 (from 0) in the row's ``original_abstract``. ``check_recipe_line`` holds every rule a line must pass.
@@ -29,8 +30,19 @@ from brainbench.data.files import Dataset, decode_utf8, read_rows, require_scora
 from brainbench.data.grid import NUMBER_WORDS, SLOT
 from brainbench.errors import InputError
 
-RECIPE_FIELDS = {"item_id": int, "doi": str, "subfield": str, "number": str, "occurrence": int, "values": list,
-                 "numeric": list, "answer": int, "unit": str, "what": str, "grid": str}
+RECIPE_FIELDS = {
+    "item_id": int,
+    "doi": str,
+    "subfield": str,
+    "number": str,
+    "occurrence": int,
+    "values": list,
+    "numeric": list,
+    "answer": int,
+    "unit": str,
+    "what": str,
+    "grid": str,
+}
 RECIPE_GRID_SIZES = range(5, 8)  # the shipped recipe's grids: 5-7 values
 EDIT_NOTE = "the number itself is the brainbench edit"  # what `what` says when the slot is the item's edit
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
@@ -77,7 +89,9 @@ def check_recipe_line(entry: dict[str, Any], base: dict[str, str]) -> tuple[str 
     if entry["doi"] not in (base.get("doi"), (base.get("doi") or "").removeprefix("https://doi.org/")):
         problems.append(f"doi {entry['doi']} is not row {entry['item_id']}'s {base.get('doi')}")
     if entry["subfield"] != base.get("journal_section"):
-        problems.append(f"subfield {entry['subfield']!r} is not row {entry['item_id']}'s {base.get('journal_section')!r}")
+        problems.append(
+            f"subfield {entry['subfield']!r} is not row {entry['item_id']}'s {base.get('journal_section')!r}"
+        )
     abstract, number, occurrence = base.get("original_abstract") or "", entry["number"], entry["occurrence"]
     if SLOT in abstract:
         return None, [*problems, f"the abstract already holds {SLOT}"]
@@ -87,21 +101,31 @@ def check_recipe_line(entry: dict[str, Any], base: dict[str, str]) -> tuple[str 
     position = starts[occurrence]
     apart = [match.start() for match in re.finditer(re.escape(number), abstract)]
     if occurrence >= len(apart) or apart[occurrence] != position:
-        problems.append(f"occurrence {occurrence} of {number!r} differs when the appearances overlap: say which with another number")
+        problems.append(
+            f"occurrence {occurrence} of {number!r} differs when the appearances overlap: say which with another number"
+        )
     before, after = abstract[position - 1 : position], abstract[position + len(number) : position + len(number) + 2]
     if re.match(r"[\d.]", before) or re.match(r"\d|\.\d", after):
         problems.append(f"{number!r} is part of a longer number ({before}{number}{after})")
     values, numeric, answer = entry["values"], entry["numeric"], entry["answer"]
     if len(values) not in RECIPE_GRID_SIZES:
-        problems.append(f"{len(values)} values; the recipe's grids have {RECIPE_GRID_SIZES.start}-{RECIPE_GRID_SIZES.stop - 1}")
+        problems.append(
+            f"{len(values)} values; the recipe's grids have {RECIPE_GRID_SIZES.start}-{RECIPE_GRID_SIZES.stop - 1}"
+        )
     if 0 <= answer < len(values) and values[answer] != number:
         problems.append(f"values[answer] is {values[answer]!r}, not the number {number!r}")
     if number.lower() in NUMBER_WORDS:
-        problems += [f"value {value!r} is not the number word for {x}" for value, x in zip(values, numeric)
-                     if not isinstance(value, str) or NUMBER_WORDS.get(value.lower()) != x]
+        problems += [
+            f"value {value!r} is not the number word for {x}"
+            for value, x in zip(values, numeric)
+            if not isinstance(value, str) or NUMBER_WORDS.get(value.lower()) != x
+        ]
     else:
-        problems += [f"value {value!r} is not written like {number!r}" for value in values
-                     if not isinstance(value, str) or _shape(value) != _shape(number)]
+        problems += [
+            f"value {value!r} is not written like {number!r}"
+            for value in values
+            if not isinstance(value, str) or _shape(value) != _shape(number)
+        ]
     problems += _edit_note_problems(entry, base, position, len(number))
     return abstract[:position] + SLOT + abstract[position + len(number) :], problems
 
@@ -118,24 +142,35 @@ def _edit_note_problems(entry: dict[str, Any], base: dict[str, str], position: i
     edit_in_sentence = any(start < sentence_end and sentence_start < end for start, end in spans)
     problems = []
     if is_edit != (EDIT_NOTE in what):
-        problems.append("the number is the item's BrainBench edit but `what` does not say so" if is_edit
-                        else "`what` says the number is the item's BrainBench edit, but it is not")
+        problems.append(
+            "the number is the item's BrainBench edit but `what` does not say so"
+            if is_edit
+            else "`what` says the number is the item's BrainBench edit, but it is not"
+        )
     if edit_in_sentence != ("edit" in what):
-        problems.append("an edit is in the number's sentence but `what` does not mention it" if edit_in_sentence
-                        else "`what` mentions an edit in the number's sentence, but none is there")
+        problems.append(
+            "an edit is in the number's sentence but `what` does not mention it"
+            if edit_in_sentence
+            else "`what` mentions an edit in the number's sentence, but none is there"
+        )
     return problems
 
 
-def graded_rows(entries: list[tuple[int, dict[str, Any]]], base_rows: list[dict[str, str]],
-                source: str) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
+def graded_rows(
+    entries: list[tuple[int, dict[str, Any]]], base_rows: list[dict[str, str]], source: str
+) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
     """(recipe line, graded row) for each entry that passes ``check_recipe_line``, and every problem found."""
     rows, problems, seen = [], [], {}
     for line, entry in entries:
+
         def report(reason: str, severity: Severity = "error", line: int = line) -> None:
             problems.append(Problem(source, line, reason, severity))
 
-        mistyped = [name for name, kind in RECIPE_FIELDS.items()
-                    if not isinstance(entry.get(name), kind) or isinstance(entry.get(name), bool)]
+        mistyped = [
+            name
+            for name, kind in RECIPE_FIELDS.items()
+            if not isinstance(entry.get(name), kind) or isinstance(entry.get(name), bool)
+        ]
         if mistyped:
             report(f"missing or mistyped field(s) {', '.join(mistyped)}")
             continue
@@ -153,9 +188,21 @@ def graded_rows(entries: list[tuple[int, dict[str, Any]]], base_rows: list[dict[
             report(reason)
         if text is None or entry_problems:
             continue
-        rows.append((line, {"doi": base["doi"], "journal_section": base["journal_section"], "text": text,
-                            "values": entry["values"], "numeric": entry["numeric"], "answer": entry["answer"],
-                            "unit": entry["unit"], "source_item_id": entry["item_id"]}))
+        rows.append(
+            (
+                line,
+                {
+                    "doi": base["doi"],
+                    "journal_section": base["journal_section"],
+                    "text": text,
+                    "values": entry["values"],
+                    "numeric": entry["numeric"],
+                    "answer": entry["answer"],
+                    "unit": entry["unit"],
+                    "source_item_id": entry["item_id"],
+                },
+            )
+        )
     return rows, problems
 
 
@@ -164,8 +211,9 @@ def graded_jsonl(rows: list[tuple[int, dict[str, Any]]]) -> str:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for _, row in rows)
 
 
-def build_graded(spec: GradedSpec, recipe_text: str, base_text: str, *, recipe_name: str, base_name: str,
-                 path: Path | None = None) -> Dataset:
+def build_graded(
+    spec: GradedSpec, recipe_text: str, base_text: str, *, recipe_name: str, base_name: str, path: Path | None = None
+) -> Dataset:
     """The graded dataset from a recipe's text and its base file's text, with every problem found. Pure."""
     entries, problems = read_recipe(recipe_text, recipe_name)
     _, base, base_problems = read_rows(base_text, base_name, "csv")
@@ -176,13 +224,23 @@ def build_graded(spec: GradedSpec, recipe_text: str, base_text: str, *, recipe_n
     cases: list[TestCase] = []
     for item_id, (line, row) in enumerate(rows):
         as_text = {key: value if isinstance(value, str) else json.dumps(value) for key, value in row.items()}
-        case, row_problems = case_from_row(as_text, item_id=item_id, line=line, source_name=recipe_name, case_source="graded")
+        case, row_problems = case_from_row(
+            as_text, item_id=item_id, line=line, source_name=recipe_name, case_source="graded"
+        )
         problems += row_problems
         if case is not None:
             cases.append(case)
     sha256 = hashlib.sha256(graded_jsonl(rows).encode("utf-8")).hexdigest()
-    return Dataset(name=spec.name, path=path or Path(recipe_name), sha256=sha256, source="graded", texts="released",
-                   n_rows=len(entries), cases=tuple(cases), problems=tuple(problems))
+    return Dataset(
+        name=spec.name,
+        path=path or Path(recipe_name),
+        sha256=sha256,
+        source="graded",
+        texts="released",
+        n_rows=len(entries),
+        cases=tuple(cases),
+        problems=tuple(problems),
+    )
 
 
 def inspect_graded(spec: GradedSpec, *, data_dir: Path | None, cache_dir: Path, offline: bool = False) -> Dataset:
@@ -190,8 +248,14 @@ def inspect_graded(spec: GradedSpec, *, data_dir: Path | None, cache_dir: Path, 
     (``brainbench validate brainbench-graded``)."""
     recipe = recipe_path(spec)
     base = resolve_dataset_file(DATASETS[spec.base], data_dir=data_dir, cache_dir=cache_dir, offline=offline)
-    return build_graded(spec, recipe.read_text(encoding="utf-8"), decode_utf8(base.read_bytes(), str(base)),
-                        recipe_name=recipe.name, base_name=base.name, path=recipe)
+    return build_graded(
+        spec,
+        recipe.read_text(encoding="utf-8"),
+        decode_utf8(base.read_bytes(), str(base)),
+        recipe_name=recipe.name,
+        base_name=base.name,
+        path=recipe,
+    )
 
 
 def load_graded(spec: GradedSpec, *, data_dir: Path | None, cache_dir: Path, offline: bool = False) -> Dataset:

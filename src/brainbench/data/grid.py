@@ -26,8 +26,20 @@ SLOT = "{value}"
 MIN_VALUES = 3
 GRADED_COLUMNS = ("doi", "text", "values", "numeric", "answer")  # and a subfield (or journal_section); unit optional
 
-NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-                "ten": 10, "eleven": 11, "twelve": 12}
+NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
 # A number, negative when its minus sign starts a word ("-70 mV", "(−5"), not when it joins a range ("1-2", "30%-50%").
 _NUMBER = re.compile(r"(?:(?<![^\s(\[∼~≈<>=])[-−])?(?<![\d.])\d+(?:\.\d+)?")
 
@@ -115,7 +127,9 @@ def check_numeric(numeric: Sequence[Any], n_values: int, report: Callable[[str],
         return False
     if any(later <= earlier for earlier, later in pairwise(numeric)):
         shown = ", ".join(f"{x:g}" for x in numeric)
-        report(f"'numeric' is not sorted from lowest to highest without repeats ({shown}): write the grid in that order")
+        report(
+            f"'numeric' is not sorted from lowest to highest without repeats ({shown}): write the grid in that order"
+        )
         return False
     return True
 
@@ -123,6 +137,7 @@ def check_numeric(numeric: Sequence[Any], n_values: int, report: Callable[[str],
 def grid_from_row(row: dict[str, str], report: Callable[[str, str], None]) -> tuple[str, Grid] | None:
     """(text with its slot, grid) of a graded row; None (with every reason reported) if unusable.
     ``report(reason, severity)`` with severity "error" or "warning"."""
+
     def error(reason: str) -> None:
         report(reason, "error")
 
@@ -130,7 +145,10 @@ def grid_from_row(row: dict[str, str], report: Callable[[str, str], None]) -> tu
     slots = text.count(SLOT)
     usable = slots == 1
     if slots != 1:
-        error(f"'text' has {'no' if not slots else slots} {SLOT} slot{'s' if slots > 1 else ''}; a graded case needs exactly one")
+        error(
+            f"'text' has {slots if slots else 'no'} {SLOT} slot{'s' if slots > 1 else ''}; a graded case needs "
+            "exactly one"
+        )
     values = _json_list(row, "values", error)
     numeric = _json_list(row, "numeric", error)
     usable = usable and values is not None and numeric is not None

@@ -46,8 +46,9 @@ def load_dataset(
     return load_cases(path, name=spec.name, case_source=spec.source, texts=texts)
 
 
-def inspect_dataset(name_or_path: str | Path, *, data_dir: Path | None = None, cache_dir: Path | None = None,
-                    offline: bool = False) -> Dataset:
+def inspect_dataset(
+    name_or_path: str | Path, *, data_dir: Path | None = None, cache_dir: Path | None = None, offline: bool = False
+) -> Dataset:
     """Every problem of a file by path, or of a dataset by name (``brainbench validate``); raises only if unreadable."""
     cache = cache_dir or Path(platformdirs.user_cache_dir("brainbench"))
     name, path = str(name_or_path), Path(name_or_path)
@@ -62,7 +63,8 @@ def inspect_dataset(name_or_path: str | Path, *, data_dir: Path | None = None, c
 # Problems of the published files that the paper scored as they are (see the README's "known quirks").
 _KNOWN_QUIRKS = {
     "brainbench-human": "row 62's unbalanced bracket [[decreased, increased] garbles its released texts",
-    "brainbench-gpt4": "rows 24, 51, 58 and 66 have options with commas, which the released texts cut at the first comma",
+    "brainbench-gpt4": "rows 24, 51, 58 and 66 have options with commas, which the released texts cut at the first "
+    "comma",
 }
 
 
@@ -72,23 +74,37 @@ def known_quirks(dataset: Dataset) -> list[str]:
     if not dataset.problems:
         return []
     if dataset.name in _KNOWN_QUIRKS:
-        how = "scored as the paper did (the released columns)" if dataset.texts == "released" else "read anew (--texts reparsed)"
-        return [f"{dataset.name}: a known quirk of the published file, {how}: {_KNOWN_QUIRKS[dataset.name]} "
-                f"(brainbench validate {dataset.name} lists it)"]
-    return [f"{dataset.name}: {len(dataset.errors)} error(s), {len(dataset.warnings)} warning(s) in the file; scoring "
-            f"{'the released columns' if dataset.texts == 'released' else 'the reparsed texts'} of the rows that have them. "
-            f"Details: brainbench validate {dataset.path}"]
+        how = (
+            "scored as the paper did (the released columns)"
+            if dataset.texts == "released"
+            else "read anew (--texts reparsed)"
+        )
+        return [
+            f"{dataset.name}: a known quirk of the published file, {how}: {_KNOWN_QUIRKS[dataset.name]} "
+            f"(brainbench validate {dataset.name} lists it)"
+        ]
+    return [
+        f"{dataset.name}: {len(dataset.errors)} error(s), {len(dataset.warnings)} warning(s) in the file; scoring "
+        f"{'the released columns' if dataset.texts == 'released' else 'the reparsed texts'} of the rows that have "
+        "them. "
+        f"Details: brainbench validate {dataset.path}"
+    ]
 
 
 def load_human_study(*, data_dir: Path | None = None, cache_dir: Path | None = None, offline: bool = False):
     """The human experts' trials (participant_data.csv joined with abstract_id_doi.csv), one row per trial."""
     from brainbench.data.participants import load_human_trials
 
-    paths = {name: reference_file(name, data_dir=data_dir, cache_dir=cache_dir, offline=offline) for name in ("participants", "abstract-ids")}
+    paths = {
+        name: reference_file(name, data_dir=data_dir, cache_dir=cache_dir, offline=offline)
+        for name in ("participants", "abstract-ids")
+    }
     return load_human_trials(paths["participants"], paths["abstract-ids"])
 
 
-def reference_file(name: str, *, data_dir: Path | None = None, cache_dir: Path | None = None, offline: bool = False) -> Path:
+def reference_file(
+    name: str, *, data_dir: Path | None = None, cache_dir: Path | None = None, offline: bool = False
+) -> Path:
     """A verified local copy of a published reference file (``REFERENCE_FILES``): mirror, cache, else download."""
     cache = cache_dir or Path(platformdirs.user_cache_dir("brainbench"))
     return resolve_dataset_file(REFERENCE_FILES[name], data_dir=data_dir, cache_dir=cache, offline=offline)

@@ -14,7 +14,17 @@ import pandas as pd
 from brainbench.data.files import decode_utf8
 from brainbench.errors import InputError
 
-PARTICIPANT_COLUMNS = ("pid", "expertise", "confidence", "correct", "rt", "abstract_id", "journal_section", "current position", "experience")
+PARTICIPANT_COLUMNS = (
+    "pid",
+    "expertise",
+    "confidence",
+    "correct",
+    "rt",
+    "abstract_id",
+    "journal_section",
+    "current position",
+    "experience",
+)
 SOURCE_PREFIXES = {"human_": "human", "machine_": "gpt4"}
 
 

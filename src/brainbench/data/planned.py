@@ -38,9 +38,19 @@ from brainbench.data.files import decode_utf8
 from brainbench.data.grid import SLOT, check_numeric, number_in
 from brainbench.errors import InputError
 
-SECTIONS = {"background": "background", "introduction": "background", "methods": "methods", "method": "methods",
-            "design": "methods", "outcomes": "outcomes", "outcome": "outcomes", "results": "outcomes", "result": "outcomes",
-            "candidate results": "outcomes", "possible results": "outcomes"}
+SECTIONS = {
+    "background": "background",
+    "introduction": "background",
+    "methods": "methods",
+    "method": "methods",
+    "design": "methods",
+    "outcomes": "outcomes",
+    "outcome": "outcomes",
+    "results": "outcomes",
+    "result": "outcomes",
+    "candidate results": "outcomes",
+    "possible results": "outcomes",
+}
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.*)$")
 
@@ -51,7 +61,9 @@ class PlannedStudy:
 
     background: str
     methods: str
-    outcomes: tuple[str, ...]  # each candidate result as it ends the text (a graded study: the sentence with each value)
+    outcomes: tuple[
+        str, ...
+    ]  # each candidate result as it ends the text (a graded study: the sentence with each value)
     labels: tuple[str, ...]  # how each outcome is shown: its text, or its value
     title: str = ""
     numeric: tuple[float, ...] | None = None  # a graded study: each value as a number, lowest first
@@ -63,7 +75,9 @@ class PlannedStudy:
 
     def texts(self) -> tuple[str, ...]:
         """The abstract-like text of each outcome: background, methods and that outcome, one paragraph."""
-        return tuple(" ".join(part for part in (self.background, self.methods, outcome) if part) for outcome in self.outcomes)
+        return tuple(
+            " ".join(part for part in (self.background, self.methods, outcome) if part) for outcome in self.outcomes
+        )
 
 
 def build_study(parts: dict[str, Any], source: str, line_of: dict[str, int | None] | None = None) -> PlannedStudy:
@@ -88,12 +102,17 @@ def build_study(parts: dict[str, Any], source: str, line_of: dict[str, int | Non
         if not texts[part]:
             raise fail(part, f"no {part}: the model predicts from the study's background and methods")
     if parts.get("outcomes") and (texts["outcome"] or parts.get("values")):
-        raise fail("outcomes", "give either outcomes (texts) or one outcome with a {value} slot and its values, not both")
+        raise fail(
+            "outcomes", "give either outcomes (texts) or one outcome with a {value} slot and its values, not both"
+        )
     if texts["outcome"] or parts.get("values"):
         return _graded_study(texts, parts, fail)
     outcomes = parts.get("outcomes")
     if not isinstance(outcomes, list) or not all(isinstance(outcome, str) for outcome in outcomes):
-        raise fail("outcomes", "no outcomes: give two or more candidate results (a list of texts), or one with a {value} slot and values")
+        raise fail(
+            "outcomes",
+            "no outcomes: give two or more candidate results (a list of texts), or one with a {value} slot and values",
+        )
     outcomes = [" ".join(outcome.split()) for outcome in outcomes]
     _check_distinct(outcomes, "outcome", fail)
     return PlannedStudy(texts["background"], texts["methods"], tuple(outcomes), tuple(outcomes), texts["title"])
@@ -113,10 +132,12 @@ def _check_distinct(items: list[str], what: str, fail: Any) -> None:
 def _graded_study(texts: dict[str, str], parts: dict[str, Any], fail: Any) -> PlannedStudy:
     sentence = texts["outcome"]
     if sentence.count(SLOT) != 1:
-        raise fail("outcome", f"the outcome needs exactly one {SLOT} slot for the values (it has {sentence.count(SLOT)})")
+        raise fail(
+            "outcome", f"the outcome needs exactly one {SLOT} slot for the values (it has {sentence.count(SLOT)})"
+        )
     values = parts.get("values")
     if not isinstance(values, list) or not all(isinstance(value, str | int | float) for value in values):
-        raise fail("values", f"no values for the {SLOT} slot: give a list, e.g. [\"10%\", \"30%\", \"60%\"]")
+        raise fail("values", f'no values for the {SLOT} slot: give a list, e.g. ["10%", "30%", "60%"]')
     values = [str(value).strip() for value in values]
     _check_distinct(values, "value", fail)
     numeric = parts.get("numeric")
@@ -124,14 +145,24 @@ def _graded_study(texts: dict[str, str], parts: dict[str, Any], fail: Any) -> Pl
         numeric = [number_in(value) for value in values]
         unread = [value for value, number in zip(values, numeric) if number is None]
         if unread:
-            raise fail("values", f"value {unread[0]!r} holds no number to average over: give 'numeric' (JSON/YAML), or list the "
-                                 "outcomes as texts")
+            raise fail(
+                "values",
+                f"value {unread[0]!r} holds no number to average over: give 'numeric' (JSON/YAML), or list the "
+                "outcomes as texts",
+            )
     problems: list[str] = []
     if not isinstance(numeric, list) or not check_numeric(numeric, len(values), problems.append):
         raise fail("values", problems[0] if problems else "'numeric' must be a list of numbers")
     outcomes = tuple(sentence.replace(SLOT, value) for value in values)
-    return PlannedStudy(texts["background"], texts["methods"], outcomes, tuple(values), texts["title"],
-                        tuple(float(x) for x in numeric), texts["unit"])
+    return PlannedStudy(
+        texts["background"],
+        texts["methods"],
+        outcomes,
+        tuple(values),
+        texts["title"],
+        tuple(float(x) for x in numeric),
+        texts["unit"],
+    )
 
 
 def parse_markdown(text: str, source: str) -> PlannedStudy:
@@ -149,7 +180,11 @@ def parse_markdown(text: str, source: str) -> PlannedStudy:
                 parts["title"] = heading.group(2).strip()
                 continue
             if name not in SECTIONS:
-                raise InputError(source, number, f"unknown section {heading.group(2).strip()!r}: expected Background, Methods and Outcomes")
+                raise InputError(
+                    source,
+                    number,
+                    f"unknown section {heading.group(2).strip()!r}: expected Background, Methods and Outcomes",
+                )
             section = SECTIONS[name]
             line_of[section] = number
             continue
@@ -170,8 +205,12 @@ def parse_markdown(text: str, source: str) -> PlannedStudy:
         parts["outcome"], parts["values"] = prose, items.get("outcomes", [])
     else:
         if prose:
-            raise InputError(source, line_of.get("outcomes"), "text under Outcomes that is no list item: list each outcome as '- ...' "
-                                                              f"(or write one sentence with a {SLOT} slot and list its values)")
+            raise InputError(
+                source,
+                line_of.get("outcomes"),
+                "text under Outcomes that is no list item: list each outcome as '- ...' "
+                f"(or write one sentence with a {SLOT} slot and list its values)",
+            )
         parts["outcomes"] = items.get("outcomes", [])
     return build_study(parts, source, line_of)
 
@@ -192,14 +231,17 @@ def parse_study(text: str, source: str, fmt: str) -> PlannedStudy:
             parts = yaml.safe_load(text)
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
-            raise InputError(source, mark.line + 1 if mark else None, f"not valid YAML ({getattr(error, 'problem', error)})") from None
+            raise InputError(
+                source, mark.line + 1 if mark else None, f"not valid YAML ({getattr(error, 'problem', error)})"
+            ) from None
     if not isinstance(parts, dict):
         raise InputError(source, None, "expected an object with background, methods and outcomes")
     return build_study(parts, source)
 
 
 def load_study(path: Path) -> PlannedStudy:
-    """Read a study file; the format follows the extension (.md, .json, .yaml/.yml; anything else is read as Markdown)."""
+    """Read a study file; the format follows the extension (.md, .json, .yaml/.yml; anything else is read as
+    Markdown)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, None, "no such file")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 QUESTION = "Which abstract is the published one?"
 CHOOSE = "Choose the abstract you think is real"
-SETTING = "One abstract is as published; the results of the other{s} were changed, so that {it} still read{s_verb} coherently."
+SETTING = (
+    "One abstract is as published; the results of the other{s} were changed, "
+    "so that {it} still read{s_verb} coherently."
+)
 
 
 def instructions(n_versions: int = 2) -> str:
@@ -12,5 +15,7 @@ def instructions(n_versions: int = 2) -> str:
     many = n_versions > 2
     setting = SETTING.format(s="s" if many else "", it="they" if many else "it", s_verb="" if many else "s")
     letters = ", ".join("ABCDEFGH"[: n_versions - 1]) + f" or {'ABCDEFGH'[n_versions - 1]}"
-    return (f"You will read {n_versions} versions of a neuroscience abstract. {setting} {CHOOSE}.\n"
-            f"{QUESTION} Answer with the letter of the abstract ({letters}) only.")
+    return (
+        f"You will read {n_versions} versions of a neuroscience abstract. {setting} {CHOOSE}.\n"
+        f"{QUESTION} Answer with the letter of the abstract ({letters}) only."
+    )

@@ -32,7 +32,17 @@ from brainbench.scoring.choice import PROMPT_VERSION, prompt_key, prompt_templat
 
 logger = logging.getLogger(__name__)
 
-TASK_KEYS = ("brainbench", "protocol", "dataset", "dataset_sha256", "texts", "seed", "retries", "prompt", "prompt_sha256")
+TASK_KEYS = (
+    "brainbench",
+    "protocol",
+    "dataset",
+    "dataset_sha256",
+    "texts",
+    "seed",
+    "retries",
+    "prompt",
+    "prompt_sha256",
+)
 SAMPLE_KEYS = ("item_id", "doi", "subfield", "source", "order", "shown")
 ANSWER_KEYS = ("status", "letter", "probabilities", "texts", "source", "attempts")
 LOG_SUFFIXES = (".eval", ".json")
@@ -59,7 +69,9 @@ def read_inspect_log(path: Path, header_only: bool = False) -> Any:
     try:
         from inspect_ai.log import read_eval_log
     except ImportError as error:
-        raise MissingDependencyError("reading Inspect logs needs inspect-ai: pip install 'brainbench[inspect]'") from error
+        raise MissingDependencyError(
+            "reading Inspect logs needs inspect-ai: pip install 'brainbench[inspect]'"
+        ) from error
     try:
         return read_eval_log(str(path), header_only=header_only, resolve_attachments=True)
     except Exception as error:  # inspect_ai raises many kinds (zip, JSON, validation) for a file that is not its log
@@ -90,8 +102,12 @@ def find_logs(path: Path) -> dict[str, Path]:
         if is_brainbench_log(log) and (log.eval.task not in found or log.eval.created >= found[log.eval.task][0]):
             found[log.eval.task] = (log.eval.created, candidate)
     if not found:
-        raise InputError(path, None, "no log of a brainbench task here: run inspect eval brainbench/human (or "
-                                     "src/brainbench/integrations/inspect_task.py@human) with --log-dir")
+        raise InputError(
+            path,
+            None,
+            "no log of a brainbench task here: run inspect eval brainbench/human (or "
+            "src/brainbench/integrations/inspect_task.py@human) with --log-dir",
+        )
     return {name: candidate for name, (_, candidate) in sorted(found.items())}
 
 
@@ -100,7 +116,9 @@ def sample_question(sample: Any, path: Path) -> Question:
     where = f"sample {sample.id}"
     missing = [key for key in SAMPLE_KEYS if key not in (sample.metadata or {})]
     if missing:
-        raise InputError(path, None, f"{where}: not a brainbench task's sample (its metadata lacks {', '.join(missing)})")
+        raise InputError(
+            path, None, f"{where}: not a brainbench task's sample (its metadata lacks {', '.join(missing)})"
+        )
     metadata = sample.metadata
     chat = as_chat(sample.input) if isinstance(sample.input, list) else [{"role": "user", "content": sample.input}]
     shown = tuple(int(version) for version in metadata["shown"])
@@ -108,20 +126,43 @@ def sample_question(sample: Any, path: Path) -> Question:
         raise InputError(path, None, f"{where}: its input is not brainbench's question")
     calls = [event for event in sample.events or () if event.event == "model"]
     if any(as_chat(event.input) != chat for event in calls):
-        raise InputError(path, None, f"{where}: the model was sent other messages than the task's question (a system message, "
-                                     "another solver?): not brainbench's choice protocol")
+        raise InputError(
+            path,
+            None,
+            f"{where}: the model was sent other messages than the task's question (a system message, "
+            "another solver?): not brainbench's choice protocol",
+        )
     temperature = next((event.config.temperature for event in calls if event.config.temperature not in (0, None)), None)
     if temperature is not None:
-        raise InputError(path, None, f"{where}: asked at temperature {temperature}; brainbench's choice protocol asks greedily "
-                                     "(leave --temperature out)")
-    answer = next((dict(score.metadata) for score in (sample.scores or {}).values()
-                   if score.metadata and all(key in score.metadata for key in ANSWER_KEYS)), None)
+        raise InputError(
+            path,
+            None,
+            f"{where}: asked at temperature {temperature}; brainbench's choice protocol asks greedily "
+            "(leave --temperature out)",
+        )
+    answer = next(
+        (
+            dict(score.metadata)
+            for score in (sample.scores or {}).values()
+            if score.metadata and all(key in score.metadata for key in ANSWER_KEYS)
+        ),
+        None,
+    )
     error = sample.error.message if sample.error is not None else None
     if answer is None and error is None:
         error = "not scored"
-    return Question(int(metadata["item_id"]), metadata["doi"], metadata["subfield"], metadata["source"], int(metadata["order"]), shown,
-                    text_key(prompt_key(chat)), None if answer is None else {key: answer[key] for key in ANSWER_KEYS}, error,
-                    getattr(sample, "total_time", None))
+    return Question(
+        int(metadata["item_id"]),
+        metadata["doi"],
+        metadata["subfield"],
+        metadata["source"],
+        int(metadata["order"]),
+        shown,
+        text_key(prompt_key(chat)),
+        None if answer is None else {key: answer[key] for key in ANSWER_KEYS},
+        error,
+        getattr(sample, "total_time", None),
+    )
 
 
 def as_chat(messages: Sequence[Any]) -> list[dict[str, str]]:
@@ -135,8 +176,12 @@ def case_records(questions: Sequence[Question], path: Path) -> tuple[list[dict[s
     by_item: dict[int, dict[int, Question]] = defaultdict(dict)
     for question in questions:
         if question.order in by_item[question.item_id]:
-            raise InputError(path, None, f"item {question.item_id} asked twice in order {question.order} (--epochs > 1?): "
-                                          "brainbench asks each question once")
+            raise InputError(
+                path,
+                None,
+                f"item {question.item_id} asked twice in order {question.order} (--epochs > 1?): "
+                "brainbench asks each question once",
+            )
         by_item[question.item_id][question.order] = question
     records, incomplete = [], []
     for item_id, orders in sorted(by_item.items()):
@@ -144,7 +189,14 @@ def case_records(questions: Sequence[Question], path: Path) -> tuple[list[dict[s
             incomplete.append(item_id)
             continue
         asked, reversed_ = orders[0], orders[1]
-        case = RunCase(item_id, asked.doi, asked.subfield, asked.source, (asked.prompt_sha256, reversed_.prompt_sha256), asked.shown)
+        case = RunCase(
+            item_id,
+            asked.doi,
+            asked.subfield,
+            asked.source,
+            (asked.prompt_sha256, reversed_.prompt_sha256),
+            asked.shown,
+        )
         failed = next((question.error for question in (asked, reversed_) if question.answer is None), None)
         if failed is not None:
             records.append(error_record(case, failed))
@@ -155,7 +207,9 @@ def case_records(questions: Sequence[Question], path: Path) -> tuple[list[dict[s
     return records, incomplete
 
 
-def import_inspect_log(path: Path, out_dir: Path, *, model: str | None = None, overwrite: bool = False) -> dict[str, Any]:
+def import_inspect_log(
+    path: Path, out_dir: Path, *, model: str | None = None, overwrite: bool = False
+) -> dict[str, Any]:
     """Write one run directory from an Inspect log of a brainbench task; return its summary."""
     path = Path(path)
     log = read_inspect_log(path)
@@ -165,21 +219,40 @@ def import_inspect_log(path: Path, out_dir: Path, *, model: str | None = None, o
         raise InputError(path, None, f"no samples (the eval's status: {log.status})")
     records, incomplete = case_records([sample_question(sample, path) for sample in log.samples], path)
     if incomplete:
-        logger.warning("%s: %d case(s) asked in one order only are left out (items %s)", path, len(incomplete), incomplete[:10])
+        logger.warning(
+            "%s: %d case(s) asked in one order only are left out (items %s)", path, len(incomplete), incomplete[:10]
+        )
     task = log.eval.metadata
-    spec = RunSpec(backend="inspect", model=log.eval.model, template=task["prompt"], template_sha256=task["prompt_sha256"],
-                   dataset=task["dataset"], dataset_sha256=task["dataset_sha256"], texts=task["texts"], seed=task["seed"],
-                   protocol="choice")
+    spec = RunSpec(
+        backend="inspect",
+        model=log.eval.model,
+        template=task["prompt"],
+        template_sha256=task["prompt_sha256"],
+        dataset=task["dataset"],
+        dataset_sha256=task["dataset_sha256"],
+        texts=task["texts"],
+        seed=task["seed"],
+        protocol="choice",
+    )
     info: dict[str, Any] = {
         "schema_version": RECORD_SCHEMA,
         "brainbench": __version__,
         "run_key": spec.run_key,
         "spec": spec.model_dump(mode="json"),
         "model": model or log.eval.model,
-        "scorer": {"backend": "inspect", "model": log.eval.model, "model_base_url": log.eval.model_base_url,
-                   "inspect_ai": (log.eval.packages or {}).get("inspect_ai"), "task": log.eval.task, "retries": task["retries"],
-                   "max_tokens": task.get("max_tokens"), "top_logprobs": task.get("top_logprobs"), "brainbench_task": task["brainbench"],
-                   "status": log.status, "source": str(path.resolve())},
+        "scorer": {
+            "backend": "inspect",
+            "model": log.eval.model,
+            "model_base_url": log.eval.model_base_url,
+            "inspect_ai": (log.eval.packages or {}).get("inspect_ai"),
+            "task": log.eval.task,
+            "retries": task["retries"],
+            "max_tokens": task.get("max_tokens"),
+            "top_logprobs": task.get("top_logprobs"),
+            "brainbench_task": task["brainbench"],
+            "status": log.status,
+            "source": str(path.resolve()),
+        },
         "dataset": task["dataset"],
         "dataset_path": None,
         "dataset_sha256": task["dataset_sha256"],
@@ -200,4 +273,3 @@ def import_inspect_log(path: Path, out_dir: Path, *, model: str | None = None, o
     summary = summarize(records, info)
     write_json_atomic(out_dir / SUMMARY_FILE, summary)
     return summary
-

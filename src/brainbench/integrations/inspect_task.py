@@ -54,45 +54,81 @@ TEXTS_KEY = "brainbench_texts"  # the solver leaves every reply's text here for 
 
 
 @task
-def human(items: str | int | None = None, limit: int | None = None, texts: str = "released", seed: int = SEED, retries: int = RETRIES,
-          data_dir: str | None = None) -> Task:
+def human(
+    items: str | int | None = None,
+    limit: int | None = None,
+    texts: str = "released",
+    seed: int = SEED,
+    retries: int = RETRIES,
+    data_dir: str | None = None,
+) -> Task:
     """BrainBench's 200 cases altered by neuroscientists, each asked in both orders (``-T items=0-9``, ``-T limit=N``
     for fewer cases)."""
-    return brainbench_task("brainbench-human", items=items, limit=limit, texts=texts, seed=seed, retries=retries, data_dir=data_dir)
+    return brainbench_task(
+        "brainbench-human", items=items, limit=limit, texts=texts, seed=seed, retries=retries, data_dir=data_dir
+    )
 
 
 @task
-def gpt4(items: str | int | None = None, limit: int | None = None, texts: str = "released", seed: int = SEED, retries: int = RETRIES,
-         data_dir: str | None = None) -> Task:
+def gpt4(
+    items: str | int | None = None,
+    limit: int | None = None,
+    texts: str = "released",
+    seed: int = SEED,
+    retries: int = RETRIES,
+    data_dir: str | None = None,
+) -> Task:
     """BrainBench's 100 cases altered by GPT-4, each asked in both orders."""
-    return brainbench_task("brainbench-gpt4", items=items, limit=limit, texts=texts, seed=seed, retries=retries, data_dir=data_dir)
+    return brainbench_task(
+        "brainbench-gpt4", items=items, limit=limit, texts=texts, seed=seed, retries=retries, data_dir=data_dir
+    )
 
 
-def brainbench_task(dataset: str | Path = "brainbench-human", *, items: str | int | None = None, limit: int | None = None,
-                    texts: str = "released", seed: int = SEED, retries: int = RETRIES, data_dir: str | Path | None = None) -> Task:
+def brainbench_task(
+    dataset: str | Path = "brainbench-human",
+    *,
+    items: str | int | None = None,
+    limit: int | None = None,
+    texts: str = "released",
+    seed: int = SEED,
+    retries: int = RETRIES,
+    data_dir: str | Path | None = None,
+) -> Task:
     """The choice protocol on ``dataset`` (a name or a CSV/JSONL path) as an Inspect task. The dataset comes from
     brainbench's loader: ``data_dir`` or ``BRAINBENCH_DATA_DIR``, then the cache, then a download checked by sha256."""
     # Inspect calls this as an entry point, so, like the CLI, it reads the environment's settings.
     settings = load_settings(data_dir=Path(data_dir) if data_dir else None)
-    loaded = load_dataset(dataset, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline,
-                          texts=texts)  # type: ignore[arg-type]
+    loaded = load_dataset(
+        dataset, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline, texts=texts
+    )  # type: ignore[arg-type]
     cases = select_cases(loaded, None if items is None else str(items), limit)  # Inspect reads -T items=5 as a number
     orders = presentation_orders(loaded.cases, seed)
     return Task(
         dataset=MemoryDataset(question_samples(cases, orders), name=loaded.name),
         solver=ask_until_answered(retries=retries, seed=seed),
         scorer=answer_and_confidence(),
-        config=GenerateConfig(temperature=0.0, max_tokens=MAX_TOKENS, logprobs=True, top_logprobs=TOP_LOGPROBS, seed=seed),
+        config=GenerateConfig(
+            temperature=0.0, max_tokens=MAX_TOKENS, logprobs=True, top_logprobs=TOP_LOGPROBS, seed=seed
+        ),
         metadata=task_metadata(loaded, seed, retries),
     )
 
 
 def task_metadata(dataset: Dataset, seed: int, retries: int) -> dict[str, Any]:
     """What the log keeps of the run besides its samples (the importer's run spec)."""
-    return {"brainbench": __version__, "protocol": "choice", "dataset": dataset.name, "dataset_sha256": dataset.sha256,
-            "texts": dataset.texts, "seed": seed, "retries": retries, "prompt": PROMPT_VERSION,
-            "prompt_sha256": hashlib.sha256(prompt_template_text().encode("utf-8")).hexdigest(), "max_tokens": MAX_TOKENS,
-            "top_logprobs": TOP_LOGPROBS}
+    return {
+        "brainbench": __version__,
+        "protocol": "choice",
+        "dataset": dataset.name,
+        "dataset_sha256": dataset.sha256,
+        "texts": dataset.texts,
+        "seed": seed,
+        "retries": retries,
+        "prompt": PROMPT_VERSION,
+        "prompt_sha256": hashlib.sha256(prompt_template_text().encode("utf-8")).hexdigest(),
+        "max_tokens": MAX_TOKENS,
+        "top_logprobs": TOP_LOGPROBS,
+    }
 
 
 def question_samples(cases: Sequence[TestCase], orders: Mapping[int, tuple[int, ...]]) -> list[Sample]:
@@ -103,11 +139,21 @@ def question_samples(cases: Sequence[TestCase], orders: Mapping[int, tuple[int, 
         drawn = orders[case.item_id]
         for order, shown in enumerate((drawn, tuple(reversed(drawn)))):
             [chat] = messages([case.options[version] for version in shown])
-            samples.append(Sample(
-                input=[ChatMessageUser(content=chat["content"])], target=LETTERS[shown.index(0)], id=f"{case.item_id}-{order}",
-                metadata={"item_id": case.item_id, "doi": case.doi, "subfield": case.subfield, "source": case.source, "order": order,
-                          "shown": list(shown)},
-            ))
+            samples.append(
+                Sample(
+                    input=[ChatMessageUser(content=chat["content"])],
+                    target=LETTERS[shown.index(0)],
+                    id=f"{case.item_id}-{order}",
+                    metadata={
+                        "item_id": case.item_id,
+                        "doi": case.doi,
+                        "subfield": case.subfield,
+                        "source": case.source,
+                        "order": order,
+                        "shown": list(shown),
+                    },
+                )
+            )
     return samples
 
 
@@ -182,10 +228,17 @@ def answer_and_confidence() -> Scorer:
     and the confidence, P(the letter answered)."""
 
     async def score(state: TaskState, target: Target) -> Score:
-        answer = answer_of(state.output, state.store.get(TEXTS_KEY) or [state.output.completion], len(state.metadata["shown"]))
+        answer = answer_of(
+            state.output, state.store.get(TEXTS_KEY) or [state.output.completion], len(state.metadata["shown"])
+        )
         confidence = answer.probabilities.get(answer.letter) if answer.probabilities and answer.letter else None
         value = NOANSWER if answer.letter is None else CORRECT if answer.letter == target.text else INCORRECT
-        return Score(value=value, answer=answer.letter, explanation=answer.texts[-1], metadata={**answer.record(), "confidence": confidence})
+        return Score(
+            value=value,
+            answer=answer.letter,
+            explanation=answer.texts[-1],
+            metadata={**answer.record(), "confidence": confidence},
+        )
 
     return score
 
@@ -208,5 +261,8 @@ def token_steps(output: ModelOutput) -> tuple[tuple[str, ...], tuple[dict[str, f
     if logprobs is None:
         return (), ()
     tokens = tuple(step.token for step in logprobs.content)
-    steps = tuple({**{alt.token: alt.logprob for alt in step.top_logprobs or []}, step.token: step.logprob} for step in logprobs.content)
+    steps = tuple(
+        {**{alt.token: alt.logprob for alt in step.top_logprobs or []}, step.token: step.logprob}
+        for step in logprobs.content
+    )
     return tokens, steps

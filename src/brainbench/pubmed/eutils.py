@@ -51,8 +51,12 @@ class EUtilsClient:
         if email:
             self.common["email"] = email
         self.http = RetryingClient(
-            base_url, timeout=timeout, max_retries=max_retries, backoff_s=backoff_s,
-            requests_per_second=requests_per_second or (10.0 if api_key else 3.0), error=EUtilsError,
+            base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff_s=backoff_s,
+            requests_per_second=requests_per_second or (10.0 if api_key else 3.0),
+            error=EUtilsError,
         )
 
     @property
@@ -81,7 +85,9 @@ class EUtilsClient:
             params |= {"datetype": "pdat", "mindate": mindate or "1800", "maxdate": maxdate or "3000"}
         root = self.get_xml("esearch.fcgi", params)
         try:
-            return SearchResult(int(root.findtext("Count") or 0), root.findtext("WebEnv") or "", root.findtext("QueryKey") or "")
+            return SearchResult(
+                int(root.findtext("Count") or 0), root.findtext("WebEnv") or "", root.findtext("QueryKey") or ""
+            )
         except ValueError as error:
             raise EUtilsError(f"esearch: unexpected answer: {ET.tostring(root)[:300]!r}") from error
 
@@ -89,5 +95,12 @@ class EUtilsClient:
         """One batch of records of a search, as XML (PubmedArticleSet or pmc-articleset)."""
         return self.get_xml(
             "efetch.fcgi",
-            {"db": db, "WebEnv": search.webenv, "query_key": search.query_key, "retstart": retstart, "retmax": retmax, "retmode": "xml"},
+            {
+                "db": db,
+                "WebEnv": search.webenv,
+                "query_key": search.query_key,
+                "retstart": retstart,
+                "retmax": retmax,
+                "retmode": "xml",
+            },
         )

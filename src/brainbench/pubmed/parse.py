@@ -10,7 +10,16 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 
-_SKIPPED_JATS = {"fig", "table-wrap", "disp-formula", "supplementary-material", "ref-list", "fn-group", "ack", "app-group"}
+_SKIPPED_JATS = {
+    "fig",
+    "table-wrap",
+    "disp-formula",
+    "supplementary-material",
+    "ref-list",
+    "fn-group",
+    "ack",
+    "app-group",
+}
 _SPACES = re.compile(r"\s+")
 
 
@@ -57,8 +66,15 @@ def parse_pubmed(root: ET.Element) -> list[Document]:
                 parts.append(f"{label}: {text}" if label and label.upper() != "UNLABELLED" else text)
         if not parts:
             continue
-        title = _clean("".join(citation.find("Article/ArticleTitle").itertext())) if citation.find("Article/ArticleTitle") is not None else ""
-        ids = {node.get("IdType"): (node.text or "").strip() for node in article.findall("PubmedData/ArticleIdList/ArticleId")}
+        title = (
+            _clean("".join(citation.find("Article/ArticleTitle").itertext()))
+            if citation.find("Article/ArticleTitle") is not None
+            else ""
+        )
+        ids = {
+            node.get("IdType"): (node.text or "").strip()
+            for node in article.findall("PubmedData/ArticleIdList/ArticleId")
+        }
         pub_date = citation.find("Article/Journal/JournalIssue/PubDate")
         year = _year(pub_date.findtext("Year") or pub_date.findtext("MedlineDate")) if pub_date is not None else None
         documents.append(
@@ -66,7 +82,11 @@ def parse_pubmed(root: ET.Element) -> list[Document]:
                 pmid=(citation.findtext("PMID") or "").strip() or None,
                 pmcid=ids.get("pmc") or None,
                 doi=(ids.get("doi") or "").lower() or None,
-                journal=_clean(citation.findtext("Article/Journal/Title") or citation.findtext("MedlineJournalInfo/MedlineTA") or ""),
+                journal=_clean(
+                    citation.findtext("Article/Journal/Title")
+                    or citation.findtext("MedlineJournalInfo/MedlineTA")
+                    or ""
+                ),
                 year=year,
                 section="abstract",
                 text="\n".join([title, *parts]) if title else "\n".join(parts),
@@ -109,25 +129,35 @@ def parse_pmc(root: ET.Element) -> list[Document]:
         if not paragraphs:
             continue
         meta = article.find("front/article-meta")
-        ids = {node.get("pub-id-type"): (node.text or "").strip() for node in (meta.findall("article-id") if meta is not None else [])}
+        ids = {
+            node.get("pub-id-type"): (node.text or "").strip()
+            for node in (meta.findall("article-id") if meta is not None else [])
+        }
         pmcid = ids.get("pmc") or ids.get("pmcid")
         if pmcid and not pmcid.upper().startswith("PMC"):
             pmcid = f"PMC{pmcid}"
         year = None
         if meta is not None:
-            year = next((_year(date.findtext("year")) for date in meta.findall("pub-date") if date.findtext("year")), None)
+            year = next(
+                (_year(date.findtext("year")) for date in meta.findall("pub-date") if date.findtext("year")), None
+            )
         documents.append(
             Document(
                 pmid=ids.get("pmid") or None,
                 pmcid=pmcid or None,
                 doi=(ids.get("doi") or "").lower() or None,
-                journal=_clean(article.findtext("front/journal-meta/journal-title-group/journal-title") or article.findtext("front/journal-meta/journal-title") or ""),
+                journal=_clean(
+                    article.findtext("front/journal-meta/journal-title-group/journal-title")
+                    or article.findtext("front/journal-meta/journal-title")
+                    or ""
+                ),
                 year=year,
                 section="full_text",
                 text="\n".join(paragraphs),
             )
         )
     return documents
+
 
 def normalize_doi(doi: str | None) -> str | None:
     """'https://doi.org/10.1523/JNEUROSCI.1-2.2023' -> '10.1523/jneurosci.1-2.2023'."""

@@ -6,7 +6,7 @@ import base64
 import html
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +44,10 @@ def _format(value: Any, column: str) -> str:
 
 
 def _table_html(frame: pd.DataFrame, percent: bool) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [frame.index.name or ""] + list(frame.columns))
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [frame.index.name or "", *list(frame.columns)])
     rows = []
     for index, row in frame.iterrows():
-        cells = "".join(
-            f"<td>{_format(value, '%' if percent else str(column))}</td>" for column, value in row.items()
-        )
+        cells = "".join(f"<td>{_format(value, '%' if percent else str(column))}</td>" for column, value in row.items())
         rows.append(f"<tr><th>{html.escape(str(index))}</th>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -60,11 +58,13 @@ def render_html(title: str, sections: list[Section], percent_tables: set[str] = 
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
         "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-        "th:first-child{text-align:left}img{max-width:100%}figure{margin:1em 0}figcaption{font-size:0.9em;color:#555}</style>",
+        "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px "
+        "8px;text-align:right}"
+        "th:first-child{text-align:left}img{max-width:100%}figure{margin:1em "
+        "0}figcaption{font-size:0.9em;color:#555}</style>",
         "</head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>brainbench {__version__}, {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}</p>",
+        f"<p>brainbench {__version__}, {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}</p>",
     ]
     for section in sections:
         parts.append(f"<section><h2>{html.escape(section.title)}</h2>")
@@ -72,7 +72,8 @@ def render_html(title: str, sections: list[Section], percent_tables: set[str] = 
             parts.append(f"<p>{html.escape(section.text)}</p>")
         for name, figure in section.figures.items():
             parts.append(
-                f"<figure data-figure='{html.escape(name)}'><img alt='{html.escape(name)}' src='data:image/png;base64,{_png_base64(figure)}'>"
+                f"<figure data-figure='{html.escape(name)}'><img alt='{html.escape(name)}' "
+                f"src='data:image/png;base64,{_png_base64(figure)}'>"
                 f"<figcaption>{html.escape(name)}</figcaption></figure>"
             )
         for name, table in section.tables.items():

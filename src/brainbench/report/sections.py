@@ -70,9 +70,17 @@ def build_sections(
     paper_set = tables["model_set"] == list(PAPER_MODEL_SET)
     overview = Section(
         "Accuracy: models and human experts (Fig 3A)",
-        text=describe_mean(tables) + (" " + describe_models_vs_humans(tables["models_vs_humans"]) if "models_vs_humans" in tables else ""),
-        figures={"fig3a_accuracy": plot_accuracy(tables["accuracy"], tables.get("humans"), tables["other_runs"], tables["mean_accuracy"],
-                                                 "mean of the paper's 15 models" if paper_set else "mean of the models")},
+        text=describe_mean(tables)
+        + (" " + describe_models_vs_humans(tables["models_vs_humans"]) if "models_vs_humans" in tables else ""),
+        figures={
+            "fig3a_accuracy": plot_accuracy(
+                tables["accuracy"],
+                tables.get("humans"),
+                tables["other_runs"],
+                tables["mean_accuracy"],
+                "mean of the paper's 15 models" if paper_set else "mean of the models",
+            )
+        },
         tables={"Models": tables["accuracy"][[*accuracy_columns, "chance"]]},
     )
     if "humans" in tables:
@@ -90,12 +98,17 @@ def build_sections(
         sections.append(
             Section(
                 "Human experts by researcher type (Fig 3C)",
-                figures={"fig3c_researcher_type": plot_by_group(by_position, "Human experts by researcher type", tables["mean_accuracy"])},
+                figures={
+                    "fig3c_researcher_type": plot_by_group(
+                        by_position, "Human experts by researcher type", tables["mean_accuracy"]
+                    )
+                },
                 tables={
                     "Participants (those with trials on these items)": participant_table(human_trials),
                     "By researcher type": by_position[accuracy_columns],
                     "By years of experience": accuracy_by_experience(human_trials)[accuracy_columns],
-                    "By self-rated expertise (4 equal-count bins of ranked expertise, overall and per subfield, as the paper)": expertise_calibration(human_trials),
+                    "By self-rated expertise (4 equal-count bins of ranked expertise, overall and per subfield, as the "
+                    "paper)": expertise_calibration(human_trials),
                 },
             )
         )
@@ -107,10 +120,14 @@ def build_sections(
             "confidence. ECE and Brier use the chosen option's probability (models: two-way softmax of per-token "
             "log-likelihoods; humans: rating mapped to 0.5-1); the paper did not report them. Table S3 as the paper: "
             "logistic regression of correct on confidence over 5 random 80% subsets, all drawn from one numpy stream "
-            "seeded 42 in the paper's order (its 15 models, then the experts, then other runs), so a row depends on the "
+            "seeded 42 in the paper's order (its 15 models, then the experts, then other runs), so a row depends on "
+            "the "
             "runs before it; t-test of the 5 coefficients against 0, one-sided.",
             figures={"fig4_calibration": plot_calibration(calibration_by_model(results, human_trials), calibration)},
-            tables={"Calibration": calibration, "Table S3: logistic regression of correct on confidence": tables["table_s3"]},
+            tables={
+                "Calibration": calibration,
+                "Table S3: logistic regression of correct on confidence": tables["table_s3"],
+            },
         )
     )
     agreement = tables["agreement"]
@@ -143,7 +160,9 @@ def describe_graded(table: pd.DataFrame) -> str:
     """One sentence per run: its RPS against the uniform grid's, and its coverage against nominal."""
     return " ".join(
         f"{model} ({int(row['n'])} cases): RPS {row['rps']:.4f} against the uniform grid's {row['rps_uniform']:.4f}; "
-        + describe_rps_difference(row["rps_difference"], row["rps_difference_ci95_low"], row["rps_difference_ci95_high"])
+        + describe_rps_difference(
+            row["rps_difference"], row["rps_difference_ci95_low"], row["rps_difference_ci95_high"]
+        )
         + f". The truth fell inside its central 50% and 80% intervals in {100 * row['coverage_50']:.0f}% and "
         f"{100 * row['coverage_80']:.0f}% of cases (uniform grid: {100 * row['coverage_50_uniform']:.0f}% and "
         f"{100 * row['coverage_80_uniform']:.0f}%), intervals that held {100 * row['interval_mass_50']:.0f}% and "
@@ -172,23 +191,46 @@ def graded_measures(table: pd.DataFrame) -> pd.DataFrame:
     columns = {}
     for model, row in table.iterrows():
         columns[model] = [row[mine] for mine, _ in GRADED_MEASURES.values()]
-        columns[f"{model}: uniform grid"] = [row[uniform] if uniform else float("nan") for _, uniform in GRADED_MEASURES.values()]
+        columns[f"{model}: uniform grid"] = [
+            row[uniform] if uniform else float("nan") for _, uniform in GRADED_MEASURES.values()
+        ]
     return pd.DataFrame(columns, index=pd.Index(list(GRADED_MEASURES), name="measure"))
 
 
 def graded_section(table: pd.DataFrame, cases: pd.DataFrame) -> Section:
-    shown = cases[["model", "item_id", "subfield", "unit", "truth", "mean", "sd", "rank", "n_values", "in_50", "in_80", "rps", "rps_uniform"]]
+    shown = cases[
+        [
+            "model",
+            "item_id",
+            "subfield",
+            "unit",
+            "truth",
+            "mean",
+            "sd",
+            "rank",
+            "n_values",
+            "in_50",
+            "in_80",
+            "rps",
+            "rps_uniform",
+        ]
+    ]
     return Section(
         "Graded results: predicted mean and spread",
-        text="Each graded case is an abstract whose result is a number, scored with each value of a grid in its slot. The "
+        text="Each graded case is an abstract whose result is a number, scored with each value of a grid in its slot. "
+        "The "
         "model's distribution over the grid is the softmax of each version's score under the decision rule (mean "
         "log-likelihood per token for ppl): a relative probability, not a calibrated one. Under ppl the differences "
-        "between versions are divided by the abstract's length, so the distribution stays close to uniform; the sum rule "
+        "between versions are divided by the abstract's length, so the distribution stays close to uniform; the sum "
+        "rule "
         "gives each text's own probability. From it: the predicted mean and SD, the true value's rank, the central 50% "
         "and 80% intervals (on a grid they hold at least that much probability) and the ranked probability score (RPS, "
         "0 best), each set against the uniform grid, which knows nothing. " + describe_graded(table),
         figures={"fig_graded": plot_graded(table, cases)},
-        tables={"Graded cases: each run against the uniform grid": graded_measures(table), "Each graded case": shown.set_index("model")},
+        tables={
+            "Graded cases: each run against the uniform grid": graded_measures(table),
+            "Each graded case": shown.set_index("model"),
+        },
     )
 
 
@@ -197,13 +239,23 @@ def families_section(chat: dict, by_size: dict) -> Section:
     tables = {}
     if chat:
         summary = chat["mean_difference"]
-        text.append(f"Chat/instruct versions against their base models on the same items ({summary['n']} pair(s)): "
-                    f"mean difference {100 * summary['mean']:+.1f} points"
-                    + (f" (95% CI {100 * summary['ci95_low']:+.1f} to {100 * summary['ci95_high']:+.1f}, t-test over the pairs)." if summary["n"] > 1 else "."))
+        text.append(
+            f"Chat/instruct versions against their base models on the same items ({summary['n']} pair(s)): "
+            f"mean difference {100 * summary['mean']:+.1f} points"
+            + (
+                f" (95% CI {100 * summary['ci95_low']:+.1f} to {100 * summary['ci95_high']:+.1f}, t-test over the "
+                "pairs)."
+                if summary["n"] > 1
+                else "."
+            )
+        )
         tables["Chat/instruct vs base model (difference chat - base; bootstrap 95% CI, McNemar)"] = chat["pairs"]
     if by_size:
-        text.append("Accuracy against parameter count within each family (base models; sizes read from the names): the slope is per "
-                    "tenfold more parameters; largest minus smallest is paired over the items both scored.")
+        text.append(
+            "Accuracy against parameter count within each family (base models; sizes read from the names): the slope "
+            "is per "
+            "tenfold more parameters; largest minus smallest is paired over the items both scored."
+        )
         tables["Accuracy and size within a family"] = by_size["families"]
         tables["Models by family and size"] = by_size["models"]
     return Section(
@@ -223,22 +275,45 @@ def team_section(results: pd.DataFrame, human_trials: pd.DataFrame) -> Section:
     teams = tables["teams"]
     shown = pd.DataFrame(
         {
-            "type": teams["team_type"], "trials": teams["n_trials"], "% a alone": teams["acc_a"], "% b alone": teams["acc_b"],
-            "% team": teams["acc_team"], "% team CI low": teams["acc_team_ci95_low"], "% team CI high": teams["acc_team_ci95_high"],
-            "% gain": teams["gain"], "% gain CI low": teams["gain_ci95_low"], "% gain CI high": teams["gain_ci95_high"],
-            "disagree": teams["n_disagree"], "% team when they disagree": teams["acc_team_disagree"],
+            "type": teams["team_type"],
+            "trials": teams["n_trials"],
+            "% a alone": teams["acc_a"],
+            "% b alone": teams["acc_b"],
+            "% team": teams["acc_team"],
+            "% team CI low": teams["acc_team_ci95_low"],
+            "% team CI high": teams["acc_team_ci95_high"],
+            "% gain": teams["gain"],
+            "% gain CI low": teams["gain_ci95_low"],
+            "% gain CI high": teams["gain_ci95_high"],
+            "disagree": teams["n_disagree"],
+            "% team when they disagree": teams["acc_team_disagree"],
         }
     )
-    calibration = tables["calibration"].reset_index("team").rename(columns={
-        "gain": "% gain", "gain_shuffled": "% gain, shuffled", "gain_shuffled_ci95_low": "% CI low", "gain_shuffled_ci95_high": "% CI high"})
+    calibration = (
+        tables["calibration"]
+        .reset_index("team")
+        .rename(
+            columns={
+                "gain": "% gain",
+                "gain_shuffled": "% gain, shuffled",
+                "gain_shuffled_ci95_low": "% CI low",
+                "gain_shuffled_ci95_high": "% CI high",
+            }
+        )
+    )
     return Section(
         "Human-AI teams",
-        text="Each expert trial's choice and confidence combined with a model's (log PPL_A - log PPL_B), or with another "
+        text="Each expert trial's choice and confidence combined with a model's (log PPL_A - log PPL_B), or with "
+        "another "
         "model's, or with another expert's trial on the same item, by a logistic regression fitted on other items only "
-        "(grouped 5-fold by item), as the authors' follow-up (haico). Gain: the team over its better member on the same "
+        "(grouped 5-fold by item), as the authors' follow-up (haico). Gain: the team over its better member on the "
+        "same "
         "trials. 95% CIs: bootstrap over items." + ("" if llm_pairs else " LLM-LLM teams left out (more than 5 runs)."),
         figures={"fig_teams": plot_teams(teams)},
-        tables={"Teams": shown, "Team members' calibration and weight; the gain with the member's confidence shuffled": calibration},
+        tables={
+            "Teams": shown,
+            "Team members' calibration and weight; the gain with the member's confidence shuffled": calibration,
+        },
     )
 
 
@@ -270,21 +345,37 @@ def memorisation_section(memorisation: pd.DataFrame, unseen: str | None = None) 
     flagged = flag_memorised(memorisation, unseen)
     control = "the altered versions" if unseen is None else f"the reference texts labelled {unseen!r}"
     summary = memorisation_summary(flagged)
-    readable = summary.rename(columns=lambda column: next(
-        (column.replace(score, name) for score, name in SCORE_NAMES.items() if column.startswith(score + "_")), column))
+    readable = summary.rename(
+        columns=lambda column: next(
+            (column.replace(score, name) for score, name in SCORE_NAMES.items() if column.startswith(score + "_")),
+            column,
+        )
+    )
     suspects = flagged[(flagged["kind"] == "original") & flagged["beyond_min_k_pp"].fillna(False).astype(bool)]
     section = Section(
         "Memorisation (Fig S7)",
         text="Perplexity against zlib entropy of each item's published version, its altered version (never published), "
         "and the Gettysburg Address, which every model has memorised. An item looks memorised on a score when it lies "
-        f"beyond the 95th percentile of {control}, texts the model cannot have seen (5% of items do by chance; the binomial p tests for more). "
+        f"beyond the 95th percentile of {control}, texts the model cannot have seen (5% of items do by chance; the "
+        "binomial p tests for more). "
         "Higher Min-K% Prob and Min-K%++ and lower ln(PPL)/zlib mean more likely seen in training. The Gettysburg "
         "Address must be flagged and far below the items' median perplexity: that is the control working.",
         figures={"figS7_memorisation": plot_memorisation(flagged)},
         tables={"Memorisation by model": readable},
     )
     if not suspects.empty:
-        columns = ["model", "item_id", "doi", "ppl", "zlib", "zlib_ratio", "min_k", "min_k_pp", "beyond_min_k", "beyond_zlib_ratio"]
+        columns = [
+            "model",
+            "item_id",
+            "doi",
+            "ppl",
+            "zlib",
+            "zlib_ratio",
+            "min_k",
+            "min_k_pp",
+            "beyond_min_k",
+            "beyond_zlib_ratio",
+        ]
         section.tables["Items that look memorised (Min-K%++)"] = suspects[columns].set_index("model")
     return section
 

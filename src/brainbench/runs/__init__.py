@@ -1,4 +1,5 @@
-"""Evaluation runs: the run spec, planning, scoring every case into the results store, the run directory and its summary."""
+"""Evaluation runs: the run spec, planning, scoring every case into the results store, the run directory and its
+summary."""
 
 from brainbench.runs.execute import execute_run, load_run, read_results, run_benchmark
 from brainbench.runs.plan import RunPlan, RunRequest, plan_run

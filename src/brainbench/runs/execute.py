@@ -80,7 +80,9 @@ def run_info(plan: RunPlan, scorer: Scorer, scorer_key: str) -> dict[str, Any]:
     }
 
 
-def execute_run(plan: RunPlan, scorer: Scorer | Chooser, *, on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def execute_run(
+    plan: RunPlan, scorer: Scorer | Chooser, *, on_progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
     """Score the plan's cases (those of its shard) that the store lacks, export the run directory, return the summary.
 
     ``on_progress(done, total)`` is called first with what the store already held, then after every batch.
@@ -98,7 +100,9 @@ def execute_run(plan: RunPlan, scorer: Scorer | Chooser, *, on_progress: Callabl
 
     registered = {case.item_id: case for case in store.run_cases(plan.run_key)}
     mine = [case for case in plan.cases if plan.in_shard(case)]
-    stored = store.stored_texts(scorer_key, [sha for case in mine for sha in registered[case.item_id].options], plan.spec.protocol)
+    stored = store.stored_texts(
+        scorer_key, [sha for case in mine for sha in registered[case.item_id].options], plan.spec.protocol
+    )
     todo = [case for case in mine if not set(registered[case.item_id].options) <= stored]
     if len(todo) < len(mine):
         logger.info("%d of %d items already in the store %s", len(mine) - len(todo), len(mine), store.display_url)
@@ -139,15 +143,34 @@ def score_batch(scorer: Scorer | Chooser, plan: RunPlan, cases: Sequence[TestCas
             return [outcome for case in cases for outcome in score_batch(scorer, plan, [case])]
         return [Outcome(cases[0], groups[0], None, str(error), 0.0)]
     elapsed_s = (time.perf_counter() - started) / len(cases)
-    return [Outcome(case, texts, scores, None, elapsed_s, answers) for case, texts, (scores, answers) in zip(cases, groups, done)]
+    return [
+        Outcome(case, texts, scores, None, elapsed_s, answers)
+        for case, texts, (scores, answers) in zip(cases, groups, done)
+    ]
 
 
-def record(store: ResultsStore, run_key: str, scorer_key: str, outcomes: Sequence[Outcome], had_error: set[int]) -> None:
+def record(
+    store: ResultsStore, run_key: str, scorer_key: str, outcomes: Sequence[Outcome], had_error: set[int]
+) -> None:
     """Commit the scored texts, and each case's error (or that an earlier error is gone)."""
-    store.add_scores(scorer_key, [(text, scores, outcome.elapsed_s / len(outcome.texts))
-                                  for outcome in outcomes if outcome.scores is not None for text, scores in zip(outcome.texts, outcome.scores)])
-    store.add_answers(scorer_key, [(text, answer.record(), outcome.elapsed_s / len(outcome.texts))
-                                   for outcome in outcomes if outcome.answers is not None for text, answer in zip(outcome.texts, outcome.answers)])
+    store.add_scores(
+        scorer_key,
+        [
+            (text, scores, outcome.elapsed_s / len(outcome.texts))
+            for outcome in outcomes
+            if outcome.scores is not None
+            for text, scores in zip(outcome.texts, outcome.scores)
+        ],
+    )
+    store.add_answers(
+        scorer_key,
+        [
+            (text, answer.record(), outcome.elapsed_s / len(outcome.texts))
+            for outcome in outcomes
+            if outcome.answers is not None
+            for text, answer in zip(outcome.texts, outcome.answers)
+        ],
+    )
     for outcome in outcomes:
         if outcome.error is not None:
             logger.warning("item %d (line %d) not scored: %s", outcome.case.item_id, outcome.case.line, outcome.error)
@@ -156,8 +179,9 @@ def record(store: ResultsStore, run_key: str, scorer_key: str, outcomes: Sequenc
             store.set_case_error(run_key, outcome.case.item_id, None)
 
 
-def export_run(store: ResultsStore, run_key: str, out_dir: Path, item_ids: Sequence[int] | None = None,
-               normalisation: str = "ppl") -> dict[str, Any]:
+def export_run(
+    store: ResultsStore, run_key: str, out_dir: Path, item_ids: Sequence[int] | None = None, normalisation: str = "ppl"
+) -> dict[str, Any]:
     """Write a run directory (run.json, results.jsonl, summary.json) from the store; return the summary.
 
     ``item_ids`` limits it to those cases (the items a run asked for: fewer records makes it partial);
@@ -185,7 +209,9 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _export(store: ResultsStore, run_key: str, out_dir: Path, item_ids: Sequence[int] | None, normalisation: str) -> dict[str, Any]:
+def _export(
+    store: ResultsStore, run_key: str, out_dir: Path, item_ids: Sequence[int] | None, normalisation: str
+) -> dict[str, Any]:
     info = store.run_info(run_key)
     cases = store.run_cases(run_key)
     if item_ids is not None:
@@ -202,7 +228,9 @@ def _export(store: ResultsStore, run_key: str, out_dir: Path, item_ids: Sequence
     return summary
 
 
-def _scored_records(store: ResultsStore, scorer_key: str, cases: Sequence[RunCase], normalisation: str) -> list[dict[str, Any]]:
+def _scored_records(
+    store: ResultsStore, scorer_key: str, cases: Sequence[RunCase], normalisation: str
+) -> list[dict[str, Any]]:
     stored = store.get_scores(scorer_key, [sha for case in cases for sha in case.options])
     records = []
     for case in cases:
@@ -254,8 +282,18 @@ def run_benchmark(
     if not isinstance(store, ResultsStore):
         store = ResultsStore(store or default_store())
     spec = RunSpec.build(scorer.identity(), template, dataset, condition=condition, seed=seed)
-    plan = RunPlan(spec, dataset, tuple(dataset.cases if cases is None else cases), presentation_orders(dataset.cases, seed, labels),
-                   template, Path(out_dir), store, shard, overwrite, scorer.name)
+    plan = RunPlan(
+        spec,
+        dataset,
+        tuple(dataset.cases if cases is None else cases),
+        presentation_orders(dataset.cases, seed, labels),
+        template,
+        Path(out_dir),
+        store,
+        shard,
+        overwrite,
+        scorer.name,
+    )
     check_out_dir(plan)
     return execute_run(plan, scorer, on_progress=on_progress)
 
@@ -272,7 +310,9 @@ def read_results(run_dir: Path) -> list[dict[str, Any]]:
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:
-            raise RunError(f"{path}:{number}: not valid JSON; the results file is damaged (brainbench export rewrites it)") from None
+            raise RunError(
+                f"{path}:{number}: not valid JSON; the results file is damaged (brainbench export rewrites it)"
+            ) from None
     return sorted(records, key=lambda record: record["item_id"])
 
 

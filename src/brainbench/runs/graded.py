@@ -32,7 +32,9 @@ INTERVALS = (0.5, 0.8)
 _TOLERANCE = 1e-12  # cumulative sums of probabilities that should reach a level exactly
 
 
-def grid_probabilities(options: Sequence[OptionScore], grid: Mapping[str, Any], normalisation: str = "ppl") -> list[float]:
+def grid_probabilities(
+    options: Sequence[OptionScore], grid: Mapping[str, Any], normalisation: str = "ppl"
+) -> list[float]:
     """The softmax over a graded case's versions (real first, as stored) put back in grid order."""
     by_version = softmax([option_value(option, normalisation) for option in options])
     p = [0.0] * len(grid["values"])
@@ -94,15 +96,22 @@ def forecast(p: Sequence[float], numeric: Sequence[float], answer: int) -> dict[
     """Everything the module docstring lists, for one case (``p`` in grid order; the truth at ``answer``)."""
     described = describe_distribution(p, numeric)
     truth, error = numeric[answer], abs(described["mean"] - numeric[answer])
-    scored = {"truth": truth, "rank": mid_rank(p, answer), "abs_error": error, "relative_error": error / (numeric[-1] - numeric[0]),
-              "rps": ranked_probability_score(p, answer)}
+    scored = {
+        "truth": truth,
+        "rank": mid_rank(p, answer),
+        "abs_error": error,
+        "relative_error": error / (numeric[-1] - numeric[0]),
+        "rps": ranked_probability_score(p, answer),
+    }
     for coverage in INTERVALS:
         low, high = described[f"interval_{round(100 * coverage)}"]
         scored[f"in_{round(100 * coverage)}"] = low <= truth <= high
     return {**described, **scored}
 
 
-def record_forecast(options: Sequence[OptionScore], grid: Mapping[str, Any], normalisation: str = "ppl") -> dict[str, Any]:
+def record_forecast(
+    options: Sequence[OptionScore], grid: Mapping[str, Any], normalisation: str = "ppl"
+) -> dict[str, Any]:
     """The model's forecast for a graded case from its versions' scores (real first)."""
     return forecast(grid_probabilities(options, grid, normalisation), grid["numeric"], grid["answer"])
 

@@ -39,16 +39,24 @@ def read_reference_corpus(path: Path) -> dict[str, list[str]]:
 
 
 def memorisation_texts(
-    cases: Sequence[TestCase], template: Template, gettysburg: str, references: Mapping[str, Sequence[str]] | None = None
+    cases: Sequence[TestCase],
+    template: Template,
+    gettysburg: str,
+    references: Mapping[str, Sequence[str]] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per text to score: kind (original, altered, control, reference), label, item_id, doi, text."""
     rows: list[dict[str, Any]] = []
     for case in cases:
         for kind, text in (("original", case.original), ("altered", case.altered)):
-            rows.append({"kind": kind, "label": "item", "item_id": case.item_id, "doi": case.doi, "text": template.apply(text)})
+            rows.append(
+                {"kind": kind, "label": "item", "item_id": case.item_id, "doi": case.doi, "text": template.apply(text)}
+            )
     rows.append({"kind": "control", "label": "gettysburg", "item_id": None, "doi": None, "text": gettysburg})
     for label, texts in (references or {}).items():
-        rows.extend({"kind": "reference", "label": label, "item_id": index, "doi": None, "text": text} for index, text in enumerate(texts))
+        rows.extend(
+            {"kind": "reference", "label": label, "item_id": index, "doi": None, "text": text}
+            for index, text in enumerate(texts)
+        )
     return rows
 
 
@@ -65,7 +73,11 @@ def score_memorisation(
     error. ``brainbench.analysis.memorisation.memorisation_scores`` derives the scores from it."""
     scorer_key = json_key(scorer.fingerprint())
     out_file = Path(out_file)
-    done = {(row["kind"], row["text_sha256"]): row for row in _read_rows(out_file) if row.get("scorer_key") == scorer_key and "token_logprobs" in row}
+    done = {
+        (row["kind"], row["text_sha256"]): row
+        for row in _read_rows(out_file)
+        if row.get("scorer_key") == scorer_key and "token_logprobs" in row
+    }
     has_statistics = hasattr(scorer, "token_statistics")
     rows = []
     with out_file.open("a", encoding="utf-8") as handle:
@@ -74,15 +86,25 @@ def score_memorisation(
             row = done.get((entry["kind"], sha))
             if row is None:
                 row = {key: value for key, value in entry.items() if key != "text"} | {
-                    "text_sha256": sha, "scorer_key": scorer_key, "n_bytes": len(entry["text"].encode("utf-8")), "zlib": zlib_entropy(entry["text"]),
+                    "text_sha256": sha,
+                    "scorer_key": scorer_key,
+                    "n_bytes": len(entry["text"].encode("utf-8")),
+                    "zlib": zlib_entropy(entry["text"]),
                 }
                 try:
                     if has_statistics:
                         statistics = scorer.token_statistics([entry["text"]])[0]  # type: ignore[attr-defined]
-                        row |= {"token_logprobs": list(statistics.token_logprobs), "token_means": list(statistics.token_means),
-                                "token_stds": list(statistics.token_stds)}
+                        row |= {
+                            "token_logprobs": list(statistics.token_logprobs),
+                            "token_means": list(statistics.token_means),
+                            "token_stds": list(statistics.token_stds),
+                        }
                     else:
-                        row |= {"token_logprobs": list(scorer.score_texts([entry["text"]])[0].token_logprobs), "token_means": None, "token_stds": None}
+                        row |= {
+                            "token_logprobs": list(scorer.score_texts([entry["text"]])[0].token_logprobs),
+                            "token_means": None,
+                            "token_stds": None,
+                        }
                 except BrainbenchError as error:
                     row["error"] = str(error)
                 handle.write(json.dumps(row) + "\n")
@@ -116,4 +138,8 @@ def read_memorisation(run_dir: Path) -> pd.DataFrame | None:
         return None
     table = pd.DataFrame(rows)
     latest = table[table["scorer_key"] == rows[-1]["scorer_key"]]
-    return latest.drop_duplicates(["kind", "text_sha256"], keep="last").drop(columns=["scorer_key", "text_sha256"]).reset_index(drop=True)
+    return (
+        latest.drop_duplicates(["kind", "text_sha256"], keep="last")
+        .drop(columns=["scorer_key", "text_sha256"])
+        .reset_index(drop=True)
+    )

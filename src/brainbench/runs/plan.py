@@ -53,7 +53,9 @@ class RunPlan:
         """What is scored of a case. Perplexity: its versions' prompts, the real one first (the template applied).
         Choice: the question asked in each order (``orders``), as canonical chat JSON."""
         if self.spec.protocol == "choice":
-            return tuple(prompt_key(messages([case.options[version] for version in order])) for order in self.orders(case))
+            return tuple(
+                prompt_key(messages([case.options[version] for version in order])) for order in self.orders(case)
+            )
         return tuple(self.template.apply(option) for option in case.options)
 
     def orders(self, case: TestCase) -> tuple[tuple[int, ...], ...]:
@@ -66,9 +68,18 @@ class RunPlan:
         return self.shard is None or case.item_id % self.shard[1] == self.shard[0]
 
     def run_cases(self) -> list[RunCase]:
-        return [RunCase(case.item_id, case.doi, case.subfield, case.source, tuple(map(text_key, self.texts(case))), self.shown[case.item_id],
-                        grid=case.grid.to_json() if case.grid else None)
-                for case in self.cases]
+        return [
+            RunCase(
+                case.item_id,
+                case.doi,
+                case.subfield,
+                case.source,
+                tuple(map(text_key, self.texts(case))),
+                self.shown[case.item_id],
+                grid=case.grid.to_json() if case.grid else None,
+            )
+            for case in self.cases
+        ]
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,9 @@ def plan_run(request: RunRequest, *, environ: Mapping[str, str] | None = None) -
     if shard is None and environ is not None:
         shard, local_rank = launcher_shard(environ)
     check_protocol(request.backend, request.protocol)
-    options = protocol_options(request.protocol, backend_options(request.backend, "--", **request.options), request.seed)
+    options = protocol_options(
+        request.protocol, backend_options(request.backend, "--", **request.options), request.seed
+    )
     if request.backend == "transformers":
         from brainbench.scoring.hf import ENGINES, resolve_device
 
@@ -121,26 +134,65 @@ def plan_run(request: RunRequest, *, environ: Mapping[str, str] | None = None) -
         if options.get("engine", "fast") not in ENGINES:
             raise InputError("--engine", None, f"{options['engine']!r}: choose {' or '.join(ENGINES)}")
     identity = model_identity(request.backend, **options)
-    full = load_dataset(request.dataset, data_dir=request.data_dir, cache_dir=request.cache_dir, offline=request.offline,
-                        texts=request.texts)  # type: ignore[arg-type]
+    full = load_dataset(
+        request.dataset,
+        data_dir=request.data_dir,
+        cache_dir=request.cache_dir,
+        offline=request.offline,
+        texts=request.texts,
+    )  # type: ignore[arg-type]
     dataset, labels = apply_condition(full, request.condition, request.seed)
     cases = select_cases(dataset, request.items, request.limit)
     if request.protocol == "choice":
         if request.template is not None or request.template_file is not None:
-            raise InputError("--template", None, "the choice protocol asks the experts' question (no prompt template): leave --template out")
+            raise InputError(
+                "--template",
+                None,
+                "the choice protocol asks the experts' question (no prompt template): leave --template out",
+            )
         template = Template(PROMPT_VERSION, prompt_template_text(), "protocol")
     else:
-        template = resolve_template(request.template, request.template_file, options.get("model"), adapter=options.get("adapter"),
-                                    data_dir=request.data_dir, cache_dir=request.cache_dir, offline=request.offline)
-    spec = RunSpec.build(identity, template, dataset, condition=request.condition, seed=request.seed, protocol=request.protocol,
-                         samples=options.get("samples"))
+        template = resolve_template(
+            request.template,
+            request.template_file,
+            options.get("model"),
+            adapter=options.get("adapter"),
+            data_dir=request.data_dir,
+            cache_dir=request.cache_dir,
+            offline=request.offline,
+        )
+    spec = RunSpec.build(
+        identity,
+        template,
+        dataset,
+        condition=request.condition,
+        seed=request.seed,
+        protocol=request.protocol,
+        samples=options.get("samples"),
+    )
     model_name = display_name(identity)
-    out_dir = request.out or request.out_root / run_dir_name(request.name or model_name, dataset.name,
-                                                             "transformers" if request.name else request.backend,
-                                                             request.condition, request.seed)
+    out_dir = request.out or request.out_root / run_dir_name(
+        request.name or model_name,
+        dataset.name,
+        "transformers" if request.name else request.backend,
+        request.condition,
+        request.seed,
+    )
     store = ResultsStore(request.store or default_store())
-    plan = RunPlan(spec, dataset, tuple(cases), presentation_orders(dataset.cases, request.seed, labels), template, Path(out_dir),
-                   store, shard, request.overwrite, model_name, request.backend, options)
+    plan = RunPlan(
+        spec,
+        dataset,
+        tuple(cases),
+        presentation_orders(dataset.cases, request.seed, labels),
+        template,
+        Path(out_dir),
+        store,
+        shard,
+        request.overwrite,
+        model_name,
+        request.backend,
+        options,
+    )
     check_out_dir(plan)
     return plan
 
@@ -154,8 +206,12 @@ def protocol_options(protocol: str, options: dict[str, Any], seed: int) -> dict[
     if protocol == "choice":
         misplaced = [name for name, default in PERPLEXITY_ONLY.items() if options.get(name, default) != default]
         if misplaced:
-            raise InputError("--protocol", None, f"choice: {', '.join('--' + name.replace('_', '-') for name in misplaced)} "
-                                                 "are for the perplexity protocol")
+            raise InputError(
+                "--protocol",
+                None,
+                f"choice: {', '.join('--' + name.replace('_', '-') for name in misplaced)} "
+                "are for the perplexity protocol",
+            )
         samples = options.get("samples")
         if samples is not None and samples < 1:
             raise InputError("--samples", None, f"{samples}: give at least 1")
@@ -197,7 +253,9 @@ def select_cases(dataset: Dataset, items: str | None, limit: int | None) -> list
         by_id = {case.item_id: case for case in cases}
         unknown = [item for item in wanted if item not in by_id]
         if unknown:
-            raise InputError("--items", None, f"no item(s) {unknown[:10]} in {dataset.name} (ids {min(by_id)}-{max(by_id)})")
+            raise InputError(
+                "--items", None, f"no item(s) {unknown[:10]} in {dataset.name} (ids {min(by_id)}-{max(by_id)})"
+            )
         cases = [by_id[item] for item in dict.fromkeys(wanted)]
     return cases[:limit] if limit is not None else cases
 
@@ -220,7 +278,9 @@ def launcher_shard(environ: Mapping[str, str]) -> tuple[tuple[int, int] | None, 
     return (int(environ.get("RANK", "0")), world), int(environ.get("LOCAL_RANK", "0"))
 
 
-def run_dir_name(model_name: str, dataset_name: str, backend: str = "transformers", condition: str = "full", seed: int | None = 42) -> str:
+def run_dir_name(
+    model_name: str, dataset_name: str, backend: str = "transformers", condition: str = "full", seed: int | None = 42
+) -> str:
     """``<model>__<dataset>``, with ``--<backend>`` after the model for other backends than transformers
     and ``__<condition>`` after the dataset for other conditions than full (``__swapped-seed<seed>``)."""
     model = Path(model_name).name if model_name.endswith(".gguf") else model_name
@@ -239,17 +299,25 @@ def check_out_dir(plan: RunPlan) -> None:
     if run_file.is_file() and not plan.overwrite:
         other = previous_spec(run_file)
         if other is None:
-            raise RunError(f"--out {out}: holds a run made by an older brainbench; pass --overwrite to replace it "
-                           "(what it scored is in its results store and is not scored again)")
+            raise RunError(
+                f"--out {out}: holds a run made by an older brainbench; pass --overwrite to replace it "
+                "(what it scored is in its results store and is not scored again)"
+            )
         different = plan.spec.differences(other)
         if different:
-            raise RunError(f"--out {out}: holds another run (its {', '.join(different)} differ); choose another --out, "
-                           "or pass --overwrite to replace it")
+            raise RunError(
+                f"--out {out}: holds another run (its {', '.join(different)} differ); choose another --out, "
+                "or pass --overwrite to replace it"
+            )
     elif out.is_dir() and not plan.overwrite and any(out.iterdir()) and not run_file.is_file():
-        raise RunError(f"--out {out}: a folder with other files in it; choose an empty or new folder, or pass --overwrite")
+        raise RunError(
+            f"--out {out}: a folder with other files in it; choose an empty or new folder, or pass --overwrite"
+        )
     existing = next(parent for parent in (out, *out.absolute().parents) if parent.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise RunError(f"--out {out}: cannot be written ({existing} is {'not a folder' if not existing.is_dir() else 'read-only'})")
+        raise RunError(
+            f"--out {out}: cannot be written ({existing} is {'not a folder' if not existing.is_dir() else 'read-only'})"
+        )
 
 
 def previous_spec(run_file: Path) -> RunSpec | None:

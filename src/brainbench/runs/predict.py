@@ -43,7 +43,9 @@ def predict_outcomes(study: PlannedStudy, scorer: Scorer, template: Template, no
     """Score the study's outcomes in one call (their shared prefix once, with the fast engine) and weigh them."""
     texts = [template.apply(text) for text in study.texts()]
     scores = scorer.score_options([texts])[0]
-    options = [OptionScore(s.ppl, s.sum_logprob, s.n_tokens, len(text.encode("utf-8"))) for s, text in zip(scores, texts)]
+    options = [
+        OptionScore(s.ppl, s.sum_logprob, s.n_tokens, len(text.encode("utf-8"))) for s, text in zip(scores, texts)
+    ]
     p = softmax([option_value(option, normalisation) for option in options])
     top, runner_up = sorted(range(len(p)), key=lambda k: -p[k])[:2]
     distribution = describe_distribution(p, study.numeric) if study.numeric is not None else None
@@ -55,7 +57,11 @@ def find_calibration_run(store: ResultsStore, identity: Mapping[str, Any]) -> st
     perplexity protocol, with the most items scored (the latest of equals); None if the store has none."""
     found = []
     for run in store.list_runs():
-        if (run["dataset"], run["condition"], run["protocol"]) != (CALIBRATION_DATASET, "full", "perplexity") or not run["scored"]:
+        if (run["dataset"], run["condition"], run["protocol"]) != (
+            CALIBRATION_DATASET,
+            "full",
+            "perplexity",
+        ) or not run["scored"]:
             continue
         spec = store.run_info(run["run_key"]).get("spec") or {}
         if all(spec.get(name) == identity.get(name) for name in IDENTITY_FIELDS):
@@ -63,7 +69,9 @@ def find_calibration_run(store: ResultsStore, identity: Mapping[str, Any]) -> st
     return max(found, key=lambda run: (run["scored"], run["created_at"]))["run_key"] if found else None
 
 
-def stored_run(store: ResultsStore, run_key: str, normalisation: str = "ppl") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def stored_run(
+    store: ResultsStore, run_key: str, normalisation: str = "ppl"
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(run.json, records under ``normalisation``) of a run in the store, by way of a run directory exported into a
     temporary folder (the one path from the store to records)."""
     with tempfile.TemporaryDirectory(prefix="brainbench-calibration-") as folder:

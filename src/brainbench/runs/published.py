@@ -39,18 +39,24 @@ ISO_FILES = ("PPL_A_and_B_iso.npy", "labels_iso.npy", "abstract_mask_iso.npy")
 PAPER_FOLDERS = {"human_abstracts": "brainbench-human", "llm_abstracts": "brainbench-gpt4"}
 
 
-def read_published_arrays(results_dir: Path, ppl_file: str = PPL_FILE, labels_file: str = LABELS_FILE) -> tuple[np.ndarray, np.ndarray]:
+def read_published_arrays(
+    results_dir: Path, ppl_file: str = PPL_FILE, labels_file: str = LABELS_FILE
+) -> tuple[np.ndarray, np.ndarray]:
     """(PPL n x 2, labels n) from a folder in the paper's format, checked for shape and values."""
     results_dir = Path(results_dir)
     for name in (ppl_file, labels_file):
         if not (results_dir / name).is_file():
-            raise InputError(results_dir / name, None, f"missing: a published results folder holds {ppl_file} and {labels_file}")
+            raise InputError(
+                results_dir / name, None, f"missing: a published results folder holds {ppl_file} and {labels_file}"
+            )
     ppl = np.load(results_dir / ppl_file)
     labels = np.load(results_dir / labels_file)
     if ppl.ndim != 2 or ppl.shape[1] != 2:
         raise InputError(results_dir / ppl_file, None, f"shape {ppl.shape}, expected (n, 2)")
     if labels.shape != (ppl.shape[0],):
-        raise InputError(results_dir / labels_file, None, f"shape {labels.shape}, expected ({ppl.shape[0]},) as the PPL array")
+        raise InputError(
+            results_dir / labels_file, None, f"shape {labels.shape}, expected ({ppl.shape[0]},) as the PPL array"
+        )
     if not np.isin(labels, (0, 1)).all():
         raise InputError(results_dir / labels_file, None, "labels must be 0 or 1")
     if not np.isfinite(ppl).all() or (ppl <= 0).any():
@@ -60,7 +66,14 @@ def read_published_arrays(results_dir: Path, ppl_file: str = PPL_FILE, labels_fi
 
 
 def import_published(
-    results_dir: Path, dataset: Dataset, model: str, out_dir: Path, *, condition: str = "full", seed: int | None = None, overwrite: bool = False
+    results_dir: Path,
+    dataset: Dataset,
+    model: str,
+    out_dir: Path,
+    *,
+    condition: str = "full",
+    seed: int | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Write one run directory from a folder of published arrays, aligned to the dataset's rows; return its summary.
 
@@ -78,7 +91,9 @@ def import_published(
         ppl, labels = read_published_arrays(results_dir)
         rows = np.arange(len(labels))
         if len(labels) != dataset.n_rows:
-            raise InputError(results_dir / PPL_FILE, None, f"{len(labels)} rows, but {dataset.name} has {dataset.n_rows} test cases")
+            raise InputError(
+                results_dir / PPL_FILE, None, f"{len(labels)} rows, but {dataset.name} has {dataset.n_rows} test cases"
+            )
     cases = {case.item_id: case for case in dataset.cases}
     unknown = sorted(set(rows.tolist()) - set(cases))
     if unknown:
@@ -90,8 +105,17 @@ def import_published(
             seed = None
             logger.warning("%s: labels do not follow the seed-42 A/B order; keeping them as published", results_dir)
     template = find_template(model)  # the file the paper used for this model, where its name says which
-    spec = RunSpec(backend="published", model=model, template=template, template_sha256=PROMPT_TEMPLATES.get(template or ""),
-                   dataset=dataset.name, dataset_sha256=dataset.sha256, texts="released", condition=condition, seed=seed)
+    spec = RunSpec(
+        backend="published",
+        model=model,
+        template=template,
+        template_sha256=PROMPT_TEMPLATES.get(template or ""),
+        dataset=dataset.name,
+        dataset_sha256=dataset.sha256,
+        texts="released",
+        condition=condition,
+        seed=seed,
+    )
     info: dict[str, Any] = {
         "schema_version": RECORD_SCHEMA,
         "brainbench": __version__,
@@ -118,8 +142,13 @@ def import_published(
     for index, (row, label) in enumerate(zip(rows.tolist(), labels.tolist())):
         case = cases[row]
         shown = (1, 0) if label else (0, 1)  # label is the position of the original among (A, B)
-        run_case = RunCase(index if condition == "no-context" else row, case.doi, case.subfield, case.source, ("", ""), shown)
-        options = [OptionScore(float(ppl[index, label])), OptionScore(float(ppl[index, 1 - label]))]  # original, altered
+        run_case = RunCase(
+            index if condition == "no-context" else row, case.doi, case.subfield, case.source, ("", ""), shown
+        )
+        options = [
+            OptionScore(float(ppl[index, label])),
+            OptionScore(float(ppl[index, 1 - label])),
+        ]  # original, altered
         record = scored_record(run_case, options, None)
         if condition == "no-context":
             record["case_item_id"] = row
@@ -139,5 +168,9 @@ def has_iso(results_dir: Path) -> bool:
 def swap_folders(results_dir: Path) -> dict[int, Path]:
     """The swapped-context result folders (``swap_seed<seed>/``) inside a published results folder, by seed."""
     folders = [path for path in Path(results_dir).glob("swap_seed*") if (path / PPL_FILE).is_file()]
-    by_seed = {int(path.name.removeprefix("swap_seed")): path for path in folders if path.name.removeprefix("swap_seed").isdigit()}
+    by_seed = {
+        int(path.name.removeprefix("swap_seed")): path
+        for path in folders
+        if path.name.removeprefix("swap_seed").isdigit()
+    }
     return dict(sorted(by_seed.items()))

@@ -27,8 +27,16 @@ RECORD_SCHEMA = 2
 
 
 def case_fields(case: RunCase, status: str) -> dict[str, Any]:
-    fields = {"item_id": case.item_id, "doi": case.doi, "subfield": case.subfield, "source": case.source, "status": status,
-              "label": case.label, "n_options": len(case.shown), "shown": list(case.shown)}
+    fields = {
+        "item_id": case.item_id,
+        "doi": case.doi,
+        "subfield": case.subfield,
+        "source": case.source,
+        "status": status,
+        "label": case.label,
+        "n_options": len(case.shown),
+        "shown": list(case.shown),
+    }
     return fields if case.grid is None else {**fields, "grid": case.grid}
 
 
@@ -36,11 +44,15 @@ def option_scores(stored: Sequence[StoredScore]) -> list[OptionScore]:
     return [OptionScore(s.scores.ppl, s.scores.sum_logprob, s.scores.n_tokens, s.n_bytes) for s in stored]
 
 
-def scored_record(case: RunCase, options: Sequence[OptionScore], elapsed_s: float | None, normalisation: str = "ppl") -> dict[str, Any]:
+def scored_record(
+    case: RunCase, options: Sequence[OptionScore], elapsed_s: float | None, normalisation: str = "ppl"
+) -> dict[str, Any]:
     """The record of a scored case."""
     record = {
         **case_fields(case, "ok"),
-        "options": [{"sum_logprob": o.sum_logprob, "n_tokens": o.n_tokens, "n_bytes": o.n_bytes, "ppl": o.ppl} for o in options],
+        "options": [
+            {"sum_logprob": o.sum_logprob, "n_tokens": o.n_tokens, "n_bytes": o.n_bytes, "ppl": o.ppl} for o in options
+        ],
         "elapsed_s": elapsed_s,
     }
     return with_decision(record, normalisation)
@@ -56,25 +68,41 @@ def choice_record(case: RunCase, answers: Sequence[dict[str, Any]], elapsed_s: f
     no readable answer in any order is ``unanswered``: kept with its texts, counted neither right nor wrong."""
     orders = [case.shown, tuple(reversed(case.shown))][: len(answers)]
     combined = combine_answers(list(zip(orders, answers)), len(case.shown))
-    record: dict[str, Any] = {**case_fields(case, str(combined["status"])), "protocol": "choice",
-                              "answers": [{"shown": list(order), **answer} for order, answer in zip(orders, answers)], "elapsed_s": elapsed_s}
+    record: dict[str, Any] = {
+        **case_fields(case, str(combined["status"])),
+        "protocol": "choice",
+        "answers": [{"shown": list(order), **answer} for order, answer in zip(orders, answers)],
+        "elapsed_s": elapsed_s,
+    }
     if combined["status"] != "ok":
         return record
     p = combined["p_versions"]
     chosen = combined["chosen_version"]
-    return {**record, "p_versions": p, "choice": "tie" if chosen is None else LETTERS[case.shown.index(chosen)],
-            "correct": combined["correct"], "confidence": combined["p_chosen"], "p_chosen": combined["p_chosen"],
-            "difficulty": p[0] - sum(p[1:]) / (len(p) - 1), "ppl_original": None, "ppl_altered": None}
+    return {
+        **record,
+        "p_versions": p,
+        "choice": "tie" if chosen is None else LETTERS[case.shown.index(chosen)],
+        "correct": combined["correct"],
+        "confidence": combined["p_chosen"],
+        "p_chosen": combined["p_chosen"],
+        "difficulty": p[0] - sum(p[1:]) / (len(p) - 1),
+        "ppl_original": None,
+        "ppl_altered": None,
+    }
 
 
 def record_options(record: dict[str, Any]) -> tuple[list[OptionScore], tuple[int, ...]]:
     """(each version's scores, real first; the order shown) of a record, also of one written by an older brainbench."""
     if "options" in record:
-        options = [OptionScore(o["ppl"], o.get("sum_logprob"), o.get("n_tokens"), o.get("n_bytes")) for o in record["options"]]
+        options = [
+            OptionScore(o["ppl"], o.get("sum_logprob"), o.get("n_tokens"), o.get("n_bytes")) for o in record["options"]
+        ]
         return options, tuple(record["shown"])
+
     def old(kind: str) -> OptionScore:
         nll, n = record.get(f"nll_{kind}"), record.get(f"ntokens_{kind}")
         return OptionScore(record[f"ppl_{kind}"], None if nll is None else -nll, n)
+
     return [old("original"), old("altered")], (1, 0) if record["label"] else (0, 1)
 
 
@@ -85,17 +113,23 @@ def with_decision(record: dict[str, Any], normalisation: str = "ppl") -> dict[st
     options, shown = record_options(record)
     decision: Decision = decide(options, shown, normalisation)
     derived: dict[str, Any] = {
-        "choice": decision.choice, "correct": decision.correct, "confidence": decision.confidence,
-        "p_chosen": decision.p_chosen, "normalisation": normalisation,
-        "ppl_original": options[0].ppl, "ppl_altered": sum(o.ppl for o in options[1:]) / (len(options) - 1),
+        "choice": decision.choice,
+        "correct": decision.correct,
+        "confidence": decision.confidence,
+        "p_chosen": decision.p_chosen,
+        "normalisation": normalisation,
+        "ppl_original": options[0].ppl,
+        "ppl_altered": sum(o.ppl for o in options[1:]) / (len(options) - 1),
     }
     if len(options) == 2:
         original, altered = options
         derived |= {
             "nll_original": None if original.sum_logprob is None else -original.sum_logprob,
             "nll_altered": None if altered.sum_logprob is None else -altered.sum_logprob,
-            "ntokens_original": original.n_tokens, "ntokens_altered": altered.n_tokens,
-            "ppl_a": options[shown[0]].ppl, "ppl_b": options[shown[1]].ppl,
+            "ntokens_original": original.n_tokens,
+            "ntokens_altered": altered.n_tokens,
+            "ppl_a": options[shown[0]].ppl,
+            "ppl_b": options[shown[1]].ppl,
         }
     if record.get("grid"):
         derived["forecast"] = record_forecast(options, record["grid"], normalisation)
@@ -121,11 +155,18 @@ def choice_stats(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
             by_order.setdefault(k, []).append(answer["shown"][LETTERS.index(answer["letter"])] == 0)
     return {
         "n_questions": len(answers),
-        "letter_shares": {letter: letters.count(letter) / len(letters) for letter in sorted(set(letters))} if letters else {},
+        "letter_shares": {letter: letters.count(letter) / len(letters) for letter in sorted(set(letters))}
+        if letters
+        else {},
         "position_bias_a": letters.count("A") / len(letters) if letters else math.nan,
-        "accuracy_by_order": {("asked order" if k == 0 else "reversed order"): sum(values) / len(values) for k, values in sorted(by_order.items())},
+        "accuracy_by_order": {
+            ("asked order" if k == 0 else "reversed order"): sum(values) / len(values)
+            for k, values in sorted(by_order.items())
+        },
         "n_refused": sum(answer["status"] == "refused" for _, answer in answers),
         "n_unreadable": sum(answer["status"] == "unreadable" for _, answer in answers),
         "n_unanswered": sum(record["status"] == "unanswered" for record in asked),
-        "confidence_from": sorted({answer.get("source", "") for _, answer in answers if answer["status"] == "answered"}),
+        "confidence_from": sorted(
+            {answer.get("source", "") for _, answer in answers if answer["status"] == "answered"}
+        ),
     }

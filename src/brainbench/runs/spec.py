@@ -47,12 +47,28 @@ class RunSpec(BaseModel):
     samples: int | None = None  # the choice protocol's confidence from this many answers (None: from log-probabilities)
 
     @classmethod
-    def build(cls, identity: Mapping[str, Any], template: Template | None, dataset: Dataset, *, condition: str = "full",
-              seed: int | None = 42, protocol: str = "perplexity", samples: int | None = None) -> RunSpec:
+    def build(
+        cls,
+        identity: Mapping[str, Any],
+        template: Template | None,
+        dataset: Dataset,
+        *,
+        condition: str = "full",
+        seed: int | None = 42,
+        protocol: str = "perplexity",
+        samples: int | None = None,
+    ) -> RunSpec:
         """The spec of running a model (its ``identity``) with ``template`` on ``dataset`` under ``condition``."""
         return cls(
-            **identity, template=template.name if template else None, template_sha256=template.sha256 if template else None,
-            dataset=dataset.name, dataset_sha256=dataset.sha256, texts=dataset.texts, condition=condition, seed=seed, protocol=protocol,
+            **identity,
+            template=template.name if template else None,
+            template_sha256=template.sha256 if template else None,
+            dataset=dataset.name,
+            dataset_sha256=dataset.sha256,
+            texts=dataset.texts,
+            condition=condition,
+            seed=seed,
+            protocol=protocol,
             samples=samples,
         )
 
@@ -79,16 +95,22 @@ def ab_labels(item_ids: Iterable[int], seed: int = 42) -> dict[int, int]:
     return {item_id: int(draws[item_id] > 0.5) for item_id in item_ids}
 
 
-def presentation_orders(cases: Iterable[TestCase], seed: int = 42, labels: Mapping[int, int] | None = None) -> dict[int, tuple[int, ...]]:
+def presentation_orders(
+    cases: Iterable[TestCase], seed: int = 42, labels: Mapping[int, int] | None = None
+) -> dict[int, tuple[int, ...]]:
     """In which order each case's versions are shown: ``order[k]`` is the version at position k (A, B, ...),
     version 0 being the real one. Pairs follow the paper's A/B rule (``ab_labels``, or ``labels`` where a
     condition drew its own); a case with N > 2 versions gets a permutation drawn from ``(seed, item_id)``."""
     cases = list(cases)
-    pair_labels = dict(labels) if labels is not None else ab_labels([case.item_id for case in cases if case.n_options == 2], seed)
+    pair_labels = (
+        dict(labels) if labels is not None else ab_labels([case.item_id for case in cases if case.n_options == 2], seed)
+    )
     orders = {}
     for case in cases:
         if case.n_options == 2:
             orders[case.item_id] = (1, 0) if pair_labels[case.item_id] else (0, 1)
         else:
-            orders[case.item_id] = tuple(int(i) for i in np.random.default_rng([seed, case.item_id]).permutation(case.n_options))
+            orders[case.item_id] = tuple(
+                int(i) for i in np.random.default_rng([seed, case.item_id]).permutation(case.n_options)
+            )
     return orders

@@ -90,8 +90,6 @@ run_cases_table = sa.Table(
 _LEGACY_RUN_ITEMS = "run_items"
 
 
-
-
 def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -119,9 +117,17 @@ class RunCase:
         return self.shown.index(0)
 
     def row(self, run_key: str) -> dict[str, Any]:
-        return {"run_key": run_key, "item_id": self.item_id, "doi": self.doi, "subfield": self.subfield, "source": self.source,
-                "options": json.dumps(list(self.options)), "shown": json.dumps(list(self.shown)), "error": self.error,
-                "grid": None if self.grid is None else json.dumps(self.grid)}
+        return {
+            "run_key": run_key,
+            "item_id": self.item_id,
+            "doi": self.doi,
+            "subfield": self.subfield,
+            "source": self.source,
+            "options": json.dumps(list(self.options)),
+            "shown": json.dumps(list(self.shown)),
+            "error": self.error,
+            "grid": None if self.grid is None else json.dumps(self.grid),
+        }
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,9 @@ class ResultsStore:
         if create:
             self._migrate()
         # a store opened only for reading may predate graded cases: its run_cases has no grid column
-        self._has_grid = create or "grid" in {column["name"] for column in sa.inspect(self.engine).get_columns("run_cases")}
+        self._has_grid = create or "grid" in {
+            column["name"] for column in sa.inspect(self.engine).get_columns("run_cases")
+        }
 
     def _migrate(self) -> None:
         """Bring a store written by an older brainbench up to date: add ``scores.n_bytes`` and ``run_cases.grid``, copy
@@ -155,12 +163,15 @@ class ResultsStore:
             if "grid" not in {column["name"] for column in inspector.get_columns("run_cases")}:
                 connection.execute(sa.text("ALTER TABLE run_cases ADD COLUMN grid TEXT"))
             if _LEGACY_RUN_ITEMS in inspector.get_table_names():
-                connection.execute(sa.text(
-                    "INSERT INTO run_cases (run_key, item_id, doi, subfield, source, options, shown, error) "
-                    "SELECT run_key, item_id, doi, subfield, source, '[\"' || original_sha256 || '\", \"' || altered_sha256 || '\"]', "
-                    "CASE WHEN label = 1 THEN '[1, 0]' ELSE '[0, 1]' END, error FROM run_items "
-                    "WHERE run_key NOT IN (SELECT run_key FROM run_cases)"
-                ))
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO run_cases (run_key, item_id, doi, subfield, source, options, shown, error) "
+                        "SELECT run_key, item_id, doi, subfield, source, '[\"' || original_sha256 || '\", \"' || "
+                        "altered_sha256 || '\"]', "
+                        "CASE WHEN label = 1 THEN '[1, 0]' ELSE '[0, 1]' END, error FROM run_items "
+                        "WHERE run_key NOT IN (SELECT run_key FROM run_cases)"
+                    )
+                )
 
     def _insert_ignoring_existing(self, table: sa.Table) -> Any:
         """INSERT that skips rows whose key is already stored (another run got there first)."""
@@ -170,8 +181,12 @@ class ResultsStore:
 
     def register_scorer(self, fingerprint: dict[str, Any], description: dict[str, Any]) -> str:
         key = json_key(fingerprint)
-        row = {"scorer_key": key, "fingerprint": json.dumps(fingerprint, sort_keys=True, default=str),
-               "description": json.dumps(description, sort_keys=True, default=str), "created_at": utc_now()}
+        row = {
+            "scorer_key": key,
+            "fingerprint": json.dumps(fingerprint, sort_keys=True, default=str),
+            "description": json.dumps(description, sort_keys=True, default=str),
+            "created_at": utc_now(),
+        }
         with self.engine.begin() as connection:
             connection.execute(self._insert_ignoring_existing(scorers_table), [row])
         return key
@@ -195,42 +210,71 @@ class ResultsStore:
             with self.engine.begin() as connection:
                 connection.execute(self._insert_ignoring_existing(scores_table), rows)
 
-    def _select_scores(self, scorer_key: str, text_hashes: Iterable[str], *columns: Any, table: sa.Table = scores_table) -> list[Any]:
+    def _select_scores(
+        self, scorer_key: str, text_hashes: Iterable[str], *columns: Any, table: sa.Table = scores_table
+    ) -> list[Any]:
         """Rows of ``columns`` for the texts (questions, in ``answers``) this scorer has done, looked up in chunks."""
         wanted = sorted(set(text_hashes))
         key = table.c.text_sha256 if table is scores_table else table.c.prompt_sha256
         rows: list[Any] = []
         with self.engine.begin() as connection:
             for start in range(0, len(wanted), _LOOKUP_CHUNK):
-                query = sa.select(*columns).where(table.c.scorer_key == scorer_key, key.in_(wanted[start : start + _LOOKUP_CHUNK]))
+                query = sa.select(*columns).where(
+                    table.c.scorer_key == scorer_key, key.in_(wanted[start : start + _LOOKUP_CHUNK])
+                )
                 rows += connection.execute(query).all()
         return rows
 
     def stored_texts(self, scorer_key: str, text_hashes: Iterable[str], protocol: str = "perplexity") -> set[str]:
         """Which of these texts this scorer has scored, or (choice protocol) which questions it has answered."""
         if protocol == "choice":
-            return {sha for (sha,) in self._select_scores(scorer_key, text_hashes, answers_table.c.prompt_sha256, table=answers_table)}
+            return {
+                sha
+                for (sha,) in self._select_scores(
+                    scorer_key, text_hashes, answers_table.c.prompt_sha256, table=answers_table
+                )
+            }
         return {sha for (sha,) in self._select_scores(scorer_key, text_hashes, scores_table.c.text_sha256)}
 
     def add_answers(self, scorer_key: str, answered: Iterable[tuple[str, dict[str, Any], float | None]]) -> None:
         """Commit (question text, answer record, elapsed seconds) triples of the choice protocol in one transaction."""
-        rows = [{"scorer_key": scorer_key, "prompt_sha256": text_key(prompt), "answer": json.dumps(answer), "elapsed_s": elapsed_s,
-                 "created_at": utc_now()} for prompt, answer, elapsed_s in answered]
+        rows = [
+            {
+                "scorer_key": scorer_key,
+                "prompt_sha256": text_key(prompt),
+                "answer": json.dumps(answer),
+                "elapsed_s": elapsed_s,
+                "created_at": utc_now(),
+            }
+            for prompt, answer, elapsed_s in answered
+        ]
         if rows:
             with self.engine.begin() as connection:
                 connection.execute(self._insert_ignoring_existing(answers_table), rows)
 
-    def get_answers(self, scorer_key: str, prompt_hashes: Iterable[str]) -> dict[str, tuple[dict[str, Any], float | None]]:
+    def get_answers(
+        self, scorer_key: str, prompt_hashes: Iterable[str]
+    ) -> dict[str, tuple[dict[str, Any], float | None]]:
         """{question sha256: (answer record, elapsed seconds)} for the questions this scorer has answered."""
         columns = (answers_table.c.prompt_sha256, answers_table.c.answer, answers_table.c.elapsed_s)
-        return {sha: (json.loads(answer), elapsed) for sha, answer, elapsed in self._select_scores(scorer_key, prompt_hashes, *columns, table=answers_table)}
+        return {
+            sha: (json.loads(answer), elapsed)
+            for sha, answer, elapsed in self._select_scores(scorer_key, prompt_hashes, *columns, table=answers_table)
+        }
 
     def get_scores(self, scorer_key: str, text_hashes: Iterable[str]) -> dict[str, StoredScore]:
         """{text sha256: what is stored} for the texts this scorer has scored."""
-        columns = (scores_table.c.text_sha256, scores_table.c.n_text_tokens, scores_table.c.token_logprobs,
-                   scores_table.c.n_bytes, scores_table.c.elapsed_s)
+        columns = (
+            scores_table.c.text_sha256,
+            scores_table.c.n_text_tokens,
+            scores_table.c.token_logprobs,
+            scores_table.c.n_bytes,
+            scores_table.c.elapsed_s,
+        )
         return {
-            sha: StoredScore(TokenScores(tuple(np.frombuffer(blob, dtype="<f8").tolist()), n_text_tokens), n_bytes, elapsed_s)
+            sha: StoredScore(
+                TokenScores(tuple(np.frombuffer(blob, dtype="<f8").tolist()), n_text_tokens), n_bytes, elapsed_s
+            )
             for sha, n_text_tokens, blob, n_bytes, elapsed_s in self._select_scores(scorer_key, text_hashes, *columns)
         }
 
@@ -243,21 +287,34 @@ class ResultsStore:
     def register_run(self, run_key: str, scorer_key: str, run_info: dict[str, Any], cases: Sequence[RunCase]) -> None:
         """Record a run and its test cases (a resumed run adds new cases; its run.json is the latest).
         A run made before by other weights under the same spec (a hub model updated upstream) is refused."""
-        run_row = {"run_key": run_key, "scorer_key": scorer_key, "model": run_info["model"], "dataset": run_info["dataset"],
-                   "info": json.dumps(run_info, default=str), "created_at": utc_now()}
+        run_row = {
+            "run_key": run_key,
+            "scorer_key": scorer_key,
+            "model": run_info["model"],
+            "dataset": run_info["dataset"],
+            "info": json.dumps(run_info, default=str),
+            "created_at": utc_now(),
+        }
         with self.engine.begin() as connection:
-            known = connection.execute(sa.select(runs_table.c.scorer_key).where(runs_table.c.run_key == run_key)).scalar_one_or_none()
+            known = connection.execute(
+                sa.select(runs_table.c.scorer_key).where(runs_table.c.run_key == run_key)
+            ).scalar_one_or_none()
             if known is not None and known != scorer_key:
                 raise RunError(
-                    f"{self.display_url}: run {run_key[:12]} was scored by other weights of {run_info['model']} (the hub "
+                    f"{self.display_url}: run {run_key[:12]} was scored by other weights of {run_info['model']} (the "
+                    "hub "
                     "model changed, or its files did): pin --revision, or pass --overwrite to start the run again"
                 )
             if known is None:
                 connection.execute(self._insert_ignoring_existing(runs_table), [run_row])
             else:
-                connection.execute(sa.update(runs_table).where(runs_table.c.run_key == run_key).values(info=run_row["info"]))
+                connection.execute(
+                    sa.update(runs_table).where(runs_table.c.run_key == run_key).values(info=run_row["info"])
+                )
             if cases:
-                connection.execute(self._insert_ignoring_existing(run_cases_table), [case.row(run_key) for case in cases])
+                connection.execute(
+                    self._insert_ignoring_existing(run_cases_table), [case.row(run_key) for case in cases]
+                )
 
     def forget_run(self, run_key: str) -> None:
         """Drop a run's record (its scores stay: they belong to the scorer)."""
@@ -275,35 +332,63 @@ class ResultsStore:
 
     def has_run(self, run_key: str) -> bool:
         with self.engine.begin() as connection:
-            return connection.execute(sa.select(runs_table.c.run_key).where(runs_table.c.run_key == run_key)).first() is not None
+            return (
+                connection.execute(sa.select(runs_table.c.run_key).where(runs_table.c.run_key == run_key)).first()
+                is not None
+            )
 
     def run_info(self, run_key: str) -> dict[str, Any]:
         with self.engine.begin() as connection:
-            info = connection.execute(sa.select(runs_table.c.info).where(runs_table.c.run_key == run_key)).scalar_one_or_none()
+            info = connection.execute(
+                sa.select(runs_table.c.info).where(runs_table.c.run_key == run_key)
+            ).scalar_one_or_none()
         if info is None:
             raise RunError(f"{self.display_url}: no run {run_key!r} (brainbench runs lists them)")
         return json.loads(info)
 
     def run_cases(self, run_key: str) -> list[RunCase]:
-        names = ("item_id", "doi", "subfield", "source", "options", "shown", "error", *(("grid",) if self._has_grid else ()))
+        names = (
+            "item_id",
+            "doi",
+            "subfield",
+            "source",
+            "options",
+            "shown",
+            "error",
+            *(("grid",) if self._has_grid else ()),
+        )
         with self.engine.begin() as connection:
             rows = connection.execute(
-                sa.select(*(run_cases_table.c[name] for name in names)).where(run_cases_table.c.run_key == run_key)
+                sa.select(*(run_cases_table.c[name] for name in names))
+                .where(run_cases_table.c.run_key == run_key)
                 .order_by(run_cases_table.c.item_id)
             ).all()
-        return [RunCase(item_id, doi, subfield, source, tuple(json.loads(options)), tuple(json.loads(shown)), error,
-                        json.loads(grid[0]) if grid and grid[0] is not None else None)
-                for item_id, doi, subfield, source, options, shown, error, *grid in rows]
+        return [
+            RunCase(
+                item_id,
+                doi,
+                subfield,
+                source,
+                tuple(json.loads(options)),
+                tuple(json.loads(shown)),
+                error,
+                json.loads(grid[0]) if grid and grid[0] is not None else None,
+            )
+            for item_id, doi, subfield, source, options, shown, error, *grid in rows
+        ]
 
     def is_complete(self, run_key: str, item_ids: Iterable[int] | None = None) -> bool:
-        """Whether every case of the run (those of ``item_ids``, which must all be registered) is scored or recorded as an error."""
+        """Whether every case of the run (those of ``item_ids``, which must all be registered) is scored or recorded as
+        an error."""
         if not self.has_run(run_key):
             return False
         if item_ids is not None and not set(item_ids) <= {case.item_id for case in self.run_cases(run_key)}:
             return False
         return self._count_scored(run_key, item_ids=item_ids)[1] == 0
 
-    def _count_scored(self, run_key: str, scorer_key: str | None = None, item_ids: Iterable[int] | None = None) -> tuple[int, int]:
+    def _count_scored(
+        self, run_key: str, scorer_key: str | None = None, item_ids: Iterable[int] | None = None
+    ) -> tuple[int, int]:
         """(cases fully scored, cases neither scored nor failed) of a run (of its cases in ``item_ids``)."""
         cases = self.run_cases(run_key)
         if item_ids is not None:
@@ -311,7 +396,9 @@ class ResultsStore:
             cases = [case for case in cases if case.item_id in wanted]
         info = self.run_info(run_key)
         scorer_key = scorer_key or info["scorer_key"]
-        stored = self.stored_texts(scorer_key, [sha for case in cases for sha in case.options], info.get("protocol", "perplexity"))
+        stored = self.stored_texts(
+            scorer_key, [sha for case in cases for sha in case.options], info.get("protocol", "perplexity")
+        )
         scored = sum(set(case.options) <= stored for case in cases)
         missing = sum(case.error is None and not set(case.options) <= stored for case in cases)
         return scored, missing
@@ -320,8 +407,14 @@ class ResultsStore:
         """Every run with its model, dataset, number of cases and how many are fully scored."""
         with self.engine.begin() as connection:
             runs = connection.execute(
-                sa.select(runs_table.c.run_key, runs_table.c.scorer_key, runs_table.c.model, runs_table.c.dataset,
-                          runs_table.c.info, runs_table.c.created_at).order_by(runs_table.c.created_at, runs_table.c.run_key)
+                sa.select(
+                    runs_table.c.run_key,
+                    runs_table.c.scorer_key,
+                    runs_table.c.model,
+                    runs_table.c.dataset,
+                    runs_table.c.info,
+                    runs_table.c.created_at,
+                ).order_by(runs_table.c.created_at, runs_table.c.run_key)
             ).all()
         listed = []
         for run_key, scorer_key, model, dataset, info, created_at in runs:
@@ -329,16 +422,36 @@ class ResultsStore:
             scored, _ = self._count_scored(run_key, scorer_key)
             details = json.loads(info)
             spec = details.get("spec") or {}
-            listed.append({"run": run_key[:12], "run_key": run_key, "model": model, "dataset": dataset,
-                           "condition": details.get("condition") or "full", "template": details.get("template"), "seed": details.get("seed"),
-                           "protocol": spec.get("protocol", "perplexity"), "items": len(cases), "scored": scored,
-                           "errors": sum(case.error is not None for case in cases), "out": details.get("out"), "created_at": created_at})
+            listed.append(
+                {
+                    "run": run_key[:12],
+                    "run_key": run_key,
+                    "model": model,
+                    "dataset": dataset,
+                    "condition": details.get("condition") or "full",
+                    "template": details.get("template"),
+                    "seed": details.get("seed"),
+                    "protocol": spec.get("protocol", "perplexity"),
+                    "items": len(cases),
+                    "scored": scored,
+                    "errors": sum(case.error is not None for case in cases),
+                    "out": details.get("out"),
+                    "created_at": created_at,
+                }
+            )
         return listed
 
     def find_run(self, prefix: str) -> str:
         """The full key of the run whose key starts with ``prefix``."""
         with self.engine.begin() as connection:
-            keys = connection.execute(sa.select(runs_table.c.run_key).where(runs_table.c.run_key.startswith(prefix))).scalars().all()
+            keys = (
+                connection.execute(sa.select(runs_table.c.run_key).where(runs_table.c.run_key.startswith(prefix)))
+                .scalars()
+                .all()
+            )
         if len(keys) != 1:
-            raise RunError(f"{self.display_url}: {'no' if not keys else 'more than one'} run starts with {prefix!r} (brainbench runs lists them)")
+            raise RunError(
+                f"{self.display_url}: {'no' if not keys else 'more than one'} run starts with {prefix!r} (brainbench "
+                "runs lists them)"
+            )
         return keys[0]

@@ -50,8 +50,11 @@ def accuracy_by_subfield(records: Iterable[dict[str, Any]]) -> dict[str, dict[st
 def forecast_scores(forecasts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The mean of each forecast measure over cases (``brainbench.runs.graded``), coverage with its Wilson 95% CI."""
     n = len(forecasts)
-    scores: dict[str, Any] = {"mae_relative": sum(f["relative_error"] for f in forecasts) / n,
-                              "rps": sum(f["rps"] for f in forecasts) / n, "mean_rank": sum(f["rank"] for f in forecasts) / n}
+    scores: dict[str, Any] = {
+        "mae_relative": sum(f["relative_error"] for f in forecasts) / n,
+        "rps": sum(f["rps"] for f in forecasts) / n,
+        "mean_rank": sum(f["rank"] for f in forecasts) / n,
+    }
     for coverage in INTERVALS:
         percent = round(100 * coverage)
         inside = sum(bool(f[f"in_{percent}"]) for f in forecasts)
@@ -78,11 +81,18 @@ def graded_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
         sd = math.sqrt(sum((d - mean_difference) ** 2 for d in differences) / (len(differences) - 1))
         half_width = float(stats.t.ppf(0.975, len(differences) - 1)) * sd / math.sqrt(len(differences))
-    return {"n": len(graded), **forecast_scores(model), "uniform": forecast_scores(uniform),
-            "rps_difference": mean_difference, "rps_difference_ci95": [mean_difference - half_width, mean_difference + half_width]}
+    return {
+        "n": len(graded),
+        **forecast_scores(model),
+        "uniform": forecast_scores(uniform),
+        "rps_difference": mean_difference,
+        "rps_difference_ci95": [mean_difference - half_width, mean_difference + half_width],
+    }
 
 
-def summarize(records: Sequence[dict[str, Any]], run_info: dict[str, Any], n_requested: int | None = None) -> dict[str, Any]:
+def summarize(
+    records: Sequence[dict[str, Any]], run_info: dict[str, Any], n_requested: int | None = None
+) -> dict[str, Any]:
     """summary.json: accuracy over scored items (ties count as wrong) against chance, by subfield, timing and the
     run's metadata. ``records`` carry the decisions of one rule (``runs.records.with_decision``).
 
@@ -94,7 +104,9 @@ def summarize(records: Sequence[dict[str, Any]], run_info: dict[str, Any], n_req
     overall = accuracy_stats([record["correct"] for record in scored])
     timed = [record for record in scored if record.get("elapsed_s") is not None]  # imported results have no timing
     elapsed = sum(record["elapsed_s"] for record in timed)
-    n_text_tokens = sum(option["n_tokens"] + 1 for record in timed for option in record.get("options", ()) if option.get("n_tokens"))
+    n_text_tokens = sum(
+        option["n_tokens"] + 1 for record in timed for option in record.get("options", ()) if option.get("n_tokens")
+    )
     requested = n_requested if n_requested is not None else run_info.get("n_requested", len(records))
     return {
         "schema_version": run_info.get("schema_version"),

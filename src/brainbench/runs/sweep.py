@@ -85,7 +85,9 @@ def load_sweep(path: Path) -> Sweep:
         raise InputError(path, None, f"cannot read: {error.strerror}") from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        raise InputError(path, mark.line + 1 if mark else None, f"not valid YAML: {getattr(error, 'problem', error)}") from error
+        raise InputError(
+            path, mark.line + 1 if mark else None, f"not valid YAML: {getattr(error, 'problem', error)}"
+        ) from error
     if not isinstance(spec, dict):
         raise InputError(path, None, "expected a mapping with 'datasets' and 'models'")
     unknown = sorted(set(spec) - _SWEEP_KEYS)
@@ -109,7 +111,15 @@ def load_sweep(path: Path) -> Sweep:
         except BrainbenchError as error:
             raise InputError(path, None, f"models[{index}]: {error}") from error
         template_file = entry.get("template_file")
-        models.append(SweepModel(backend, options, entry.get("template"), Path(template_file) if template_file else None, entry.get("name")))
+        models.append(
+            SweepModel(
+                backend,
+                options,
+                entry.get("template"),
+                Path(template_file) if template_file else None,
+                entry.get("name"),
+            )
+        )
     seed = int(spec.get("seed", 42))
     conditions = []
     for name in spec.get("conditions") or ["full"]:
@@ -126,20 +136,48 @@ def load_sweep(path: Path) -> Sweep:
             parse_items(items)
         except InputError as error:
             raise InputError(path, None, f"items: {error.reason}") from error
-    return Sweep(path, [str(d) for d in datasets], models, out=Path(spec.get("out", "runs")), store=spec.get("store"), seed=seed,
-                 texts=str(spec.get("texts", "released")), conditions=tuple(conditions), limit=limit, items=items)
+    return Sweep(
+        path,
+        [str(d) for d in datasets],
+        models,
+        out=Path(spec.get("out", "runs")),
+        store=spec.get("store"),
+        seed=seed,
+        texts=str(spec.get("texts", "released")),
+        conditions=tuple(conditions),
+        limit=limit,
+        items=items,
+    )
 
 
 def _row(model: SweepModel, plan: RunPlan, dataset: str, summary: dict[str, Any], sweep: Sweep) -> dict[str, Any]:
-    return {"model": model.label, "backend": model.backend, "dataset": dataset, "condition": plan.spec.condition,
-            "template": plan.spec.template, "limited": sweep.limited, "n_requested": summary["n_requested"],
-            "n_items": summary["n_items"], "n_scored": summary["n_scored"], "n_errors": summary["n_errors"],
-            "accuracy": summary["accuracy"], "ci95": summary["accuracy_ci95"], "chance": summary["chance"],
-            "run_key": plan.run_key, "out": str(plan.out_dir)}
+    return {
+        "model": model.label,
+        "backend": model.backend,
+        "dataset": dataset,
+        "condition": plan.spec.condition,
+        "template": plan.spec.template,
+        "limited": sweep.limited,
+        "n_requested": summary["n_requested"],
+        "n_items": summary["n_items"],
+        "n_scored": summary["n_scored"],
+        "n_errors": summary["n_errors"],
+        "accuracy": summary["accuracy"],
+        "ci95": summary["accuracy_ci95"],
+        "chance": summary["chance"],
+        "run_key": plan.run_key,
+        "out": str(plan.out_dir),
+    }
 
 
 def _failed(model: SweepModel, dataset: str, condition: str, error: BrainbenchError) -> dict[str, Any]:
-    return {"model": model.label, "backend": model.backend, "dataset": dataset, "condition": condition, "error": str(error)}
+    return {
+        "model": model.label,
+        "backend": model.backend,
+        "dataset": dataset,
+        "condition": condition,
+        "error": str(error),
+    }
 
 
 def run_sweep(
@@ -160,9 +198,21 @@ def run_sweep(
     results_store = ResultsStore(location)
     rows: list[dict[str, Any]] = []
     for model in sweep.models:
-        request = RunRequest(backend=model.backend, options=model.options, data_dir=data_dir, cache_dir=cache_dir, offline=offline,
-                             texts=sweep.texts, template=model.template, template_file=model.template_file, items=sweep.items,
-                             limit=sweep.limit, out_root=sweep.out, name=model.name, store=location)
+        request = RunRequest(
+            backend=model.backend,
+            options=model.options,
+            data_dir=data_dir,
+            cache_dir=cache_dir,
+            offline=offline,
+            texts=sweep.texts,
+            template=model.template,
+            template_file=model.template_file,
+            items=sweep.items,
+            limit=sweep.limit,
+            out_root=sweep.out,
+            name=model.name,
+            store=location,
+        )
         plans: list[tuple[str, RunPlan]] = []
         for dataset, (condition, seed) in itertools.product(sweep.datasets, sweep.conditions):
             try:
@@ -173,7 +223,9 @@ def run_sweep(
             continue
         if all(results_store.is_complete(plan.run_key, [case.item_id for case in plan.cases]) for _, plan in plans):
             for dataset, plan in plans:
-                summary = export_run(results_store, plan.run_key, plan.out_dir, item_ids=[case.item_id for case in plan.cases])
+                summary = export_run(
+                    results_store, plan.run_key, plan.out_dir, item_ids=[case.item_id for case in plan.cases]
+                )
                 rows.append(_row(model, plan, dataset, summary, sweep))
             continue
         try:
@@ -183,7 +235,9 @@ def run_sweep(
             continue
         for dataset, plan in plans:
             if on_start:
-                on_start(model.label, dataset if plan.spec.condition == "full" else f"{dataset} ({plan.spec.condition})")
+                on_start(
+                    model.label, dataset if plan.spec.condition == "full" else f"{dataset} ({plan.spec.condition})"
+                )
             try:
                 summary = execute_run(plan, scorer, on_progress=on_progress)
             except BrainbenchError as error:

@@ -4,17 +4,16 @@ from brainbench.scoring.backends import BACKEND_OPTIONS, BACKENDS, backend_optio
 from brainbench.scoring.base import Scorer, TokenScores, perplexity
 from brainbench.scoring.templates import Template, apply_template, resolve_template
 
-
 __all__ = [
     "BACKENDS",
     "BACKEND_OPTIONS",
-    "backend_options",
-    "model_identity",
     "Scorer",
     "Template",
     "TokenScores",
     "apply_template",
+    "backend_options",
     "load_scorer",
+    "model_identity",
     "perplexity",
     "resolve_template",
 ]

@@ -64,9 +64,22 @@ BACKEND_OPTIONS = {
     "openai-chat": ("model", "base_url", "api_key", "concurrency", "timeout"),
 }
 OPTION_DEFAULTS: dict[str, object] = {
-    "model": None, "gguf_file": None, "adapter": None, "revision": None, "dtype": "auto", "device": "auto", "batch_size": None,
-    "engine": "fast", "compile": False, "n_ctx": 2048, "base_url": None, "api_key": None, "concurrency": 8, "timeout": 120.0,
-    "samples": None, "retries": 2,
+    "model": None,
+    "gguf_file": None,
+    "adapter": None,
+    "revision": None,
+    "dtype": "auto",
+    "device": "auto",
+    "batch_size": None,
+    "engine": "fast",
+    "compile": False,
+    "n_ctx": 2048,
+    "base_url": None,
+    "api_key": None,
+    "concurrency": 8,
+    "timeout": 120.0,
+    "samples": None,
+    "retries": 2,
 }
 
 
@@ -77,8 +90,12 @@ def backend_options(backend: str, prefix: str = "", **given: object) -> dict[str
     taken = BACKEND_OPTIONS[backend] + (CHOICE_OPTIONS if backend in CHOOSERS else ())
     unknown = sorted(name for name in given if name not in OPTION_DEFAULTS)
     ignored = [
-        name for name, value in given.items()
-        if name in OPTION_DEFAULTS and name not in taken and name != "api_key" and value not in (None, OPTION_DEFAULTS[name])
+        name
+        for name, value in given.items()
+        if name in OPTION_DEFAULTS
+        and name not in taken
+        and name != "api_key"
+        and value not in (None, OPTION_DEFAULTS[name])
     ]
     if unknown or ignored:
         names = ", ".join(prefix + (name.replace("_", "-") if prefix else name) for name in unknown + ignored)
@@ -136,10 +153,20 @@ def model_identity(backend: str, **options: Any) -> dict[str, Any]:
     and the dtype the scores are computed in (None where a server decides). Checks the device and dtype."""
     _check_backend(backend)
     model = options.get("model")
-    identity: dict[str, Any] = {"backend": backend, "model": None if model is None else str(model), "gguf_file": None,
-                                "revision": None, "weights": None, "adapter": None, "adapter_weights": None, "dtype": None}
+    identity: dict[str, Any] = {
+        "backend": backend,
+        "model": None if model is None else str(model),
+        "gguf_file": None,
+        "revision": None,
+        "weights": None,
+        "adapter": None,
+        "adapter_weights": None,
+        "dtype": None,
+    }
     if backend in ("openai-completions", "openai-chat"):  # the server decides weights and precision
-        return identity | {"model": str(model) if model is not None else served_model(options.get("base_url"), options.get("api_key"))}
+        return identity | {
+            "model": str(model) if model is not None else served_model(options.get("base_url"), options.get("api_key"))
+        }
     from brainbench.scoring.hf import embedded_model_file, resolve_device, resolve_dtype
 
     local = embedded_model_file() if model is None else Path(str(model))
@@ -150,7 +177,9 @@ def model_identity(backend: str, **options: Any) -> dict[str, Any]:
         gguf_file = local.name
     weights = local / gguf_file if gguf_file is not None and local.is_dir() else local
     adapter = options.get("adapter")
-    device = resolve_device(str(options.get("device") or "auto"))  # already resolved by a plan: checked again, unchanged
+    device = resolve_device(
+        str(options.get("device") or "auto")
+    )  # already resolved by a plan: checked again, unchanged
     return identity | {
         "gguf_file": gguf_file,
         "revision": options.get("revision"),

@@ -114,7 +114,9 @@ def weights_fingerprint(path: str | Path) -> str | None:
     path = Path(path)
     if not path.exists():
         return None
-    files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file() and f.suffix in _WEIGHT_SUFFIXES)
+    files = (
+        [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file() and f.suffix in _WEIGHT_SUFFIXES)
+    )
     digest = hashlib.sha256()
     for file in files:
         size = file.stat().st_size

@@ -28,10 +28,15 @@ def by_size_and_length(groups: Sequence[Sequence[Sequence[int]]]) -> list[list[i
     partitions: dict[int, list[int]] = {}
     for index, group in enumerate(groups):
         partitions.setdefault(len(group), []).append(index)
-    return [[indices[k] for k in length_order([max(map(len, groups[i])) for i in indices])] for _, indices in sorted(partitions.items())]
+    return [
+        [indices[k] for k in length_order([max(map(len, groups[i])) for i in indices])]
+        for _, indices in sorted(partitions.items())
+    ]
 
 
-def score_sorted(items: Sequence[Item], lengths: Sequence[int], score: Callable[[list[Item]], list[Result]]) -> list[Result]:
+def score_sorted(
+    items: Sequence[Item], lengths: Sequence[int], score: Callable[[list[Item]], list[Result]]
+) -> list[Result]:
     """``score`` over ``items`` taken shortest first; results in the items' own order."""
     order = length_order(lengths)
     return restore_order(score([items[index] for index in order]), order)

@@ -22,8 +22,11 @@ from brainbench.data.task import instructions
 LETTERS = "ABCDEFGH"
 STATUSES = ("answered", "refused", "unreadable")
 PROMPT_VERSION = "choice-v1"  # the prompt's name in run specs; its sha256 is of the instructions below
-_REFUSAL = re.compile(r"\b(i can(?:no|')t|i am (?:not able|unable)|i'm (?:not able|unable)|unable to (?:determine|tell|say)|"
-                      r"as an ai|cannot (?:determine|tell|say|know)|impossible to (?:tell|say|know|determine))", re.IGNORECASE)
+_REFUSAL = re.compile(
+    r"\b(i can(?:no|')t|i am (?:not able|unable)|i'm (?:not able|unable)|unable to (?:determine|tell|say)|"
+    r"as an ai|cannot (?:determine|tell|say|know)|impossible to (?:tell|say|know|determine))",
+    re.IGNORECASE,
+)
 
 
 def messages(versions_shown: Sequence[str]) -> list[dict[str, str]]:
@@ -56,19 +59,37 @@ class Answer:
     extra: dict[str, object] = field(default_factory=dict)
 
     def record(self) -> dict[str, object]:
-        return {"status": self.status, "letter": self.letter, "probabilities": self.probabilities, "texts": list(self.texts),
-                "source": self.source, "attempts": self.attempts}
+        return {
+            "status": self.status,
+            "letter": self.letter,
+            "probabilities": self.probabilities,
+            "texts": list(self.texts),
+            "source": self.source,
+            "attempts": self.attempts,
+        }
 
 
 def read_answer(text: str, n_letters: int = 2) -> tuple[str, str | None]:
     """(status, letter) of an answer's text: a letter alone, "Abstract A", "(B)", "Option B", "The answer is A.", a
-    sentence that ends in an answer; a refusal; or unreadable (no letter, or two different ones in play)."""
+    reply that opens with "A)" or "B." and explains, a sentence that ends in an answer; a refusal; or unreadable (no letter, or two different ones in play)."""
     letters = LETTERS[:n_letters]
     clean = text.strip().strip("*`'\" ")
     alone = re.fullmatch(rf"\(?([{letters}])\)?[.:!]?", clean)
     if alone:
         return "answered", alone.group(1)
-    named = {match.group(1) for match in re.finditer(rf"\b(?:abstract|option|answer(?: is)?|version)\s*[:\-]?\s*\(?([{letters}])\)?(?![\w])", clean, re.IGNORECASE)}
+    named = {
+        match.group(1)
+        for match in re.finditer(
+            rf"\b(?:abstract|option|answer(?: is)?|version)\s*[:\-]?\s*\(?([{letters}])\)?(?![\w])",
+            clean,
+            re.IGNORECASE,
+        )
+    }
+    # a reply that opens with a formatted letter ("A)", "B.", "A:" or the letter on its own line) has answered;
+    # what follows is its explanation, which may well mention the other abstract
+    opening = re.match(rf"\(?([{letters}])(?:\)|[.:]|[ \t]*\n)", clean)
+    if opening:
+        return ("answered", opening.group(1)) if named <= {opening.group(1)} else ("unreadable", None)
     if len(named) == 1:
         return "answered", named.pop()
     if _REFUSAL.search(clean):
@@ -82,7 +103,9 @@ def read_answer(text: str, n_letters: int = 2) -> tuple[str, str | None]:
     return "unreadable", None
 
 
-def letter_probabilities(steps: Sequence[Mapping[str, float]], generated: Sequence[str], n_letters: int = 2) -> dict[str, float] | None:
+def letter_probabilities(
+    steps: Sequence[Mapping[str, float]], generated: Sequence[str], n_letters: int = 2
+) -> dict[str, float] | None:
     """P(letter) from the generated tokens' top log-probabilities: at the first generated token that is a
     letter (spaces, brackets and quotes around it allowed), the alternatives that are letters, renormalised.
     ``steps[i]`` maps candidate token texts to log-probabilities at generated position i; None if no letter shows."""
@@ -105,7 +128,9 @@ def letter_probabilities(steps: Sequence[Mapping[str, float]], generated: Sequen
     return None
 
 
-def combine_answers(answers: Sequence[tuple[Sequence[int], Mapping[str, object]]], n_versions: int) -> dict[str, object]:
+def combine_answers(
+    answers: Sequence[tuple[Sequence[int], Mapping[str, object]]], n_versions: int
+) -> dict[str, object]:
     """The decision over the orders a case was asked in (``(shown, answer record)`` pairs; ``shown[k]``: the
     version at letter k): each order's letter probabilities mapped back to the versions and averaged; orders
     without a readable answer left out. An answer without probabilities counts as certain of its letter."""
@@ -114,7 +139,9 @@ def combine_answers(answers: Sequence[tuple[Sequence[int], Mapping[str, object]]
     for shown, answer in answers:
         if answer["status"] != "answered":
             continue
-        probabilities = answer.get("probabilities") or {LETTERS[k]: float(LETTERS[k] == answer["letter"]) for k in range(len(shown))}
+        probabilities = answer.get("probabilities") or {
+            LETTERS[k]: float(LETTERS[k] == answer["letter"]) for k in range(len(shown))
+        }
         for position, version in enumerate(shown):
             per_version[version] += float(probabilities.get(LETTERS[position], 0.0))  # type: ignore[union-attr]
         used += 1
@@ -123,8 +150,14 @@ def combine_answers(answers: Sequence[tuple[Sequence[int], Mapping[str, object]]
     p = [value / used for value in per_version]
     best = max(p)
     winners = [version for version, value in enumerate(p) if value == best]
-    return {"status": "ok", "p_versions": p, "chosen_version": winners[0] if len(winners) == 1 else None,
-            "correct": winners == [0], "p_chosen": best, "n_orders_used": used}
+    return {
+        "status": "ok",
+        "p_versions": p,
+        "chosen_version": winners[0] if len(winners) == 1 else None,
+        "correct": winners == [0],
+        "p_chosen": best,
+        "n_orders_used": used,
+    }
 
 
 @dataclass(frozen=True)
@@ -141,8 +174,15 @@ class Generate(Protocol):
     def __call__(self, chat: Sequence[Mapping[str, str]], *, temperature: float, seed: int) -> Generation: ...
 
 
-def ask(generate: Generate, chat: Sequence[Mapping[str, str]], n_letters: int, *, samples: int | None = None,
-        retries: int = 2, seed: int = 0) -> Answer:
+def ask(
+    generate: Generate,
+    chat: Sequence[Mapping[str, str]],
+    n_letters: int,
+    *,
+    samples: int | None = None,
+    retries: int = 2,
+    seed: int = 0,
+) -> Answer:
     """Ask one question. Without ``samples``: greedily, the confidence from the answer token's log-probabilities;
     a refusal or an unreadable reply is asked again up to ``retries`` times (seeds ``seed``, ``seed + 1``, ...).
     With ``samples`` = K: K replies at temperature 1 (seeds ``seed`` ... ``seed + K - 1``, each retried alike), the
@@ -154,8 +194,12 @@ def ask(generate: Generate, chat: Sequence[Mapping[str, str]], n_letters: int, *
             texts.append(reply.text)
             status, letter = read_answer(reply.text, n_letters)
             if status == "answered":
-                probabilities = letter_probabilities(reply.steps, reply.tokens, n_letters) if reply.steps is not None else None
-                return Answer(status, letter, probabilities, tuple(texts), "logprobs" if probabilities else "none", attempt + 1)
+                probabilities = (
+                    letter_probabilities(reply.steps, reply.tokens, n_letters) if reply.steps is not None else None
+                )
+                return Answer(
+                    status, letter, probabilities, tuple(texts), "logprobs" if probabilities else "none", attempt + 1
+                )
         return Answer(status, None, None, tuple(texts), "none", retries + 1)
     letters: list[str] = []
     texts, attempts, last_status = [], 0, "unreadable"

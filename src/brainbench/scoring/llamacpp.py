@@ -19,7 +19,14 @@ import numpy as np
 
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
 from brainbench.scoring.backends import model_identity
-from brainbench.scoring.base import TokenScores, TokenStatistics, distribution_statistics, shared_prefix_length, weights_fingerprint
+from brainbench.scoring.base import (
+    TokenScores,
+    TokenStatistics,
+    distribution_statistics,
+    shared_prefix_length,
+    weights_fingerprint,
+)
+
 
 def dequantize_gguf(source: str | Path, target: str | Path, metadata: dict[str, object] | None = None) -> Path:
     """Write a copy of the GGUF file ``source`` with every tensor in float32: same model, no quantization.
@@ -34,13 +41,21 @@ def dequantize_gguf(source: str | Path, target: str | Path, metadata: dict[str, 
         if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
             continue  # the writer adds these itself
         value_type = field.types[0]
-        value = gguf.LlamaFileType.ALL_F32 if field.name == gguf.Keys.General.FILE_TYPE else metadata.pop(field.name, field.contents())
-        writer.add_key_value(field.name, value, value_type, sub_type=field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None)
+        value = (
+            gguf.LlamaFileType.ALL_F32
+            if field.name == gguf.Keys.General.FILE_TYPE
+            else metadata.pop(field.name, field.contents())
+        )
+        writer.add_key_value(
+            field.name, value, value_type, sub_type=field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
+        )
     if metadata:
         raise BackendError(f"{source} has no metadata key(s) {', '.join(metadata)} to replace")
     for tensor in reader.tensors:
         data = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
-        writer.add_tensor(tensor.name, np.ascontiguousarray(data, dtype=np.float32), raw_dtype=gguf.GGMLQuantizationType.F32)
+        writer.add_tensor(
+            tensor.name, np.ascontiguousarray(data, dtype=np.float32), raw_dtype=gguf.GGMLQuantizationType.F32
+        )
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -54,7 +69,9 @@ DEFAULT_CONTEXT = 2048  # llama-cpp-python keeps n_ctx x vocab float32 logits wi
 class LlamaCppScorer:
     """Scores texts with a GGUF model in llama-cpp-python (``logits_all=True``)."""
 
-    def __init__(self, model: str | Path | None = None, *, n_ctx: int = DEFAULT_CONTEXT, n_threads: int | None = None) -> None:
+    def __init__(
+        self, model: str | Path | None = None, *, n_ctx: int = DEFAULT_CONTEXT, n_threads: int | None = None
+    ) -> None:
         if importlib.util.find_spec("llama_cpp") is None:
             raise MissingDependencyError("the llama-cpp backend needs llama-cpp-python: pip install llama-cpp-python")
         from llama_cpp import Llama
@@ -100,7 +117,9 @@ class LlamaCppScorer:
     def _checked(self, text: str, index: int) -> list[int]:
         ids = self.tokenize(text)
         if len(ids) > self.n_ctx:
-            raise ContextLengthError(f"text {index} has {len(ids)} tokens, more than the llama.cpp context of {self.n_ctx} (n_ctx)")
+            raise ContextLengthError(
+                f"text {index} has {len(ids)} tokens, more than the llama.cpp context of {self.n_ctx} (n_ctx)"
+            )
         if len(ids) < 2:
             raise BackendError(f"text {index} has {len(ids)} token(s); at least 2 are needed to score one")
         return ids
@@ -144,5 +163,8 @@ class LlamaCppScorer:
         for group in groups:
             encoded = [self._checked(text, index) for index, text in enumerate(group)]
             first = self._evaluate(encoded[0])
-            results.append([first] + [self._evaluate(ids, keep=max(shared_prefix_length(encoded[0], ids), 0)) for ids in encoded[1:]])
+            results.append(
+                [first]
+                + [self._evaluate(ids, keep=max(shared_prefix_length(encoded[0], ids), 0)) for ids in encoded[1:]]
+            )
         return results

@@ -22,22 +22,30 @@ from brainbench.http import RetryingClient
 from brainbench.scoring.backends import model_identity
 from brainbench.scoring.base import TokenScores, score_separately
 
-
 PROBE_TEXT = ", ".join(str(n) for n in range(1, 31))  # "1, 2, 3, ..., 30"
 PROBE_MIN_MEAN_LOGPROB = -2.0  # over the probe's second half; aligned models score near 0, misaligned far below
 
 
-def connect(base_url: str | None, api_key: str | None, model: str | None, backend: str, **client: Any) -> tuple[RetryingClient, str, dict[str, Any]]:
+def connect(
+    base_url: str | None, api_key: str | None, model: str | None, backend: str, **client: Any
+) -> tuple[RetryingClient, str, dict[str, Any]]:
     """(client, model name, what the server says of it) for an OpenAI-compatible server: ``model``, or the one model
     it serves when none is named; a server that does not serve it, or serves several, is an error."""
     if not base_url:
         raise BackendError(f"the {backend} backend needs --base-url, e.g. http://127.0.0.1:8000/v1")
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     http = RetryingClient(base_url.rstrip("/"), headers=headers, error=BackendError, **client)
-    served = {entry["id"]: entry for entry in http.json("GET", "/models").get("data", []) if isinstance(entry, dict) and "id" in entry}
+    served = {
+        entry["id"]: entry
+        for entry in http.json("GET", "/models").get("data", [])
+        if isinstance(entry, dict) and "id" in entry
+    }
     if model is None:
         if len(served) != 1:
-            raise BackendError(f"{http.base_url} serves {len(served)} models ({', '.join(served) or 'none listed'}); name one with --model")
+            raise BackendError(
+                f"{http.base_url} serves {len(served)} models ({', '.join(served) or 'none listed'}); name one with "
+                "--model"
+            )
         model = next(iter(served))
     elif served and model not in served:
         raise BackendError(f"{http.base_url} does not serve {model!r}; it serves: {', '.join(served)}")
@@ -58,8 +66,15 @@ class OpenAICompletionsScorer:
         max_retries: int = 6,
         backoff_s: float = 0.5,
     ) -> None:
-        self.http, self.model, self._served = connect(base_url, api_key, model, "openai-completions", timeout=timeout,
-                                                      max_retries=max_retries, backoff_s=backoff_s)
+        self.http, self.model, self._served = connect(
+            base_url,
+            api_key,
+            model,
+            "openai-completions",
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff_s=backoff_s,
+        )
         self.base_url, self.name = self.http.base_url, self.model
         self.concurrency = concurrency
         self.batch_size = concurrency  # the runner hands over this many cases per call
@@ -81,17 +96,26 @@ class OpenAICompletionsScorer:
             )
         return mean
 
-
     def describe(self) -> dict[str, object]:
-        return {"backend": "openai-completions", "model": self.model, "base_url": self.base_url,
-                "concurrency": self.concurrency, "served": self._served}
+        return {
+            "backend": "openai-completions",
+            "model": self.model,
+            "base_url": self.base_url,
+            "concurrency": self.concurrency,
+            "served": self._served,
+        }
 
     def identity(self) -> dict[str, object]:
         return model_identity("openai-completions", model=self.model)
 
     def fingerprint(self) -> dict[str, object]:
         # The server decides weights and precision; what it reports of the model is all there is to key on.
-        return {"backend": "openai-completions", "model": self.model, "root": self._served.get("root"), "base_url": self.base_url}
+        return {
+            "backend": "openai-completions",
+            "model": self.model,
+            "root": self._served.get("root"),
+            "base_url": self.base_url,
+        }
 
     def score_text(self, text: str) -> TokenScores:
         if self.verify_alignment:
@@ -107,7 +131,9 @@ class OpenAICompletionsScorer:
             values = logprobs.get("token_logprobs") or []
             offsets = logprobs.get("text_offset") or []
         except (KeyError, IndexError, TypeError, AttributeError) as error:
-            raise BackendError(f"{self.base_url}/completions: unexpected answer ({error}): {str(answer)[:300]}") from error
+            raise BackendError(
+                f"{self.base_url}/completions: unexpected answer ({error}): {str(answer)[:300]}"
+            ) from error
         usage = answer.get("usage") or {}
         # The generated token follows the prompt's: vLLM echoes it (and a BOS, counted in prompt_tokens);
         # llama-cpp-python leaves the BOS out and echoes the generated token only when it had a BOS.

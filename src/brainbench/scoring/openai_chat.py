@@ -32,14 +32,23 @@ class OpenAIChatChooser:
         max_tokens: int = 16,
         max_retries: int = 6,
     ) -> None:
-        self.http, self.model, _ = connect(base_url, api_key, model, "openai-chat", timeout=timeout, max_retries=max_retries)
+        self.http, self.model, _ = connect(
+            base_url, api_key, model, "openai-chat", timeout=timeout, max_retries=max_retries
+        )
         self.base_url, self.name = self.http.base_url, self.model
         self.concurrency, self.batch_size = concurrency, concurrency
         self.samples, self.retries, self.seed, self.max_tokens = samples, retries, seed, max_tokens
 
     def describe(self) -> dict[str, object]:
-        return {"backend": "openai-chat", "model": self.model, "base_url": self.base_url, "samples": self.samples,
-                "retries": self.retries, "max_tokens": self.max_tokens, "top_logprobs": TOP_LOGPROBS}
+        return {
+            "backend": "openai-chat",
+            "model": self.model,
+            "base_url": self.base_url,
+            "samples": self.samples,
+            "retries": self.retries,
+            "max_tokens": self.max_tokens,
+            "top_logprobs": TOP_LOGPROBS,
+        }
 
     def identity(self) -> dict[str, object]:
         from brainbench.scoring.backends import model_identity
@@ -47,12 +56,23 @@ class OpenAIChatChooser:
         return model_identity("openai-chat", model=self.model)
 
     def fingerprint(self) -> dict[str, object]:
-        return {**self.identity(), "protocol": "choice", "samples": self.samples, "retries": self.retries, "seed": self.seed,
-                "max_tokens": self.max_tokens}
+        return {
+            **self.identity(),
+            "protocol": "choice",
+            "samples": self.samples,
+            "retries": self.retries,
+            "seed": self.seed,
+            "max_tokens": self.max_tokens,
+        }
 
     def generate(self, chat: Sequence[Mapping[str, str]], *, temperature: float, seed: int) -> Generation:
-        body: dict[str, Any] = {"model": self.model, "messages": list(chat), "temperature": temperature, "max_tokens": self.max_tokens,
-                                "seed": seed}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(chat),
+            "temperature": temperature,
+            "max_tokens": self.max_tokens,
+            "seed": seed,
+        }
         if self.samples is None:
             body |= {"logprobs": True, "top_logprobs": TOP_LOGPROBS}
         answer = self.http.json("POST", "/chat/completions", json=body)
@@ -60,21 +80,34 @@ class OpenAIChatChooser:
             choice = answer["choices"][0]
             text = choice["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError) as error:
-            raise BackendError(f"{self.base_url}/chat/completions: unexpected answer ({error}): {str(answer)[:300]}") from error
+            raise BackendError(
+                f"{self.base_url}/chat/completions: unexpected answer ({error}): {str(answer)[:300]}"
+            ) from error
         content = (choice.get("logprobs") or {}).get("content") if self.samples is None else None
         if not content:
             if self.samples is None:
-                raise BackendError(f"{self.base_url} returned no log-probabilities for the answer: pass --samples K to take the "
-                                   "confidence from K answers at temperature 1 instead")
+                raise BackendError(
+                    f"{self.base_url} returned no log-probabilities for the answer: pass --samples K to take the "
+                    "confidence from K answers at temperature 1 instead"
+                )
             return Generation(text)
         tokens = tuple(step["token"] for step in content)
-        steps = tuple({**{alt["token"]: alt["logprob"] for alt in step.get("top_logprobs") or []}, step["token"]: step["logprob"]}
-                      for step in content)
+        steps = tuple(
+            {**{alt["token"]: alt["logprob"] for alt in step.get("top_logprobs") or []}, step["token"]: step["logprob"]}
+            for step in content
+        )
         return Generation(text, tokens, steps)
 
     def answer(self, chats: Sequence[Sequence[Mapping[str, str]]], n_letters: Sequence[int]) -> list[Answer]:
         def one(index: int) -> Answer:
-            return ask(self.generate, chats[index], n_letters[index], samples=self.samples, retries=self.retries, seed=self.seed)
+            return ask(
+                self.generate,
+                chats[index],
+                n_letters[index],
+                samples=self.samples,
+                retries=self.retries,
+                seed=self.seed,
+            )
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(pool.map(one, range(len(chats))))

@@ -50,9 +50,11 @@ def option_value(score: OptionScore, normalisation: str = "ppl") -> float:
     if normalisation == "ppl":
         return -math.log(score.ppl)
     if score.sum_logprob is None or (normalisation == "bytes" and not score.n_bytes):
-        raise RunError(f"the {normalisation!r} rule needs each text's summed log-likelihood"
-                       f"{' and byte count' if normalisation == 'bytes' else ''}, which this run does not have "
-                       "(runs imported from published perplexities have only the 'ppl' rule)")
+        raise RunError(
+            f"the {normalisation!r} rule needs each text's summed log-likelihood"
+            f"{' and byte count' if normalisation == 'bytes' else ''}, which this run does not have "
+            "(runs imported from published perplexities have only the 'ppl' rule)"
+        )
     if normalisation == "sum":
         return score.sum_logprob
     if normalisation == "bytes":
@@ -77,10 +79,7 @@ def decide(scores: Sequence[OptionScore], order: Sequence[int], normalisation: s
     p = softmax(values)
     chosen = winners[0]
     correct = len(winners) == 1 and order[chosen] == 0
-    if len(order) == 2 and normalisation == "ppl":
-        confidence = abs(shown[0].ppl - shown[1].ppl)
-    else:
-        confidence = p[chosen]
+    confidence = abs(shown[0].ppl - shown[1].ppl) if len(order) == 2 and normalisation == "ppl" else p[chosen]
     return Decision(LETTERS[chosen] if len(winners) == 1 else "tie", correct, confidence, p[chosen], p)
 
 

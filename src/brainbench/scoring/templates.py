@@ -32,7 +32,8 @@ GENERIC = "gpt2"  # the paper's template for base models without chat markup
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """A prompt template: its name (a catalogue name, ``none`` or ``file:<name>``), its exact text and why it was chosen."""
+    """A prompt template: its name (a catalogue name, ``none`` or ``file:<name>``), its exact text and why it was
+    chosen."""
 
     name: str
     text: str
@@ -109,8 +110,12 @@ def check_template_name(name: str) -> str:
         containing = [known for known in PROMPT_TEMPLATES if wanted in known.lower()]
         near = containing[:3] or difflib.get_close_matches(wanted, [NO_TEMPLATE, *PROMPT_TEMPLATES], n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(near)}?" if near else ""
-        raise InputError("--template", None, f"unknown template {name!r}: use one of the paper's {len(PROMPT_TEMPLATES)} "
-                                             f"files by name (e.g. {GENERIC}, mistralai--Mistral-7B-v0.1), none, or --template-file.{hint}")
+        raise InputError(
+            "--template",
+            None,
+            f"unknown template {name!r}: use one of the paper's {len(PROMPT_TEMPLATES)} "
+            f"files by name (e.g. {GENERIC}, mistralai--Mistral-7B-v0.1), none, or --template-file.{hint}",
+        )
     return found
 
 
@@ -136,7 +141,9 @@ def resolve_template(
     if chosen == NO_TEMPLATE:
         return Template(NO_TEMPLATE, SLOT, why)
     path = resolve_dataset_file(
-        prompt_template_file(chosen), data_dir=data_dir, cache_dir=cache_dir or Path(platformdirs.user_cache_dir("brainbench")),
+        prompt_template_file(chosen),
+        data_dir=data_dir,
+        cache_dir=cache_dir or Path(platformdirs.user_cache_dir("brainbench")),
         offline=offline,
     )
     return Template(chosen, path.read_bytes().decode("utf-8"), why)

@@ -42,8 +42,14 @@ PostedForm = Annotated[dict[str, str], Depends(form_fields)]
 ParticipantCookie = Annotated[str | None, Cookie(alias=PARTICIPANT_COOKIE)]
 
 
-def create_app(store: StudyStore, admin_token: str, title: str = "Predict the result", consent: str | None = None,
-               secure_cookies: bool = False, throttle: LoginThrottle | None = None) -> FastAPI:
+def create_app(
+    store: StudyStore,
+    admin_token: str,
+    title: str = "Predict the result",
+    consent: str | None = None,
+    secure_cookies: bool = False,
+    throttle: LoginThrottle | None = None,
+) -> FastAPI:
     """The app for one study kept in ``store``; ``admin_token`` opens the admin pages.
 
     ``consent``: the consent text (Markdown; the default says what to fill in). ``secure_cookies``: send
@@ -78,13 +84,21 @@ def create_app(store: StudyStore, admin_token: str, title: str = "Predict the re
         return page("consent.html", request, trials=store.trials_per_participant, consent=consent_html)
 
     @app.post("/consent")
-    def give_consent(request: Request, csrf_token: Annotated[str, Form(alias="csrf")], agree: Annotated[str | None, Form()] = None) -> Response:
+    def give_consent(
+        request: Request, csrf_token: Annotated[str, Form(alias="csrf")], agree: Annotated[str | None, Form()] = None
+    ) -> Response:
         csrf.check(request, csrf_token)
         if agree != "yes":
             raise PageError("please tick the box to agree before taking part", 422)
         response = redirect("/profile")
-        response.set_cookie(PARTICIPANT_COOKIE, store.add_participant(), httponly=True, samesite="lax", secure=secure_cookies,
-                            max_age=30 * 24 * 3600)
+        response.set_cookie(
+            PARTICIPANT_COOKIE,
+            store.add_participant(),
+            httponly=True,
+            samesite="lax",
+            secure=secure_cookies,
+            max_age=30 * 24 * 3600,
+        )
         return response
 
     @app.get("/profile", response_class=HTMLResponse)
@@ -99,7 +113,9 @@ def create_app(store: StudyStore, admin_token: str, title: str = "Predict the re
         participant_id = store.participant_id(participant)
         entered, problems = read_form(Profile, form, PROFILE_HINTS)
         if entered is None:  # the form again, as filled in, saying what to fix
-            return page("profile.html", request, status=422, positions=POSITIONS, sexes=SEXES, values=form, problems=problems)
+            return page(
+                "profile.html", request, status=422, positions=POSITIONS, sexes=SEXES, values=form, problems=problems
+            )
         store.save_profile(participant_id, entered)
         return redirect("/trial")
 
@@ -122,13 +138,19 @@ def create_app(store: StudyStore, admin_token: str, title: str = "Predict the re
             current = store.current_trial(participant_id)
             if current is None or current.view_id is None:
                 return redirect("/trial")
-            return page("trial.html", request, status=422, trial=current, texts=current.texts, values=form, problems=problems)
+            return page(
+                "trial.html", request, status=422, trial=current, texts=current.texts, values=form, problems=problems
+            )
         store.submit(participant_id, entered, time.time())
         return redirect("/trial")
 
     @app.post("/trial/leave", status_code=204)
-    def leave(request: Request, csrf_token: Annotated[str, Form(alias="csrf")], view_id: Annotated[int, Form()],
-              participant: ParticipantCookie = None) -> Response:
+    def leave(
+        request: Request,
+        csrf_token: Annotated[str, Form(alias="csrf")],
+        view_id: Annotated[int, Form()],
+        participant: ParticipantCookie = None,
+    ) -> Response:
         """The trial page's beacon when it is left unanswered (closed, reloaded, navigated away)."""
         csrf.check(request, csrf_token)
         store.leave(store.participant_id(participant), view_id, time.time())
@@ -147,28 +169,45 @@ def create_app(store: StudyStore, admin_token: str, title: str = "Predict the re
     def admin_page(request: Request) -> Response:
         if admin.who(request) is None:
             return page("login.html", request, status=401)
-        return page("admin.html", request, progress=store.progress(), trials=store.trials_per_participant,
-                    dataset=store.dataset.name, database=store.display_url, consent_is_default=consent is None)
+        return page(
+            "admin.html",
+            request,
+            progress=store.progress(),
+            trials=store.trials_per_participant,
+            dataset=store.dataset.name,
+            database=store.display_url,
+            consent_is_default=consent is None,
+        )
 
     @app.post("/admin/login")
-    def login(request: Request, csrf_token: Annotated[str, Form(alias="csrf")], token: Annotated[str, Form()]) -> Response:
+    def login(
+        request: Request, csrf_token: Annotated[str, Form(alias="csrf")], token: Annotated[str, Form()]
+    ) -> Response:
         csrf.check(request, csrf_token)
         return admin.sign_in(request, token, "admin", then="/admin")
 
     @app.post("/admin/setup")
-    def setup(request: Request, csrf_token: Annotated[str, Form(alias="csrf")], trials: Annotated[int, Form()]) -> Response:
+    def setup(
+        request: Request, csrf_token: Annotated[str, Form(alias="csrf")], trials: Annotated[int, Form()]
+    ) -> Response:
         require_admin(request)
         csrf.check(request, csrf_token)
         store.set_trials_per_participant(trials)
         return redirect("/admin")
 
     def csv_download(text: str, name: str) -> Response:
-        return Response(text, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(
+            text,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     @app.get("/admin/export/participant_data.csv")
     def export(request: Request) -> Response:
         require_admin(request)
-        return csv_download(participant_data_csv(store.responses(), store.cases, store.dataset.source), "participant_data.csv")
+        return csv_download(
+            participant_data_csv(store.responses(), store.cases, store.dataset.source), "participant_data.csv"
+        )
 
     @app.get("/admin/export/abstract_id_doi.csv")
     def export_ids(request: Request) -> Response:

@@ -8,8 +8,16 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-POSITIONS = ("PhD student", "Postdoc", "Faculty/Academic staff", "Research scientist", "Undergraduate student",
-             "Master's student", "Clinician", "__other")
+POSITIONS = (
+    "PhD student",
+    "Postdoc",
+    "Faculty/Academic staff",
+    "Research scientist",
+    "Undergraduate student",
+    "Master's student",
+    "Clinician",
+    "__other",
+)
 SEXES = ("Female", "Male", "Non-binary", "Prefer not to say", "Other")
 Record = TypeVar("Record", bound=BaseModel)
 
@@ -58,7 +66,9 @@ ANSWER_HINTS = {
 }
 
 
-def read_form(model: type[Record], form: Mapping[str, str], hints: Mapping[str, str]) -> tuple[Record | None, dict[str, str]]:
+def read_form(
+    model: type[Record], form: Mapping[str, str], hints: Mapping[str, str]
+) -> tuple[Record | None, dict[str, str]]:
     """``(record, {})`` if ``form`` is valid, else ``(None, {field: what to fix})``."""
     try:
         return model.model_validate(dict(form)), {}

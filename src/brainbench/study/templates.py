@@ -39,14 +39,17 @@ def load_consent(path: Path) -> str:
     except OSError as error:
         raise InputError(path, None, f"cannot read the consent text: {error.strerror or error}") from None
     if not text.strip():
-        raise InputError(path, None, "the consent text is empty: write the study's duration, investigator, contact and ethics approval")
+        raise InputError(
+            path,
+            None,
+            "the consent text is empty: write the study's duration, investigator, contact and ethics approval",
+        )
     return text
 
 
 def render_consent(markdown: str) -> Markup:
     """The consent text (Markdown) as HTML; raw HTML in it is shown as text, never run."""
     return Markup(MarkdownIt("commonmark", {"html": False}).render(markdown))
-
 
 
 _PROBLEM = """{% macro problem(field) %}{% if problems.get(field) %}<p class="problem" id="{{ field }}-problem">{{ problems[field] }}</p>{% endif %}{% endmacro %}
@@ -69,7 +72,9 @@ much expertise you have on its topic.</p>
 </form>
 {% endblock %}""",
     "profile.html": """{% extends "base.html" %}{% block heading %}About you{% endblock %}{% block body %}
-<h1>About you</h1>""" + _PROBLEM + """
+<h1>About you</h1>"""
+    + _PROBLEM
+    + """
 <form method="post" action="/profile" class="card">
   <input type="hidden" name="csrf" value="{{ csrf }}">
   <div class="field"><label for="age">Age</label>{{ problem("age") }}
@@ -88,9 +93,13 @@ much expertise you have on its topic.</p>
 </form>
 {% endblock %}""",
     "trial.html": """{% extends "base.html" %}{% block heading %}Trial {{ trial.position + 1 }} of {{ trial.total }}{% endblock %}{% block body %}
-<h1>""" + QUESTION + """</h1>
+<h1>"""
+    + QUESTION
+    + """</h1>
 <p><label for="progress">Trial {{ trial.position + 1 }} of {{ trial.total }}</label>
-<progress id="progress" max="{{ trial.total }}" value="{{ trial.position }}">{{ trial.position }} of {{ trial.total }}</progress></p>""" + _PROBLEM + """
+<progress id="progress" max="{{ trial.total }}" value="{{ trial.position }}">{{ trial.position }} of {{ trial.total }}</progress></p>"""
+    + _PROBLEM
+    + """
 <form method="post" action="/trial" id="trial">
   <input type="hidden" name="csrf" value="{{ csrf }}">
   <input type="hidden" name="position" value="{{ trial.position }}">
@@ -99,7 +108,9 @@ much expertise you have on its topic.</p>
   <input type="hidden" name="confidence_touched" id="confidence_touched" value="{{ values.get('confidence_touched', '0') }}">
   <input type="hidden" name="expertise_touched" id="expertise_touched" value="{{ values.get('expertise_touched', '0') }}">
   <input type="hidden" name="blurs" id="blurs" value="{{ values.get('blurs', '0') }}">
-  <fieldset><legend>""" + CHOOSE + """</legend>{{ problem("choice") }}
+  <fieldset><legend>"""
+    + CHOOSE
+    + """</legend>{{ problem("choice") }}
   <div class="abstracts">
     {% for label in ["A", "B"] %}
     <div class="card abstract">

@@ -33,7 +33,10 @@ from brainbench.settings import load_settings
 logger = logging.getLogger(__name__)
 
 SEED = 42  # the paper's A/B order
-MODEL_KEYS = ("pretrained", "model")  # where lm-eval's model arguments name the model: pretrained= (hf, vllm), model= (API models)
+MODEL_KEYS = (
+    "pretrained",
+    "model",
+)  # where lm-eval's model arguments name the model: pretrained= (hf, vllm), model= (API models)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +58,11 @@ def split_first_token(text: str, tokenizer: Any) -> Request:
     if ids == plain:
         context = first_token_text(text, tokenizer)
         if tokenizer(context)["input_ids"] != ids[:1] or context != context.rstrip():
-            raise BackendError(f"the first token of {text[:40]!r}... is not a whole string that tokenises alone "
-                               "(part of a character?), so lm-eval cannot take it as the context; choose a template")
-        return Request(context, text[len(context):], len(ids) - 1)
+            raise BackendError(
+                f"the first token of {text[:40]!r}... is not a whole string that tokenises alone "
+                "(part of a character?), so lm-eval cannot take it as the context; choose a template"
+            )
+        return Request(context, text[len(context) :], len(ids) - 1)
     if ids[1:] == plain and ids[0] == tokenizer.bos_token_id:
         # lm-eval conditions an empty context on the BOS (its prefix_token_id) and scores the whole text;
         # a text that starts with a literal BOS itself (the paper's Llama-2 and Mistral templates open
@@ -65,8 +70,10 @@ def split_first_token(text: str, tokenizer: Any) -> Request:
         if plain[0] == tokenizer.bos_token_id:
             return Request("", text, len(plain) - 1)
         return Request("", text, len(ids) - 1)
-    raise BackendError("the tokenizer adds special tokens other than one BOS in front; lm-eval's requests cannot "
-                       "reproduce the paper's tokens for this model")
+    raise BackendError(
+        "the tokenizer adds special tokens other than one BOS in front; lm-eval's requests cannot "
+        "reproduce the paper's tokens for this model"
+    )
 
 
 def first_token_text(text: str, tokenizer: Any) -> str:
@@ -80,7 +87,9 @@ def first_token_text(text: str, tokenizer: Any) -> str:
     return decoded
 
 
-def case_document(case: TestCase, shown: Sequence[int], template: Template, tokenizer: Any, dataset: Dataset) -> dict[str, Any]:
+def case_document(
+    case: TestCase, shown: Sequence[int], template: Template, tokenizer: Any, dataset: Dataset
+) -> dict[str, Any]:
     """A test case as a document: its versions' requests in the order shown (A, B, ...), and what the
     importer needs to rebuild brainbench's record (the per-position lists follow the order shown)."""
     texts = [template.apply(case.options[version]) for version in shown]
@@ -90,15 +99,28 @@ def case_document(case: TestCase, shown: Sequence[int], template: Template, toke
         raise InputError(dataset.path, case.line, f"item {case.item_id}: {error}") from error
     contexts = {request.context for request in requests}
     if len(contexts) > 1:  # lm-eval's multiple-choice requests share one context
-        raise InputError(dataset.path, case.line, f"the versions start with different tokens {sorted(contexts)}; "
-                                                  "the lm-eval task needs a common first token")
+        raise InputError(
+            dataset.path,
+            case.line,
+            f"the versions start with different tokens {sorted(contexts)}; the lm-eval task needs a common first token",
+        )
     return {
-        "item_id": case.item_id, "doi": case.doi, "subfield": case.subfield, "source": case.source,
-        "shown": list(shown), "label": list(shown).index(0),
-        "context": requests[0].context, "continuations": [request.continuation for request in requests],
-        "n_tokens": [request.n_tokens for request in requests], "n_bytes": [len(text.encode("utf-8")) for text in texts],
-        "dataset": dataset.name, "dataset_sha256": dataset.sha256, "texts": dataset.texts,
-        "template": template.name, "template_sha256": template.sha256, "seed": SEED,
+        "item_id": case.item_id,
+        "doi": case.doi,
+        "subfield": case.subfield,
+        "source": case.source,
+        "shown": list(shown),
+        "label": list(shown).index(0),
+        "context": requests[0].context,
+        "continuations": [request.continuation for request in requests],
+        "n_tokens": [request.n_tokens for request in requests],
+        "n_bytes": [len(text.encode("utf-8")) for text in texts],
+        "dataset": dataset.name,
+        "dataset_sha256": dataset.sha256,
+        "texts": dataset.texts,
+        "template": template.name,
+        "template_sha256": template.sha256,
+        "seed": SEED,
     }
 
 
@@ -113,7 +135,9 @@ def task_tokenizer(metadata: Mapping[str, Any]) -> Any:
         return load_tokenizer(str(metadata["tokenizer"]), revision=metadata.get("revision"))
     model = model_id(metadata)
     if model is None:
-        raise BackendError("the brainbench tasks need the model's tokenizer: pass pretrained=... (or tokenizer=...) in --model_args")
+        raise BackendError(
+            "the brainbench tasks need the model's tokenizer: pass pretrained=... (or tokenizer=...) in --model_args"
+        )
     return load_tokenizer(model, gguf_file=metadata.get("gguf_file"), revision=metadata.get("revision"))
 
 
@@ -129,16 +153,31 @@ def load_documents(brainbench_dataset: str, **metadata: Any) -> dict[str, Any]:
 
     # lm-eval calls this as an entry point, so, like the CLI, it reads the environment's settings.
     settings = load_settings(data_dir=Path(metadata["data_dir"]) if metadata.get("data_dir") else None)
-    dataset = load_dataset(brainbench_dataset, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline,
-                           texts=metadata.get("texts") or "released")
+    dataset = load_dataset(
+        brainbench_dataset,
+        data_dir=settings.data_dir,
+        cache_dir=settings.cache_dir,
+        offline=settings.offline,
+        texts=metadata.get("texts") or "released",
+    )
     template_file = metadata.get("template_file")
-    template = resolve_template(metadata.get("template"), Path(template_file) if template_file else None, model_id(metadata),
-                                data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
+    template = resolve_template(
+        metadata.get("template"),
+        Path(template_file) if template_file else None,
+        model_id(metadata),
+        data_dir=settings.data_dir,
+        cache_dir=settings.cache_dir,
+        offline=settings.offline,
+    )
     logger.info("%s: template %s (chosen by %s)", dataset.name, template.name, template.chosen_by)
     tokenizer = task_tokenizer(metadata)
     if tokenizer.bos_token_id is not None and tokenizer(template.text)["input_ids"][:2] == [tokenizer.bos_token_id] * 2:
-        logger.warning("template %s starts with the BOS token %s: lm-eval scores it from the token after it, one token fewer than "
-                       "the paper (see the task's README)", template.name, tokenizer.bos_token)
+        logger.warning(
+            "template %s starts with the BOS token %s: lm-eval scores it from the token after it, one token fewer than "
+            "the paper (see the task's README)",
+            template.name,
+            tokenizer.bos_token,
+        )
     orders = presentation_orders(dataset.cases, SEED)
     documents = [case_document(case, orders[case.item_id], template, tokenizer, dataset) for case in dataset.cases]
     return {"test": datasets.Dataset.from_list(documents)}

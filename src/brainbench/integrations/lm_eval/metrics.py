@@ -29,7 +29,9 @@ def option_scores(document: Mapping[str, Any], logliks: Sequence[float]) -> list
     for position, version in enumerate(shown):
         n_tokens = document["n_tokens"][position]
         loglik = float(logliks[position])
-        by_version[version] = OptionScore(perplexity(-loglik, n_tokens), loglik, n_tokens, document["n_bytes"][position])
+        by_version[version] = OptionScore(
+            perplexity(-loglik, n_tokens), loglik, n_tokens, document["n_bytes"][position]
+        )
     return [score for score in by_version if score is not None]
 
 

@@ -30,9 +30,28 @@ from brainbench.runs.store import RunCase, text_key
 from brainbench.runs.summary import summarize
 
 SAMPLES_NAME = re.compile(r"samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.jsonl$")
-DOCUMENT_KEYS = ("item_id", "shown", "context", "continuations", "n_tokens", "n_bytes", "dataset", "dataset_sha256", "template",
-                 "template_sha256", "texts", "seed")
-RUN_KEYS = ("dataset", "dataset_sha256", "texts", "template", "template_sha256", "seed")  # the same in every document of a run
+DOCUMENT_KEYS = (
+    "item_id",
+    "shown",
+    "context",
+    "continuations",
+    "n_tokens",
+    "n_bytes",
+    "dataset",
+    "dataset_sha256",
+    "template",
+    "template_sha256",
+    "texts",
+    "seed",
+)
+RUN_KEYS = (
+    "dataset",
+    "dataset_sha256",
+    "texts",
+    "template",
+    "template_sha256",
+    "seed",
+)  # the same in every document of a run
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +81,12 @@ def find_samples(samples_dir: Path) -> dict[str, SamplesFile]:
         results = path.with_name(f"results_{match['date']}.json")
         found[match["task"]] = SamplesFile(match["task"], path, results if results.is_file() else None)
     if not found:
-        raise InputError(samples_dir, None, "no samples of a brainbench task here: run lm_eval with --include_path "
-                                            "(brainbench tasks --path) --tasks brainbench_human --log_samples")
+        raise InputError(
+            samples_dir,
+            None,
+            "no samples of a brainbench task here: run lm_eval with --include_path "
+            "(brainbench tasks --path) --tasks brainbench_human --log_samples",
+        )
     return found
 
 
@@ -103,14 +126,21 @@ def check_sample(sample: Mapping[str, Any], path: Path, line: int) -> None:
         raise InputError(path, line, f"not a brainbench task's sample (its document lacks {', '.join(missing)})")
     expected = [[document["context"], continuation] for continuation in document["continuations"]]
     if request_arguments(sample) != expected:
-        raise InputError(path, line, "lm-eval scored other texts than the task's requests (a chat template, a system "
-                                     "instruction or few-shot examples?): these are not the paper's prompts")
+        raise InputError(
+            path,
+            line,
+            "lm-eval scored other texts than the task's requests (a chat template, a system "
+            "instruction or few-shot examples?): these are not the paper's prompts",
+        )
     if len(sample.get("filtered_resps") or ()) != len(expected):
-        raise InputError(path, line, f"{len(sample.get('filtered_resps') or ())} responses for {len(expected)} versions")
+        raise InputError(
+            path, line, f"{len(sample.get('filtered_resps') or ())} responses for {len(expected)} versions"
+        )
 
 
 def request_arguments(sample: Mapping[str, Any]) -> list[list[str]]:
-    """[[context, continuation], ...] of a sample, as lm-eval logs them (``{"gen_args_0": {"arg_0": ..., "arg_1": ...}}``
+    """[[context, continuation], ...] of a sample, as lm-eval logs them (``{"gen_args_0": {"arg_0": ..., "arg_1":
+    ...}}``
     or a plain list)."""
     arguments = sample.get("arguments")
     if isinstance(arguments, dict):
@@ -126,8 +156,14 @@ def sample_record(sample: Mapping[str, Any]) -> dict[str, Any]:
     texts_by_version = [""] * len(shown)
     for position, version in enumerate(shown):
         texts_by_version[version] = document["context"] + document["continuations"][position]
-    case = RunCase(document["item_id"], document.get("doi"), document.get("subfield"), document.get("source"),
-                   tuple(text_key(text) for text in texts_by_version), shown)
+    case = RunCase(
+        document["item_id"],
+        document.get("doi"),
+        document.get("subfield"),
+        document.get("source"),
+        tuple(text_key(text) for text in texts_by_version),
+        shown,
+    )
     return scored_record(case, option_scores(document, logliks), None)
 
 
@@ -161,11 +197,15 @@ def run_fields(samples: Sequence[Mapping[str, Any]], path: Path) -> dict[str, An
     for line, sample in enumerate(samples, 1):
         different = [key for key in RUN_KEYS if sample["doc"][key] != first[key]]
         if different:
-            raise InputError(path, line, f"{', '.join(different)} differ from the first sample's: one run per samples file")
+            raise InputError(
+                path, line, f"{', '.join(different)} differ from the first sample's: one run per samples file"
+            )
     return {key: first[key] for key in RUN_KEYS}
 
 
-def import_lm_eval_samples(samples: SamplesFile, out_dir: Path, *, model: str | None = None, overwrite: bool = False) -> dict[str, Any]:
+def import_lm_eval_samples(
+    samples: SamplesFile, out_dir: Path, *, model: str | None = None, overwrite: bool = False
+) -> dict[str, Any]:
     """Write one run directory from a brainbench task's lm-eval samples; return its summary."""
     loaded = read_samples(samples.path)
     shared = run_fields(loaded, samples.path)
@@ -175,20 +215,35 @@ def import_lm_eval_samples(samples: SamplesFile, out_dir: Path, *, model: str | 
         raise InputError(samples.path, None, "an item appears twice")
     results = read_results(samples.results) if samples.results else {}
     arguments = model_arguments(results)
-    spec = RunSpec(backend="lm-eval", model=str(arguments.get("pretrained") or arguments.get("model") or model or "unknown"),
-                   gguf_file=arguments.get("gguf_file"), revision=arguments.get("revision"),
-                   dtype=None if arguments.get("dtype") is None else str(arguments["dtype"]),
-                   template=shared["template"], template_sha256=shared["template_sha256"], dataset=shared["dataset"],
-                   dataset_sha256=shared["dataset_sha256"], texts=shared["texts"], seed=shared["seed"])
+    spec = RunSpec(
+        backend="lm-eval",
+        model=str(arguments.get("pretrained") or arguments.get("model") or model or "unknown"),
+        gguf_file=arguments.get("gguf_file"),
+        revision=arguments.get("revision"),
+        dtype=None if arguments.get("dtype") is None else str(arguments["dtype"]),
+        template=shared["template"],
+        template_sha256=shared["template_sha256"],
+        dataset=shared["dataset"],
+        dataset_sha256=shared["dataset_sha256"],
+        texts=shared["texts"],
+        seed=shared["seed"],
+    )
     info: dict[str, Any] = {
         "schema_version": RECORD_SCHEMA,
         "brainbench": __version__,
         "run_key": spec.run_key,
         "spec": spec.model_dump(mode="json"),
         "model": model or default_model_name(arguments),
-        "scorer": {"backend": "lm-eval", "model": spec.model, "lm_eval": results.get("lm_eval_version"),
-                   "lm_eval_model": (results.get("config") or {}).get("model"), "model_args": arguments,
-                   "transformers": results.get("transformers_version"), "task": samples.task, "source": str(samples.path.resolve())},
+        "scorer": {
+            "backend": "lm-eval",
+            "model": spec.model,
+            "lm_eval": results.get("lm_eval_version"),
+            "lm_eval_model": (results.get("config") or {}).get("model"),
+            "model_args": arguments,
+            "transformers": results.get("transformers_version"),
+            "task": samples.task,
+            "source": str(samples.path.resolve()),
+        },
         "dataset": shared["dataset"],
         "dataset_path": None,
         "dataset_sha256": shared["dataset_sha256"],
