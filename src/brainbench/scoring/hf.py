@@ -9,12 +9,18 @@ import importlib.metadata
 import importlib.util
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
-from brainbench.scoring.base import TokenScores, TokenStatistics, distribution_statistics, shared_prefix_length, weights_fingerprint
-from brainbench.scoring.batching import by_size_and_length
+from brainbench.scoring.base import (
+    TokenScores,
+    TokenStatistics,
+    distribution_statistics,
+    shared_prefix_length,
+)
+from brainbench.scoring.batching import by_size_and_length, restore_order
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +29,9 @@ EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct-Q4_1"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 ENGINES = ("fast", "simple")
-HEAD_CHUNK = 256  # rows of hidden states per output-layer call: 256 x vocab fp32 logits at most (50 MB at 49k)
+HEAD_CHUNK = 256  # rows per output-layer call where the head is not a plain Linear: 256 x vocab fp32 logits (50 MB at 49k)
+HEAD_ROWS, HEAD_VOCAB = 2048, 4096  # an output-layer tile: rows of hidden states x vocabulary slice, 32 MB of fp32 logits
+MAX_WORKERS = 8  # CPU workers at most by default: each holds its own activations and KV cache
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 
 
@@ -94,6 +102,13 @@ def auto_batch_size(model: Any, device: Any, tokens_per_text: int = 1024, most: 
     return max(1, min(most, int(free * 0.5 // (2 * tokens_per_text * per_token))))
 
 
+def default_workers(device: Any) -> int:
+    """Forward passes to run at once: on the CPU one per core that torch uses (at most ``MAX_WORKERS``), elsewhere 1."""
+    import torch
+
+    return max(1, min(MAX_WORKERS, torch.get_num_threads())) if getattr(device, "type", str(device)) == "cpu" else 1
+
+
 def context_length(config: Any) -> int | None:
     """The model's context window from its config, or None where the config does not say."""
     for key in _CONTEXT_KEYS:
@@ -160,7 +175,9 @@ class HFScorer:
     """Scores texts with a transformers causal LM.
 
     ``score_texts`` runs one forward pass per text (or padded batch); ``score_options`` scores every
-    version of a test case, sharing their common token prefix with the fast engine.
+    version of a test case, sharing their common token prefix with the fast engine. On the CPU,
+    ``workers`` threads each run their own forward passes on one core: small models' matrix products
+    split over cores wait on each other, one case per core does not.
     """
 
     def __init__(
@@ -173,9 +190,12 @@ class HFScorer:
         batch_size: int | None = 1,
         engine: str = "fast",
         compile: bool = False,
+        workers: int | None = None,
         fingerprint: dict[str, object] | None = None,
         identity: dict[str, object] | None = None,
     ) -> None:
+        import torch
+
         if engine not in ENGINES:
             raise BackendError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
         self.model = model
@@ -183,6 +203,7 @@ class HFScorer:
         self.name = name
         self.device = next(model.parameters()).device
         self.batch_size = batch_size or auto_batch_size(model, self.device)
+        self.workers = workers or default_workers(self.device)
         self.max_length = context_length(model.config)
         # The fast engine computes the output layer itself; models that post-process logits
         # (soft-capping, scaling) keep the plain path so that results stay exact.
@@ -191,13 +212,19 @@ class HFScorer:
             logger.info("%s post-processes its logits; using the simple engine", name)
         self.decoder = self.model.get_decoder()
         if compile and self.engine == "fast":
-            import torch
-
             # Fuses the decoder's elementwise work; dynamic shapes avoid one compilation per length.
             self.decoder = torch.compile(self.decoder, dynamic=True)
-        self.info = {**info, "engine": self.engine, "compile": bool(compile and self.engine == "fast")}
+        self.info = {**info, "engine": self.engine, "compile": bool(compile and self.engine == "fast"), "workers": self.workers}
         self._fingerprint = fingerprint or {"backend": "transformers", "model": name, "dtype": str(model.dtype).removeprefix("torch.")}
         self._identity = identity or dict(self._fingerprint)
+        head_weight = getattr(self.model.get_output_embeddings(), "weight", None)
+        self._head_weight = head_weight
+        if self.engine == "fast" and head_weight is not None and head_weight.dtype == torch.bfloat16:
+            # bfloat16 rounds logits near 20 to 1/8, enough to flip close choices: the fast engine's output
+            # layer runs in float32 (a float32 copy of its weights). Not what a plain bfloat16 model gives, so
+            # the results store keeps these scores apart.
+            self._head_weight = head_weight.float()
+            self.info["head_dtype"] = self._fingerprint["head_dtype"] = "float32"
 
     def _plain_output_head(self) -> bool:
         config = self.model.config
@@ -217,13 +244,15 @@ class HFScorer:
         batch_size: int | None = None,
         engine: str = "fast",
         compile: bool = False,
+        workers: int | None = None,
     ) -> HFScorer:
         """Load a model for scoring.
 
         ``model`` is a Hugging Face id, a local folder, or a ``.gguf`` file; None means the
         embedded SmolLM2-135M-Instruct GGUF. ``adapter`` is a peft (LoRA) adapter folder or id.
         ``batch_size`` is pairs per forward pass (texts with the simple engine); None sizes it from
-        free GPU memory (1 on CPU, where batching gains little).
+        free GPU memory (1 on CPU, where batching gains little). ``workers``: forward passes at once,
+        each on its own thread (None: one per CPU core torch uses, 1 on a GPU).
         """
         import torch
         import transformers
@@ -267,8 +296,8 @@ class HFScorer:
         fingerprint = identity | {"model": info["model"], "revision": getattr(lm.config, "_commit_hash", None) or revision}
         logger.info("loaded %s on %s (%s)", name, device, dtype)
         return cls(
-            lm, tokenizer, name=name, info=info, batch_size=batch_size, engine=engine, compile=compile, fingerprint=fingerprint,
-            identity=identity,
+            lm, tokenizer, name=name, info=info, batch_size=batch_size, engine=engine, compile=compile, workers=workers,
+            fingerprint=fingerprint, identity=identity,
         )
 
     def describe(self) -> dict[str, object]:
@@ -339,10 +368,18 @@ class HFScorer:
             results.append(TokenStatistics(tuple(logprobs.tolist()), tuple(means.tolist()), tuple(stds.tolist())))
         return results
 
+    @property
+    def cases_per_call(self) -> int:
+        """How many test cases a caller should hand ``score_options`` at once to keep every worker busy."""
+        return self.batch_size * self.workers * (4 if self.workers > 1 else 1)
+
     def _score_in_batches(self, items: list[Any], batch_size: int, score_batch: Callable[[list[Any]], list[Any]]) -> list[Any]:
-        """``score_batch`` over consecutive slices of ``items``, halving the slice on out-of-memory."""
+        """``score_batch`` over consecutive slices of ``items``: on ``workers`` threads where there are
+        several slices, else one after the other, halving the slice on out-of-memory."""
         import torch
 
+        if self.workers > 1 and len(items) > batch_size:
+            return self._score_in_parallel([items[start : start + batch_size] for start in range(0, len(items), batch_size)], score_batch)
         results: list[Any] = []
         while len(results) < len(items):
             batch = items[len(results) : len(results) + batch_size]
@@ -358,18 +395,56 @@ class HFScorer:
                     torch.cuda.empty_cache()
         return results
 
+    def _score_in_parallel(self, batches: list[list[Any]], score_batch: Callable[[list[Any]], list[Any]]) -> list[Any]:
+        """``score_batch`` over ``batches`` on ``workers`` threads, each with its share of torch's CPU threads
+        (the largest batches first, so that none is left running alone at the end); results in order."""
+        import torch
+
+        order = sorted(range(len(batches)), key=lambda index: -sum(map(_n_tokens, batches[index])))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, threads // self.workers))
+        try:
+            with ThreadPoolExecutor(self.workers) as pool:
+                scored = list(pool.map(lambda index: score_batch(batches[index]), order))
+        finally:
+            torch.set_num_threads(threads)
+        return [result for batch_results in restore_order(scored, order) for result in batch_results]
+
     def _token_logprobs(self, hidden: Any, targets: Any) -> Any:
-        """log p(target) for each row of hidden states: the output layer in chunks, gathering the
-        target logit and subtracting a logsumexp, so no full [tokens, vocab] log-softmax is kept."""
+        """log p(target) for each row of hidden states: the target's logit minus the logsumexp of all logits.
+
+        A plain Linear head is computed in tiles (``HEAD_ROWS`` rows x ``HEAD_VOCAB`` words) whose logsumexps
+        are combined, so no [tokens, vocab] logits are kept and each tile is still in cache when it is reduced;
+        the target's logit is its row's dot product with the target's weight row. A head in bfloat16 runs in
+        float32 (``self._head_weight``): bfloat16 logits are rounded to 1/8 around 20, a flip of many close choices.
+        """
         import torch
 
         head = self.model.get_output_embeddings()
-        parts = []
-        for start in range(0, hidden.shape[0], HEAD_CHUNK):
-            logits = head(hidden[start : start + HEAD_CHUNK]).float()
-            chunk_targets = targets[start : start + HEAD_CHUNK].unsqueeze(-1)
-            parts.append(logits.gather(-1, chunk_targets).squeeze(-1) - torch.logsumexp(logits, dim=-1))
-        logprobs = torch.cat(parts)
+        if type(head) is not torch.nn.Linear:  # a wrapped head (LoRA, quantized): its own forward, rows in chunks
+            parts = []
+            for start in range(0, hidden.shape[0], HEAD_CHUNK):
+                logits = head(hidden[start : start + HEAD_CHUNK]).float()
+                chunk_targets = targets[start : start + HEAD_CHUNK].unsqueeze(-1)
+                parts.append(logits.gather(-1, chunk_targets).squeeze(-1) - torch.logsumexp(logits, dim=-1))
+            logprobs = torch.cat(parts)
+        else:
+            weight, bias = self._head_weight, head.bias
+            hidden = hidden.to(weight.dtype)
+            target_logits = (hidden.float() * weight[targets].float()).sum(-1)
+            if bias is not None:
+                target_logits += bias[targets].float()
+            parts = []
+            for start in range(0, hidden.shape[0], HEAD_ROWS):
+                rows = hidden[start : start + HEAD_ROWS]
+                tiles = [
+                    torch.logsumexp(torch.nn.functional.linear(
+                        rows, weight[word : word + HEAD_VOCAB], None if bias is None else bias[word : word + HEAD_VOCAB]
+                    ).float(), dim=-1)
+                    for word in range(0, weight.shape[0], HEAD_VOCAB)
+                ]
+                parts.append(torch.logsumexp(torch.stack(tiles, dim=-1), dim=-1))
+            logprobs = target_logits - torch.cat(parts)
         self._check_finite(logprobs)
         return logprobs
 
@@ -486,3 +561,8 @@ class HFScorer:
             TokenScores(token_logprobs=tuple(logprobs[row, : len(ids) - 1].tolist()), n_text_tokens=len(ids))
             for row, ids in enumerate(batch)
         ]
+
+
+def _n_tokens(item: Sequence[int] | Sequence[Sequence[int]]) -> int:
+    """Tokens in a text's ids, or in all versions of a test case."""
+    return sum(len(ids) for ids in item) if item and not isinstance(item[0], int) else len(item)
