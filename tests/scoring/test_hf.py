@@ -156,6 +156,72 @@ def test_n_options_fast_and_simple_engines_agree(embedded_scorer: HFScorer) -> N
                 assert f.ppl == pytest.approx(reference_ppl(embedded_scorer.model, embedded_scorer.tokenizer, text), rel=1e-4)
 
 
+def test_workers_give_the_scores_of_one_thread_in_order(embedded_scorer: HFScorer, data_dir: Path) -> None:
+    """Cases shared among CPU worker threads: each scored as alone, every result at its own place."""
+    import torch
+
+    from brainbench.scoring.hf import MAX_WORKERS
+
+    cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:4]
+    groups = [(case.original, case.altered) for case in cases]
+    groups.insert(1, ("Spines grew by 10%.", "Spines grew by 20%.", "Spines grew by 35%."))
+    groups.append(("Increased firing in cortex.", "Decreased firing in cortex."))  # nothing shared
+    texts = [group[0] for group in groups]
+    default, threads = embedded_scorer.workers, torch.get_num_threads()
+    assert default == min(MAX_WORKERS, threads) == embedded_scorer.describe()["workers"]  # one per core torch uses
+    try:
+        embedded_scorer.workers = 1
+        alone, alone_texts = embedded_scorer.score_options(groups), embedded_scorer.score_texts(texts)
+        for workers in (2, 3):
+            embedded_scorer.workers = workers
+            shared, shared_texts = embedded_scorer.score_options(groups), embedded_scorer.score_texts(texts)
+            assert torch.get_num_threads() == threads  # given back after the call
+            assert [[s.n_text_tokens for s in scores] for scores in shared] == [[s.n_text_tokens for s in scores] for scores in alone]
+            assert [s.ppl for scores in shared for s in scores] == pytest.approx([s.ppl for scores in alone for s in scores], rel=1e-6)
+            assert [s.ppl for s in shared_texts] == pytest.approx([s.ppl for s in alone_texts], rel=1e-6)
+            assert embedded_scorer.cases_per_call == 4 * workers  # 4 cases per worker and call keep all busy to the end
+    finally:
+        embedded_scorer.workers = default
+
+
+def test_output_layer_tiles_with_a_bias(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiles smaller than the rows and the vocabulary (which they do not divide), and a head with a bias."""
+    import torch
+
+    from brainbench.scoring import hf
+
+    scorer = HFScorer.load(tiny_model_dir, dtype="float32", device="cpu")
+    vocab, hidden = scorer.model.lm_head.weight.shape
+    torch.manual_seed(1)
+    head = torch.nn.Linear(hidden, vocab, bias=True)
+    scorer.model.lm_head = head
+    scorer._head_weight = head.weight
+    monkeypatch.setattr(hf, "HEAD_ROWS", 5)
+    monkeypatch.setattr(hf, "HEAD_VOCAB", 1000)
+    first, second = "Neurons in the cortex fire more after training.", "Neurons in the cortex fire less after training."
+    for text, score in zip((first, second), scorer.score_options([(first, second)])[0]):
+        assert score.ppl == pytest.approx(reference_ppl(scorer.model, scorer.tokenizer, text), rel=1e-5)
+
+
+def test_bfloat16_keeps_the_residual_stream_and_output_layer_in_float32(embedded_scorer: HFScorer, data_dir: Path) -> None:
+    """bfloat16 matrix products, float32 elsewhere: per-token log-probabilities much nearer float32's than a plain
+    bfloat16 model's (whose logits are rounded to 1/8 near 20); such scores are stored apart from plain ones."""
+    scorer = HFScorer.load(dtype="bfloat16", device="cpu")
+    assert scorer.fingerprint()["float32"] == scorer.describe()["float32"] == "residual stream, norms, output layer"
+    assert "float32" not in embedded_scorer.fingerprint()
+    pairs = [(case.original, case.altered) for case in load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:2]]
+    error_fast = error_plain = 0.0
+    for pair in pairs:
+        exact = embedded_scorer.score_options([pair])[0]
+        fast = scorer.score_options([pair])[0]
+        plain = scorer.score_texts(pair)  # the model's own forward pass, all in bfloat16
+        for e, f, p in zip(exact, fast, plain):
+            assert f.n_text_tokens == e.n_text_tokens and f.ppl == pytest.approx(e.ppl, rel=5e-3)
+            error_fast += sum(abs(a - b) for a, b in zip(f.token_logprobs, e.token_logprobs))
+            error_plain += sum(abs(a - b) for a, b in zip(p.token_logprobs, e.token_logprobs))
+    assert error_fast < 0.6 * error_plain  # measured: 2.1 to 2.5 times smaller on each text
+
+
 def test_out_of_memory_halves_the_batch(embedded_scorer: HFScorer, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
@@ -248,6 +314,6 @@ def test_the_papers_double_bos_is_kept(bos_model_dir: Path, data_dir: Path) -> N
     ids = scorer.tokenize(prompt)
     assert prompt.startswith("<s>[INST]") and ids[:2] == [bos, bos] and ids.count(bos) == 2
     assert scorer.tokenize("Neurons fire.")[0] == bos  # the tokenizer adds one itself
-    first, second = scorer.score_options([(prompt, prompt.replace("fire", "rest"))])[0]
+    first, _ = scorer.score_options([(prompt, prompt.replace("fire", "rest"))])[0]
     assert first.n_text_tokens == len(ids)  # every token but the first BOS is scored, the second BOS included
     assert first.ppl == pytest.approx(reference_ppl(scorer.model, scorer.tokenizer, prompt), rel=1e-4)

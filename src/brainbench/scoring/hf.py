@@ -29,8 +29,8 @@ EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct-Q4_1"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 ENGINES = ("fast", "simple")
-HEAD_CHUNK = 256  # rows per output-layer call where the head is not a plain Linear: 256 x vocab fp32 logits (50 MB at 49k)
-HEAD_ROWS, HEAD_VOCAB = 2048, 4096  # an output-layer tile: rows of hidden states x vocabulary slice, 32 MB of fp32 logits
+HEAD_ROWS, HEAD_VOCAB = 2048, 4096  # an output-layer tile: rows of hidden states x words, 32 MB of float32 logits
+HEAD_CHUNK = 256  # rows per call of a head that is not a plain Linear: 256 x vocab float32 logits (50 MB at 49k)
 MAX_WORKERS = 8  # CPU workers at most by default: each holds its own activations and KV cache
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 
@@ -219,12 +219,13 @@ class HFScorer:
         self._identity = identity or dict(self._fingerprint)
         head_weight = getattr(self.model.get_output_embeddings(), "weight", None)
         self._head_weight = head_weight
-        if self.engine == "fast" and head_weight is not None and head_weight.dtype == torch.bfloat16:
-            # bfloat16 rounds logits near 20 to 1/8, enough to flip close choices: the fast engine's output
-            # layer runs in float32 (a float32 copy of its weights). Not what a plain bfloat16 model gives, so
-            # the results store keeps these scores apart.
+        # bfloat16 keeps 8 bits of mantissa: rounding the residual stream and the logits (to 1/8 near 20) flipped
+        # 4.5% of the embedded model's choices. The fast engine keeps them in float32 and runs only the matrix
+        # products in bfloat16; not the scores of a plain bfloat16 model, so the results store keeps them apart.
+        self.float32_stream = self.engine == "fast" and head_weight is not None and head_weight.dtype == torch.bfloat16
+        if self.float32_stream:
             self._head_weight = head_weight.float()
-            self.info["head_dtype"] = self._fingerprint["head_dtype"] = "float32"
+            self.info["float32"] = self._fingerprint["float32"] = "residual stream, norms, output layer"
 
     def _plain_output_head(self) -> bool:
         config = self.model.config
@@ -411,40 +412,24 @@ class HFScorer:
         return [result for batch_results in restore_order(scored, order) for result in batch_results]
 
     def _token_logprobs(self, hidden: Any, targets: Any) -> Any:
-        """log p(target) for each row of hidden states: the target's logit minus the logsumexp of all logits.
-
-        A plain Linear head is computed in tiles (``HEAD_ROWS`` rows x ``HEAD_VOCAB`` words) whose logsumexps
-        are combined, so no [tokens, vocab] logits are kept and each tile is still in cache when it is reduced;
-        the target's logit is its row's dot product with the target's weight row. A head in bfloat16 runs in
-        float32 (``self._head_weight``): bfloat16 logits are rounded to 1/8 around 20, a flip of many close choices.
-        """
+        """log p(target) for each row of hidden states, with no [tokens, vocab] logits kept: a plain Linear
+        head in tiles of ``HEAD_ROWS`` rows (``tiled_logprobs``) with ``self._head_weight`` (float32 for a
+        bfloat16 model), any other head through its own forward, ``HEAD_CHUNK`` rows at a time."""
         import torch
 
         head = self.model.get_output_embeddings()
-        if type(head) is not torch.nn.Linear:  # a wrapped head (LoRA, quantized): its own forward, rows in chunks
+        if type(head) is torch.nn.Linear:
+            parts = [
+                tiled_logprobs(hidden[start : start + HEAD_ROWS], targets[start : start + HEAD_ROWS], self._head_weight, head.bias, HEAD_VOCAB)
+                for start in range(0, hidden.shape[0], HEAD_ROWS)
+            ]
+        else:  # wrapped (LoRA, quantized)
             parts = []
             for start in range(0, hidden.shape[0], HEAD_CHUNK):
                 logits = head(hidden[start : start + HEAD_CHUNK]).float()
                 chunk_targets = targets[start : start + HEAD_CHUNK].unsqueeze(-1)
                 parts.append(logits.gather(-1, chunk_targets).squeeze(-1) - torch.logsumexp(logits, dim=-1))
-            logprobs = torch.cat(parts)
-        else:
-            weight, bias = self._head_weight, head.bias
-            hidden = hidden.to(weight.dtype)
-            target_logits = (hidden.float() * weight[targets].float()).sum(-1)
-            if bias is not None:
-                target_logits += bias[targets].float()
-            parts = []
-            for start in range(0, hidden.shape[0], HEAD_ROWS):
-                rows = hidden[start : start + HEAD_ROWS]
-                tiles = [
-                    torch.logsumexp(torch.nn.functional.linear(
-                        rows, weight[word : word + HEAD_VOCAB], None if bias is None else bias[word : word + HEAD_VOCAB]
-                    ).float(), dim=-1)
-                    for word in range(0, weight.shape[0], HEAD_VOCAB)
-                ]
-                parts.append(torch.logsumexp(torch.stack(tiles, dim=-1), dim=-1))
-            logprobs = target_logits - torch.cat(parts)
+        logprobs = torch.cat(parts)
         self._check_finite(logprobs)
         return logprobs
 
@@ -501,7 +486,7 @@ class HFScorer:
             ids[row, :length] = torch.tensor(group[0][:length])
             mask[row, :length] = 1
         ids = ids.to(self.device)
-        out = self.decoder(input_ids=ids, attention_mask=mask.to(self.device), use_cache=True)
+        out = self._decode(ids, attention_mask=mask.to(self.device), use_cache=True)
         return ids, out.last_hidden_state, out.cache
 
     def _continuation_pass(self, continuations: list[list[int]], shared: list[int], n_options: int, cache: Any) -> tuple[Any, Any]:
@@ -520,10 +505,21 @@ class HFScorer:
             positions[row] = torch.arange(length, length + width)
         cache.batch_repeat_interleave(n_options)
         ids = ids.to(self.device)
-        hidden = self.decoder(
-            input_ids=ids, attention_mask=mask.to(self.device), position_ids=positions.to(self.device), cache=cache, use_cache=True
+        hidden = self._decode(
+            ids, attention_mask=mask.to(self.device), position_ids=positions.to(self.device), cache=cache, use_cache=True
         ).last_hidden_state
         return ids, hidden
+
+    def _decode(self, ids: Any, **kwargs: Any) -> Any:
+        """The decoder on token ids. With ``float32_stream`` (bfloat16 weights) the residual stream, the norms and
+        the rotary positions stay in float32 (float32 embeddings in) and the matrix products run in bfloat16 (autocast)."""
+        import torch
+
+        if not self.float32_stream:
+            return self.decoder(input_ids=ids, **kwargs)
+        embeddings = self.model.get_input_embeddings()(ids).float()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16):
+            return self.decoder(inputs_embeds=embeddings, **kwargs)
 
     @staticmethod
     def _unflatten(logprobs: list[float], shared: list[int], continuations: list[list[int]], n_options: int) -> list[list[TokenScores]]:
@@ -561,6 +557,23 @@ class HFScorer:
             TokenScores(token_logprobs=tuple(logprobs[row, : len(ids) - 1].tolist()), n_text_tokens=len(ids))
             for row, ids in enumerate(batch)
         ]
+
+
+def tiled_logprobs(hidden: Any, targets: Any, weight: Any, bias: Any | None, tile: int) -> Any:
+    """log p(target) for each row of ``hidden`` under the output layer (``weight``, ``bias``): the logits in
+    vocabulary slices of ``tile`` words, each reduced to its logsumexp while it is still in cache, then combined.
+    The target's logit is taken from its own slice, so that its rounding cancels in log p of likely tokens."""
+    import torch
+
+    hidden = hidden.to(weight.dtype)
+    target_logits, logsumexps = torch.zeros(hidden.shape[0], device=hidden.device), []
+    for word in range(0, weight.shape[0], tile):
+        logits = torch.nn.functional.linear(hidden, weight[word : word + tile], None if bias is None else bias[word : word + tile]).float()
+        logsumexps.append(torch.logsumexp(logits, dim=-1))
+        inside = (targets >= word) & (targets < word + logits.shape[1])
+        picked = logits.gather(-1, (targets - word).clamp(0, logits.shape[1] - 1).unsqueeze(-1)).squeeze(-1)
+        target_logits = torch.where(inside, picked, target_logits)
+    return target_logits - torch.logsumexp(torch.stack(logsumexps, dim=-1), dim=-1)
 
 
 def _n_tokens(item: Sequence[int] | Sequence[Sequence[int]]) -> int:
