@@ -31,4 +31,4 @@ lint: setup
 test: setup lint
 	@[ -z "$(strip $(TEST_PACKAGES))" ] || [ "$$(id -u)" != 0 ] || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES) >/dev/null)
-	$(BIN)/python -m pytest --runslow -q
+	$(BIN)/python -m pytest --runslow -q --durations=15

@@ -122,9 +122,7 @@ def _serve_method(options: dict, commands, results) -> None:
         compile=method.startswith("compiled"),
     )
     template = resolve_template(None, None, options["model"], data_dir=Path(options["data_dir"]))
-    cases = load_dataset(options["dataset"], data_dir=Path(options["data_dir"])).cases[
-        : options["items"] + WARMUP_ITEMS
-    ]
+    cases = load_dataset(options["dataset"], data_dir=Path(options["data_dir"])).cases[: options["items"]]
     pairs = [(template.apply(case.original), template.apply(case.altered)) for case in cases]
     load_s = time.perf_counter() - started
     score = _pair_scorer(method, scorer)
@@ -291,7 +289,7 @@ def main() -> None:
     load_before = os.getloadavg()
     context = multiprocessing.get_context("spawn")
     processes = [MethodProcess(context, {**common, "method": method, "dtype": dtype}) for method, dtype in runs]
-    items = list(range(WARMUP_ITEMS, WARMUP_ITEMS + args.items))
+    items = list(range(args.items))  # the warm-up's items too: nothing is cached between calls
     rounds = [items[start : start + args.round_items] for start in range(0, len(items), args.round_items)]
     for number, indices in enumerate(rounds):
         turn = processes[number % len(processes) :] + processes[: number % len(processes)]

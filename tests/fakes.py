@@ -47,7 +47,9 @@ class FakeScorer:
             if any(marker in text for marker in self.fail_on):
                 raise BackendError("scripted failure")
             words = text.split()
-            results.append(TokenScores(tuple(-len(word) / 10 for word in words[1:]), len(words)))
+            # self-certainty: surer after short words (any fixed rule will do, unlike the log-likelihoods')
+            certainties = tuple(1 / len(word) for word in words[:-1])
+            results.append(TokenScores(tuple(-len(word) / 10 for word in words[1:]), len(words), certainties))
         return results
 
     def score_options(self, groups: Sequence[Sequence[str]]) -> list[list[TokenScores]]:

@@ -48,6 +48,7 @@ def test_bad_options_are_caught_before_the_model_loads(tmp_path: Path, data_dir:
         ("--device", "cuda"): "--device cuda: this PyTorch was built without CUDA",
         ("--device", "foo"): "--device 'foo': use auto, cpu, cuda, cuda:N or mps",
         ("--engine", "turbo"): "--engine: 'turbo': choose fast or simple",
+        ("--compile", "yes"): "--compile 'yes': choose off, on, auto",
         ("--dtype", "float8"): "--dtype 'float8': choose one of auto, float32, bfloat16, float16",
         ("--items", "5-2"): "--items: '5-2' runs backwards: write 2-5",
         ("--items", ""): "--items: empty",

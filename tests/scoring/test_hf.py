@@ -9,7 +9,7 @@ import pytest
 from brainbench.data import load_dataset
 from brainbench.errors import BackendError, ContextLengthError
 from brainbench.scoring.hf import HFScorer, embedded_model_file
-from tests.reference import reference_ppl
+from tests.reference import reference_ppl, reference_self_certainty
 
 pytestmark = pytest.mark.slow
 
@@ -121,6 +121,11 @@ def test_fast_engine_matches_simple_engine_and_full_loss(embedded_scorer: HFScor
             assert f.ppl == pytest.approx(
                 reference_ppl(embedded_scorer.model, embedded_scorer.tokenizer, text), rel=1e-4
             )
+            # self-certainty in the same pass, by both engines, as the full log-softmax gives it
+            expected = reference_self_certainty(embedded_scorer.model, embedded_scorer.tokenizer, text)
+            assert f.self_certainty == pytest.approx(expected, rel=1e-5)
+            assert s.self_certainty == pytest.approx(expected, rel=1e-5)
+            assert len(f.token_certainties) == f.n_tokens
 
 
 def test_pairs_batched_across_cases_match_one_at_a_time(embedded_scorer: HFScorer, data_dir: Path) -> None:
@@ -222,6 +227,9 @@ def test_output_layer_tiles_with_a_bias(tiny_model_dir: Path, monkeypatch: pytes
     first, second = "Neurons in the cortex fire more after training.", "Neurons in the cortex fire less after training."
     for text, score in zip((first, second), scorer.score_options([(first, second)])[0]):
         assert score.ppl == pytest.approx(reference_ppl(scorer.model, scorer.tokenizer, text), rel=1e-5)
+        assert score.self_certainty == pytest.approx(
+            reference_self_certainty(scorer.model, scorer.tokenizer, text), rel=1e-5
+        )
 
 
 def test_bfloat16_keeps_the_residual_stream_and_output_layer_in_float32(
@@ -302,6 +310,7 @@ def test_fast_engine_with_a_lora_adapter(tiny_model_dir: Path, tmp_path: Path) -
     first, second = "Synaptic plasticity depends on NMDA receptors.", "Synaptic plasticity ignores NMDA receptors."
     for text, score in zip((first, second), scorer.score_options([(first, second)])[0]):
         assert score.ppl == pytest.approx(reference_ppl(tuned, scorer.tokenizer, text), rel=1e-4)
+        assert score.self_certainty == pytest.approx(reference_self_certainty(tuned, scorer.tokenizer, text), rel=1e-5)
 
 
 def test_compiled_decoder_gives_the_same_scores(tiny_model_dir: Path) -> None:

@@ -238,7 +238,10 @@ def compare_command(
         help="'paper': the mean and the tests over the paper's 15 models (the default whenever all 15 have runs).",
     ),
     normalisation: str = typer.Option(
-        "ppl", "--normalisation", help="The decision rule: ppl (the paper's), sum or bytes; from the stored scores."
+        "ppl",
+        "--normalisation",
+        "--score",
+        help="The decision rule: ppl (the paper's), sum, bytes or self-certainty; from the stored scores.",
     ),
     allow_partial: bool = typer.Option(
         False,
@@ -336,7 +339,10 @@ def report_command(
         "altered versions.",
     ),
     normalisation: str = typer.Option(
-        "ppl", "--normalisation", help="The decision rule: ppl (the paper's), sum or bytes; from the stored scores."
+        "ppl",
+        "--normalisation",
+        "--score",
+        help="The decision rule: ppl (the paper's), sum, bytes or self-certainty; from the stored scores.",
     ),
     allow_partial: bool = typer.Option(
         False,

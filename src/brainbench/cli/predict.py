@@ -181,7 +181,9 @@ def predict_command(
     normalisation: str = typer.Option(
         "ppl",
         "--normalisation",
-        help="The rule the probabilities come from: ppl (mean log-likelihood per token, the paper's), sum or bytes.",
+        "--score",
+        help="The rule the probabilities come from: ppl (mean log-likelihood per token, the paper's), sum, bytes "
+        "or self-certainty.",
     ),
     calibration: Path | None = typer.Option(
         None,

@@ -94,10 +94,11 @@ def run_command(
         "--engine",
         help="fast: run the versions' shared prefix once; simple: one full forward pass per text (the paper's loop).",
     ),
-    compile_model: bool = typer.Option(
-        False,
+    compile_model: str = typer.Option(
+        "off",
         "--compile",
-        help="torch.compile the decoder (fast engine): minutes to compile, then faster; worth it for long runs.",
+        help="torch.compile the decoder (fast engine): off, on, or auto (only a GPU run of 1000+ cases). "
+        "Compiled code is cached per machine; on CPU it measured no faster.",
     ),
     template: str | None = typer.Option(
         None,

@@ -113,8 +113,10 @@ def summary_command(
     normalisation: str = typer.Option(
         "ppl",
         "--normalisation",
-        help="The decision rule: ppl (the paper's: lower perplexity), sum (higher total log-likelihood) or bytes "
-        "(higher log-likelihood per byte). From the stored scores; nothing is scored again.",
+        "--score",
+        help="The decision rule: ppl (the paper's: lower perplexity), sum (higher total log-likelihood), bytes "
+        "(higher log-likelihood per byte) or self-certainty (higher mean KL of the next-token distribution from "
+        "uniform; transformers runs). From the stored scores; nothing is scored again.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:

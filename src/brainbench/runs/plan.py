@@ -143,6 +143,10 @@ def plan_run(request: RunRequest, *, environ: Mapping[str, str] | None = None) -
     )  # type: ignore[arg-type]
     dataset, labels = apply_condition(full, request.condition, request.seed)
     cases = select_cases(dataset, request.items, request.limit)
+    if request.backend == "transformers" and request.protocol == "perplexity":
+        from brainbench.scoring.hf import resolve_compile
+
+        options["compile"] = resolve_compile(options.get("compile", "off"), options["device"], len(cases))
     if request.protocol == "choice":
         if request.template is not None or request.template_file is not None:
             raise InputError(
@@ -197,7 +201,7 @@ def plan_run(request: RunRequest, *, environ: Mapping[str, str] | None = None) -
     return plan
 
 
-PERPLEXITY_ONLY = {"engine": "fast", "batch_size": None, "compile": False, "n_ctx": 2048}
+PERPLEXITY_ONLY = {"engine": "fast", "batch_size": None, "compile": "off", "n_ctx": 2048}
 
 
 def protocol_options(protocol: str, options: dict[str, Any], seed: int) -> dict[str, Any]:

@@ -44,7 +44,8 @@ def predict_outcomes(study: PlannedStudy, scorer: Scorer, template: Template, no
     texts = [template.apply(text) for text in study.texts()]
     scores = scorer.score_options([texts])[0]
     options = [
-        OptionScore(s.ppl, s.sum_logprob, s.n_tokens, len(text.encode("utf-8"))) for s, text in zip(scores, texts)
+        OptionScore(s.ppl, s.sum_logprob, s.n_tokens, len(text.encode("utf-8")), s.self_certainty)
+        for s, text in zip(scores, texts)
     ]
     p = softmax([option_value(option, normalisation) for option in options])
     top, runner_up = sorted(range(len(p)), key=lambda k: -p[k])[:2]

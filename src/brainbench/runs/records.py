@@ -2,9 +2,10 @@
 decision a rule derives from them.
 
 Raw, per version (the real one first): ``sum_logprob`` (nats, every token after the first), ``n_tokens``
-(scored tokens), ``n_bytes`` (UTF-8 bytes of the prompt) and ``ppl``. ``shown`` says which version was at
-each position (A, B, ...) and ``label`` where the real one was. The decision fields (``choice``,
-``correct``, ``confidence``, ``p_chosen``) follow ``normalisation`` (``brainbench.scoring.rules``);
+(scored tokens), ``n_bytes`` (UTF-8 bytes of the prompt), ``ppl`` and, where the backend gives it,
+``self_certainty`` (mean KL(uniform || next-token distribution), ``brainbench.scoring.base``). ``shown``
+says which version was at each position (A, B, ...) and ``label`` where the real one was. The decision fields
+(``choice``, ``correct``, ``confidence``, ``p_chosen``) follow ``normalisation`` (``brainbench.scoring.rules``);
 ``with_decision`` derives them again under another rule, without scoring anything. Pairs also keep
 the paper's fields: ``nll_original``, ``nll_altered``, ``ntokens_original``, ``ntokens_altered``,
 ``ppl_original``, ``ppl_altered``, ``ppl_a``, ``ppl_b``. With N > 2 versions ``ppl_altered`` is the
@@ -41,7 +42,18 @@ def case_fields(case: RunCase, status: str) -> dict[str, Any]:
 
 
 def option_scores(stored: Sequence[StoredScore]) -> list[OptionScore]:
-    return [OptionScore(s.scores.ppl, s.scores.sum_logprob, s.scores.n_tokens, s.n_bytes) for s in stored]
+    return [
+        OptionScore(s.scores.ppl, s.scores.sum_logprob, s.scores.n_tokens, s.n_bytes, s.scores.self_certainty)
+        for s in stored
+    ]
+
+
+def option_fields(option: OptionScore) -> dict[str, Any]:
+    fields = {"sum_logprob": option.sum_logprob, "n_tokens": option.n_tokens, "n_bytes": option.n_bytes}
+    fields["ppl"] = option.ppl
+    if option.self_certainty is not None:
+        fields["self_certainty"] = option.self_certainty
+    return fields
 
 
 def scored_record(
@@ -50,9 +62,7 @@ def scored_record(
     """The record of a scored case."""
     record = {
         **case_fields(case, "ok"),
-        "options": [
-            {"sum_logprob": o.sum_logprob, "n_tokens": o.n_tokens, "n_bytes": o.n_bytes, "ppl": o.ppl} for o in options
-        ],
+        "options": [option_fields(option) for option in options],
         "elapsed_s": elapsed_s,
     }
     return with_decision(record, normalisation)
@@ -95,7 +105,8 @@ def record_options(record: dict[str, Any]) -> tuple[list[OptionScore], tuple[int
     """(each version's scores, real first; the order shown) of a record, also of one written by an older brainbench."""
     if "options" in record:
         options = [
-            OptionScore(o["ppl"], o.get("sum_logprob"), o.get("n_tokens"), o.get("n_bytes")) for o in record["options"]
+            OptionScore(o["ppl"], o.get("sum_logprob"), o.get("n_tokens"), o.get("n_bytes"), o.get("self_certainty"))
+            for o in record["options"]
         ]
         return options, tuple(record["shown"])
 

@@ -51,6 +51,7 @@ scores_table = sa.Table(
     sa.Column("nll", sa.Float, nullable=False),
     sa.Column("token_logprobs", sa.LargeBinary, nullable=False),  # little-endian float64, tokens 1..T-1
     sa.Column("n_bytes", sa.Integer),  # UTF-8 bytes of the text (stores from before it: NULL)
+    sa.Column("token_certainties", sa.LargeBinary),  # self-certainty per scored token, float64 (NULL: not known)
     sa.Column("elapsed_s", sa.Float),
     sa.Column("created_at", sa.String(32), nullable=False),
 )
@@ -130,6 +131,10 @@ class RunCase:
         }
 
 
+def _floats(blob: bytes) -> tuple[float, ...]:
+    return tuple(np.frombuffer(blob, dtype="<f8").tolist())
+
+
 @dataclass(frozen=True)
 class StoredScore:
     scores: TokenScores
@@ -148,18 +153,24 @@ class ResultsStore:
             raise RunError(f"results store: {self.engine.dialect.name} is not supported (SQLite or PostgreSQL)")
         if create:
             self._migrate()
-        # a store opened only for reading may predate graded cases: its run_cases has no grid column
-        self._has_grid = create or "grid" in {
-            column["name"] for column in sa.inspect(self.engine).get_columns("run_cases")
+        # a store opened only for reading may predate graded cases (no run_cases.grid) or self-certainty
+        inspector = sa.inspect(self.engine)
+        self._has_grid = create or "grid" in {column["name"] for column in inspector.get_columns("run_cases")}
+        self._has_certainties = create or "token_certainties" in {
+            column["name"] for column in inspector.get_columns("scores")
         }
 
     def _migrate(self) -> None:
-        """Bring a store written by an older brainbench up to date: add ``scores.n_bytes`` and ``run_cases.grid``, copy
-        pair runs into run_cases."""
+        """Bring a store written by an older brainbench up to date: add ``scores.n_bytes``,
+        ``scores.token_certainties`` and ``run_cases.grid``, copy pair runs into run_cases."""
         with self.engine.begin() as connection:
             inspector = sa.inspect(connection)
-            if "n_bytes" not in {column["name"] for column in inspector.get_columns("scores")}:
+            score_columns = {column["name"] for column in inspector.get_columns("scores")}
+            if "n_bytes" not in score_columns:
                 connection.execute(sa.text("ALTER TABLE scores ADD COLUMN n_bytes INTEGER"))
+            if "token_certainties" not in score_columns:
+                blob = "BYTEA" if connection.dialect.name == "postgresql" else "BLOB"
+                connection.execute(sa.text(f"ALTER TABLE scores ADD COLUMN token_certainties {blob}"))
             if "grid" not in {column["name"] for column in inspector.get_columns("run_cases")}:
                 connection.execute(sa.text("ALTER TABLE run_cases ADD COLUMN grid TEXT"))
             if _LEGACY_RUN_ITEMS in inspector.get_table_names():
@@ -200,6 +211,9 @@ class ResultsStore:
                 "n_text_tokens": scores.n_text_tokens,
                 "nll": scores.nll,
                 "token_logprobs": np.asarray(scores.token_logprobs, dtype="<f8").tobytes(),
+                "token_certainties": None
+                if scores.token_certainties is None
+                else np.asarray(scores.token_certainties, dtype="<f8").tobytes(),
                 "n_bytes": len(text.encode("utf-8")),
                 "elapsed_s": elapsed_s,
                 "created_at": utc_now(),
@@ -268,14 +282,19 @@ class ResultsStore:
             scores_table.c.text_sha256,
             scores_table.c.n_text_tokens,
             scores_table.c.token_logprobs,
+            scores_table.c.token_certainties if self._has_certainties else sa.null(),
             scores_table.c.n_bytes,
             scores_table.c.elapsed_s,
         )
         return {
             sha: StoredScore(
-                TokenScores(tuple(np.frombuffer(blob, dtype="<f8").tolist()), n_text_tokens), n_bytes, elapsed_s
+                TokenScores(_floats(blob), n_text_tokens, None if certainties is None else _floats(certainties)),
+                n_bytes,
+                elapsed,
             )
-            for sha, n_text_tokens, blob, n_bytes, elapsed_s in self._select_scores(scorer_key, text_hashes, *columns)
+            for sha, n_text_tokens, blob, certainties, n_bytes, elapsed in self._select_scores(
+                scorer_key, text_hashes, *columns
+            )
         }
 
     def count_scores(self) -> int:

@@ -72,7 +72,7 @@ OPTION_DEFAULTS: dict[str, object] = {
     "device": "auto",
     "batch_size": None,
     "engine": "fast",
-    "compile": False,
+    "compile": "off",
     "n_ctx": 2048,
     "base_url": None,
     "api_key": None,

@@ -17,10 +17,20 @@ _SAMPLE_BYTES = 4 << 20
 
 @dataclass(frozen=True, slots=True)
 class TokenScores:
-    """Log-likelihood of one text: every token after the first is scored (natural log)."""
+    """Log-likelihood of one text: every token after the first is scored (natural log). Backends that see the
+    whole next-token distribution (transformers) also give, at the same positions, its self-certainty:
+    KL(uniform || p(. | x_<t)) = logsumexp(logits) - mean(logits) - ln V, in nats (0 for a uniform guess)."""
 
     token_logprobs: tuple[float, ...]  # log p(x_t | x_<t) for t = 1..T-1
     n_text_tokens: int  # T, all tokens of the prompt including the unscored first one
+    token_certainties: tuple[float, ...] | None = None  # KL(U || p(. | x_<t)) for t = 1..T-1, where known
+
+    @property
+    def self_certainty(self) -> float | None:
+        """Mean self-certainty over the scored positions (the higher, the surer the model is of the text)."""
+        if not self.token_certainties:
+            return None
+        return math.fsum(self.token_certainties) / len(self.token_certainties)
 
     @property
     def n_tokens(self) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import logging
+import math
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -107,6 +109,29 @@ def default_workers(device: Any) -> int:
     import torch
 
     return max(1, min(MAX_WORKERS, torch.get_num_threads())) if getattr(device, "type", str(device)) == "cpu" else 1
+
+
+def compile_cache_dir() -> Path:
+    """Where torch.compile keeps compiled code between runs (TORCHINDUCTOR_CACHE_DIR overrides it)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("brainbench")) / "torchinductor"
+
+
+COMPILE_CHOICES = ("off", "on", "auto")
+AUTO_COMPILE_CASES = 1000  # --compile auto: compile a GPU run of at least this many test cases
+
+
+def resolve_compile(compile: str | bool, device: str, n_cases: int) -> bool:
+    """--compile off|on|auto. ``auto`` compiles only on a GPU and only a long run: on 2 CPU cores the compiled
+    decoder measured no faster (benchmarks/bench_scoring.py), and compiling costs minutes the first time."""
+    if isinstance(compile, bool):
+        return compile
+    if compile not in COMPILE_CHOICES:
+        raise BackendError(f"--compile {compile!r}: choose {', '.join(COMPILE_CHOICES)}")
+    if compile == "auto":
+        return device.startswith("cuda") and n_cases >= AUTO_COMPILE_CASES
+    return compile == "on"
 
 
 def context_length(config: Any) -> int | None:
@@ -220,7 +245,9 @@ class HFScorer:
             logger.info("%s post-processes its logits; using the simple engine", name)
         self.decoder = self.model.get_decoder()
         if compile and self.engine == "fast":
-            # Fuses the decoder's elementwise work; dynamic shapes avoid one compilation per length.
+            # Fuses the decoder's elementwise work; dynamic shapes avoid one compilation per length. The compiled
+            # code is cached per machine (not in /tmp), so only the first compiled run pays for compiling.
+            os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(compile_cache_dir()))
             self.decoder = torch.compile(self.decoder, dynamic=True)
         self.info = {
             **info,
@@ -460,10 +487,10 @@ class HFScorer:
             torch.set_num_threads(threads)
         return [result for batch_results in restore_order(scored, order) for result in batch_results]
 
-    def _token_logprobs(self, hidden: Any, targets: Any) -> Any:
-        """log p(target) for each row of hidden states, with no [tokens, vocab] logits kept: a plain Linear
-        head in tiles of ``HEAD_ROWS`` rows (``tiled_logprobs``) with ``self._head_weight`` (float32 for a
-        bfloat16 model), any other head through its own forward, ``HEAD_CHUNK`` rows at a time."""
+    def _token_logprobs(self, hidden: Any, targets: Any) -> tuple[Any, Any]:
+        """(log p(target), self-certainty) for each row of hidden states, with no [tokens, vocab] logits kept: a
+        plain Linear head in tiles of ``HEAD_ROWS`` rows (``tiled_logprobs``) with ``self._head_weight`` (float32
+        for a bfloat16 model), any other head through its own forward, ``HEAD_CHUNK`` rows at a time."""
         import torch
 
         head = self.model.get_output_embeddings()
@@ -483,10 +510,12 @@ class HFScorer:
             for start in range(0, hidden.shape[0], HEAD_CHUNK):
                 logits = head(hidden[start : start + HEAD_CHUNK]).float()
                 chunk_targets = targets[start : start + HEAD_CHUNK].unsqueeze(-1)
-                parts.append(logits.gather(-1, chunk_targets).squeeze(-1) - torch.logsumexp(logits, dim=-1))
-        logprobs = torch.cat(parts)
+                logsumexp = torch.logsumexp(logits, dim=-1)
+                certainty = self_certainty(logsumexp, logits.double().mean(-1), logits.shape[-1])
+                parts.append((logits.gather(-1, chunk_targets).squeeze(-1) - logsumexp, certainty))
+        logprobs, certainties = torch.cat([part[0] for part in parts]), torch.cat([part[1] for part in parts])
         self._check_finite(logprobs)
-        return logprobs
+        return logprobs, certainties
 
     def _check_finite(self, logprobs: Any) -> None:
         import torch
@@ -534,8 +563,10 @@ class HFScorer:
                     continuation_hidden[row, : len(continuation) - 1],
                 ]
                 targets.append(continuation_ids[row, : len(continuation)])
-            logprobs = self._token_logprobs(torch.cat(hidden_rows), torch.cat(targets)).cpu().double().tolist()
-        return self._unflatten(logprobs, shared, continuations, n_options)
+            logprobs, certainties = self._token_logprobs(torch.cat(hidden_rows), torch.cat(targets))
+        return self._unflatten(
+            logprobs.cpu().double().tolist(), certainties.cpu().tolist(), shared, continuations, n_options
+        )
 
     def _prefix_pass(self, groups: list[list[list[int]]], shared: list[int]) -> tuple[Any, Any, Any]:
         """(prefix ids [G, P], their hidden states, the KV cache) of each case's shared prefix, right-padded."""
@@ -592,21 +623,27 @@ class HFScorer:
 
     @staticmethod
     def _unflatten(
-        logprobs: list[float], shared: list[int], continuations: list[list[int]], n_options: int
+        logprobs: list[float],
+        certainties: list[float],
+        shared: list[int],
+        continuations: list[list[int]],
+        n_options: int,
     ) -> list[list[TokenScores]]:
-        """The output layer's flat log-probabilities (laid out as ``_score_option_batch`` says) -> TokenScores per
-        version."""
-        prefix_logprobs, offset = [], 0
+        """The output layer's flat log-probabilities and self-certainties (laid out as ``_score_option_batch``
+        says) -> TokenScores per version."""
+        prefix_spans, offset = [], 0
         for length in shared:
-            prefix_logprobs.append(logprobs[offset : offset + length - 1])
+            prefix_spans.append(slice(offset, offset + length - 1))
             offset += length - 1
         scores = []
         for row, continuation in enumerate(continuations):
             group = row // n_options
+            own = slice(offset, offset + len(continuation))
             scores.append(
                 TokenScores(
-                    tuple(prefix_logprobs[group] + logprobs[offset : offset + len(continuation)]),
+                    tuple(logprobs[prefix_spans[group]] + logprobs[own]),
                     shared[group] + len(continuation),
+                    tuple(certainties[prefix_spans[group]] + certainties[own]),
                 )
             )
             offset += len(continuation)
@@ -629,32 +666,48 @@ class HFScorer:
             )
             targets = input_ids[:, 1:].to(self.device)
             # log p(target) = logit[target] - logsumexp(logits): no full log-softmax copy is kept
-            logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+            logsumexp = torch.logsumexp(logits, dim=-1)
+            logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - logsumexp
             self._check_finite(logprobs[attention[:, 1:].to(self.device).bool()])
+            certainties = self_certainty(logsumexp, logits.double().mean(-1), logits.shape[-1]).cpu()
         logprobs = logprobs.cpu().double()
         return [
-            TokenScores(token_logprobs=tuple(logprobs[row, : len(ids) - 1].tolist()), n_text_tokens=len(ids))
+            TokenScores(
+                tuple(logprobs[row, : len(ids) - 1].tolist()),
+                len(ids),
+                tuple(certainties[row, : len(ids) - 1].tolist()),
+            )
             for row, ids in enumerate(batch)
         ]
 
 
-def tiled_logprobs(hidden: Any, targets: Any, weight: Any, bias: Any | None, tile: int) -> Any:
-    """log p(target) for each row of ``hidden`` under the output layer (``weight``, ``bias``): the logits in
-    vocabulary slices of ``tile`` words, each reduced to its logsumexp while it is still in cache, then combined.
-    The target's logit is taken from its own slice, so that its rounding cancels in log p of likely tokens."""
+def tiled_logprobs(hidden: Any, targets: Any, weight: Any, bias: Any | None, tile: int) -> tuple[Any, Any]:
+    """(log p(target), self-certainty) for each row of ``hidden`` under the output layer (``weight``, ``bias``):
+    the logits in vocabulary slices of ``tile`` words, each reduced to its logsumexp and its sum while it is
+    still in cache, then combined. The target's logit is taken from its own slice, so that its rounding cancels
+    in log p of likely tokens."""
     import torch
 
     hidden = hidden.to(weight.dtype)
     target_logits, logsumexps = torch.zeros(hidden.shape[0], device=hidden.device), []
+    logit_sums = torch.zeros(hidden.shape[0], dtype=torch.float64, device=hidden.device)
     for word in range(0, weight.shape[0], tile):
         logits = torch.nn.functional.linear(
             hidden, weight[word : word + tile], None if bias is None else bias[word : word + tile]
         ).float()
         logsumexps.append(torch.logsumexp(logits, dim=-1))
+        logit_sums += logits.sum(-1, dtype=torch.float64)
         inside = (targets >= word) & (targets < word + logits.shape[1])
         picked = logits.gather(-1, (targets - word).clamp(0, logits.shape[1] - 1).unsqueeze(-1)).squeeze(-1)
         target_logits = torch.where(inside, picked, target_logits)
-    return target_logits - torch.logsumexp(torch.stack(logsumexps, dim=-1), dim=-1)
+    logsumexp = torch.logsumexp(torch.stack(logsumexps, dim=-1), dim=-1)
+    return target_logits - logsumexp, self_certainty(logsumexp, logit_sums / weight.shape[0], weight.shape[0])
+
+
+def self_certainty(logsumexp: Any, mean_logit: Any, vocabulary: int) -> Any:
+    """KL(uniform || softmax(logits)) per row, from the row's logsumexp and mean logit: the mean over the
+    vocabulary of ln(1/V) - log p = logsumexp - mean(logits) - ln V."""
+    return logsumexp.double() - mean_logit.double() - math.log(vocabulary)
 
 
 def _n_tokens(item: Sequence[int] | Sequence[Sequence[int]]) -> int:

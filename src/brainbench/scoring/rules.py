@@ -5,6 +5,9 @@ A rule turns each version's raw scores into one number, higher meaning more plau
 ``ppl``    mean log-probability per scored token, -ln PPL: the paper's rule (the lower perplexity wins)
 ``sum``    total log-likelihood of the text: the sequence's own probability, which favours short texts
 ``bytes``  log-likelihood per UTF-8 byte of the text (bits per byte, in nats): independent of the tokenizer
+``self-certainty``  mean KL divergence of the model's next-token distribution from uniform over the text's
+           scored positions (the authors' later ``run_choice_selfcertainty.py``): the version the model is surest
+           about wins, whatever tokens it actually contains; computed in the same pass by the transformers backend
 
 The model picks the version with the highest number; a tie for the highest is counted, and scored
 wrong. ``p`` is the softmax of the numbers over the versions: a relative, uncalibrated probability
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 
 from brainbench.errors import InputError, RunError
 
-NORMALISATIONS = ("ppl", "sum", "bytes")
+NORMALISATIONS = ("ppl", "sum", "bytes", "self-certainty")
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -34,6 +37,7 @@ class OptionScore:
     sum_logprob: float | None = None
     n_tokens: int | None = None
     n_bytes: int | None = None
+    self_certainty: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,14 @@ def option_value(score: OptionScore, normalisation: str = "ppl") -> float:
     """One version's number under a rule (higher = more plausible)."""
     if normalisation == "ppl":
         return -math.log(score.ppl)
+    if normalisation == "self-certainty":
+        if score.self_certainty is None:
+            raise RunError(
+                "the 'self-certainty' rule needs each text's self-certainty, which this run does not have: only the "
+                "transformers backend computes it (a store written before brainbench kept it: score again with "
+                "a new --store)"
+            )
+        return score.self_certainty
     if score.sum_logprob is None or (normalisation == "bytes" and not score.n_bytes):
         raise RunError(
             f"the {normalisation!r} rule needs each text's summed log-likelihood"
