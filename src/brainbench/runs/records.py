@@ -49,8 +49,12 @@ def option_scores(stored: Sequence[StoredScore]) -> list[OptionScore]:
 
 
 def option_fields(option: OptionScore) -> dict[str, Any]:
-    fields = {"sum_logprob": option.sum_logprob, "n_tokens": option.n_tokens, "n_bytes": option.n_bytes}
-    fields["ppl"] = option.ppl
+    fields = {
+        "sum_logprob": option.sum_logprob,
+        "n_tokens": option.n_tokens,
+        "n_bytes": option.n_bytes,
+        "ppl": option.ppl,
+    }
     if option.self_certainty is not None:
         fields["self_certainty"] = option.self_certainty
     return fields

@@ -511,7 +511,7 @@ class HFScorer:
                 logits = head(hidden[start : start + HEAD_CHUNK]).float()
                 chunk_targets = targets[start : start + HEAD_CHUNK].unsqueeze(-1)
                 logsumexp = torch.logsumexp(logits, dim=-1)
-                certainty = self_certainty(logsumexp, logits.double().mean(-1), logits.shape[-1])
+                certainty = self_certainty(logsumexp, logits.sum(-1, dtype=torch.float64), logits.shape[-1])
                 parts.append((logits.gather(-1, chunk_targets).squeeze(-1) - logsumexp, certainty))
         logprobs, certainties = torch.cat([part[0] for part in parts]), torch.cat([part[1] for part in parts])
         self._check_finite(logprobs)
@@ -669,7 +669,7 @@ class HFScorer:
             logsumexp = torch.logsumexp(logits, dim=-1)
             logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - logsumexp
             self._check_finite(logprobs[attention[:, 1:].to(self.device).bool()])
-            certainties = self_certainty(logsumexp, logits.double().mean(-1), logits.shape[-1]).cpu()
+            certainties = self_certainty(logsumexp, logits.sum(-1, dtype=torch.float64), logits.shape[-1]).cpu()
         logprobs = logprobs.cpu().double()
         return [
             TokenScores(
@@ -701,13 +701,13 @@ def tiled_logprobs(hidden: Any, targets: Any, weight: Any, bias: Any | None, til
         picked = logits.gather(-1, (targets - word).clamp(0, logits.shape[1] - 1).unsqueeze(-1)).squeeze(-1)
         target_logits = torch.where(inside, picked, target_logits)
     logsumexp = torch.logsumexp(torch.stack(logsumexps, dim=-1), dim=-1)
-    return target_logits - logsumexp, self_certainty(logsumexp, logit_sums / weight.shape[0], weight.shape[0])
+    return target_logits - logsumexp, self_certainty(logsumexp, logit_sums, weight.shape[0])
 
 
-def self_certainty(logsumexp: Any, mean_logit: Any, vocabulary: int) -> Any:
-    """KL(uniform || softmax(logits)) per row, from the row's logsumexp and mean logit: the mean over the
-    vocabulary of ln(1/V) - log p = logsumexp - mean(logits) - ln V."""
-    return logsumexp.double() - mean_logit.double() - math.log(vocabulary)
+def self_certainty(logsumexp: Any, logit_sum: Any, vocabulary: int) -> Any:
+    """KL(uniform || softmax(logits)) per row, from the row's logsumexp and the sum of its logits: the mean over
+    the vocabulary of ln(1/V) - log p = logsumexp - mean(logits) - ln V."""
+    return logsumexp.double() - logit_sum.double() / vocabulary - math.log(vocabulary)
 
 
 def _n_tokens(item: Sequence[int] | Sequence[Sequence[int]]) -> int:
