@@ -108,8 +108,9 @@ def execute_run(
         logger.info("%d of %d items already in the store %s", len(mine) - len(todo), len(mine), store.display_url)
     if on_progress:
         on_progress(len(mine) - len(todo), len(mine))
-    # Backends that batch get that many cases per call, of similar length so that little is padded.
-    batch_size = max(1, int(getattr(scorer, "batch_size", 1) or 1))
+    # Backends that batch (or score on several CPU workers) get that many cases per call, of similar length so
+    # that little is padded; each call's cases are committed together.
+    batch_size = max(1, int(getattr(scorer, "cases_per_call", None) or getattr(scorer, "batch_size", 1) or 1))
     if batch_size > 1:
         todo = [todo[index] for index in length_order([max(map(len, case.options)) for case in todo])]
     done = len(mine) - len(todo)
