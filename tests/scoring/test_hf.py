@@ -228,7 +228,7 @@ def test_output_layer_tiles_with_a_bias(tiny_model_dir: Path, monkeypatch: pytes
     for text, score in zip((first, second), scorer.score_options([(first, second)])[0]):
         assert score.ppl == pytest.approx(reference_ppl(scorer.model, scorer.tokenizer, text), rel=1e-5)
         assert score.self_certainty == pytest.approx(
-            reference_self_certainty(scorer.model, scorer.tokenizer, text), rel=1e-5
+            reference_self_certainty(scorer.model, scorer.tokenizer, text), rel=1e-5, abs=1e-6
         )
 
 
@@ -310,7 +310,10 @@ def test_fast_engine_with_a_lora_adapter(tiny_model_dir: Path, tmp_path: Path) -
     first, second = "Synaptic plasticity depends on NMDA receptors.", "Synaptic plasticity ignores NMDA receptors."
     for text, score in zip((first, second), scorer.score_options([(first, second)])[0]):
         assert score.ppl == pytest.approx(reference_ppl(tuned, scorer.tokenizer, text), rel=1e-4)
-        assert score.self_certainty == pytest.approx(reference_self_certainty(tuned, scorer.tokenizer, text), rel=1e-5)
+        # a random tiny model is close to uniform (about 0.006 nats): float32 logits give it to about 1e-7
+        assert score.self_certainty == pytest.approx(
+            reference_self_certainty(tuned, scorer.tokenizer, text), rel=1e-5, abs=1e-6
+        )
 
 
 def test_compiled_decoder_gives_the_same_scores(tiny_model_dir: Path) -> None:
