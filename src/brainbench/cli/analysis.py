@@ -28,7 +28,7 @@ from brainbench.analysis import (
     trials_of,
 )
 from brainbench.analysis.graded import graded_cases, graded_table, has_graded
-from brainbench.cli.app import app, handle_errors, stdout
+from brainbench.cli.app import allow_partial_option, app, handle_errors, rule_option, stdout
 from brainbench.data import DATASETS, load_human_study, load_publication_dates
 from brainbench.data.participants import load_human_trials
 from brainbench.errors import InputError, RunError
@@ -237,17 +237,8 @@ def compare_command(
         "--model-set",
         help="'paper': the mean and the tests over the paper's 15 models (the default whenever all 15 have runs).",
     ),
-    normalisation: str = typer.Option(
-        "ppl",
-        "--normalisation",
-        "--score",
-        help="The decision rule: ppl (the paper's), sum, bytes or self-certainty; from the stored scores.",
-    ),
-    allow_partial: bool = typer.Option(
-        False,
-        "--allow-partial",
-        help="Use runs that hold fewer items than they were asked for (interrupted ones) as they are.",
-    ),
+    normalisation: str = rule_option(),
+    allow_partial: bool = allow_partial_option(),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Accuracy of several runs side by side with the human experts; mean, models vs experts, subfields,
@@ -338,17 +329,8 @@ def report_command(
         help="Memorisation verdicts against the reference corpus with this label (e.g. after-cutoff) instead of the "
         "altered versions.",
     ),
-    normalisation: str = typer.Option(
-        "ppl",
-        "--normalisation",
-        "--score",
-        help="The decision rule: ppl (the paper's), sum, bytes or self-certainty; from the stored scores.",
-    ),
-    allow_partial: bool = typer.Option(
-        False,
-        "--allow-partial",
-        help="Use runs that hold fewer items than they were asked for (interrupted ones) as they are.",
-    ),
+    normalisation: str = rule_option(),
+    allow_partial: bool = allow_partial_option(),
 ) -> None:
     """One self-contained HTML report: the paper's Fig 3A-C, Fig 4, Fig S6 and their tables; with runs under
     --condition no-context / swapped, Figs S3-S4; with `run --memorisation`, Fig S7; for brainbench-human, Fig S8."""

@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -39,6 +40,26 @@ app = typer.Typer(
 stdout = Console()  # results only
 stderr = Console(stderr=True)  # status, progress, logs, errors
 _state = {"debug": False}
+
+
+RULE_HELP = (
+    "The decision rule: ppl (the paper's: lower perplexity), sum (higher total log-likelihood), bytes (higher "
+    "log-likelihood per byte) or self-certainty (higher mean KL of the next-token distribution from uniform; "
+    "transformers runs). From the stored scores; nothing is scored again."
+)
+
+
+def rule_option(help: str = RULE_HELP) -> Any:
+    """The --normalisation (alias --score) option of every command that derives decisions from stored scores."""
+    return typer.Option("ppl", "--normalisation", "--score", help=help)
+
+
+def allow_partial_option() -> Any:
+    return typer.Option(
+        False,
+        "--allow-partial",
+        help="Use runs that hold fewer items than they were asked for (interrupted ones) as they are.",
+    )
 
 
 def _version(value: bool) -> None:

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from brainbench.analysis.track_record import track_record
-from brainbench.cli.app import app, handle_errors, stderr, stdout
+from brainbench.cli.app import app, handle_errors, rule_option, stderr, stdout
 from brainbench.data.planned import PlannedStudy, load_study
 from brainbench.errors import InputError, RunError
 from brainbench.runs.execute import load_run
@@ -178,12 +178,9 @@ def predict_command(
     template_file: Path | None = typer.Option(
         None, "--template-file", help="A template file with a <choice abstract> slot."
     ),
-    normalisation: str = typer.Option(
-        "ppl",
-        "--normalisation",
-        "--score",
-        help="The rule the probabilities come from: ppl (mean log-likelihood per token, the paper's), sum, bytes "
-        "or self-certainty.",
+    normalisation: str = rule_option(
+        "The rule the probabilities come from: ppl (mean log-likelihood per token, the paper's), sum, bytes "
+        "or self-certainty."
     ),
     calibration: Path | None = typer.Option(
         None,

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from brainbench.analysis.graded import describe_rps_difference
-from brainbench.cli.app import app, handle_errors, stderr, stdout
+from brainbench.cli.app import app, handle_errors, rule_option, stderr, stdout
 from brainbench.runs import load_run, summarize
 from brainbench.runs.records import with_decision
 from brainbench.scoring.rules import check_normalisation
@@ -110,14 +110,7 @@ def print_graded(graded: dict[str, Any]) -> None:
 @app.command("summary")
 def summary_command(
     run_dir: Path = typer.Argument(..., help="A run directory written by `brainbench run`."),
-    normalisation: str = typer.Option(
-        "ppl",
-        "--normalisation",
-        "--score",
-        help="The decision rule: ppl (the paper's: lower perplexity), sum (higher total log-likelihood), bytes "
-        "(higher log-likelihood per byte) or self-certainty (higher mean KL of the next-token distribution from "
-        "uniform; transformers runs). From the stored scores; nothing is scored again.",
-    ),
+    normalisation: str = rule_option(),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Print a run's accuracy (95% CI, against chance) and its per-subfield table. A run that holds fewer items than
