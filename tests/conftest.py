@@ -9,9 +9,11 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.commands import embedded_run_args, invoke
 from tests.servers import free_port, serving
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +21,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The user cache holds what brainbench makes once per machine: the embedded model unpacked from its GGUF
+    # file (20 s to make, then loaded in under a second) and compiled code. Tests keep theirs in pytest's cache
+    # folder, shared by every test and every process they start, and kept between sessions.
+    if config.cache is not None:
+        os.environ["XDG_CACHE_HOME"] = str(config.cache.mkdir("xdg-cache"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -104,7 +114,56 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with the embedded GGUF on 127.0.0.1 (one per session)."""
-    from brainbench.scoring.hf import embedded_model_file
+    from brainbench.scoring.embedded import embedded_model_file
 
     with serving(embedded_model_file(), tmp_path_factory.mktemp("server")) as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="session")
+def served_choice_run(llama_server: str, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The choice protocol through the session's llama.cpp server (the embedded instruct model) on items 0-3, run
+    once per session: the Inspect and the local chat-model tests compare their answers with it."""
+    out = tmp_path_factory.mktemp("served-choice")
+    result = invoke(
+        *("run", "--protocol", "choice", "--backend", "openai-chat", "--base-url", llama_server, "--items", "0-3"),
+        *("--data-dir", str(data_dir), "--offline", "--out", str(out / "run"), "--store", str(out / "s.sqlite")),
+    )
+    assert result.returncode == 0, result.stderr
+    return out / "run"
+
+
+@pytest.fixture(scope="session")
+def embedded_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded model's run of the first 12 brainbench-human items with every default, scored once per session
+    (in this process) into its own store. Tests read it, or compare their own runs of the same command with it."""
+    root = tmp_path_factory.mktemp("embedded-run")
+    result = invoke(*embedded_run_args(data_dir, root / "run", root / "store.sqlite"))
+    assert result.returncode == 0, result.stderr
+    return root / "run"
+
+
+def save_tiny_llama(path: Path, tokenizer: Any, context: int) -> Path:
+    """A small random Llama (2 layers of width 32) with ``tokenizer``, saved as a local model folder."""
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=context,
+    )
+    transformers.LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, embedded_scorer: Any) -> Path:
+    """A small random Llama with the embedded model's tokenizer and a 64-token context."""
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), embedded_scorer.tokenizer, 64)

@@ -140,14 +140,14 @@ def test_reference_corpora_are_read_with_clear_errors(tmp_path: Path) -> None:
 def test_memorisation_pass_on_the_embedded_model_resumes_and_the_control_works(
     embedded_scorer, data_dir: Path, tmp_path: Path
 ) -> None:
-    cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:12]
+    cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:2]
     texts = memorisation_texts(
         cases, BARE, load_gettysburg(data_dir=data_dir), {"mine": ["A short reference text about mice."]}
     )
     out = tmp_path / "memorisation.jsonl"
     first = score_memorisation(embedded_scorer, texts[:5], out)
     raw = score_memorisation(embedded_scorer, texts, out)  # the first five come from the file
-    assert len(out.read_text().splitlines()) == len(texts) == 12 * 2 + 2
+    assert len(out.read_text().splitlines()) == len(texts) == 2 * 2 + 2
     assert raw.iloc[:5]["token_logprobs"].tolist() == first["token_logprobs"].tolist()
     assert read_memorisation(tmp_path).equals(raw)
     table = memorisation_scores(raw)  # the scores are derived from the raw log-probabilities, for any k

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -18,25 +17,19 @@ import pytest
 from brainbench.data.files import load_cases
 from brainbench.runs import run_benchmark
 from brainbench.runs.store import ResultsStore
+from tests.commands import (
+    EMBEDDED_RUN_ITEMS,
+    brainbench,
+    embedded_run_args,
+    invoke,
+    one_clear_line,
+    run_records,
+    start_embedded_run,
+)
 from tests.fakes import FakeScorer
 
 
-def brainbench(*args: str, **options) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "brainbench", *args], capture_output=True, text=True, timeout=600, **options
-    )
-
-
-def one_clear_line(result: subprocess.CompletedProcess) -> str:
-    """The one error line of a failed command (no traceback, nothing loaded)."""
-    assert result.returncode == 1, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert "Traceback" not in result.stderr and "loading model" not in result.stderr, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
-
-
-@pytest.mark.slow  # a dozen processes that each import torch
+@pytest.mark.slow  # three real processes that each import torch
 def test_bad_options_are_caught_before_the_model_loads(tmp_path: Path, data_dir: Path) -> None:
     a_file = tmp_path / "a-file.txt"
     a_file.write_text("not a folder")
@@ -62,19 +55,18 @@ def test_bad_options_are_caught_before_the_model_loads(tmp_path: Path, data_dir:
         ("--out", str(a_file)): f"--out {a_file}: a file is in the way",
         ("--out", str(other_run)): f"--out {other_run}: holds another run",
     }
-    if (
-        subprocess.run(
-            [sys.executable, "-c", "import torch; assert torch.cuda.is_available()"], capture_output=True
-        ).returncode
-        == 0
-    ):
+    import torch
+
+    if torch.cuda.is_available():
         del cases[("--device", "cuda")]  # a machine with CUDA accepts it
-    for option, message in cases.items():
-        result = brainbench(*common, *option)
-        if option[0] == "--limit":  # typer's own range check: exit 2 and a usage message, no traceback either
-            assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
-            continue
-        assert message in one_clear_line(result), option
+    for number, (option, message) in enumerate(cases.items()):
+        # in this process; every fifth also as a real process, to show the entry point answers the same
+        results = [invoke(*common, *option)] + ([brainbench(*common, *option)] if number % 5 == 0 else [])
+        for result in results:
+            if option[0] == "--limit":  # typer's own range check: exit 2 and a usage message, no traceback either
+                assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+                continue
+            assert message in one_clear_line(result), option
 
 
 def test_validate_suggests_close_names_only(data_dir: Path) -> None:
@@ -100,18 +92,6 @@ def test_identical_runs_compare_without_infinities(tmp_path: Path) -> None:
     assert not re.search(r"(?<![a-z])-?inf(?![a-z])", html) and "n/a" in html
 
 
-def invoke(*args: str) -> subprocess.CompletedProcess:
-    """The CLI in this process (typer's runner), answering like a subprocess."""
-    from typer.testing import CliRunner
-
-    from brainbench.cli import app
-
-    result = CliRunner().invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
-
-
 def _cases(tmp_path: Path) -> Path:
     path = tmp_path / "cases.csv"
     rows = "".join(f'd{i},Systems/Circuits,"Rates [[rose, fell sharply]] in area {i}."\n' for i in range(3))
@@ -121,75 +101,33 @@ def _cases(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
-def test_a_stopped_run_is_partial_refused_and_resumes(tmp_path: Path, data_dir: Path, stop: signal.Signals) -> None:
-    """A real run on the embedded model stopped mid-scoring (Ctrl-C, or kill/timeout), then started again. On CPU
-    a run hands the scorer 8 cases per call (two workers), so 12 cases take two calls."""
+def test_a_stopped_run_is_partial_refused_and_resumes(
+    tmp_path: Path, data_dir: Path, embedded_run: Path, stop: signal.Signals
+) -> None:
+    """A real run on the embedded model stopped mid-scoring (Ctrl-C, or kill/timeout), then started again: it
+    ends as the session's uninterrupted run of the same command. What follows the stop runs in this process."""
     store, out = tmp_path / "s.sqlite", tmp_path / "run"
-    command = [
-        "run",
-        "--limit",
-        "12",
-        "--data-dir",
-        str(data_dir),
-        "--offline",
-        "--out",
-        str(out),
-        "--store",
-        str(store),
-    ]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "brainbench", *command],
-        stderr=subprocess.PIPE,
-        text=True,
-        # Ctrl-C as in a terminal, even where this suite was started in the background (which ignores SIGINT)
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and process.poll() is None:
-        if store.exists() and ResultsStore(store).count_scores() >= 4:  # the first call's cases committed
-            break
-        time.sleep(0.2)
-    assert process.poll() is None, "the run ended before it could be stopped"
+    process = start_embedded_run(out, store, data_dir, stored_texts=4)  # the first call's cases committed
     os.kill(process.pid, stop)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130 and "marked partial" in stderr and "memorisation" not in stderr, stderr
 
-    summary = brainbench("summary", str(out))
+    summary = invoke("summary", str(out))
     assert (
         summary.returncode == 3
         and "partial:" in summary.stderr
-        and "of 12 items (resume with the same command)" in summary.stderr
+        and f"of {EMBEDDED_RUN_ITEMS} items (resume with the same command)" in summary.stderr
     )
     assert json.loads((out / "summary.json").read_text())["partial"] is True
-    refused = brainbench("compare", str(out), str(out))
+    refused = invoke("compare", str(out), str(out))
     assert "partial" in one_clear_line(refused) and "--allow-partial" in refused.stderr
-    assert brainbench("report", str(out), "--out", str(tmp_path / "r.html"), "--allow-partial").returncode == 0
+    assert invoke("report", str(out), "--out", str(tmp_path / "r.html"), "--allow-partial").returncode == 0
 
-    resumed = brainbench(*command)
+    resumed = invoke(*embedded_run_args(data_dir, out, store))
     assert resumed.returncode == 0 and "resuming:" in resumed.stderr
-    whole = brainbench(
-        "run",
-        "--limit",
-        "12",
-        "--data-dir",
-        str(data_dir),
-        "--offline",
-        "--out",
-        str(tmp_path / "whole"),
-        "--store",
-        str(tmp_path / "whole.sqlite"),
-    )
-    assert whole.returncode == 0
-
-    def records(run_dir: Path) -> list[dict]:
-        return [
-            {k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
-            for line in (run_dir / "results.jsonl").read_text().splitlines()
-        ]
-
-    assert records(out) == records(tmp_path / "whole") and brainbench("summary", str(out)).returncode == 0
-    listed = json.loads(brainbench("runs", "--store", str(store), "--json").stdout)
-    assert [(run["out"], run["scored"]) for run in listed] == [(str(out), 12)]
+    assert run_records(out) == run_records(embedded_run) and invoke("summary", str(out)).returncode == 0
+    listed = json.loads(invoke("runs", "--store", str(store), "--json").stdout)
+    assert [(run["out"], run["scored"]) for run in listed] == [(str(out), EMBEDDED_RUN_ITEMS)]
 
 
 @pytest.mark.slow

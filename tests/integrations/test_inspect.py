@@ -302,8 +302,10 @@ def test_a_case_cut_in_half_is_left_out_and_the_run_is_partial(tmp_path: Path, e
 
 @pytest.mark.slow
 def test_inspect_eval_on_the_embedded_model_agrees_with_brainbench_run(
-    tmp_path: Path, data_dir: Path, llama_server: str
+    tmp_path: Path, data_dir: Path, llama_server: str, served_choice_run: Path
 ) -> None:
+    """inspect eval through the session's llama.cpp server against the session's brainbench run of the same
+    items through it (``served_choice_run``)."""
     env = {
         **os.environ,
         "BRAINBENCH_DATA_DIR": str(data_dir),
@@ -332,30 +334,7 @@ def test_inspect_eval_on_the_embedded_model_agrees_with_brainbench_run(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = runner.invoke(app, ["import-inspect", str(tmp_path / "logs"), "--out", str(tmp_path / "imported")])
     assert result.exit_code == 0, result.stderr
-    result = runner.invoke(
-        app,
-        [
-            "run",
-            "--protocol",
-            "choice",
-            "--backend",
-            "openai-chat",
-            "--base-url",
-            llama_server,
-            "--items",
-            "0-3",
-            "--data-dir",
-            str(data_dir),
-            "--offline",
-            "--out",
-            str(tmp_path / "brainbench"),
-            "--store",
-            str(tmp_path / "s.sqlite"),
-        ],
-    )
-    assert result.exit_code == 0, result.stderr
-
-    imported, ours = read_records(tmp_path / "imported"), read_records(tmp_path / "brainbench")
+    imported, ours = read_records(tmp_path / "imported"), read_records(served_choice_run)
     assert [record["item_id"] for record in imported] == [record["item_id"] for record in ours] == [0, 1, 2, 3]
     for theirs, record in zip(imported, ours, strict=True):
         assert (theirs["status"], theirs["shown"], theirs.get("choice"), theirs.get("correct")) == (
@@ -384,7 +363,7 @@ def test_inspect_eval_on_the_embedded_model_agrees_with_brainbench_run(
         [
             "report",
             str(tmp_path / "imported"),
-            str(tmp_path / "brainbench"),
+            str(served_choice_run),
             "--out",
             str(report),
             "--data-dir",

@@ -5,9 +5,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ import pytest
 from brainbench.data.files import load_cases
 from brainbench.runs import load_run, run_benchmark
 from brainbench.runs.store import ResultsStore, store_url
+from tests.commands import EMBEDDED_RUN_ITEMS, embedded_run_args, invoke, run_records, start_embedded_run
 from tests.fakes import FakeScorer
 
 N_CASES = 120
@@ -72,41 +70,19 @@ def test_store_locations(tmp_path: Path) -> None:
     assert store.count_scores() == 0 and store.list_runs() == []
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "brainbench", *args]
-
-
 @pytest.mark.slow
-def test_kill_9_and_resume_gives_the_uninterrupted_results(data_dir: Path, tmp_path: Path) -> None:
-    """A real run on the embedded model, killed with SIGKILL mid-way, then started again."""
-    common = ["run", "--limit", "10", "--data-dir", str(data_dir), "--offline"]
-    store = tmp_path / "killed.sqlite"
-    process = subprocess.Popen(
-        _cli(*common, "--out", str(tmp_path / "killed"), "--store", str(store)), stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and process.poll() is None:
-        if store.exists() and ResultsStore(store).count_scores() >= 6:  # three cases committed
-            break
-        time.sleep(0.2)
-    assert process.poll() is None, "the run ended before it could be killed"
+def test_kill_9_and_resume_gives_the_uninterrupted_results(data_dir: Path, tmp_path: Path, embedded_run: Path) -> None:
+    """A real run on the embedded model, killed with SIGKILL mid-way (after the first call's 8 cases are
+    committed), then started again (in this process): it ends as the session's uninterrupted run."""
+    out, store = tmp_path / "killed", tmp_path / "killed.sqlite"
+    process = start_embedded_run(out, store, data_dir, stored_texts=6)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     stored_texts = ResultsStore(store).count_scores()
-    assert 6 <= stored_texts < 20
+    assert 6 <= stored_texts < 2 * EMBEDDED_RUN_ITEMS
 
-    resumed = subprocess.run(
-        _cli(*common, "--out", str(tmp_path / "killed"), "--store", str(store)),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert f"resuming: {stored_texts // 2} of 10 items already in the results store" in resumed.stderr
-    subprocess.run(
-        _cli(*common, "--out", str(tmp_path / "whole"), "--store", str(tmp_path / "whole.sqlite")),
-        capture_output=True,
-        check=True,
-    )
-
-    assert strip(load_run(tmp_path / "killed")[1]) == strip(load_run(tmp_path / "whole")[1])
-    assert ResultsStore(store).count_scores() == 20
+    resumed = invoke(*embedded_run_args(data_dir, out, store))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming: {stored_texts // 2} of {EMBEDDED_RUN_ITEMS} items already in the results store" in resumed.stderr
+    assert run_records(out) == run_records(embedded_run)
+    assert ResultsStore(store).count_scores() == 2 * EMBEDDED_RUN_ITEMS

@@ -210,31 +210,24 @@ def test_choice_options_are_checked_before_loading(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_server_and_the_local_chat_model_agree(tmp_path: Path, data_dir: Path, llama_server: str) -> None:
-    """The embedded instruct model through llama-cpp-python's chat endpoint, and locally through transformers:
-    both orders asked, log-probabilities read, the same answer letters; probabilities close (quantised weights)."""
-    common = ["run", "--protocol", "choice", "--items", "0-3", "--data-dir", str(data_dir), "--offline", "--json"]
-    served = runner.invoke(
+def test_the_server_and_the_local_chat_model_agree(tmp_path: Path, data_dir: Path, served_choice_run: Path) -> None:
+    """The embedded instruct model through llama-cpp-python's chat endpoint (the session's run), and locally through
+    transformers: both orders asked, log-probabilities read, the same answer letters; probabilities close
+    (quantised weights)."""
+    local = runner.invoke(
         app,
         [
-            *common,
-            "--backend",
-            "openai-chat",
-            "--base-url",
-            llama_server,
-            "--out",
-            str(tmp_path / "server"),
-            "--store",
-            str(tmp_path / "s.sqlite"),
+            *("run", "--protocol", "choice", "--items", "0-3", "--data-dir", str(data_dir), "--offline", "--json"),
+            *("--out", str(tmp_path / "local"), "--store", str(tmp_path / "s.sqlite")),
         ],
     )
-    local = runner.invoke(app, [*common, "--out", str(tmp_path / "local"), "--store", str(tmp_path / "s.sqlite")])
-    assert served.exit_code == 0 and local.exit_code == 0, served.stderr + local.stderr
-    summaries = json.loads(served.stdout), json.loads(local.stdout)
+    assert local.exit_code == 0, local.stderr
+    served = json.loads((served_choice_run / "summary.json").read_text())
+    summaries = served, json.loads(local.stdout)
     assert all("position_bias_a" in summary["choice"] for summary in summaries)
     records = [
-        [json.loads(line) for line in (tmp_path / name / "results.jsonl").read_text().splitlines()]
-        for name in ("server", "local")
+        [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+        for run_dir in (served_choice_run, tmp_path / "local")
     ]
     for by_server, by_local in zip(*records):
         for a, b in zip(by_server["answers"], by_local["answers"]):

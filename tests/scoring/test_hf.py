@@ -14,28 +14,6 @@ from tests.reference import reference_ppl, reference_self_certainty
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, embedded_scorer: HFScorer) -> Path:
-    """A small random Llama saved as a local folder, with the embedded model's tokenizer and a 64-token context."""
-    import torch
-    import transformers
-
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=len(embedded_scorer.tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=64,
-    )
-    path = tmp_path_factory.mktemp("tiny-llama")
-    transformers.LlamaForCausalLM(config).save_pretrained(path)
-    embedded_scorer.tokenizer.save_pretrained(path)
-    return path
-
-
 def test_embedded_model_matches_full_sequence_loss(embedded_scorer: HFScorer, data_dir: Path) -> None:
     cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:3]
     texts = [text for case in cases for text in (case.original, case.altered)]

@@ -141,7 +141,7 @@ def served_model(base_url: str | None, api_key: str | None = None) -> str:
 
 def display_name(identity: dict[str, Any]) -> str:
     """How tables and run directories name a model (the name its scorer reports once loaded)."""
-    from brainbench.scoring.hf import EMBEDDED_NAME
+    from brainbench.scoring.embedded import EMBEDDED_NAME
 
     name = EMBEDDED_NAME if identity.get("model") is None else str(identity["model"])
     return f"{name}+{Path(identity['adapter']).name}" if identity.get("adapter") else name

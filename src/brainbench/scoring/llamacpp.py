@@ -76,7 +76,7 @@ class LlamaCppScorer:
             raise MissingDependencyError("the llama-cpp backend needs llama-cpp-python: pip install llama-cpp-python")
         from llama_cpp import Llama
 
-        from brainbench.scoring.hf import EMBEDDED_NAME, embedded_model_file
+        from brainbench.scoring.embedded import EMBEDDED_NAME, embedded_model_file
 
         path = Path(model) if model is not None else embedded_model_file()
         if not path.is_file() or path.suffix.lower() != ".gguf":
