@@ -23,14 +23,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # The user cache holds what brainbench makes once per machine: the embedded model unpacked from its GGUF
-    # file (20 s to make, then loaded in under a second) and compiled code. Tests keep theirs in pytest's cache
-    # folder, shared by every test and every process they start, and kept between sessions.
-    if config.cache is not None:
-        os.environ["XDG_CACHE_HOME"] = str(config.cache.mkdir("xdg-cache"))
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--runslow"):
         return
@@ -61,6 +53,25 @@ def data_dir() -> Path:
             pytest.fail(message)  # CI must test against the real files, never skip them
         pytest.skip(message)
     return path.resolve()
+
+
+@pytest.fixture(scope="session")
+def paper_set_runs(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """{model: run directory} of the paper's 15 models (stand-ins: tests/analysis/paper_reference.py) and BrainGPT,
+    imported once per session by ``brainbench import-published`` with Hugging Face ids, as a user would."""
+    from tests.analysis.paper_reference import folder, stand_in_set
+
+    out = tmp_path_factory.mktemp("paper-set")
+    runs = {}
+    for name, arrays in [
+        *stand_in_set(data_dir).items(),
+        ("lora_r256_a512_finetune_mistral_7b_v01", "lora_r256_a512_finetune_mistral_7b_v01"),
+    ]:
+        source = data_dir / "published_results" / arrays / "human_abstracts"
+        runs[name] = out / folder(name)
+        result = invoke("import-published", str(source), "--model", name, "--out", str(runs[name]))
+        assert result.returncode == 0, result.stderr
+    return runs
 
 
 @pytest.fixture(scope="session")

@@ -136,33 +136,11 @@ def test_runs_of_the_same_model_stay_apart(data_dir: Path, tmp_path: Path) -> No
     }
 
 
-def test_compare_the_papers_set(data_dir: Path, tmp_path: Path) -> None:
+def test_compare_the_papers_set(data_dir: Path, paper_set_runs: dict[str, Path], tmp_path: Path) -> None:
     """The paper's 15 models (two released, 13 played by other released arrays) and BrainGPT: Table S3 for each of
     the 15 and the experts as the paper computed it, the paper's d_av and ddof-0 SDs, over the 15 alone."""
-    source = data_dir / "published_results"
+    run_dirs = [str(run_dir) for run_dir in paper_set_runs.values()]
     playing = stand_in_set(data_dir)
-    run_dirs = []
-    for name, arrays in [
-        *playing.items(),
-        ("lora_r256_a512_finetune_mistral_7b_v01", "lora_r256_a512_finetune_mistral_7b_v01"),
-    ]:
-        out = tmp_path / folder(name)
-        # as a user would: Hugging Face ids for the paper's models, which must name the same models as org--name
-        result = runner.invoke(
-            app,
-            [
-                "import-published",
-                str(source / arrays / "human_abstracts"),
-                "--model",
-                name,
-                "--out",
-                str(out),
-                "--data-dir",
-                str(data_dir),
-            ],
-        )
-        assert result.exit_code == 0, result.stderr
-        run_dirs.append(str(out))
     result = runner.invoke(app, ["compare", *run_dirs, "--model-set", "paper", "--data-dir", str(data_dir), "--json"])
     assert result.exit_code == 0, result.stderr
     tables = json.loads(result.stdout)

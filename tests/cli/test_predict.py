@@ -14,22 +14,16 @@ from typer.testing import CliRunner
 from brainbench.cli import app
 from brainbench.data.planned import load_study
 from brainbench.scoring import resolve_template
+from tests.commands import EMBEDDED_RUN_ITEMS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def calibration(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Path, Path]:
-    """(store, run directory) of the embedded model on 4 items of brainbench-human."""
-    folder = tmp_path_factory.mktemp("calibration")
-    store, out = folder / "store.sqlite", folder / "human"
-    result = runner.invoke(
-        app,
-        ["run", "--items", "0-3", "--store", str(store), "--out", str(out), "--data-dir", str(data_dir), "--offline"],
-    )
-    assert result.exit_code == 0, result.stderr
-    return store, out
+def calibration(embedded_run: Path) -> tuple[Path, Path]:
+    """(store, run directory) of the embedded model on the first items of brainbench-human: the session's run."""
+    return embedded_run.parent / "store.sqlite", embedded_run
 
 
 @pytest.mark.slow
@@ -59,7 +53,11 @@ def test_two_text_outcomes_with_the_track_record_found_in_the_store(
     )
     record = payload["track_record"]
     results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert record["n"] == 4 and record["n_correct"] == sum(r["correct"] for r in results) and record["n_bins"] == 1
+    assert (
+        record["n"] == EMBEDDED_RUN_ITEMS
+        and record["n_correct"] == sum(r["correct"] for r in results)
+        and record["n_bins"] == 1
+    )
     assert (
         record["run_key"] == json.loads((out / "run.json").read_text())["run_key"] and "no_track_record" not in payload
     )
@@ -84,7 +82,7 @@ def test_a_graded_outcome_with_the_track_record_given_as_a_run_directory(
     )
     assert result.exit_code == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert payload["track_record"]["source"] == str(out) and payload["track_record"]["n"] == 4
+    assert payload["track_record"]["source"] == str(out) and payload["track_record"]["n"] == EMBEDDED_RUN_ITEMS
     outcomes = payload["outcomes"]
     assert [o["outcome"] for o in outcomes] == ["10%", "25%", "50%", "75%", "90%"] and sum(
         o["probability"] for o in outcomes

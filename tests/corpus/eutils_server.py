@@ -5,13 +5,14 @@ demand (429 with Retry-After, 503, XML cut short, an error in a 200 answer)."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import escape
+
+from tests.servers import http_server
 
 # A DOI of BrainBench's human-made set: the corpus must exclude it.
 TEST_SET_DOI = "10.1523/JNEUROSCI.2043-22.2023"
@@ -236,11 +237,5 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def eutils_server(state: ServerState) -> Iterator[str]:
     """Serve ``state`` on 127.0.0.1; yields the E-utilities base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/entrez/eutils"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(_handler(state)) as url:
+        yield f"{url}/entrez/eutils"

@@ -6,7 +6,6 @@ import functools
 import hashlib
 import http.server
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -17,6 +16,7 @@ import pytest
 from brainbench.data import DATASETS, load_dataset
 from brainbench.data.fetch import resolve_dataset_file
 from brainbench.errors import ChecksumError, DatasetNotFoundError
+from tests.servers import http_server
 
 SPEC = DATASETS["brainbench-gpt4"]
 
@@ -26,14 +26,8 @@ def serve_folder(root: Path) -> Iterator[tuple[str, Path]]:
     """A real HTTP server on 127.0.0.1 serving ``root`` (created); yields (base url, folder)."""
     root.mkdir(parents=True, exist_ok=True)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(handler) as url:
+        yield url, root
 
 
 @pytest.fixture()

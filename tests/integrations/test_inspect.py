@@ -9,9 +9,7 @@ import math
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from typer.testing import CliRunner
 from brainbench.cli import app
 from brainbench.errors import InputError
 from tests.scoring.test_choice_backends import ExpertServer, _cases
+from tests.servers import http_server
 
 inspect_ai = pytest.importorskip("inspect_ai")
 from inspect_ai.model import ChatCompletionChoice, ChatMessageAssistant, Logprob, Logprobs, ModelOutput, TopLogprob
@@ -170,11 +169,9 @@ class OpenAIExpert(ExpertServer):
 @pytest.fixture()
 def expert_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, type[OpenAIExpert]]]:
     handler = type("Handler", (OpenAIExpert,), {"requests": [], "gives_logprobs": True})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("EXPERT_API_KEY", "none")
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", handler
-    server.shutdown()
+    with http_server(handler) as url:
+        yield f"{url}/v1", handler
 
 
 def inspect_eval(task, url: str, log_dir: Path, **options) -> Path:

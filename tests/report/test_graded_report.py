@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from brainbench.cli import app
@@ -15,6 +16,7 @@ from tests.fakes import FakeScorer
 from tests.report.test_report import CHROMIUM_ARGS, chromium_path
 
 
+@pytest.mark.slow  # a browser
 def test_the_graded_section_renders_in_chromium(tmp_path: Path, data_dir: Path) -> None:
     from playwright.sync_api import sync_playwright
 

@@ -11,11 +11,9 @@ from typer.testing import CliRunner
 
 from brainbench.analysis import results_table, trials_of
 from brainbench.cli import app
-from brainbench.data import load_dataset, load_human_study
+from brainbench.data import load_human_study
 from brainbench.report import build_sections, render_html
 from brainbench.runs import load_run
-from brainbench.runs.published import import_published
-from tests.analysis.paper_reference import folder, stand_in_set
 
 EXPECTED_FIGURES = {
     "fig3a_accuracy",
@@ -96,11 +94,13 @@ def report(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow  # the report's every figure, drawn
 def test_figure_files(report: Path) -> None:
     names = {path.name for path in (report / "figs").iterdir()}
     assert names == {f"{figure}.{suffix}" for figure in EXPECTED_FIGURES for suffix in ("png", "svg")}
 
 
+@pytest.mark.slow  # a browser
 def test_report_renders_in_chromium(report: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -128,18 +128,11 @@ def test_report_renders_in_chromium(report: Path) -> None:
     assert (report / "report.png").stat().st_size > 10_000
 
 
-def test_the_papers_headline_stays_with_other_runs_beside_it(data_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.slow  # every section of the report over 16 runs, teams and figures included (8 s)
+def test_the_papers_headline_stays_with_other_runs_beside_it(data_dir: Path, paper_set_runs: dict[str, Path]) -> None:
     """The paper's 15 models (stand-ins, see tests/analysis/paper_reference.py) and BrainGPT: the headline is the
     15-model mean, BrainGPT is listed apart, and the chat/size findings and Table S3 have their section and tables."""
-    dataset = load_dataset("brainbench-human", data_dir=data_dir, offline=True)
-    source = data_dir / "published_results"
-    runs = {}
-    for name, arrays in [
-        *stand_in_set(data_dir).items(),
-        ("lora_r256_a512_finetune_mistral_7b_v01", "lora_r256_a512_finetune_mistral_7b_v01"),
-    ]:
-        import_published(source / arrays / "human_abstracts", dataset, name, tmp_path / folder(name))
-        runs[name] = load_run(tmp_path / folder(name))[1]
+    runs = {name: load_run(run_dir)[1] for name, run_dir in paper_set_runs.items()}
     results = results_table(runs)
     sections = {
         section.title: section

@@ -36,7 +36,7 @@ def _writer(cases_path: str, store: str, out_dir: str, tag: str, queue) -> None:
         queue.put(("error", repr(error), None))
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def test_concurrent_writers_neither_corrupt_nor_duplicate(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:

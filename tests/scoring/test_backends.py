@@ -5,9 +5,8 @@ misbehave (a small scripted HTTP server, fast)."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,7 +17,7 @@ from brainbench.errors import BackendError
 from brainbench.scoring import load_scorer
 from brainbench.scoring.hf import HFScorer, embedded_model_file
 from brainbench.scoring.llamacpp import dequantize_gguf
-from tests.servers import serving
+from tests.servers import http_server, serving
 
 TEXTS = (
     "Dopamine neurons increased their firing after reward.",
@@ -28,7 +27,7 @@ TEXTS = (
 
 @pytest.mark.slow
 def test_llama_cpp_in_process_agrees_with_transformers(embedded_scorer: HFScorer, data_dir: Path) -> None:
-    cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:4]
+    cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:2]
     pairs = [(case.original, case.altered) for case in cases] + [TEXTS]
     llama = load_scorer("llama-cpp")
     for llama_pair, hf_pair in zip(llama.score_options(pairs), embedded_scorer.score_options(pairs)):
@@ -43,7 +42,7 @@ def test_llama_cpp_in_process_agrees_with_transformers(embedded_scorer: HFScorer
 
 @pytest.mark.slow
 def test_without_quantization_llama_cpp_and_transformers_agree_to_1e_3(data_dir: Path, tmp_path: Path) -> None:
-    cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:3]
+    cases = load_dataset("brainbench-human", data_dir=data_dir, offline=True).cases[:2]
     pairs = [(case.original, case.altered) for case in cases]
     float32_copy = dequantize_gguf(embedded_model_file(), tmp_path / "smollm2-f32.gguf")
     by_llama = [s.ppl for pair in load_scorer("llama-cpp", model=str(float32_copy)).score_options(pairs) for s in pair]
@@ -128,11 +127,8 @@ class _ScriptedServer(BaseHTTPRequestHandler):
 @pytest.fixture()
 def scripted_server() -> Iterator[tuple[str, type[_ScriptedServer]]]:
     handler = type("Handler", (_ScriptedServer,), {"answers": [], "requests": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", handler
-    server.shutdown()
+    with http_server(handler) as url:
+        yield f"{url}/v1", handler
 
 
 def _echo_answer(

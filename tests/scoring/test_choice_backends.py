@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from brainbench.cli import app
+from tests.servers import http_server
 
 runner = CliRunner()
 
@@ -77,10 +77,8 @@ class ExpertServer(BaseHTTPRequestHandler):
 @pytest.fixture()
 def expert_server() -> Iterator[tuple[str, type[ExpertServer]]]:
     handler = type("Handler", (ExpertServer,), {"requests": [], "gives_logprobs": True})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", handler
-    server.shutdown()
+    with http_server(handler) as url:
+        yield f"{url}/v1", handler
 
 
 def _cases(tmp_path: Path, extra: str = "") -> Path:
