@@ -397,7 +397,9 @@ class ReviewQueue:
             raise InputError("status", None, f"{status!r}: accept, reject or edit")
         if status == "proposed" and altered is None:
             raise InputError("status", None, "an edit needs the edited alteration (--altered)")
-        note = (note or "").strip() or None
+        note = normalise_text(note or "") or None
+        if note is not None and hidden_characters(note):
+            raise InputError("note", None, "a note cannot hold control or invisible characters")
         with self.engine.begin() as connection:
             item = self._read_one(connection, item_id, lock=True)
             if expected is not None and item["status"] != expected:

@@ -3,6 +3,7 @@ HTML forms), and a message per field that says what to fix."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Literal, TypeVar
 
@@ -33,6 +34,13 @@ class Profile(BaseModel):
     position: Literal[POSITIONS]  # type: ignore[valid-type]
     experience: int = Field(ge=0, le=70)
     sex: Literal[SEXES]  # type: ignore[valid-type]
+
+    @field_validator("country")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if any(unicodedata.category(character) in ("Cc", "Cf", "Co", "Cn", "Cs") for character in value):
+            raise ValueError("control or invisible characters")
+        return value
 
 
 class Answer(BaseModel):
