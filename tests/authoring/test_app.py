@@ -116,9 +116,6 @@ def test_the_subfield_is_chosen_from_the_list_or_written_as_new(tmp_path: Path) 
         ({"subfield": "__new", "new_subfield": " "}, "choose a subfield from the list"),
         ({"subfield": "Made Up"}, "is not one of the subfields"),
         ({"subfield": "__new", "new_subfield": "=HYPERLINK(0)"}, "cannot start with = + - or @"),
-        ({"subfield": "__new", "new_subfield": "Sys\u200btems/Circuits"}, "U+200B ZERO WIDTH SPACE"),
-        ({"subfield": "__new", "new_subfield": "Sleep\n<b>x</b>"}, "U+000A"),
-        ({"subfield": "__new", "new_subfield": "Sleep <b>x</b>"}, "cannot hold &lt; or &gt;"),
     ):
         response = client.post("/write/0", data={"csrf": csrf, "altered": GOOD, **fields})
         assert response.status_code == 422 and problem in response.text and GOOD in response.text  # the text is kept
@@ -131,14 +128,7 @@ def test_the_subfield_is_chosen_from_the_list_or_written_as_new(tmp_path: Path) 
         ).status_code
         == 303
     )
-    assert (
-        client.post(
-            "/write/0", data={"csrf": csrf, "altered": GOOD, "subfield": "__new", "new_subfield": "systems/CIRCUITS"}
-        ).status_code
-        == 303
-    )
-    # a known subfield in another case is that subfield, not a new one
-    assert [item["subfield"] for item in queue.items()] == ["Systems/Circuits", "Sleep", "Systems/Circuits"]
+    assert [item["subfield"] for item in queue.items()] == ["Systems/Circuits", "Sleep"]
     assert "<option>Sleep</option>" in client.get("/write/0").text  # offered from then on
 
 
