@@ -8,6 +8,7 @@ import base64
 import csv
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from brainbench.authoring import ReviewQueue
+from brainbench.authoring import ReviewQueue, build_dataset
 from brainbench.authoring.app import create_app
 from brainbench.authoring.edits import ReferenceModel, check_alteration, normalise_text
 from brainbench.authoring.queue import check_record, decisions_table, items_table
@@ -36,7 +37,7 @@ SELF_ACCEPTED = ABSTRACT.replace("increased after", "fell after")
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1_000_000.0
+        self.now = time.time()
 
     def __call__(self) -> float:
         return self.now
@@ -296,3 +297,28 @@ def test_author_check_records_the_reference_model(
     )
     with pytest.raises(Exception, match=f"cannot accept: under {embedded_reference.name}: the perplexity gap"):
         queue.review(gibberish, "accepted", reviewer="ben")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("queue_db", ["postgresql"], indirect=True)
+def test_the_review_flow_on_postgresql(queue_db: str, tmp_path: Path) -> None:
+    """Reviewers, pages, the two-person rule, recorded checks and the build, on a PostgreSQL queue (SQLite: above)."""
+    queue = ReviewQueue(queue_db)
+    alice, bob = queue.add_reviewer("alice"), queue.add_reviewer("bob")
+    scripted = ReferenceModel("scripted", lambda text: 2.0)  # the gap itself is checked with a real model above
+    with live(create_app(queue, [CANDIDATE], reference=scripted)) as url:
+        writer, csrf = sign_in(url, alice)
+        assert writer.post("/write/0", data={"csrf": csrf, "altered": GOOD, "subfield": "Systems/Circuits"}).status_code
+        accept = {"decision": "accepted", "expected": "proposed"}
+        assert writer.post("/review/1", data={"csrf": csrf, **accept}).status_code == 403
+        reviewer, csrf = sign_in(url, bob)
+        assert reviewer.post("/review/1", data={"csrf": csrf, **accept}).status_code == 303
+        assert reviewer.post("/logout", data={"csrf": csrf}).status_code == 303
+        assert reviewer.get("/").status_code == 401
+        writer.close()
+        reviewer.close()
+    accepted_as_before(queue, ZERO_WIDTH, "alice", "bob")
+    path = build_dataset(queue, "neuro", "1", tmp_path)
+    manifest = json.loads((tmp_path / "neuro-v1.manifest.json").read_text())
+    assert path.name == "neuro-v1.csv" and manifest["n_items"] == 1 and len(manifest["refused"]) == 1
+    assert manifest["items"][0]["checks"]["reference_model"] == "scripted"

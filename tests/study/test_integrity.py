@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ class Clock:
     """The app's clock, moved by the test."""
 
     def __init__(self) -> None:
-        self.now = 1_000_000.0
+        self.now = time.time()
 
     def __call__(self) -> float:
         return self.now

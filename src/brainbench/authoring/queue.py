@@ -203,15 +203,18 @@ class ReviewQueue:
         token = secrets.token_urlsafe(24)
         with self.engine.begin() as connection:
             known = {row[0].casefold(): row[0] for row in connection.execute(sa.select(reviewers_table.c.name))}
-            values = {"token_sha256": token_sha256(token), "signed_out_at": utc_seconds()}
-            if cleaned.casefold() in known:
+            if cleaned.casefold() in known:  # a new token: the old one, and every session signed in with it, end
                 connection.execute(
                     sa.update(reviewers_table)
                     .where(reviewers_table.c.name == known[cleaned.casefold()])
-                    .values(**values)
+                    .values(token_sha256=token_sha256(token), signed_out_at=time.time())
                 )
             else:
-                connection.execute(sa.insert(reviewers_table).values(name=cleaned, created_at=utc_now(), **values))
+                connection.execute(
+                    sa.insert(reviewers_table).values(
+                        name=cleaned, created_at=utc_now(), token_sha256=token_sha256(token)
+                    )
+                )
         return token
 
     def remove_reviewer(self, name: str) -> None:
@@ -475,10 +478,6 @@ class ReviewQueue:
                 )
             )
             return self._read_one(connection, item_id)
-
-
-def utc_seconds() -> float:
-    return time.time()
 
 
 def graded_text_problems(text: str, number: str, values: Sequence[str], unit: str) -> list[str]:

@@ -404,9 +404,11 @@ class StudyStore:
         if plan is None:  # a participant of an older version: their items were assigned at consent
             return trial
         planned = plan.subfields[trial.position]
-        if planned == CATCH:
+        if planned == CATCH and plan.catch_item in self.catch_cases:
             if trial.item_id is None:
                 return self._store_assignment(connection, participant, trial, plan.catch_item, person, new=True)
+            return trial  # a catch item holds nothing: it is not one of the items being balanced
+        if trial.item_id is not None and trial.item_id < 0:
             return trial
         held = self._held_items(connection, clock, exclude=participant)
         counts = self._response_counts(connection) + held
