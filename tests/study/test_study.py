@@ -22,22 +22,24 @@ from brainbench.data import Dataset, load_dataset
 from brainbench.data.participants import load_human_trials
 from brainbench.study import StudyStore, create_app
 from brainbench.study.export import EXPORT_COLUMNS
-
-if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
 from tests.study.flows import (
     AUTH,
     PROFILE,
     TOKEN,
+    Server,
     answer,
     consent,
     csrf_of,
     export_files,
     hidden,
+    live,
     serving,
     start,
     take_part,
 )
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 
 def _wait_for_leave(db: Path) -> None:
@@ -165,10 +167,12 @@ def _check_layout(page: Page, phone: bool) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("study_db", ["sqlite", "postgresql"], indirect=True)
-def test_the_admin_in_chromium(data_dir: Path, tmp_path: Path, study_db: str, browser: Browser) -> None:
+def test_the_admin_in_chromium(human: Dataset, tmp_path: Path, study_db: str, browser: Browser) -> None:
     from playwright.sync_api import expect
 
-    with serving(study_db, data_dir, tmp_path / "server.log", trials=2) as server:
+    store = StudyStore(study_db, human, trials_per_participant=2)
+    with live(create_app(store, TOKEN)) as url:
+        server = Server(url, None)  # type: ignore[arg-type]
         take_part(server.url, 2).close()
         context = browser.new_context()
         page = context.new_page()
