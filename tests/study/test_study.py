@@ -156,7 +156,10 @@ def _check_layout(page: Page, phone: bool) -> None:
     expect(differences).to_be_visible()
     expect(full_a).to_be_hidden()  # a tap on "Abstract A in full" opens it
     pair = differences.locator(".pair").first
-    a_box, b_box = pair.locator(":scope > div").nth(0).bounding_box(), pair.locator(":scope > div").nth(1).bounding_box()
+    a_box, b_box = (
+        pair.locator(":scope > div").nth(0).bounding_box(),
+        pair.locator(":scope > div").nth(1).bounding_box(),
+    )
     assert 0 < b_box["y"] - a_box["y"] < 400, (a_box, b_box)  # B's wording right below A's (was 1,830 px below)
     expect(pair.locator("mark").first).to_be_visible()  # the differing words marked, the same way in A and B
     assert pair.locator(":scope > div").nth(0).locator("mark").count() >= 1
