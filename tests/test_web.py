@@ -63,13 +63,13 @@ def test_the_throttle_remembers_a_bounded_number_of_clients() -> None:
     throttle = LoginThrottle(lockout_s=100, clock=lambda: now[0], max_clients=1000)
     for number in range(60_000):
         throttle.failed(f"10.{number // 65536}.{number // 256 % 256}.{number % 256}")
-    assert len(throttle) == 1000  # the most recent thousand
+    assert throttle.remembered == 1000  # the most recent thousand
     with pytest.raises(PageError):
         throttle.check("10.0.234.95")  # the last one still waits
     throttle.check("10.0.0.1")  # an early one was forgotten
     now[0] += 1 + 100 + 1
     throttle.check("anyone")
-    assert len(throttle) == 0  # all quiet for a lockout period: forgotten
+    assert throttle.remembered == 0  # all quiet for a lockout period: forgotten
 
 
 def test_weak_tokens_are_named() -> None:

@@ -193,7 +193,9 @@ class LoginThrottle:
         self._failures: OrderedDict[str, _Failures] = OrderedDict()  # least recently failed first
         self._lock = threading.Lock()
 
-    def __len__(self) -> int:
+    @property
+    def remembered(self) -> int:
+        """How many clients it remembers now."""
         return len(self._failures)
 
     def check(self, client: str) -> None:
