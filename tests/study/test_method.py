@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +17,7 @@ from typer.testing import CliRunner
 from brainbench.cli import app
 from brainbench.data import Dataset
 from brainbench.study import Answer, Profile, StudyError, StudyStore, create_app
-from brainbench.study.assign import altered_first, plan_trials
+from brainbench.study.assign import Plan, altered_first
 from brainbench.study.templates import DEFAULT_CONSENT
 from tests.study.flows import AUTH, PROFILE, TOKEN, answer, consent, csrf_of, hidden, participant_data, start
 
@@ -26,7 +25,7 @@ from tests.study.flows import AUTH, PROFILE, TOKEN, answer, consent, csrf_of, hi
 def go_through(store: StudyStore, clock: list[float], answered: int | None = None, step_s: float = 20.0) -> int:
     """A participant consents, gives a profile, and answers ``answered`` trials (all by default) at ``step_s``
     apart on the store's clock; returns their id."""
-    participant = store.participant_id(store.add_participant())
+    participant = store.participant_id(store.add_participant(clock[0]))
     store.save_profile(participant, Profile.model_validate(PROFILE))
     for _ in range(10_000 if answered is None else answered):
         clock[0] += step_s
@@ -49,7 +48,7 @@ def response_counts(store: StudyStore) -> pd.Series:
 def test_trial_position_is_independent_of_subfield_and_the_order_is_recorded(human: Dataset, tmp_path: Path) -> None:
     store = StudyStore(tmp_path / "study.sqlite", human, trials_per_participant=9, seed=0)
     clock = [0.0]
-    for _ in range(200):
+    for _ in range(120):
         go_through(store, clock)
     with store.engine.begin() as connection:
         rows = connection.exec_driver_sql(
@@ -63,18 +62,18 @@ def test_trial_position_is_independent_of_subfield_and_the_order_is_recorded(hum
     # doubles)
     assert chi2_contingency(pd.crosstab(trials["position"], trials["subfield"])).pvalue > 0.01
     counts = trials["item"].value_counts().reindex(range(200), fill_value=0)
-    assert counts.max() - counts.min() <= 1  # 1800 trials over 200 items: every item 9 times
+    assert counts.max() - counts.min() <= 1  # 1080 trials over 200 items: every item 5 or 6 times
     assert trials.groupby("participant")["subfield"].nunique().min() == 5  # every participant sees all five subfields
-    sizes = dict(Counter(store.subfields.values()))
     as_planned = 0
     for participant, shown in trials.sort_values("position").groupby("participant"):
-        plan = plan_trials(sizes, 9, seeds[participant])  # the plan is reproducible from the recorded seed
-        assert json.loads(plans[participant]) == plan.to_json()
+        plan = Plan.from_json(json.loads(plans[participant]))
         as_planned += sum(planned == got for planned, got in zip(plan.subfields, shown["subfield"], strict=True))
+        # the A/B sides are reproducible from the recorded seed
         assert list(shown["altered_first"].astype(bool)) == [altered_first(seeds[participant], p) for p in range(9)]
-    assert as_planned / len(trials) > 0.8  # most trials get their planned subfield (the others: a least-answered item)
+    assert as_planned / len(trials) > 0.9  # nearly every trial gets its planned subfield
 
 
+@pytest.mark.slow
 def test_drop_outs_give_their_items_back(human: Dataset, tmp_path: Path) -> None:
     """120 participants, 30% of whom leave: after consent, or in the middle of a trial. Items stay within one
     response of each other at every moment (a leaver's trial holds its item only for the hold time)."""
@@ -85,7 +84,7 @@ def test_drop_outs_give_their_items_back(human: Dataset, tmp_path: Path) -> None
     for number in range(120):
         if number % 10 < 3:  # a drop-out: half of them leave after consenting, half halfway through a trial
             if number % 2:
-                store.add_participant()
+                store.add_participant(clock[0])
             else:
                 participant = go_through(store, clock, answered=rng.randrange(1, 8))
                 clock[0] += 20
@@ -110,9 +109,12 @@ def test_a_lapsed_trial_gets_another_item_when_its_item_is_ahead(human: Dataset,
     held = store.next_trial(leaver, clock=0.0)
     assert store.progress(clock=30.0).on_screen == 1 and store.progress(clock=61.0).on_screen == 0
     clock = [100.0]
-    for _ in range(100):  # every item gets one response, the held one too once its hold lapsed
+    for _ in range(300):  # others answer until the held item (free once its hold lapsed) is one of the most answered
         go_through(store, clock, step_s=1)
-    assert response_counts(store)[held.item_id] >= 1
+        counts = response_counts(store)
+        if counts[held.item_id] > counts.min():
+            break
+    assert counts[held.item_id] > counts.min()
     back = store.next_trial(leaver, clock=clock[0] + 1)  # the leaver comes back to the same trial
     assert back.position == held.position and back.item_id != held.item_id
     assert response_counts(store)[back.item_id] == response_counts(store).min()

@@ -139,7 +139,7 @@ def create_app(
         response = redirect("/profile")
         response.set_cookie(
             PARTICIPANT_COOKIE,
-            store.add_participant(),
+            store.add_participant(clock()),
             httponly=True,
             samesite="lax",
             secure=secure_cookies,

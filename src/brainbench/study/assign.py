@@ -5,16 +5,17 @@ after consenting holds nothing, and one who leaves mid-trial holds that trial's 
 (``StudyStore``'s hold time). Each trial gets an item among those with the fewest responses (counting
 the trials on screen now), so responses per item stay within one of each other.
 
-Two things keep the experiment sound beside the balance. Trial position must not predict the subfield:
-each participant's subfields are planned at consent (in proportion to the subfields' sizes, every
-subfield once when there are enough trials) and shuffled with the participant's recorded seed, so any
-position is equally likely to hold any planned subfield; at show time the planned subfield is used when
-it has an item among the least answered. And the A/B side of each trial is drawn from the same seed.
+Two things keep the experiment sound beside the balance. Each participant should see a mix of subfields,
+and trial position must not predict the subfield. So at consent each participant's subfields are
+*planned*: those of the items :func:`balanced_items` would choose for them then (subfields in proportion to
+the items they have left among the least answered, so that large subfields are used up as fast as small
+ones), shuffled with the participant's recorded seed, so that any position is equally likely to hold any
+planned subfield. At show time the trial gets an item of its planned subfield when one is among the least
+answered. The A/B side of each position is drawn from the same seed.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,46 +40,51 @@ class Plan:
         return cls(tuple(str(name) for name in data["subfields"]), None if catch is None else int(catch))
 
 
-def subfield_counts(sizes: Mapping[str, int], n: int, rng: random.Random) -> dict[str, int]:
-    """How many of ``n`` trials go to each subfield: every subfield once when ``n`` allows, the rest in
-    proportion to ``sizes`` (whole parts first, the remainders drawn at random in proportion to their
-    fractions, so that over many participants each subfield's share matches its size)."""
-    names = sorted(name for name, size in sizes.items() if size > 0)
-    if n < len(names):
-        chosen: list[str] = []
-        pool = {name: sizes[name] for name in names}
-        for _ in range(n):  # n distinct subfields, each drawn in proportion to its size
-            name = rng.choices(sorted(pool), weights=[pool[key] for key in sorted(pool)])[0]
-            chosen.append(name)
-            del pool[name]
-        return {name: int(name in chosen) for name in names}
-    counts = dict.fromkeys(names, 1)
-    rest = n - len(names)
-    total = sum(sizes[name] for name in names)
-    shares = {name: rest * sizes[name] / total for name in names}
-    for name in names:
-        counts[name] += math.floor(shares[name])
-    fractions = {name: shares[name] - math.floor(shares[name]) for name in names}
-    for _ in range(n - sum(counts.values())):
-        open_names = [name for name in names if fractions[name] > 0]
-        name = rng.choices(open_names, weights=[fractions[key] for key in open_names])[0]
-        counts[name] += 1
-        fractions[name] = 0.0
-    return counts
+def balanced_items(subfields: Mapping[int, str], counts: Mapping[int, int], n: int, rng: random.Random) -> list[int]:
+    """``n`` distinct item ids, always among the least answered so far (so every item gets a similar
+    number of responses), and among those from the subfields this participant has seen least (so they mix).
+
+    ``subfields``: item id -> subfield; ``counts``: item id -> responses so far (missing = 0).
+    """
+    remaining = {item_id: counts.get(item_id, 0) for item_id in subfields}
+    seen: dict[str, int] = {}
+    chosen: list[int] = []
+    for _ in range(min(n, len(remaining))):
+        fewest = min(remaining.values())
+        by_subfield: dict[str, list[int]] = {}
+        for item_id, count in remaining.items():
+            if count == fewest:
+                by_subfield.setdefault(subfields[item_id], []).append(item_id)
+        # subfields in proportion to the items they have left at this level (D'Hondt): the participant's
+        # trials mix, and large subfields are used up as fast as small ones, so later participants mix too
+        subfield = max(by_subfield, key=lambda name: (len(by_subfield[name]) / (seen.get(name, 0) + 1), rng.random()))
+        item_id = rng.choice(by_subfield[subfield])
+        chosen.append(item_id)
+        seen[subfield] = seen.get(subfield, 0) + 1
+        del remaining[item_id]  # once per participant
+    return chosen
 
 
-def plan_trials(sizes: Mapping[str, int], n: int, order_seed: int, catch_items: Sequence[int] = ()) -> Plan:
-    """The participant's plan from their ``order_seed``: ``n`` subfields (:func:`subfield_counts`)
-    shuffled, and with catch items one more trial, a random catch item at a random position."""
-    rng = random.Random(order_seed)
-    counts = subfield_counts(sizes, n, rng)
-    subfields = [name for name in sorted(counts) for _ in range(counts[name])]
-    rng.shuffle(subfields)
+def plan_trials(
+    subfields: Mapping[int, str],
+    counts: Mapping[int, int],
+    n: int,
+    order_seed: int,
+    rng: random.Random,
+    catch_items: Sequence[int] = (),
+) -> Plan:
+    """A new participant's plan: the subfields of the ``n`` items :func:`balanced_items` would give them now,
+    shuffled with ``random.Random(order_seed)`` (so trial position is independent of subfield), and with catch
+    items one more trial, a random catch item at a random position."""
+    planned = [subfields[item] for item in balanced_items(subfields, counts, n, rng)]
+    order = random.Random(order_seed)
+    planned.sort()
+    order.shuffle(planned)
     catch_item = None
     if catch_items:
-        catch_item = rng.choice(sorted(catch_items))
-        subfields.insert(rng.randrange(len(subfields) + 1), CATCH)
-    return Plan(tuple(subfields), catch_item)
+        catch_item = order.choice(sorted(catch_items))
+        planned.insert(order.randrange(len(planned) + 1), CATCH)
+    return Plan(tuple(planned), catch_item)
 
 
 def altered_first(order_seed: int, position: int) -> bool:
@@ -94,14 +100,17 @@ def choose_item(
     seen: Mapping[str, int],
     rng: random.Random,
 ) -> int:
-    """The item for a trial: one among the ``counts`` (eligible item id -> responses + trials on screen)
-    with the fewest; of those, one of the ``planned`` subfield if any, else one of a subfield still
-    planned ``later`` for this participant, else one of the subfields they have ``seen`` least."""
+    """The item for a trial: one among the ``counts`` (eligible item id -> responses + trials on screen) with
+    the fewest; of those, one of the ``planned`` subfield if any; else of the subfields still planned ``later``
+    for this participant if any, else of any; the subfield chosen as :func:`balanced_items` does (most items
+    at this level for the times this participant has ``seen`` it)."""
     fewest = min(counts.values())
-    candidates = sorted(item for item, count in counts.items() if count == fewest)
-    for wanted in ({planned}, set(later)):
-        fitting = [item for item in candidates if subfields[item] in wanted]
-        if fitting:
-            return rng.choice(fitting)
-    least = min(seen.get(subfields[item], 0) for item in candidates)
-    return rng.choice([item for item in candidates if seen.get(subfields[item], 0) == least])
+    by_subfield: dict[str, list[int]] = {}
+    for item in sorted(counts):
+        if counts[item] == fewest:
+            by_subfield.setdefault(subfields[item], []).append(item)
+    if planned in by_subfield:
+        return rng.choice(by_subfield[planned])
+    options = [name for name in by_subfield if name in set(later)] or list(by_subfield)
+    subfield = max(options, key=lambda name: (len(by_subfield[name]) / (seen.get(name, 0) + 1), rng.random()))
+    return rng.choice(by_subfield[subfield])

@@ -204,7 +204,6 @@ class StudyStore:
         self.dataset = dataset
         self.cases = {case.item_id: case for case in dataset.cases}
         self.subfields = {item_id: case.subfield for item_id, case in self.cases.items()}
-        self.subfield_sizes = dict(Counter(self.subfields.values()))
         # catch trials: item ids -1, -2, ... (one per participant, at a random position)
         self.catch_cases = {-1 - index: case for index, case in enumerate(catch.cases)} if catch is not None else {}
         self.random = random.Random(seed)
@@ -264,13 +263,17 @@ class StudyStore:
 
     # participants
 
-    def add_participant(self) -> str:
-        """A new participant with their trials planned (items come when each trial is shown); returns their
-        secret token."""
+    def add_participant(self, clock: float | None = None) -> str:
+        """A new participant with their trials planned (items come when each trial is shown; ``clock``: now);
+        returns their secret token."""
         token = secrets.token_urlsafe(32)
         order_seed = self.random.getrandbits(62)
-        plan = plan_trials(self.subfield_sizes, self.trials_per_participant, order_seed, sorted(self.catch_cases))
         with self.engine.begin() as connection:
+            held = self._held_items(connection, time.time() if clock is None else clock)
+            counts = self._response_counts(connection) + held
+            plan = plan_trials(
+                self.subfields, counts, self.trials_per_participant, order_seed, self.random, sorted(self.catch_cases)
+            )
             connection.execute(
                 sa.insert(participants_table).values(
                     token=token,
@@ -339,10 +342,11 @@ class StudyStore:
         with self.engine.begin() as connection:
             if self.engine.dialect.name == "postgresql":  # one assignment at a time (SQLite's BEGIN IMMEDIATE is)
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ASSIGNMENT_LOCK_KEY})
-            trial = self._pending(connection, participant)
+            person = self._participant(connection, participant)
+            trial = self._pending(connection, participant, person)
             if trial is None:
                 return None
-            trial = self._assign(connection, participant, trial, clock)
+            trial = self._assign(connection, participant, trial, clock, person)
             view_id = connection.execute(
                 sa.insert(views_table).values(
                     participant_id=participant, position=trial.position, started_at=clock, item_id=trial.item_id
@@ -354,7 +358,7 @@ class StudyStore:
         """The first unanswered trial as it is being shown (no new view), or None when all are done; its
         ``view_id`` is None when it has not been shown yet."""
         with self.engine.begin() as connection:
-            trial = self._pending(connection, participant)
+            trial = self._pending(connection, participant, self._participant(connection, participant))
         return None if trial is None or trial.item_id is None else trial  # type: ignore[comparison-overlap]
 
     def _participant(self, connection: sa.Connection, participant: int) -> dict[str, Any]:
@@ -369,7 +373,7 @@ class StudyStore:
             "plan": None if row[2] is None else Plan.from_json(json.loads(row[2])),
         }
 
-    def _pending(self, connection: sa.Connection, participant: int) -> Trial | None:
+    def _pending(self, connection: sa.Connection, participant: int, person: dict[str, Any]) -> Trial | None:
         """The first unanswered trial as stored (``item_id`` None when it has no item yet)."""
         answered = set(
             connection.execute(
@@ -382,7 +386,7 @@ class StudyStore:
                 sa.select(assignments_table).where(assignments_table.c.participant_id == participant)
             ).mappings()
         }
-        total = self._participant(connection, participant)["n_trials"] or len(rows)
+        total = person["n_trials"] or len(rows)
         position = next((position for position in range(total) if position not in answered), None)
         if position is None:
             return None
@@ -396,10 +400,11 @@ class StudyStore:
         ).scalar_one()
         return Trial(position, total, row["item_id"], self.case(row["item_id"]), row["altered_first"], view_id)
 
-    def _assign(self, connection: sa.Connection, participant: int, trial: Trial, clock: float) -> Trial:
+    def _assign(
+        self, connection: sa.Connection, participant: int, trial: Trial, clock: float, person: dict[str, Any]
+    ) -> Trial:
         """``trial`` with an item: the one it has, or (no item yet, or a lapsed hold on an item that has become
         one of the most answered) one of the least answered, stored."""
-        person = self._participant(connection, participant)
         plan: Plan | None = person["plan"]
         if plan is None:  # a participant of an older version: their items were assigned at consent
             return trial
@@ -425,12 +430,11 @@ class StudyStore:
                 return trial  # lapsed, but still among the least answered: keep it
         given = set(
             connection.execute(
-                sa.select(assignments_table.c.item_id).where(assignments_table.c.participant_id == participant)
-            ).scalars()
-        ) | set(
-            connection.execute(
-                sa.select(views_table.c.item_id).where(
-                    (views_table.c.participant_id == participant) & views_table.c.item_id.is_not(None)
+                sa.union(
+                    sa.select(assignments_table.c.item_id).where(assignments_table.c.participant_id == participant),
+                    sa.select(views_table.c.item_id).where(
+                        (views_table.c.participant_id == participant) & views_table.c.item_id.is_not(None)
+                    ),
                 )
             ).scalars()
         )
@@ -438,7 +442,18 @@ class StudyStore:
         if not eligible:  # a participant with more trials than items: any item not in this trial
             eligible = {item: counts.get(item, 0) for item in self.cases if item != trial.item_id}
         seen = Counter(self.subfields[item] for item in given if item >= 0)
-        item = choose_item(eligible, self.subfields, planned, plan.subfields[trial.position + 1 :], seen, self.random)
+        later = plan.subfields[trial.position + 1 :]
+        item = choose_item(eligible, self.subfields, planned, later, seen, self.random)
+        if self.subfields[item] != planned and self.subfields[item] in later:
+            # a later trial's subfield now: that trial gets this one's, so the participant still sees the plan's mix
+            swapped = list(plan.subfields)
+            later_position = trial.position + 1 + later.index(self.subfields[item])
+            swapped[trial.position], swapped[later_position] = swapped[later_position], swapped[trial.position]
+            connection.execute(
+                sa.update(participants_table)
+                .where(participants_table.c.id == participant)
+                .values(plan=json.dumps(Plan(tuple(swapped), plan.catch_item).to_json()))
+            )
         return self._store_assignment(connection, participant, trial, item, person, new=trial.item_id is None)
 
     def _store_assignment(
