@@ -41,6 +41,7 @@ from brainbench.authoring.queue import (
     graded_text_problems,
     item_authors,
     match_known,
+    needs_note,
     normalise_name,
 )
 from brainbench.data.cases import parse_combined
@@ -94,8 +95,8 @@ written by {{ item.provenance.get("by", item.provenance.get("author", item.prove
 {% for decision in item.history %}<tr><td>{{ decision.decided_at }}</td><td>{{ decision.reviewer }}</td>
 <td>{{ decision.from_status }} → {{ decision.to_status }}{% if decision.edited %} (edited){% endif %}</td><td>{{ decision.note or "" }}</td></tr>{% endfor %}</table>{% endif %}
 <form method="post" action="/review/{{ item.id }}"><input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="expected" value="{{ item.status }}">
-<div class="field"><label for="note-{{ item.id }}">Note on #{{ item.id }}{% if item.history %} (needed to change a decision){% endif %}</label>
-<input id="note-{{ item.id }}" name="note" type="text" maxlength="2000"{% if item.history %} required{% endif %}></div>
+{% set overturn = item|needs_note %}<div class="field"><label for="note-{{ item.id }}">Note on #{{ item.id }}{% if overturn %} (needed to change a decision){% endif %}</label>
+<input id="note-{{ item.id }}" name="note" type="text" maxlength="2000"{% if overturn %} required{% endif %}></div>
 {% if status != "accepted" %}{% if two_person_rule and reviewer in item|authors %}<p>You wrote or edited #{{ item.id }}: another reviewer accepts it.</p>{% else %}<button name="decision" value="accepted">Accept #{{ item.id }}</button>{% endif %}{% endif %}
 {% if status != "rejected" %}<button class="secondary" name="decision" value="rejected">Reject #{{ item.id }}</button>{% endif %}</form>
 </div>{% endfor %}</div>{% endfor %}
@@ -202,6 +203,7 @@ def create_app(
         "unusual_characters": unusual_characters,
         "current_check": current_check,
         "authors": item_authors,
+        "needs_note": needs_note,
     }
     pages.add_error_pages(app)
     page, csrf = pages.render, pages.csrf

@@ -142,6 +142,12 @@ def item_authors(item: dict[str, Any]) -> set[str]:
     return authors
 
 
+def needs_note(item: dict[str, Any]) -> bool:
+    """Whether a new decision on the item overturns a person's: it was accepted or rejected by someone (an edit,
+    which leaves it proposed, is no decision)."""
+    return item["status"] != "proposed" and any(decision["to_status"] != "proposed" for decision in item["history"])
+
+
 def check_record(original: str, altered: str, reference: ReferenceModel) -> dict[str, Any]:
     """Every check of an alteration, the perplexity gap under ``reference`` included (computed when the
     other checks pass), as stored with the item: ``reference_model``, ``log_ppl_gap``, ``altered_sha256``
@@ -411,8 +417,8 @@ class ReviewQueue:
                     None,
                     f"is {item['status']} now, not {expected}: someone decided it meanwhile; reload the page",
                 )
-            if item["history"] and note is None and status != "proposed":
-                last = item["history"][-1]
+            if needs_note(item) and note is None:
+                last = [decision for decision in item["history"] if decision["to_status"] != "proposed"][-1]
                 raise ReviewConflict(
                     f"item {item_id}",
                     None,
