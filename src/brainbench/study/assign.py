@@ -17,6 +17,7 @@ answered. The A/B side of each position is drawn from the same seed.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -114,3 +115,28 @@ def choose_item(
     options = [name for name in by_subfield if name in set(later)] or list(by_subfield)
     subfield = max(options, key=lambda name: (len(by_subfield[name]) / (seen.get(name, 0) + 1), rng.random()))
     return rng.choice(by_subfield[subfield])
+
+
+def assign_item(
+    plan: Plan,
+    position: int,
+    counts: Mapping[int, int],
+    given: set[int],
+    subfields: Mapping[int, str],
+    rng: random.Random,
+) -> tuple[int, Plan]:
+    """The item for the participant's trial at ``position`` (:func:`choose_item` among the items not ``given``
+    to them yet; ``counts``: responses + trials on screen of others) and their plan after it: when the item is
+    of a subfield planned for a later trial instead, that trial gets this one's subfield (the mix stays)."""
+    eligible = {item: counts.get(item, 0) for item in subfields if item not in given}
+    if not eligible:  # more trials than items: any item again
+        eligible = {item: counts.get(item, 0) for item in subfields}
+    seen = Counter(subfields[item] for item in given if item in subfields)
+    planned, later = plan.subfields[position], plan.subfields[position + 1 :]
+    item = choose_item(eligible, subfields, planned, later, seen, rng)
+    if subfields[item] != planned and subfields[item] in later:
+        swapped = list(plan.subfields)
+        other = position + 1 + later.index(subfields[item])
+        swapped[position], swapped[other] = swapped[other], swapped[position]
+        plan = Plan(tuple(swapped), plan.catch_item)
+    return item, plan

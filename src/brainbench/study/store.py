@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from brainbench.data import Dataset, TestCase
 from brainbench.db import open_database, utc_now
 from brainbench.errors import BrainbenchError
-from brainbench.study.assign import CATCH, Plan, altered_first, choose_item, plan_trials
+from brainbench.study.assign import CATCH, Plan, altered_first, assign_item, plan_trials
 from brainbench.study.forms import Answer, Profile
 
 SCHEMA_VERSION = "2"  # 2: views of trials, per-participant order seeds (later columns are added on open)
@@ -438,21 +438,12 @@ class StudyStore:
                 )
             ).scalars()
         )
-        eligible = {item: counts.get(item, 0) for item in self.cases if item not in given}
-        if not eligible:  # a participant with more trials than items: any item not in this trial
-            eligible = {item: counts.get(item, 0) for item in self.cases if item != trial.item_id}
-        seen = Counter(self.subfields[item] for item in given if item >= 0)
-        later = plan.subfields[trial.position + 1 :]
-        item = choose_item(eligible, self.subfields, planned, later, seen, self.random)
-        if self.subfields[item] != planned and self.subfields[item] in later:
-            # a later trial's subfield now: that trial gets this one's, so the participant still sees the plan's mix
-            swapped = list(plan.subfields)
-            later_position = trial.position + 1 + later.index(self.subfields[item])
-            swapped[trial.position], swapped[later_position] = swapped[later_position], swapped[trial.position]
+        item, new_plan = assign_item(plan, trial.position, counts, given, self.subfields, self.random)
+        if new_plan != plan:  # the plan's subfields swapped: recorded, so later trials follow it
             connection.execute(
                 sa.update(participants_table)
                 .where(participants_table.c.id == participant)
-                .values(plan=json.dumps(Plan(tuple(swapped), plan.catch_item).to_json()))
+                .values(plan=json.dumps(new_plan.to_json()))
             )
         return self._store_assignment(connection, participant, trial, item, person, new=trial.item_id is None)
 
