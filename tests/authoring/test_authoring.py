@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -137,9 +138,14 @@ def test_every_review_decision_is_kept(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_from_pubmed_to_a_scored_test_set(tmp_path: Path, data_dir: Path) -> None:
+def test_from_pubmed_to_a_scored_test_set(
+    tmp_path: Path, data_dir: Path, embedded_scorer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from brainbench.scoring.hf import embedded_model_file
 
+    # the reference model of `author propose` and `dataset build`: the embedded one, loaded once per test session
+    reference = ReferenceModel.from_scorer(embedded_scorer)
+    monkeypatch.setattr("brainbench.authoring.edits.load_reference_model", lambda name: reference)
     runner = CliRunner()
     with eutils_server(ServerState(make_articles())) as url:
         result = runner.invoke(
