@@ -49,7 +49,7 @@ def queue(tmp_path: Path) -> ReviewQueue:
     return ReviewQueue(tmp_path / "review.sqlite")
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def reference(embedded_scorer: Any) -> ReferenceModel:
     return ReferenceModel.from_scorer(embedded_scorer)
 
