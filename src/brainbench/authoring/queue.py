@@ -38,7 +38,7 @@ from brainbench.authoring.edits import (
 )
 from brainbench.authoring.graded import check_graded, graded_combined
 from brainbench.data.cases import parse_combined
-from brainbench.db import open_database, utc_now
+from brainbench.db import insert_ignoring_existing, open_database, utc_now
 from brainbench.errors import InputError
 from brainbench.web import FORMULA_STARTS
 
@@ -185,13 +185,12 @@ class ReviewQueue:
             for name in ("grid", "checks"):
                 if name not in present:
                     connection.execute(sa.text(f"ALTER TABLE items ADD COLUMN {name} TEXT"))
-            if (
-                connection.execute(
-                    sa.select(settings_table.c.value).where(settings_table.c.key == "secret_key")
-                ).first()
-                is None
-            ):
-                connection.execute(sa.insert(settings_table).values(key="secret_key", value=secrets.token_hex(32)))
+            # another server opening the same new queue at once may have written it: the first one's is kept
+            connection.execute(
+                insert_ignoring_existing(self.engine, settings_table).values(
+                    key="secret_key", value=secrets.token_hex(32)
+                )
+            )
             self.secret_key = bytes.fromhex(
                 connection.execute(
                     sa.select(settings_table.c.value).where(settings_table.c.key == "secret_key")
