@@ -81,16 +81,20 @@ def compare_versions(first: str, second: str) -> list[dict[str, Markup]]:
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             parts.append({"same": escape(" ".join(a_sentences[i1:i2]))})
-            continue
-        a_words, b_words = _WORDS.findall(" ".join(a_sentences[i1:i2])), _WORDS.findall(" ".join(b_sentences[j1:j2]))
-        words = difflib.SequenceMatcher(None, a_words, b_words, autojunk=False).get_opcodes()
-        parts.append(
-            {
-                "a": _marked(a_words, [(k1, k2) for kind, k1, k2, _, _ in words if kind != "equal"]),
-                "b": _marked(b_words, [(l1, l2) for kind, _, _, l1, l2 in words if kind != "equal"]),
-            }
-        )
+        elif i2 - i1 == j2 - j1:  # as many sentences each side: pair them one by one
+            parts += [_pair(a, b) for a, b in zip(a_sentences[i1:i2], b_sentences[j1:j2], strict=True)]
+        else:
+            parts.append(_pair(" ".join(a_sentences[i1:i2]), " ".join(b_sentences[j1:j2])))
     return parts
+
+
+def _pair(first: str, second: str) -> dict[str, Markup]:
+    a_words, b_words = _WORDS.findall(first), _WORDS.findall(second)
+    words = difflib.SequenceMatcher(None, a_words, b_words, autojunk=False).get_opcodes()
+    return {
+        "a": _marked(a_words, [(k1, k2) for kind, k1, k2, _, _ in words if kind != "equal"]),
+        "b": _marked(b_words, [(l1, l2) for kind, _, _, l1, l2 in words if kind != "equal"]),
+    }
 
 
 _PROBLEM = """{% macro problem(field) %}{% if problems.get(field) %}<p class="problem" id="{{ field }}-problem">{{ problems[field] }}</p>{% endif %}{% endmacro %}
