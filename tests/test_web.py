@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from brainbench.web import LoginThrottle, PageError, csv_text, same_secret, spreadsheet_safe
+from brainbench.web import LoginThrottle, PageError, csv_text, same_secret, spreadsheet_safe, weak_secret
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1+1", "\r=1+1"])
@@ -54,3 +54,25 @@ def test_the_throttle_forgets_a_client_after_a_quiet_lockout_period() -> None:
     throttle.failed("a")
     with pytest.raises(PageError, match="a wrong token: wait; try again in 1 s"):
         throttle.check("a")  # counted from one again
+
+
+def test_the_throttle_remembers_a_bounded_number_of_clients() -> None:
+    """60,000 addresses with one wrong token each once made every check walk them all (admin requests 10x slower):
+    the throttle keeps at most max_clients, and forgets the quiet ones oldest first."""
+    now = [0.0]
+    throttle = LoginThrottle(lockout_s=100, clock=lambda: now[0], max_clients=1000)
+    for number in range(60_000):
+        throttle.failed(f"10.{number // 65536}.{number // 256 % 256}.{number % 256}")
+    assert throttle.remembered == 1000  # the most recent thousand
+    with pytest.raises(PageError):
+        throttle.check("10.0.234.95")  # the last one still waits
+    throttle.check("10.0.0.1")  # an early one was forgotten
+    now[0] += 1 + 100 + 1
+    throttle.check("anyone")
+    assert throttle.remembered == 0  # all quiet for a lockout period: forgotten
+
+
+def test_weak_tokens_are_named() -> None:
+    assert "16" in (weak_secret("changeme") or "")
+    assert "different characters" in (weak_secret("ab" * 12) or "")
+    assert weak_secret("k3v9-QpZ2_xTmB7wLr4s") is None

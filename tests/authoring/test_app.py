@@ -1,5 +1,5 @@
-"""The authoring page: sign-in, review decisions kept and shown, subfields chosen, oversized forms, headers,
-and the whole way in headless Chromium."""
+"""The authoring page: sign-in with reviewers' own tokens, review decisions kept and shown, subfields chosen,
+oversized forms, headers, and the whole way in headless Chromium."""
 
 from __future__ import annotations
 
@@ -7,21 +7,23 @@ import json
 import os
 import re
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from brainbench.authoring import ReviewQueue
 from brainbench.authoring.app import create_app
 from brainbench.web import LoginThrottle
 from tests.authoring.test_authoring import ABSTRACT, GOOD
-from tests.report.test_report import CHROMIUM_ARGS, chromium_path
 from tests.servers import free_port, server_process
+from tests.study.flows import live
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 SUBFIELDS = ["Behavioral/Cognitive", "Systems/Circuits"]
 CANDIDATES = [{"doi": "10.1/x", "journal": "J", "subfield": "", "text": ABSTRACT}]
@@ -31,34 +33,34 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
-def signed_in(queue: ReviewQueue, name: str = "Ana", token: str = "tok") -> tuple[TestClient, str]:
-    client = TestClient(create_app(queue, token, CANDIDATES, subfields=SUBFIELDS), follow_redirects=False)
+def signed_in(queue: ReviewQueue, name: str = "Ana", **options: Any) -> tuple[TestClient, str]:
+    """A browser signed in as reviewer ``name`` (their token made now) and the CSRF token of their session."""
+    token = queue.add_reviewer(name)
+    client = TestClient(create_app(queue, CANDIDATES, subfields=SUBFIELDS, **options), follow_redirects=False)
     csrf = csrf_of(client.get("/").text)
-    response = client.post("/login", data={"csrf": csrf, "name": name, "token": token})
+    response = client.post("/login", data={"csrf": csrf, "token": token})
     assert response.status_code == 303, response.text
-    return client, csrf
+    return client, csrf_of(client.get("/").text)
 
 
-def test_pages_need_the_token_and_a_name(tmp_path: Path) -> None:
+def test_pages_need_a_reviewers_token(tmp_path: Path) -> None:
     now = [0.0]
+    queue = ReviewQueue(tmp_path / "q.sqlite")
+    token = queue.add_reviewer("Ana")
     client = TestClient(
-        create_app(ReviewQueue(tmp_path / "q.sqlite"), "clé", [], throttle=LoginThrottle(clock=lambda: now[0])),
+        create_app(queue, [], throttle=LoginThrottle(clock=lambda: now[0])),
         follow_redirects=False,
     )
     assert client.get("/").status_code == 401 and client.get("/write/0").status_code == 401
-    assert (
-        client.get("/", headers={"Authorization": "Bearer clé".encode()}).status_code == 200
-    )  # a non-ASCII token works
+    assert client.get("/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     csrf = csrf_of(client.get("/").text)
-    assert client.post("/login", data={"csrf": csrf, "name": "  ", "token": "clé"}).status_code == 422
+    now[0] += 1
+    assert client.post("/login", data={"csrf": csrf, "token": "é"}).status_code == 401  # compared as bytes: no 500
     assert (
-        client.post("/login", data={"csrf": csrf, "name": "Ana", "token": "é"}).status_code == 401
-    )  # compared as bytes: no 500
-    assert (
-        client.post("/login", data={"csrf": csrf, "name": "Ana", "token": "clé"}).status_code == 429
+        client.post("/login", data={"csrf": csrf, "token": token}).status_code == 429
     )  # wait a second after a wrong one
     now[0] += 1
-    assert client.post("/login", data={"csrf": csrf, "name": "Ana", "token": "clé"}).status_code == 303
+    assert client.post("/login", data={"csrf": csrf, "token": token}).status_code == 303
     assert "Signed in as Ana." in client.get("/").text
 
 
@@ -66,8 +68,11 @@ def test_review_decisions_are_kept_and_shown(tmp_path: Path) -> None:
     queue = ReviewQueue(tmp_path / "q.sqlite")
     ana, csrf = signed_in(queue, "Ana")
     assert ana.post("/write/0", data={"csrf": csrf, "altered": GOOD, "subfield": "Systems/Circuits"}).status_code == 303
-    assert ana.post("/review/1", data={"csrf": csrf, "decision": "accepted", "expected": "proposed"}).status_code == 303
     ben, ben_csrf = signed_in(queue, "Ben")
+    assert (
+        ben.post("/review/1", data={"csrf": ben_csrf, "decision": "accepted", "expected": "proposed"}).status_code
+        == 303
+    )
     assert (
         ben.post("/review/1", data={"csrf": ben_csrf, "decision": "rejected"}).status_code == 422
     )  # a plain POST: which state was seen?
@@ -89,12 +94,12 @@ def test_review_decisions_are_kept_and_shown(tmp_path: Path) -> None:
     [item] = queue.items()
     assert item["provenance"] == {"author": "human", "by": "Ana"} and item["status"] == "rejected"
     assert [(d["reviewer"], d["from_status"], d["to_status"], d["note"]) for d in item["history"]] == [
-        ("Ana", "proposed", "accepted", None),
+        ("Ben", "proposed", "accepted", None),
         ("Ben", "accepted", "rejected", "result in the title"),
     ]
     page = ben.get("/").text
     assert (
-        "<td>Ana</td>\n<td>proposed → accepted</td>" in page
+        "<td>Ben</td>\n<td>proposed → accepted</td>" in page
         and "<td>Ben</td>\n<td>accepted → rejected</td><td>result in the title</td>" in page
     )
     assert "written by Ana" in page and "Note on #1 (needed to change a decision)" in page
@@ -161,66 +166,68 @@ def test_every_response_has_the_security_headers(tmp_path: Path) -> None:
 def served(tmp_path: Path) -> Iterator[tuple[str, ReviewQueue]]:
     """The authoring app on a real server on 127.0.0.1."""
     queue = ReviewQueue(tmp_path / "review.sqlite")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(queue, "tok", CANDIDATES, subfields=SUBFIELDS), host="127.0.0.1", port=0, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.05)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    assert httpx.get(url).status_code == 401
-    try:
+    with live(create_app(queue, CANDIDATES, subfields=SUBFIELDS)) as url:
+        assert httpx.get(url).status_code == 401
         yield url, queue
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.mark.slow
-def test_the_authoring_page_in_chromium(served: tuple[str, ReviewQueue], tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_the_authoring_page_in_chromium(served: tuple[str, ReviewQueue], tmp_path: Path, browser: Browser) -> None:
+    from playwright.sync_api import expect
 
     url, queue = served
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(url)
-            page.get_by_label("Your name").fill("Ana")
-            page.get_by_label("Authoring token").fill("tok")
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_role("link", name="Write an alteration").click()
-            page.get_by_label("Subfield", exact=True).select_option("Systems/Circuits")
-            page.get_by_label("Altered abstract").fill(ABSTRACT.replace("We recorded", "We imaged"))  # methods: refused
-            page.get_by_role("button", name="Save for review").click()
-            expect(page.get_by_role("alert")).to_contain_text("background or methods")
-            expect(page.get_by_label("Subfield", exact=True)).to_have_value("Systems/Circuits")  # kept
-            page.get_by_label("Altered abstract").fill(GOOD)
-            page.get_by_role("button", name="Save for review").click()
-            page.get_by_role("button", name="Accept #1").click()
-            expect(page.get_by_role("table", name="Decisions on #1")).to_contain_text("proposed → accepted")
-            page.get_by_label("Note on #1").fill("the result is in the title")
-            page.get_by_role("button", name="Reject #1").click()
-            expect(page.get_by_role("table", name="Decisions on #1")).to_contain_text("accepted → rejected")
-            expect(page.get_by_role("table", name="Decisions on #1")).to_contain_text("the result is in the title")
-            page.screenshot(path=str(tmp_path / "authoring.png"), full_page=True)
-        finally:
-            browser.close()
+    tokens = {name: queue.add_reviewer(name) for name in ("Ana", "Ben")}
+    ana, ben = browser.new_context(), browser.new_context()
+    page = ana.new_page()
+    page.goto(url)
+    page.get_by_label("Your reviewer token").fill(tokens["Ana"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as Ana.")).to_be_visible()
+    page.get_by_role("link", name="Write an alteration").click()
+    page.get_by_label("Subfield", exact=True).select_option("Systems/Circuits")
+    page.get_by_label("Altered abstract").fill(ABSTRACT.replace("We recorded", "We imaged"))  # methods: refused
+    page.get_by_role("button", name="Save for review").click()
+    expect(page.get_by_role("alert")).to_contain_text("background or methods")
+    expect(page.get_by_label("Subfield", exact=True)).to_have_value("Systems/Circuits")  # kept
+    page.get_by_label("Altered abstract").fill(GOOD.replace("decreased", "decreased\u200b"))  # an invisible character
+    page.get_by_role("button", name="Save for review").click()
+    expect(page.get_by_role("alert")).to_contain_text("U+200B ZERO WIDTH SPACE")
+    page.get_by_label("Altered abstract").fill(GOOD.replace("decreased after", "decreased by 5 µm after"))
+    page.get_by_role("button", name="Save for review").click()
+    expect(page.get_by_text("You wrote or edited #1: another reviewer accepts it.")).to_be_visible()
+    expect(page.get_by_role("button", name="Accept #1")).to_have_count(0)  # the two-person rule
+    micro = page.locator("#item-1 .codepoint")  # the one character outside ASCII, shown and named
+    expect(micro).to_have_text("µ")
+    expect(micro).to_have_attribute("title", "U+00B5 MICRO SIGN")
+    expect(page.get_by_text("Characters outside ASCII in its edits: U+00B5 MICRO SIGN")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Your reviewer token")).to_be_visible()
+    page.goto(url)
+    expect(page.get_by_label("Your reviewer token")).to_be_visible()  # signed out: the session is over
+    page = ben.new_page()
+    page.goto(url)
+    page.get_by_label("Your reviewer token").fill(tokens["Ben"])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Accept #1").click()
+    expect(page.get_by_role("table", name="Decisions on #1")).to_contain_text("proposed → accepted")
+    page.get_by_label("Note on #1").fill("the result is in the title")
+    page.get_by_role("button", name="Reject #1").click()
+    expect(page.get_by_role("table", name="Decisions on #1")).to_contain_text("accepted → rejected")
+    expect(page.get_by_role("table", name="Decisions on #1")).to_contain_text("the result is in the title")
+    page.screenshot(path=str(tmp_path / "authoring.png"), full_page=True)
+    ana.close()
+    ben.close()
     [item] = queue.items("rejected")
-    assert (
-        item["provenance"] == {"author": "human", "by": "Ana"}
-        and item["subfield"] == "Systems/Circuits"
-        and "[[increased, decreased]]" in item["combined"]
-    )
-    assert [decision["reviewer"] for decision in item["history"]] == ["Ana", "Ana"]
+    assert item["provenance"] == {"author": "human", "by": "Ana"} and item["subfield"] == "Systems/Circuits"
+    assert "[[increased, decreased by 5 µm]]" in item["combined"]
+    assert [decision["reviewer"] for decision in item["history"]] == ["Ben", "Ben"]
 
 
 @pytest.mark.slow
 def test_author_serve_passes_its_options_on(tmp_path: Path) -> None:
     (tmp_path / "candidates.jsonl").write_text(json.dumps(CANDIDATES[0]) + "\n")
+    queue = tmp_path / "q.sqlite"
+    token = ReviewQueue(queue).add_reviewer("Ana")
     port = free_port()
     command = [
         sys.executable,
@@ -229,7 +236,7 @@ def test_author_serve_passes_its_options_on(tmp_path: Path) -> None:
         "author",
         "serve",
         "--queue",
-        str(tmp_path / "q.sqlite"),
+        str(queue),
         "--candidates",
         str(tmp_path / "candidates.jsonl"),
         "--subfield",
@@ -237,13 +244,14 @@ def test_author_serve_passes_its_options_on(tmp_path: Path) -> None:
         "--subfield",
         "Memory",
         "--secure-cookies",
+        "--reference-model",
+        "none",
         "--port",
         str(port),
     ]
     url = f"http://127.0.0.1:{port}"
-    with server_process(
-        command, f"{url}/healthz", tmp_path / "server.log", env={**os.environ, "BRAINBENCH_AUTHOR_TOKEN": "tok"}
-    ):
-        first = httpx.get(f"{url}/write/0", headers={"Authorization": "Bearer tok"})
+    env = {key: value for key, value in os.environ.items() if key != "BRAINBENCH_AUTHOR_TOKEN"}
+    with server_process(command, f"{url}/healthz", tmp_path / "server.log", env=env):
+        first = httpx.get(f"{url}/write/0", headers={"Authorization": f"Bearer {token}"})
         assert "; secure" in first.headers["set-cookie"].lower()
         assert "<option>Memory</option>" in first.text and "<option>Sleep</option>" in first.text

@@ -6,12 +6,14 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from brainbench.authoring import ReviewQueue, build_dataset, check_alteration, combine
-from brainbench.authoring.queue import ReviewConflict
+from brainbench.authoring.edits import ReferenceModel
+from brainbench.authoring.queue import ReviewConflict, SelfAcceptance
 from brainbench.cli import app
 from brainbench.data import load_dataset
 from brainbench.errors import InputError
@@ -93,26 +95,27 @@ def test_queue_review_and_versioned_test_set(tmp_path: Path) -> None:
     assert [item["status"] for item in queue.items()] == ["rejected", "proposed"]
     with pytest.raises(InputError, match="cannot accept: edits the background"):
         queue.review(bad, "accepted", reviewer="ana")
-    edited = queue.review(
-        bad,
-        "accepted",
-        reviewer="ana",
-        altered=ABSTRACT.replace("increased after", "vanished after"),
-        note="fixed by hand",
-    )
-    assert (
-        edited["provenance"] == {"model": "m", "prompt": "p", "edited_by": "human"}
-        and "[[increased, vanished]]" in edited["combined"]
-    )
+    fixed = ABSTRACT.replace("increased after", "vanished after")
+    with pytest.raises(SelfAcceptance, match="ana wrote or edited it: another reviewer accepts it"):
+        queue.review(bad, "accepted", reviewer="ana", altered=fixed)  # her own edit: the two-person rule
+    edited = queue.review(bad, "proposed", reviewer="ana", altered=fixed)  # an edit, no decision
+    assert edited["provenance"] == {"model": "m", "prompt": "p", "edited_by": "human", "editors": ["ana"]}
+    assert edited["status"] == "proposed" and "[[increased, vanished]]" in edited["combined"]
+    queue.review(bad, "accepted", reviewer="ben", note="fixed by hand")
     queue.review(good, "accepted", reviewer="ben", expected="proposed")
+    with pytest.raises(InputError, match="every accepted item was refused .*not checked with a reference model"):
+        build_dataset(queue, "sleep-bench", "1", tmp_path / "sets")
+    reference = ReferenceModel("scripted", lambda text: 2.0)  # the gap itself is checked with a real model (slow)
+    assert [item_id for item_id, _ in queue.check(reference)] == [bad, good]
     path = build_dataset(queue, "sleep-bench", "1", tmp_path / "sets")
     dataset = load_dataset(path, texts="reparsed")
     assert len(dataset.cases) == 2 and not dataset.errors and dataset.cases[1].altered == GOOD
     manifest = json.loads((tmp_path / "sets" / "sleep-bench-v1.manifest.json").read_text())
-    assert manifest["n_items"] == 2 and manifest["items"][0]["note"] == "fixed by hand"
+    assert manifest["n_items"] == 2 and manifest["items"][0]["note"] == "fixed by hand" and not manifest["refused"]
+    assert manifest["items"][0]["checks"]["reference_model"] == "scripted"
     assert [
         (d["reviewer"], d["from_status"], d["to_status"], d["edited"]) for d in manifest["items"][0]["decisions"]
-    ] == [("ana", "rejected", "accepted", True)]
+    ] == [("ana", "rejected", "proposed", True), ("ben", "proposed", "accepted", False)]
     with pytest.raises(InputError, match="this version exists already"):
         build_dataset(queue, "sleep-bench", "1", tmp_path / "sets")
 
@@ -135,9 +138,14 @@ def test_every_review_decision_is_kept(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_from_pubmed_to_a_scored_test_set(tmp_path: Path, data_dir: Path) -> None:
+def test_from_pubmed_to_a_scored_test_set(
+    tmp_path: Path, data_dir: Path, embedded_scorer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from brainbench.scoring.hf import embedded_model_file
 
+    # the reference model of `author propose` and `dataset build`: the embedded one, loaded once per test session
+    reference = ReferenceModel.from_scorer(embedded_scorer)
+    monkeypatch.setattr("brainbench.authoring.edits.load_reference_model", lambda name: reference)
     runner = CliRunner()
     with eutils_server(ServerState(make_articles())) as url:
         result = runner.invoke(
@@ -180,17 +188,19 @@ def test_from_pubmed_to_a_scored_test_set(tmp_path: Path, data_dir: Path) -> Non
     assert rejected and all(
         item["reasons"] for item in rejected
     )  # a 135M model's proposals mostly fail the checks, with reasons
-    for item in items:  # a reviewer accepts what passed, and fixes the rest by hand
-        fixed = None if item["status"] == "proposed" else item["original"].replace("rose by", "fell by")
+    for item in items:  # a reviewer fixes what failed by hand, another accepts it all (the two-person rule)
+        if item["status"] != "proposed":
+            fixed = item["original"].replace("rose by", "fell by")
+            edit = ["author", "review", str(item["id"]), "edit", "--queue", str(queue), "--by", "ana"]
+            result = runner.invoke(app, [*edit, "--altered", fixed])
+            assert result.exit_code == 0, result.stderr
         result = runner.invoke(
-            app,
-            ["author", "review", str(item["id"]), "accept", "--queue", str(queue), "--by", "ana"]
-            + (["--altered", fixed] if fixed else []),
+            app, ["author", "review", str(item["id"]), "accept", "--queue", str(queue), "--by", "ben"]
         )
         assert result.exit_code == 0, result.stderr
     result = runner.invoke(app, ["author", "review", str(items[0]["id"]), "reject", "--queue", str(queue)])
     assert result.exit_code == 1 and "changing a decision needs a note" in result.stderr  # a person decided it already
-    assert all(item["history"][0]["reviewer"] == "ana" for item in ReviewQueue(queue).items())
+    assert all(item["history"][-1]["reviewer"] == "ben" for item in ReviewQueue(queue).items())
     result = runner.invoke(
         app,
         [

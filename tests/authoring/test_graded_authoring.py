@@ -122,14 +122,14 @@ def test_the_page_saves_a_graded_case_for_review(tmp_path: Path) -> None:
     client = TestClient(
         create_app(
             queue,
-            "tok",
             [{"doi": "10.1/n", "journal": "J", "subfield": "", "text": NUMBERED}],
             subfields=["Systems/Circuits"],
         ),
         follow_redirects=False,
     )
     csrf = csrf_of(client.get("/").text)
-    assert client.post("/login", data={"csrf": csrf, "name": "Ana", "token": "tok"}).status_code == 303
+    assert client.post("/login", data={"csrf": csrf, "token": queue.add_reviewer("Ana")}).status_code == 303
+    csrf = csrf_of(client.get("/").text)  # the form of the signed-in session
     saved = client.post(
         "/graded/0",
         data={

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
+import uvicorn
 
 from tests.servers import free_port, server_process
 
@@ -66,22 +68,29 @@ def hidden(html: str, name: str) -> str:
     return re.search(rf'name="{name}" value="(-?\d+)"', html).group(1)
 
 
-def start(client: httpx.Client, **profile: str) -> str:
-    """Consent and profile; returns the CSRF token of the session."""
-    csrf = csrf_of(client.get("/").text)
+def consent(client: httpx.Client) -> str:
+    """Consent; returns the CSRF token of the participant's session (the profile page's)."""
+    csrf = csrf_of(client.get("/").text)  # bound to the browser's anonymous session
     assert client.post("/consent", data={"csrf": csrf, "agree": "yes"}).status_code == 303
+    return csrf_of(client.get("/profile").text)  # bound to the participant's session from now on
+
+
+def start(client: httpx.Client, **profile: str) -> str:
+    """Consent and profile; returns the CSRF token of the participant's session."""
+    csrf = consent(client)
     response = client.post("/profile", data={"csrf": csrf, **PROFILE, **profile})
     assert response.status_code == 303, response.text
     return csrf
 
 
-def answer(client: httpx.Client, csrf: str, **fields: str) -> httpx.Response:
-    """Show the current trial and answer it (A, sliders moved, unless ``fields`` say otherwise)."""
+def answer(client: httpx.Client, csrf: str | None = None, **fields: str) -> httpx.Response:
+    """Show the current trial and answer it (A, sliders moved, unless ``fields`` say otherwise; the page's own
+    CSRF token unless ``csrf`` is given)."""
     page = client.get("/trial").text
     return client.post(
         "/trial",
         data={
-            "csrf": csrf,
+            "csrf": csrf or csrf_of(page),
             "position": hidden(page, "position"),
             "item_id": hidden(page, "item_id"),
             "choice": "A",
@@ -92,6 +101,24 @@ def answer(client: httpx.Client, csrf: str, **fields: str) -> httpx.Response:
             **fields,
         },
     )
+
+
+@contextmanager
+def live(app: object) -> Iterator[str]:
+    """``app`` on a real uvicorn server on 127.0.0.1 in a thread of this process (no start-up of a new process):
+    its URL, then stopped."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        thread.join(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def take_part(url: str, trials: int, answered: int | None = None) -> httpx.Client:

@@ -5,39 +5,78 @@
 ``/write/<n>``    candidate n: the abstract, and an editable copy in which the expert selects the result
                   words and types the altered wording; saved as ``[[original, altered]]`` after the checks
 ``/graded/<n>``   candidate n as a graded case: the number that states a result and a grid of values for it
-Every page needs the authoring token (a sign-in form with the reviewer's name sets a cookie; or
-``Authorization: Bearer``); wrong tokens slow a client down, then lock it out.
+Every page needs a reviewer's own token (``brainbench author add-reviewer NAME`` makes one; the sign-in
+form sets a session cookie that expires and can be signed out, or ``Authorization: Bearer``): every
+action is recorded under the token's owner. Wrong tokens slow a client down, then lock it out. Texts are
+normalised and checked (``authoring.edits``), with the perplexity gap under ``reference`` when the
+server has one; reviewers see every character outside ASCII marked and named.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup, escape
 
-from brainbench.authoring.edits import check_alteration
+from brainbench.authoring.edits import (
+    ReferenceModel,
+    check_alteration,
+    describe_character,
+    hidden_characters,
+    normalise_text,
+)
 from brainbench.authoring.graded import check_graded
-from brainbench.authoring.queue import STATUSES, ReviewConflict, ReviewQueue, UnknownItem
+from brainbench.authoring.queue import (
+    STATUSES,
+    ReviewConflict,
+    ReviewQueue,
+    SelfAcceptance,
+    UnknownItem,
+    check_record,
+    current_check,
+    graded_text_problems,
+    item_authors,
+    match_known,
+    needs_note,
+    normalise_name,
+)
+from brainbench.data.cases import parse_combined
 from brainbench.errors import InputError
-from brainbench.web import FORMULA_STARTS, CsrfTokens, LoginThrottle, PageError, Pages, SignIn, add_security_headers
+from brainbench.web import (
+    MAX_FORM_ID,
+    SESSION_MAX_AGE_S,
+    CsrfTokens,
+    LoginThrottle,
+    PageError,
+    Pages,
+    SignIn,
+    add_security_headers,
+    derive_key,
+)
 
 COOKIE = "bb_author"
+SESSION_COOKIE = "bb_author_sid"  # the anonymous session the sign-in form is bound to (not the study app's)
+PathId = Annotated[int, Path(ge=0, le=MAX_FORM_ID)]
 MAX_TEXT_CHARS = 20_000  # an abstract has ~2,000 characters: a longer form is refused before any check runs
 NEW_SUBFIELD = "__new"
-STATUS_OF = {UnknownItem: 404, ReviewConflict: 409}
+STATUS_OF = {UnknownItem: 404, ReviewConflict: 409, SelfAcceptance: 403}
 TEMPLATES = {
     "login.html": """{% extends "base.html" %}{% block heading %}Sign in{% endblock %}{% block body %}
 <h1>Authoring: sign in</h1>
 <form method="post" action="/login" class="card"><input type="hidden" name="csrf" value="{{ csrf }}">
-<div class="field"><label for="name">Your name</label><input id="name" name="name" type="text" maxlength="100" required autocomplete="name"></div>
-<div class="field"><label for="token">Authoring token</label><input id="token" name="token" type="password" required></div>
+<div class="field"><label for="token">Your reviewer token</label><input id="token" name="token" type="password" required autocomplete="current-password"></div>
+<p>Each reviewer has their own token: <code>brainbench author add-reviewer NAME</code> makes one.</p>
 <button type="submit">Sign in</button></form>{% endblock %}""",
     "index.html": """{% extends "base.html" %}{% block heading %}Authoring{% endblock %}{% block body %}
-<h1>New test cases</h1><p>Signed in as {{ reviewer }}.</p>
+<h1>New test cases</h1>
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="{{ csrf }}"><p>Signed in as {{ reviewer }}.
+<button class="link" type="submit">Sign out</button></p></form>
+{% if not reference %}<div class="card notice" role="note"><p>No reference model: saved alterations are not checked for
+their perplexity gap here; <code>brainbench author check</code> or <code>dataset build</code> checks them before they enter a test set.</p></div>{% endif %}
 <div class="card"><h2>Candidates</h2>
 {% if candidates %}<table><tr><th>#</th><th>journal</th><th>DOI</th><th></th></tr>
 {% for candidate in candidates %}<tr><td>{{ loop.index0 }}</td><td>{{ candidate.journal }}</td><td>{{ candidate.doi }}</td>
@@ -48,15 +87,17 @@ TEMPLATES = {
 {% for item in queue[status] %}<div class="card" id="item-{{ item.id }}">
 <p><strong>#{{ item.id }}</strong> {{ item.doi or "" }} · {{ item.subfield or "no subfield" }} ·
 written by {{ item.provenance.get("by", item.provenance.get("author", item.provenance.get("model", ""))) }}</p>
-{% if item.combined %}<p>{{ item.combined }}</p>{% else %}<p>{{ item.altered }}</p>{% endif %}
+{% if item.combined %}<p>{{ item.combined|visible }}</p>{% else %}<p>{{ item.altered|visible }}</p>{% endif %}
+{% set unusual = item|unusual_characters %}{% if unusual %}<p class="notice">Characters outside ASCII in its edits: {{ unusual|join(", ") }}</p>{% endif %}
 {% if item.reasons %}<ul class="error">{% for reason in item.reasons %}<li>{{ reason }}</li>{% endfor %}</ul>{% endif %}
+{% if item.grid is none %}{% set check = item|current_check %}<p>{% if check is none %}Not checked with a reference model yet.{% elif check.passed %}Checked under {{ check.reference_model }}: Δ ln PPL {{ "%+.3f"|format(check.log_ppl_gap) }}.{% else %}<span class="problem">Failed its check under {{ check.reference_model }}: {{ check.reasons|join("; ") }}</span>{% endif %}</p>{% endif %}
 {% if item.history %}<table aria-label="Decisions on #{{ item.id }}"><tr><th>when (UTC)</th><th>who</th><th>decision</th><th>note</th></tr>
 {% for decision in item.history %}<tr><td>{{ decision.decided_at }}</td><td>{{ decision.reviewer }}</td>
 <td>{{ decision.from_status }} → {{ decision.to_status }}{% if decision.edited %} (edited){% endif %}</td><td>{{ decision.note or "" }}</td></tr>{% endfor %}</table>{% endif %}
 <form method="post" action="/review/{{ item.id }}"><input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="expected" value="{{ item.status }}">
-<div class="field"><label for="note-{{ item.id }}">Note on #{{ item.id }}{% if item.history %} (needed to change a decision){% endif %}</label>
-<input id="note-{{ item.id }}" name="note" type="text" maxlength="2000"{% if item.history %} required{% endif %}></div>
-{% if status != "accepted" %}<button name="decision" value="accepted">Accept #{{ item.id }}</button>{% endif %}
+{% set overturn = item|needs_note %}<div class="field"><label for="note-{{ item.id }}">Note on #{{ item.id }}{% if overturn %} (needed to change a decision){% endif %}</label>
+<input id="note-{{ item.id }}" name="note" type="text" maxlength="2000"{% if overturn %} required{% endif %}></div>
+{% if status != "accepted" %}{% if two_person_rule and reviewer in item|authors %}<p>You wrote or edited #{{ item.id }}: another reviewer accepts it.</p>{% else %}<button name="decision" value="accepted">Accept #{{ item.id }}</button>{% endif %}{% endif %}
 {% if status != "rejected" %}<button class="secondary" name="decision" value="rejected">Reject #{{ item.id }}</button>{% endif %}</form>
 </div>{% endfor %}</div>{% endfor %}
 {% endblock %}""",
@@ -100,50 +141,99 @@ Leave background and methods as they are.</label>
 
 
 def choose_subfield(chosen: str, new: str, known: Sequence[str]) -> tuple[str, list[str]]:
-    """``(subfield, problems)`` from the form: one of ``known``, or an explicitly new one."""
-    subfield = new.strip() if chosen == NEW_SUBFIELD else chosen.strip()
-    if not subfield:
+    """``(subfield, problems)`` from the form: one of ``known``, or an explicitly new one (normalised, and
+    spelled as a known one when it matches it ignoring case)."""
+    if chosen == NEW_SUBFIELD and not new.strip():
         return "", ["choose a subfield from the list, or choose 'Another subfield' and write it"]
+    subfield, problems = normalise_name(new if chosen == NEW_SUBFIELD else chosen, "subfield")
+    if problems:
+        if "empty" in problems[0]:
+            return "", ["choose a subfield from the list, or choose 'Another subfield' and write it"]
+        return "", problems
     if chosen != NEW_SUBFIELD and subfield not in known:
         return "", [f"{subfield!r} is not one of the subfields: choose 'Another subfield' to add it"]
-    if subfield.startswith(FORMULA_STARTS):  # it becomes a cell of the test set's CSV, which is read back verbatim
-        return "", ["a subfield cannot start with = + - or @ (a spreadsheet would run it as a formula)"]
-    return subfield, []
+    return match_known(subfield, known), []
+
+
+def visible(text: str) -> Markup:
+    """``text`` escaped, every character outside ASCII marked and named (invisible ones shown as their code)."""
+    pieces = []
+    for character in text:
+        if ord(character) < 128:
+            pieces.append(escape(character))
+            continue
+        shown = f"[U+{ord(character):04X}]" if hidden_characters(character) else character
+        pieces.append(
+            Markup('<span class="codepoint" title="{}">{}</span>').format(describe_character(character), shown)
+        )
+    return Markup("").join(pieces)
+
+
+def unusual_characters(item: dict[str, Any]) -> list[str]:
+    """The characters outside ASCII in an item's edits, named."""
+    if not item.get("combined") or item.get("grid") is not None:
+        return []
+    edited = "".join(option for edit in parse_combined(item["combined"]).edits for option in edit.options)
+    return [describe_character(ch) for ch in dict.fromkeys(edited) if ord(ch) >= 128]
 
 
 def create_app(
     queue: ReviewQueue,
-    token: str,
     candidates: list[dict[str, Any]],
     title: str = "brainbench authoring",
     subfields: Sequence[str] = (),
     secure_cookies: bool = False,
     throttle: LoginThrottle | None = None,
+    reference: ReferenceModel | None = None,
+    two_person_rule: bool = True,
+    session_max_age_s: float = SESSION_MAX_AGE_S,
+    clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """The authoring app on ``queue``. ``subfields``: those of the test set being extended (the candidates'
-    and the queue's are offered too); ``secure_cookies``: cookies over HTTPS only."""
+    """The authoring app on ``queue``; reviewers sign in with their own tokens (``queue.add_reviewer``).
+
+    ``subfields``: those of the test set being extended (the candidates' and the queue's are offered too);
+    ``secure_cookies``: cookies over HTTPS only; ``reference``: the model of the perplexity-gap check, run
+    on every saved and accepted alteration (None: checked later, by ``brainbench author check`` or
+    ``dataset build``); ``two_person_rule``: nobody accepts an item they wrote or edited."""
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
     add_security_headers(app)
-    pages = Pages(
-        TEMPLATES,
-        title,
-        CsrfTokens(hmac.new(token.encode("utf-8"), b"authoring-csrf", hashlib.sha256).digest()),
-        secure_cookies,
-    )
+    pages = Pages(TEMPLATES, title, CsrfTokens(queue.secret_key, SESSION_COOKIE), secure_cookies)
+    pages.environment.filters |= {
+        "visible": visible,
+        "unusual_characters": unusual_characters,
+        "current_check": current_check,
+        "authors": item_authors,
+        "needs_note": needs_note,
+    }
     pages.add_error_pages(app)
     page, csrf = pages.render, pages.csrf
-    authors = SignIn(token, COOKIE, "authoring", throttle or LoginThrottle(), secure_cookies)
+    authors = SignIn(
+        queue.reviewer_for,
+        derive_key(queue.secret_key, "authoring"),
+        COOKIE,
+        throttle or LoginThrottle(),
+        secure_cookies=secure_cookies,
+        max_age_s=session_max_age_s,
+        signed_out_at=queue.signed_out_at,
+        sign_out=queue.sign_out,
+        clock=clock,
+    )
+    candidates = [{**candidate, "text": normalise_text(candidate["text"])} for candidate in candidates]
 
     def require(request: Request) -> str:
-        return authors.require(request, "sign in with the authoring token first")
+        return authors.require(request, "sign in with your reviewer token first")
 
     def known_subfields() -> list[str]:
-        named = {
+        named: dict[str, str] = {}
+        for name in (
             *subfields,
             *(candidate.get("subfield") or "" for candidate in candidates),
             *(item["subfield"] for item in queue.items()),
-        }
-        return sorted(name for name in named if name.strip())
+        ):
+            cleaned, problems = normalise_name(name, "subfield")
+            if not problems:
+                named.setdefault(cleaned.casefold(), cleaned)
+        return sorted(named.values())
 
     @app.exception_handler(PageError)
     async def refused(request: Request, error: PageError) -> Response:
@@ -162,13 +252,15 @@ def create_app(
     def login(
         request: Request,
         csrf_token: Annotated[str, Form(alias="csrf")],
-        name: Annotated[str, Form(max_length=100)],
-        token_given: Annotated[str, Form(alias="token")],
+        token_given: Annotated[str, Form(alias="token", max_length=200)],
     ) -> Response:
         csrf.check(request, csrf_token)
-        if not name.strip():
-            raise PageError("write your name: it is recorded with your review decisions", 422)
-        return authors.sign_in(request, token_given, name.strip(), then="/")
+        return authors.sign_in(request, token_given, then="/")
+
+    @app.post("/logout")
+    def logout(request: Request, csrf_token: Annotated[str, Form(alias="csrf")]) -> Response:
+        csrf.check(request, csrf_token, session=authors.session(request) or None)
+        return authors.sign_out(request, then="/")
 
     @app.get("/")
     def index(request: Request) -> Response:
@@ -177,10 +269,13 @@ def create_app(
         return page(
             "index.html",
             request,
+            session=authors.session(request) or None,
             reviewer=reviewer,
             candidates=candidates,
             statuses=STATUSES,
             queue={status: [item for item in items if item["status"] == status] for status in STATUSES},
+            reference=reference,
+            two_person_rule=two_person_rule,
         )
 
     def candidate_at(index: int) -> dict[str, Any]:
@@ -189,13 +284,14 @@ def create_app(
         return candidates[index]
 
     @app.get("/write/{index}")
-    def write(request: Request, index: int) -> Response:
+    def write(request: Request, index: PathId) -> Response:
         require(request)
         candidate = candidate_at(index)
         known = known_subfields()
         return page(
             "write.html",
             request,
+            session=authors.session(request) or None,
             index=index,
             candidate=candidate,
             altered=candidate["text"],
@@ -209,24 +305,32 @@ def create_app(
     @app.post("/write/{index}")
     def save(
         request: Request,
-        index: int,
+        index: PathId,
         csrf_token: Annotated[str, Form(alias="csrf")],
         altered: Annotated[str, Form(max_length=MAX_TEXT_CHARS)],
         subfield: Annotated[str, Form(max_length=200)] = "",
         new_subfield: Annotated[str, Form(max_length=100)] = "",
     ) -> Response:
         author = require(request)
-        csrf.check(request, csrf_token)
+        csrf.check(request, csrf_token, session=authors.session(request) or None)
         candidate = candidate_at(index)
         known = known_subfields()
         chosen, reasons = choose_subfield(subfield, new_subfield, known)
-        altered = " ".join(altered.split())
-        reasons += check_alteration(candidate["text"], altered)
+        altered = normalise_text(altered)
+        record = None
+        if reference is None:
+            reasons += check_alteration(candidate["text"], altered)
+        elif not reasons:
+            record = check_record(candidate["text"], altered, reference)
+            reasons += record["reasons"]
+        else:
+            reasons += check_alteration(candidate["text"], altered)
         if reasons:
             return page(
                 "write.html",
                 request,
                 status=422,
+                session=authors.session(request) or None,
                 index=index,
                 candidate=candidate,
                 altered=altered,
@@ -236,17 +340,18 @@ def create_app(
                 new_subfield=new_subfield,
                 max_chars=MAX_TEXT_CHARS,
             )
-        queue.add({**candidate, "subfield": chosen}, altered, {"author": "human", "by": author}, [])
+        queue.add({**candidate, "subfield": chosen}, altered, {"author": "human", "by": author}, [], checks=record)
         return RedirectResponse("/", status_code=303)
 
     @app.get("/graded/{index}")
-    def graded(request: Request, index: int) -> Response:
+    def graded(request: Request, index: PathId) -> Response:
         require(request)
         candidate = candidate_at(index)
         known = known_subfields()
         return page(
             "graded.html",
             request,
+            session=authors.session(request) or None,
             index=index,
             candidate=candidate,
             number="",
@@ -261,7 +366,7 @@ def create_app(
     @app.post("/graded/{index}")
     def save_graded(
         request: Request,
-        index: int,
+        index: PathId,
         csrf_token: Annotated[str, Form(alias="csrf")],
         number: Annotated[str, Form(max_length=100)],
         values: Annotated[str, Form(max_length=2000)],
@@ -270,17 +375,20 @@ def create_app(
         new_subfield: Annotated[str, Form(max_length=100)] = "",
     ) -> Response:
         author = require(request)
-        csrf.check(request, csrf_token)
+        csrf.check(request, csrf_token, session=authors.session(request) or None)
         candidate = candidate_at(index)
         known = known_subfields()
         chosen, reasons = choose_subfield(subfield, new_subfield, known)
-        grid = [line for line in values.splitlines() if line.strip()]
+        number, unit = normalise_text(number), normalise_text(unit)
+        grid = [normalise_text(line) for line in values.splitlines() if line.strip()]
         reasons += check_graded(candidate["text"], number, grid, unit)[1]
+        reasons += graded_text_problems(candidate["text"], number, grid, unit)
         if reasons:
             return page(
                 "graded.html",
                 request,
                 status=422,
+                session=authors.session(request) or None,
                 index=index,
                 candidate=candidate,
                 number=number,
@@ -297,15 +405,25 @@ def create_app(
     @app.post("/review/{item_id}")
     def review(
         request: Request,
-        item_id: int,
+        item_id: PathId,
         csrf_token: Annotated[str, Form(alias="csrf")],
-        decision: Annotated[str, Form()],
-        expected: Annotated[str, Form()],
+        decision: Annotated[str, Form(max_length=20)],
+        expected: Annotated[str, Form(max_length=20)],
         note: Annotated[str, Form(max_length=2000)] = "",
     ) -> Response:
         reviewer = require(request)
-        csrf.check(request, csrf_token)
-        queue.review(item_id, decision, reviewer=reviewer, note=note, expected=expected)
+        csrf.check(request, csrf_token, session=authors.session(request) or None)
+        if decision not in ("accepted", "rejected"):
+            raise PageError(f"{decision!r}: accept or reject", 422)
+        queue.review(
+            item_id,
+            decision,
+            reviewer=reviewer,
+            note=note,
+            expected=expected,
+            reference=reference,
+            two_person_rule=two_person_rule,
+        )
         return RedirectResponse(f"/#item-{item_id}", status_code=303)
 
     @app.get("/healthz")

@@ -60,17 +60,27 @@ def serve_command(
         str | None,
         typer.Option(
             "--forwarded-allow-ips",
-            help="The reverse proxies whose X-Forwarded-For/-Proto "
-            "to trust (comma-separated IPs; default: 127.0.0.1,::1, a proxy on this machine).",
+            help="The reverse proxies whose X-Forwarded-For/-Proto to trust (comma-separated IPs, e.g. 127.0.0.1 "
+            "for a proxy on this machine); without it those headers are ignored.",
         ),
     ] = None,
+    hold_minutes: Annotated[
+        float,
+        typer.Option(
+            "--hold-minutes",
+            min=0.5,
+            help="A trial on screen keeps its item this long after the participant's last sign of life; then a "
+            "participant who left gives it back.",
+        ),
+    ] = 15.0,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local mirror of the dataset files.")] = None,
 ) -> None:
     """Serve the study. The admin token comes from BRAINBENCH_ADMIN_TOKEN, else one is made and printed once."""
     import uvicorn
 
     from brainbench.study import StudyStore, create_app
-    from brainbench.study.templates import load_consent
+    from brainbench.study.templates import FILL_IN, load_consent
+    from brainbench.web import weak_secret
 
     with handle_errors():
         consent_text = load_consent(consent) if consent is not None else None
@@ -79,14 +89,23 @@ def serve_command(
             dataset, data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline, texts=texts
         )  # type: ignore[arg-type]
         catch_cases = load_dataset(catch, texts=texts) if catch is not None else None  # type: ignore[arg-type]
-        store = StudyStore(db, cases, trials_per_participant=trials, catch=catch_cases)
+        store = StudyStore(db, cases, trials_per_participant=trials, catch=catch_cases, hold_s=60 * hold_minutes)
         token = os.environ.get(ADMIN_TOKEN_ENV)
         if not token:
             token = secrets.token_urlsafe(24)
             stderr.print(f"admin token (set {ADMIN_TOKEN_ENV} to choose one): {token}", highlight=False)
+        weak = weak_secret(token)
+        if weak:
+            stderr.print(f"[yellow]warning:[/yellow] the admin token is weak: {weak}", highlight=False)
         if consent_text is None:
             stderr.print(
                 "[yellow]warning:[/yellow] participants see the default consent text; give yours with --consent FILE",
+                highlight=False,
+            )
+        elif FILL_IN in consent_text:
+            stderr.print(
+                f"[yellow]warning:[/yellow] {consent} still holds '{FILL_IN} …]' parts: participants see them "
+                "as they are",
                 highlight=False,
             )
         stderr.print(
@@ -100,6 +119,7 @@ def serve_command(
         port=port,
         log_level="warning",
         access_log=False,
+        proxy_headers=bool(forwarded_allow_ips),  # X-Forwarded-For only from proxies named: else anyone picks an IP
         **({"forwarded_allow_ips": forwarded_allow_ips} if forwarded_allow_ips else {}),
     )
 

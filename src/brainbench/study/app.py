@@ -1,14 +1,18 @@
 """The study web app (FastAPI, server-rendered): consent, profile, trials, thanks; admin behind a token.
 
 Participants are known by a random token in an HttpOnly cookie, so a closed tab resumes where it
-stopped. Every form carries a signed CSRF token that must equal its cookie; the admin signs in with
-the admin token (form or ``Authorization: Bearer``), which is never put in a URL, and wrong tokens
-slow a client down, then lock it out. The store's refusals map to HTTP status codes here.
+stopped (consenting again keeps them). Every form carries a CSRF token bound to the session it was served
+to (the participant's, the admin's, or the browser's anonymous one); the admin signs in with the admin
+token (form or ``Authorization: Bearer``), which is never put in a URL; wrong tokens slow a client down,
+then lock it out; an admin session expires and can be signed out. The store's refusals map to HTTP
+status codes here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Cookie, Depends, FastAPI, Form, Request
@@ -24,13 +28,30 @@ from brainbench.study.store import (
     ProfileLocked,
     StudyError,
     StudyStore,
+    Trial,
 )
-from brainbench.study.templates import DEFAULT_CONSENT, TEMPLATES, render_consent
-from brainbench.web import CsrfTokens, LoginThrottle, PageError, Pages, SignIn, add_security_headers
+from brainbench.study.templates import DEFAULT_CONSENT, FILL_IN, TEMPLATES, compare_versions, render_consent
+from brainbench.web import (
+    MAX_FORM_ID,
+    SESSION_MAX_AGE_S,
+    CsrfTokens,
+    LoginThrottle,
+    PageError,
+    Pages,
+    SignIn,
+    add_security_headers,
+    derive_key,
+    single_token,
+    weak_secret,
+)
 
 PARTICIPANT_COOKIE = "bb_participant"
 ADMIN_COOKIE = "bb_admin"
+SESSION_COOKIE = (
+    "bb_study_sid"  # the anonymous session the consent and sign-in forms are bound to (not the author app's)
+)
 STATUS_OF = {NoSession: 401, NotYourTrial: 400, AlreadyAnswered: 409, ProfileLocked: 409, InvalidSetting: 422}
+FormId = Annotated[int, Form(ge=0, le=MAX_FORM_ID)]
 
 
 async def form_fields(request: Request) -> dict[str, str]:
@@ -49,22 +70,46 @@ def create_app(
     consent: str | None = None,
     secure_cookies: bool = False,
     throttle: LoginThrottle | None = None,
+    session_max_age_s: float = SESSION_MAX_AGE_S,
+    clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The app for one study kept in ``store``; ``admin_token`` opens the admin pages.
 
     ``consent``: the consent text (Markdown; the default says what to fill in). ``secure_cookies``: send
     cookies over HTTPS only (behind an HTTPS reverse proxy). ``throttle``: the limit on wrong admin tokens.
+    ``session_max_age_s``: how long an admin sign-in lasts. ``clock``: the time (tests move it).
     """
+    if not admin_token:
+        raise StudyError("the admin token is empty: choose one (BRAINBENCH_ADMIN_TOKEN)")
     app = FastAPI(title="brainbench study", docs_url=None, redoc_url=None, openapi_url=None)
     add_security_headers(app)
-    pages = Pages(TEMPLATES, title, CsrfTokens(store.secret_key), secure_cookies)
+    pages = Pages(TEMPLATES, title, CsrfTokens(store.secret_key, SESSION_COOKIE), secure_cookies)
     pages.add_error_pages(app)
     page, csrf = pages.render, pages.csrf
-    admin = SignIn(admin_token, ADMIN_COOKIE, "study-admin", throttle or LoginThrottle(), secure_cookies)
-    consent_html = render_consent(consent if consent is not None else DEFAULT_CONSENT)
+    token_id = hashlib.sha256(admin_token.encode("utf-8", "surrogateescape")).hexdigest()
+    admin = SignIn(
+        single_token(admin_token, "admin"),
+        derive_key(store.secret_key, f"admin:{token_id}"),  # a new admin token ends the old token's sessions
+        ADMIN_COOKIE,
+        throttle or LoginThrottle(),
+        secure_cookies=secure_cookies,
+        max_age_s=session_max_age_s,
+        signed_out_at=lambda name: float(store.setting("admin_signed_out_at", "0")),
+        sign_out=lambda name, when: store.put_setting("admin_signed_out_at", repr(when)),
+        clock=clock,
+    )
+    consent_text = consent if consent is not None else DEFAULT_CONSENT
+    consent_html = render_consent(consent_text)
+    weak_token = weak_secret(admin_token)
 
     def redirect(url: str) -> RedirectResponse:
         return RedirectResponse(url, status_code=303)
+
+    def live_participant(token: str | None) -> int | None:
+        try:
+            return store.participant_id(token)
+        except NoSession:
+            return None
 
     @app.exception_handler(StudyError)
     async def refused(request: Request, error: StudyError) -> Response:
@@ -75,25 +120,26 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse)
     def consent_page(request: Request, participant: ParticipantCookie = None) -> Response:
-        if participant:
-            try:
-                store.participant_id(participant)
-                return redirect("/trial")
-            except NoSession:
-                pass  # an old cookie from another study: start again
+        if live_participant(participant) is not None:
+            return redirect("/trial")  # an old cookie from another study starts again
         return page("consent.html", request, trials=store.trials_per_participant, consent=consent_html)
 
     @app.post("/consent")
     def give_consent(
-        request: Request, csrf_token: Annotated[str, Form(alias="csrf")], agree: Annotated[str | None, Form()] = None
+        request: Request,
+        csrf_token: Annotated[str, Form(alias="csrf")],
+        agree: Annotated[str | None, Form()] = None,
+        participant: ParticipantCookie = None,
     ) -> Response:
         csrf.check(request, csrf_token)
         if agree != "yes":
             raise PageError("please tick the box to agree before taking part", 422)
+        if live_participant(participant) is not None:
+            return redirect("/trial")  # consented already (a second tab, the back button): keep their progress
         response = redirect("/profile")
         response.set_cookie(
             PARTICIPANT_COOKIE,
-            store.add_participant(),
+            store.add_participant(clock()),
             httponly=True,
             samesite="lax",
             secure=secure_cookies,
@@ -105,55 +151,74 @@ def create_app(
     def profile(request: Request, participant: ParticipantCookie = None) -> Response:
         if store.profile_locked(store.participant_id(participant)):
             return redirect("/trial")
-        return page("profile.html", request, positions=POSITIONS, sexes=SEXES, values={}, problems={})
+        return page(
+            "profile.html", request, session=participant, positions=POSITIONS, sexes=SEXES, values={}, problems={}
+        )
 
     @app.post("/profile")
     def save_profile(request: Request, form: PostedForm, participant: ParticipantCookie = None) -> Response:
-        csrf.check(request, form.get("csrf"))
         participant_id = store.participant_id(participant)
+        csrf.check(request, form.get("csrf"), session=participant)
         entered, problems = read_form(Profile, form, PROFILE_HINTS)
         if entered is None:  # the form again, as filled in, saying what to fix
             return page(
-                "profile.html", request, status=422, positions=POSITIONS, sexes=SEXES, values=form, problems=problems
+                "profile.html",
+                request,
+                status=422,
+                session=participant,
+                positions=POSITIONS,
+                sexes=SEXES,
+                values=form,
+                problems=problems,
             )
         store.save_profile(participant_id, entered)
         return redirect("/trial")
+
+    def trial_page(request: Request, participant: str | None, current: Trial, **context: object) -> Response:
+        return page(
+            "trial.html",
+            request,
+            session=participant,
+            trial=current,
+            texts=current.texts,
+            comparison=compare_versions(*current.texts),
+            **context,
+        )
 
     @app.get("/trial", response_class=HTMLResponse)
     def trial(request: Request, participant: ParticipantCookie = None) -> Response:
         participant_id = store.participant_id(participant)
         if not store.has_profile(participant_id):
             return redirect("/profile")
-        current = store.next_trial(participant_id, time.time())
+        current = store.next_trial(participant_id, clock())
         if current is None:
             return redirect("/done")
-        return page("trial.html", request, trial=current, texts=current.texts, values={}, problems={})
+        return trial_page(request, participant, current, values={}, problems={})
 
     @app.post("/trial")
     def answer(request: Request, form: PostedForm, participant: ParticipantCookie = None) -> Response:
-        csrf.check(request, form.get("csrf"))
         participant_id = store.participant_id(participant)
+        csrf.check(request, form.get("csrf"), session=participant)
         entered, problems = read_form(Answer, form, ANSWER_HINTS)
         if entered is None:
             current = store.current_trial(participant_id)
             if current is None or current.view_id is None:
                 return redirect("/trial")
-            return page(
-                "trial.html", request, status=422, trial=current, texts=current.texts, values=form, problems=problems
-            )
-        store.submit(participant_id, entered, time.time())
+            return trial_page(request, participant, current, status=422, values=form, problems=problems)
+        store.submit(participant_id, entered, clock())
         return redirect("/trial")
 
     @app.post("/trial/leave", status_code=204)
     def leave(
         request: Request,
         csrf_token: Annotated[str, Form(alias="csrf")],
-        view_id: Annotated[int, Form()],
+        view_id: FormId,
         participant: ParticipantCookie = None,
     ) -> Response:
         """The trial page's beacon when it is left unanswered (closed, reloaded, navigated away)."""
-        csrf.check(request, csrf_token)
-        store.leave(store.participant_id(participant), view_id, time.time())
+        participant_id = store.participant_id(participant)
+        csrf.check(request, csrf_token, session=participant)
+        store.leave(participant_id, view_id, clock())
         return Response(status_code=204)
 
     @app.get("/done", response_class=HTMLResponse)
@@ -172,11 +237,14 @@ def create_app(
         return page(
             "admin.html",
             request,
-            progress=store.progress(),
+            session=admin.session(request),
+            progress=store.progress(clock()),
             trials=store.trials_per_participant,
             dataset=store.dataset.name,
             database=store.display_url,
             consent_is_default=consent is None,
+            consent_unfilled=consent is not None and FILL_IN in consent_text,
+            weak_token=weak_token,
         )
 
     @app.post("/admin/login")
@@ -184,14 +252,21 @@ def create_app(
         request: Request, csrf_token: Annotated[str, Form(alias="csrf")], token: Annotated[str, Form()]
     ) -> Response:
         csrf.check(request, csrf_token)
-        return admin.sign_in(request, token, "admin", then="/admin")
+        return admin.sign_in(request, token, then="/admin")
+
+    @app.post("/admin/logout")
+    def logout(request: Request, csrf_token: Annotated[str, Form(alias="csrf")]) -> Response:
+        csrf.check(request, csrf_token, session=admin.session(request))
+        return admin.sign_out(request, then="/admin")
 
     @app.post("/admin/setup")
     def setup(
-        request: Request, csrf_token: Annotated[str, Form(alias="csrf")], trials: Annotated[int, Form()]
+        request: Request,
+        csrf_token: Annotated[str, Form(alias="csrf")],
+        trials: Annotated[int, Form(ge=1, le=MAX_FORM_ID)],
     ) -> Response:
         require_admin(request)
-        csrf.check(request, csrf_token)
+        csrf.check(request, csrf_token, session=admin.session(request) or None)
         store.set_trials_per_participant(trials)
         return redirect("/admin")
 

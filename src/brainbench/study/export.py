@@ -31,7 +31,7 @@ PAPER_COLUMNS = [
     "experience",
     "sex",
 ]
-EXTRA_COLUMNS = ["trial", "resumed", "rt_total", "click_outside_count"]
+EXTRA_COLUMNS = ["trial", "resumed", "rt_total", "click_outside_count", "layout"]
 EXPORT_COLUMNS = PAPER_COLUMNS + EXTRA_COLUMNS
 SECTION_PREFIX = {"human": "human_", "gpt4": "machine_"}  # journal_section is prefixed by who altered the item
 
@@ -41,7 +41,8 @@ def participant_data_csv(rows: Iterable[Mapping[str, Any]], cases: Mapping[int, 
 
     rt is the active time in ms (the trial on screen); rt_total the time from its first view to the
     answer; resumed 1 when the trial was shown more than once; click_outside ``clicked`` when the
-    window lost focus at least once (the paper's value), click_outside_count how often.
+    window lost focus at least once (the paper's value), click_outside_count how often; layout how the two
+    versions were shown (side-by-side, or differences on a narrow screen; blank when unknown).
     """
     prefix = SECTION_PREFIX.get(source, "human_")
     return csv_text(
@@ -68,6 +69,7 @@ def participant_data_csv(rows: Iterable[Mapping[str, Any]], cases: Mapping[int, 
                 int(row["n_views"] > 1),
                 row["rt_total_ms"],
                 row["blurs"],
+                row.get("layout") or "",
             ]
             for number, row in enumerate(rows)
         ),

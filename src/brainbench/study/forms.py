@@ -3,10 +3,13 @@ HTML forms), and a message per field that says what to fix."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from brainbench.web import MAX_FORM_ID
 
 POSITIONS = (
     "PhD student",
@@ -32,13 +35,21 @@ class Profile(BaseModel):
     experience: int = Field(ge=0, le=70)
     sex: Literal[SEXES]  # type: ignore[valid-type]
 
+    @field_validator("country")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if any(unicodedata.category(character) in ("Cc", "Cf", "Co", "Cn", "Cs") for character in value):
+            raise ValueError("control or invisible characters")
+        return value
+
 
 class Answer(BaseModel):
-    """One trial's answer. The flags are booleans (0/1, true/false, yes/no): anything else is refused."""
+    """One trial's answer. The flags are booleans (0/1, true/false, yes/no): anything else is refused. Numbers
+    are bounded (a database integer holds 64 bits: a larger one must be refused here, not crash there)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
-    position: int = Field(ge=0)
-    item_id: int
+    position: int = Field(ge=0, le=MAX_FORM_ID)
+    item_id: int = Field(ge=-MAX_FORM_ID, le=MAX_FORM_ID)
     choice: Literal["A", "B"]
     confidence: int = Field(ge=0, le=100)
     expertise: int = Field(ge=0, le=100)
@@ -46,6 +57,12 @@ class Answer(BaseModel):
     expertise_touched: bool = False
     recognised: bool = False
     blurs: int = Field(default=0, ge=0, le=10_000)  # times the window lost focus
+    layout: Literal["side-by-side", "differences"] | None = None  # how the two versions were shown
+
+    @field_validator("layout", mode="before")
+    @classmethod
+    def _unknown_layout(cls, value: object) -> object:
+        return None if value == "" else value  # the page's script did not run: layout unknown
 
 
 PROFILE_HINTS = {
@@ -63,6 +80,9 @@ ANSWER_HINTS = {
     "expertise_touched": "The form's expertise flag must be 0 or 1: reload the page.",
     "recognised": "'I recognise this study' is a tick box: reload the page.",
     "blurs": "The form's window count must be a whole number: reload the page.",
+    "position": "The form's trial number is not one of yours: reload the page.",
+    "item_id": "The form's item number is not one of yours: reload the page.",
+    "layout": "The form's layout must be side-by-side or differences: reload the page.",
 }
 
 

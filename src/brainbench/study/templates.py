@@ -1,13 +1,22 @@
 """The study's pages (Jinja2, on brainbench.web's base page): plain HTML forms that work with a keyboard,
-a screen reader and on a phone; and the default consent text, which says what the investigator fills in."""
+a screen reader and on a phone; and the default consent text, which says what the investigator fills in.
+
+On a wide screen a trial shows the two abstracts side by side, as in the paper. On a phone, where the second
+would start screens below the first, it shows the abstract once, sentence by sentence, with each sentence
+in which the versions differ given as an A/B pair (the differing words marked the same way in both, so
+nothing says which is real), and both full versions a tap away. Which layout a participant saw is recorded
+with the answer (``layout``)."""
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
+from brainbench.data.conditions import split_sentences
 from brainbench.data.files import decode_utf8
 from brainbench.data.task import CHOOSE, QUESTION  # one task for people and models (the choice protocol)
 from brainbench.errors import InputError
@@ -30,6 +39,8 @@ give (age, country, current position, years of experience, gender identity). You
 time; closing the page and coming back later continues where you left off.
 [Fill in: how the answers will be used, shared and kept, and for how long]
 """
+FILL_IN = "[Fill in:"  # what marks a part of the consent text still to be written
+_WORDS = re.compile(r"\s+|[^\s]+")
 
 
 def load_consent(path: Path) -> str:
@@ -50,6 +61,40 @@ def load_consent(path: Path) -> str:
 def render_consent(markdown: str) -> Markup:
     """The consent text (Markdown) as HTML; raw HTML in it is shown as text, never run."""
     return Markup(MarkdownIt("commonmark", {"html": False}).render(markdown))
+
+
+def _marked(words: list[str], spans: list[tuple[int, int]]) -> Markup:
+    """``words`` joined, the runs of ``spans`` (start, end) in <mark>, all of it escaped."""
+    inside = {index for start, end in spans for index in range(start, end) if words[index].strip()}
+    pieces = []
+    for index, word in enumerate(words):
+        pieces.append(Markup("<mark>{}</mark>").format(word) if index in inside else escape(word))
+    return Markup("").join(pieces)
+
+
+def compare_versions(first: str, second: str) -> list[dict[str, Markup]]:
+    """The two versions sentence by sentence: ``{"same": text}`` for a run of sentences both share, and
+    ``{"a": ..., "b": ...}`` for the sentences that differ, their differing words in <mark> (escaped HTML)."""
+    a_sentences, b_sentences = split_sentences(first), split_sentences(second)
+    parts: list[dict[str, Markup]] = []
+    matcher = difflib.SequenceMatcher(None, a_sentences, b_sentences, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            parts.append({"same": escape(" ".join(a_sentences[i1:i2]))})
+        elif i2 - i1 == j2 - j1:  # as many sentences each side: pair them one by one
+            parts += [_pair(a, b) for a, b in zip(a_sentences[i1:i2], b_sentences[j1:j2], strict=True)]
+        else:
+            parts.append(_pair(" ".join(a_sentences[i1:i2]), " ".join(b_sentences[j1:j2])))
+    return parts
+
+
+def _pair(first: str, second: str) -> dict[str, Markup]:
+    a_words, b_words = _WORDS.findall(first), _WORDS.findall(second)
+    words = difflib.SequenceMatcher(None, a_words, b_words, autojunk=False).get_opcodes()
+    return {
+        "a": _marked(a_words, [(k1, k2) for kind, k1, k2, _, _ in words if kind != "equal"]),
+        "b": _marked(b_words, [(l1, l2) for kind, _, _, l1, l2 in words if kind != "equal"]),
+    }
 
 
 _PROBLEM = """{% macro problem(field) %}{% if problems.get(field) %}<p class="problem" id="{{ field }}-problem">{{ problems[field] }}</p>{% endif %}{% endmacro %}
@@ -108,24 +153,31 @@ much expertise you have on its topic.</p>
   <input type="hidden" name="confidence_touched" id="confidence_touched" value="{{ values.get('confidence_touched', '0') }}">
   <input type="hidden" name="expertise_touched" id="expertise_touched" value="{{ values.get('expertise_touched', '0') }}">
   <input type="hidden" name="blurs" id="blurs" value="{{ values.get('blurs', '0') }}">
+  <input type="hidden" name="layout" id="layout" value="{{ values.get('layout', '') }}">
   <fieldset><legend>"""
     + CHOOSE
     + """</legend>{{ problem("choice") }}
+  <div class="card differences" id="differences" aria-label="Where the two versions differ">
+    <p><strong>The two versions differ only where shown as A and B below.</strong></p>
+    {% for part in comparison %}{% if part.same is defined %}<p>{{ part.same }}</p>{% else %}
+    <div class="pair"><div><span class="label">A</span>{{ part.a }}</div><div><span class="label">B</span>{{ part.b }}</div></div>{% endif %}{% endfor %}
+  </div>
   <div class="abstracts">
     {% for label in ["A", "B"] %}
     <div class="card abstract">
       <label class="choice"><input type="radio" name="choice" value="{{ label }}" required aria-describedby="text-{{ label }}"{% if values.get('choice') == label %} checked{% endif %}> Abstract {{ label }}</label>
-      <p id="text-{{ label }}">{{ texts[loop.index0] }}</p>
+      <details class="full" open><summary>Abstract {{ label }} in full</summary><p id="text-{{ label }}">{{ texts[loop.index0] }}</p></details>
     </div>
     {% endfor %}
   </div>
   </fieldset>
   {% for name, question, low, high in [("confidence", "How confident are you?", "not at all", "completely"),
                                        ("expertise", "How much expertise do you have on this topic?", "none", "expert")] %}
+  {% set touched = values.get(name ~ "_touched") == "1" %}
   {% set value = values.get(name, "50") %}
   <fieldset><legend><label for="{{ name }}">{{ question }}</label></legend>{{ problem(name) }}
-    <p>Your answer: <output id="{{ name }}-value" for="{{ name }}">{{ value }}</output> of 100</p>
-    <input type="range" id="{{ name }}" name="{{ name }}" min="0" max="100" value="{{ value }}" aria-valuetext="{{ value }} of 100">
+    <p>Your answer: <output id="{{ name }}-value" for="{{ name }}">{{ value ~ " of 100" if touched else "not answered yet" }}</output></p>
+    <input type="range" id="{{ name }}" name="{{ name }}" min="0" max="100" value="{{ value }}"{% if not touched %} class="untouched"{% endif %} aria-valuetext="{{ value ~ ' of 100' if touched else 'not answered yet' }}">
     <div class="scale" aria-hidden="true"><span>{{ low }}</span><span>{{ high }}</span></div></fieldset>
   {% endfor %}
   <label class="choice"><input type="checkbox" name="recognised" value="yes"{% if values.get('recognised') %} checked{% endif %}> I recognise this study</label>
@@ -137,10 +189,15 @@ much expertise you have on its topic.</p>
     const slider = document.getElementById(name), shown = document.getElementById(name + "-value");
     slider.addEventListener("input", () => {  // mouse, touch and arrow keys alike
       document.getElementById(name + "_touched").value = "1";
-      shown.textContent = slider.value;
+      slider.classList.remove("untouched");
+      shown.textContent = slider.value + " of 100";
       slider.setAttribute("aria-valuetext", slider.value + " of 100");
     });
   }
+  // a narrow screen shows where the versions differ, both full texts folded away (a tap opens each)
+  const narrow = window.matchMedia("(max-width: 48rem)").matches;
+  form.elements.layout.value = narrow ? "differences" : "side-by-side";
+  if (narrow) for (const details of document.querySelectorAll("details.full")) details.open = false;
   window.addEventListener("blur", () => { const field = document.getElementById("blurs"); field.value = String(Number(field.value) + 1); });
   // Leaving the page unanswered ends this view, so that the reaction time leaves out the time away.
   let answering = false;
@@ -166,12 +223,18 @@ much expertise you have on its topic.</p>
 <h1>Study admin</h1>
 {% if consent_is_default %}<div class="card notice" role="note"><p>Participants see the default consent text: restart with
 <code>--consent FILE</code> holding your study's duration, investigator, contact and ethics approval.</p></div>{% endif %}
+{% if consent_unfilled %}<div class="card notice" role="note"><p>Your consent text still holds "[Fill in: …]" parts:
+participants see them as they are. Fill them in and restart with <code>--consent FILE</code>.</p></div>{% endif %}
+{% if weak_token %}<div class="card notice" role="note"><p>The admin token is weak: {{ weak_token }}. Restart with a
+long random BRAINBENCH_ADMIN_TOKEN.</p></div>{% endif %}
 <div class="card"><table>
   <tr><th>test set</th><td>{{ dataset }}</td></tr>
   <tr><th>database</th><td>{{ database }}</td></tr>
   <tr><th>participants</th><td>{{ progress.participants }} ({{ progress.finished }} finished)</td></tr>
   <tr><th>responses</th><td>{{ progress.responses }}</td></tr>
   <tr><th>responses per item</th><td>{{ progress.responses_per_item_min }}–{{ progress.responses_per_item_max }} over {{ progress.n_items }} items</td></tr>
+  <tr><th>balance</th><td>{% for count, items in progress.items_by_responses.items() %}{{ items }} items with {{ count }} response{{ "" if count == 1 else "s" }}{{ "; " if not loop.last }}{% endfor %}</td></tr>
+  <tr><th>on screen now</th><td>{{ progress.on_screen }} trials (each holds its item until answered, or {{ (progress.hold_s / 60)|round|int }} minutes after the participant's last sign of life)</td></tr>
   <tr><th>catch trials</th><td>{{ progress.catch_correct }} of {{ progress.catch_trials }} correct</td></tr>
 </table></div>
 <form method="post" action="/admin/setup" class="card">
@@ -182,5 +245,6 @@ much expertise you have on its topic.</p>
 <p><a href="/admin/export/participant_data.csv">Export participant_data.csv</a> ·
 <a href="/admin/export/abstract_id_doi.csv">Export abstract_id_doi.csv</a> ·
 <a href="/admin/export/catch.csv">Export catch.csv</a></p>
+<form method="post" action="/admin/logout"><input type="hidden" name="csrf" value="{{ csrf }}"><button class="secondary" type="submit">Sign out</button></form>
 {% endblock %}""",
 }
