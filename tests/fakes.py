@@ -25,7 +25,7 @@ class FakeScorer:
     ) -> None:
         self.fail_on = tuple(fail_on)
         self.tag = tag
-        self.batch_size = batch_size
+        self.cases_per_call = batch_size
         self.interrupt_after = interrupt_after
         self.calls = 0
 
@@ -51,6 +51,9 @@ class FakeScorer:
             certainties = tuple(1 / len(word) for word in words[:-1])
             results.append(TokenScores(tuple(-len(word) / 10 for word in words[1:]), len(words), certainties))
         return results
+
+    def token_statistics(self, texts: Sequence[str]) -> None:
+        return None
 
     def score_options(self, groups: Sequence[Sequence[str]]) -> list[list[TokenScores]]:
         return score_separately(self, groups)

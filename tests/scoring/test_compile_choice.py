@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from brainbench.errors import BackendError
-from brainbench.scoring.hf import AUTO_COMPILE_CASES, resolve_compile
+from brainbench.scoring.devices import AUTO_COMPILE_CASES, resolve_compile
 
 
 def test_auto_compiles_only_long_gpu_runs() -> None:

@@ -15,6 +15,7 @@ from brainbench.analysis.track_record import track_record
 from brainbench.cli.app import app, handle_errors, rule_option, stderr, stdout
 from brainbench.data.planned import PlannedStudy, load_study
 from brainbench.errors import InputError, RunError
+from brainbench.runs.config import resolve_model, resolve_run_template
 from brainbench.runs.execute import load_run
 from brainbench.runs.plan import default_store
 from brainbench.runs.predict import (
@@ -27,8 +28,6 @@ from brainbench.runs.predict import (
 )
 from brainbench.runs.records import with_decision
 from brainbench.runs.store import ResultsStore
-from brainbench.scoring import backend_options, load_scorer, model_identity, resolve_template
-from brainbench.scoring.backends import display_name
 from brainbench.scoring.rules import check_normalisation
 from brainbench.settings import load_settings
 
@@ -213,24 +212,20 @@ def predict_command(
             "base_url": base_url,
             "api_key": api_key,
         }
-        options = backend_options(backend, "--", **given)
-        if backend == "transformers":
-            from brainbench.scoring.hf import resolve_device
-
-            options["device"] = resolve_device(str(options.get("device") or "auto"))
-        identity = model_identity(backend, **options)
-        chosen_template = resolve_template(
+        model_to_load = resolve_model(backend, given)
+        identity = model_to_load.identity
+        chosen_template = resolve_run_template(
+            "perplexity",
             template,
             template_file,
-            options.get("model"),
-            adapter=options.get("adapter"),
+            model_to_load,
             data_dir=settings.data_dir,
             cache_dir=settings.cache_dir,
             offline=settings.offline,
         )
         info, records, source = read_track_record(calibration, settings.store, identity, normalisation)
-        stderr.print(f"loading model {display_name(identity)} ({backend}) ...", highlight=False)
-        scorer = load_scorer(backend, **options)
+        stderr.print(f"loading model {model_to_load.name} ({backend}) ...", highlight=False)
+        scorer = model_to_load.load()
         prediction = predict_outcomes(planned, scorer, chosen_template, normalisation)
     scored = [record for record in records if record["status"] == "ok"]
     if info is not None and not scored:

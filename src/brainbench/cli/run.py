@@ -12,15 +12,13 @@ from brainbench.cli.app import app, handle_errors, interruptible, progress_bar, 
 from brainbench.cli.summary import print_summary
 from brainbench.data import known_quirks, load_gettysburg
 from brainbench.errors import InputError
-from brainbench.runs import RunRequest, execute_run, plan_run
+from brainbench.runs import RunConfig, execute_run, plan_run
 from brainbench.runs.memorisation import (
     MEMORISATION_FILE,
     memorisation_texts,
     read_reference_corpus,
     score_memorisation,
 )
-from brainbench.scoring import load_scorer
-from brainbench.scoring.backends import load_chooser
 from brainbench.settings import load_settings
 
 
@@ -196,7 +194,7 @@ def run_command(
             "samples": samples,
             "retries": retries,
         }
-        request = RunRequest(
+        config = RunConfig(
             backend=backend,
             options=options,
             dataset=dataset,
@@ -218,15 +216,14 @@ def run_command(
         )
         if memorisation and protocol != "perplexity":
             raise InputError("--memorisation", None, "the memorisation checks need the perplexity protocol")
-        plan = plan_run(request, environ=os.environ)
+        plan = plan_run(config, environ=os.environ)
         for line in known_quirks(plan.dataset):
             stderr.print(f"[yellow]{line}[/yellow]", highlight=False)
         mine = [case for case in plan.cases if plan.in_shard(case)]
         shard_note = f" (shard {plan.shard[0]}/{plan.shard[1]}: {len(mine)} of {len(plan.cases)})" if plan.shard else ""
         what = plan.dataset.name if condition == "full" else f"{plan.dataset.name} ({condition})"
         stderr.print(f"loading model {plan.model_name} ({backend}) ...", highlight=False)
-        load = load_chooser if protocol == "choice" else load_scorer
-        scorer = load(plan.backend, **plan.scorer_options)
+        scorer = plan.load_model()
         how = (
             "asking each item in both orders"
             if protocol == "choice"

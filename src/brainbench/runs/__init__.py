@@ -1,12 +1,15 @@
 """Evaluation runs: the run spec, planning, scoring every case into the results store, the run directory and its
 summary."""
 
+from brainbench.runs.config import ResolvedModel, RunConfig, RunRequest, resolve_model
 from brainbench.runs.execute import execute_run, load_run, read_results, run_benchmark
-from brainbench.runs.plan import RunPlan, RunRequest, plan_run
+from brainbench.runs.plan import RunPlan, plan_run
 from brainbench.runs.spec import RunSpec, ab_labels, presentation_orders
 from brainbench.runs.summary import accuracy_by_subfield, accuracy_stats, summarize, wilson_interval
 
 __all__ = [
+    "ResolvedModel",
+    "RunConfig",
     "RunPlan",
     "RunRequest",
     "RunSpec",
@@ -18,6 +21,7 @@ __all__ = [
     "plan_run",
     "presentation_orders",
     "read_results",
+    "resolve_model",
     "run_benchmark",
     "summarize",
     "wilson_interval",

@@ -110,7 +110,7 @@ def execute_run(
         on_progress(len(mine) - len(todo), len(mine))
     # Backends that batch (or score on several CPU workers) get that many cases per call, of similar length so
     # that little is padded; each call's cases are committed together.
-    batch_size = max(1, int(getattr(scorer, "cases_per_call", None) or getattr(scorer, "batch_size", 1) or 1))
+    batch_size = max(1, scorer.cases_per_call)
     if batch_size > 1:
         todo = [todo[index] for index in length_order([max(map(len, case.options)) for case in todo])]
     done = len(mine) - len(todo)
@@ -284,16 +284,16 @@ def run_benchmark(
         store = ResultsStore(store or default_store())
     spec = RunSpec.build(scorer.identity(), template, dataset, condition=condition, seed=seed)
     plan = RunPlan(
-        spec,
-        dataset,
-        tuple(dataset.cases if cases is None else cases),
-        presentation_orders(dataset.cases, seed, labels),
-        template,
-        Path(out_dir),
-        store,
-        shard,
-        overwrite,
-        scorer.name,
+        spec=spec,
+        dataset=dataset,
+        cases=tuple(dataset.cases if cases is None else cases),
+        shown=presentation_orders(dataset.cases, seed, labels),
+        template=template,
+        out_dir=Path(out_dir),
+        store=store,
+        shard=shard,
+        overwrite=overwrite,
+        model_name=scorer.name,
     )
     check_out_dir(plan)
     return execute_run(plan, scorer, on_progress=on_progress)

@@ -78,7 +78,6 @@ def score_memorisation(
         for row in _read_rows(out_file)
         if row.get("scorer_key") == scorer_key and "token_logprobs" in row
     }
-    has_statistics = hasattr(scorer, "token_statistics")
     rows = []
     with out_file.open("a", encoding="utf-8") as handle:
         for position, entry in enumerate(texts):
@@ -92,8 +91,9 @@ def score_memorisation(
                     "zlib": zlib_entropy(entry["text"]),
                 }
                 try:
-                    if has_statistics:
-                        statistics = scorer.token_statistics([entry["text"]])[0]  # type: ignore[attr-defined]
+                    statistics = scorer.token_statistics([entry["text"]])
+                    if statistics is not None:
+                        statistics = statistics[0]
                         row |= {
                             "token_logprobs": list(statistics.token_logprobs),
                             "token_means": list(statistics.token_means),

