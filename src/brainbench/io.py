@@ -41,3 +41,46 @@ def write_json_atomic(path: Path, payload: Any) -> None:
 
 def write_jsonl_atomic(path: Path, records: list[dict[str, Any]]) -> None:
     write_text_atomic(path, "".join(json.dumps(record) + "\n" for record in records))
+
+
+def read_text(path: Path, what: str = "file") -> str:
+    """A UTF-8 text file's contents; a file that is missing, unreadable, a folder or not UTF-8 is an InputError
+    naming it."""
+    from brainbench.errors import InputError
+
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise InputError(path, None, f"is a folder, not a {what}") from None
+    except FileNotFoundError:
+        raise InputError(path, None, f"no such {what}") from None
+    except PermissionError:
+        raise InputError(path, None, f"cannot read this {what} (permission denied)") from None
+    except UnicodeDecodeError as error:
+        raise InputError(path, None, f"not UTF-8 text (byte {error.start}): is it a {what}?") from None
+    except OSError as error:
+        raise InputError(path, None, f"cannot read: {error.strerror}") from None
+
+
+def iter_jsonl(path: Path, *, skip_damaged: bool = False, what: str = "JSON Lines file") -> Iterator[tuple[int, Any]]:
+    """(line number, value) for each non-blank line of a JSON Lines file. A line that is not JSON is an InputError
+    naming the file and line, or, with ``skip_damaged`` (files appended to as work is done, where an interruption
+    can cut the last line short), skipped."""
+    from brainbench.errors import InputError
+
+    for number, line in enumerate(read_text(path, what).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as error:
+            if not skip_damaged:
+                raise InputError(path, number, f"not valid JSON ({error.msg} at column {error.colno})") from None
+
+
+def read_jsonl(path: Path, *, skip_damaged: bool = False, missing_ok: bool = False) -> list[Any]:
+    """Every value of a JSON Lines file (see ``iter_jsonl``); ``missing_ok``: a missing file reads as empty."""
+    if missing_ok and not Path(path).exists():
+        return []
+    return [value for _, value in iter_jsonl(path, skip_damaged=skip_damaged)]

@@ -33,10 +33,10 @@ def test_import_published_then_compare(data_dir: Path, tmp_path: Path) -> None:
         )
         assert result.exit_code == 0, result.stderr
     swapped = json.loads((tmp_path / "mistralai--Mistral-7B-v0.1" / "swapped-seed1234" / "summary.json").read_text())
-    assert swapped["run"]["condition"] == "swapped" and swapped["run"]["seed"] == 1234
+    assert swapped["run"]["spec"]["condition"] == "swapped" and swapped["run"]["spec"]["seed"] == 1234
     iso = json.loads((tmp_path / "mistralai--Mistral-7B-v0.1" / "no-context" / "summary.json").read_text())
     assert (
-        iso["n_items"] == 488 and iso["run"]["condition"] == "no-context"
+        iso["n_items"] == 488 and iso["run"]["spec"]["condition"] == "no-context"
     )  # the paper's 488 human-made sentence pairs
     assert round(100 * iso["accuracy"], 1) == 68.2
     summary = json.loads((tmp_path / "gpt2" / "summary.json").read_text())

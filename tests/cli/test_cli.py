@@ -91,7 +91,7 @@ def test_run_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Path, em
     summary = json.loads(result.stdout)
     assert set(summary) >= REQUIRED_SUMMARY_FIELDS and summary["n_items"] == 3
     assert summary["run"]["scorer"]["dtype"] == "float32"
-    assert (summary["run"]["template"], summary["run"]["template_chosen_by"]) == (
+    assert (summary["run"]["spec"]["template"], summary["run"]["template_chosen_by"]) == (
         "gpt2",
         "generic",
     )  # the paper's generic template

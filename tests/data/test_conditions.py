@@ -154,7 +154,7 @@ def test_runs_under_each_condition(data_dir: Path, tmp_path: Path) -> None:
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.stderr
         info, records = load_run(out)
-        assert info["condition"] == condition and info["seed"] == 1234 and len(records) == int(limit)
+        assert info.condition == condition and info.seed == 1234 and len(records) == int(limit)
         assert all(record["status"] == "ok" for record in records)
     # the swapped items keep the labels their swaps drew, not the plain seed-1234 order
     human = load_dataset("brainbench-human", data_dir=data_dir, offline=True)

@@ -309,7 +309,7 @@ def test_import_lm_eval_samples_by_hand(tmp_path: Path) -> None:
         and info["spec"]["model"] == "org/tiny"
         and info["spec"]["dtype"] == "float32"
     )
-    assert info["model"] == "org/tiny" and info["template"] == "gpt2" and info["n_requested"] == 2
+    assert info["model"] == "org/tiny" and info["spec"]["template"] == "gpt2" and info["n_requested"] == 2
     summary = runner.invoke(app, ["summary", str(tmp_path / "run"), "--json"])
     assert summary.exit_code == 0 and json.loads(summary.stdout)["accuracy"] == 0.5
 

@@ -85,7 +85,7 @@ def test_run_writes_results_and_summary(small_dataset, tmp_path: Path) -> None:
     assert summary["accuracy"] == 0.75 and summary["n_ties"] == 0
     assert summary["by_subfield"]["Systems/Circuits"]["accuracy"] == 0.5
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["accuracy"] == 0.75
-    assert run_info["seed"] == 42 and run_info["dataset_sha256"] == small_dataset.sha256
+    assert run_info.seed == 42 and run_info.spec.dataset_sha256 == small_dataset.sha256
 
 
 def strip(records):
@@ -98,7 +98,7 @@ def test_interrupted_run_resumes_to_identical_results(small_dataset, tmp_path: P
         run_benchmark(small_dataset, FakeScorer(interrupt_after=2), tmp_path / "split", store=tmp_path / "split.sqlite")
     assert ResultsStore(tmp_path / "split.sqlite").count_scores() == 4  # two cases, committed as scored
     run_info, records = load_run(tmp_path / "split")
-    assert len(records) == 2 and run_info["n_requested"] == 5  # exported on the interrupt, and partial:
+    assert len(records) == 2 and run_info.n_requested == 5  # exported on the interrupt, and partial:
     assert json.loads((tmp_path / "split" / "summary.json").read_text())["partial"] is True
     resumed = FakeScorer()
     run_benchmark(small_dataset, resumed, tmp_path / "split", store=tmp_path / "split.sqlite")
@@ -166,7 +166,7 @@ def test_a_different_run_in_the_same_directory_is_refused(small_dataset, tmp_pat
     with pytest.raises(RunError, match="holds another run \\(its seed differ\\)"):
         run_benchmark(small_dataset, FakeScorer(), tmp_path / "run", seed=7)
     summary = run_benchmark(small_dataset, FakeScorer(), tmp_path / "run", seed=7, overwrite=True)
-    assert summary["run"]["seed"] == 7
+    assert summary["run"]["spec"]["seed"] == 7
 
 
 def test_subset_of_a_published_dataset_keeps_row_labels(data_dir: Path, tmp_path: Path) -> None:

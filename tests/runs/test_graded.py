@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from brainbench.cli import app
 from brainbench.runs.graded import forecast, grid_probabilities, uniform_forecast
+from brainbench.runs.info import RunInfo
+from brainbench.runs.spec import RunSpec
 from brainbench.runs.store import ResultsStore, RunCase
 from brainbench.runs.summary import graded_summary
 from brainbench.scoring.rules import OptionScore
@@ -93,7 +95,8 @@ def test_the_grid_travels_through_the_store_and_older_stores_get_its_column(tmp_
         RunCase(0, "10.1/x", "Systems", "graded", ("a", "b", "c"), (2, 0, 1), grid=SMALL),
         RunCase(1, "10.1/y", "Systems", "human", ("d", "e"), (0, 1)),
     ]
-    store.register_run("run", "scorer", {"model": "m", "dataset": "d"}, cases)
+    spec = RunSpec(backend="fake", model="m", template=None, template_sha256=None, dataset="d", dataset_sha256="0")
+    store.register_run("run", "scorer", RunInfo.build(spec, model="m", scorer={}, n_requested=2), cases)
     assert store.run_cases("run") == cases
     with store.engine.begin() as connection:  # a store from before graded cases
         connection.execute(sa.text("ALTER TABLE run_cases DROP COLUMN grid"))

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from brainbench.analysis.paired import t_test_of_differences
-from brainbench.runs.summary import accuracy_stats
+from brainbench.stats import accuracy_stats
 
 AVERAGE_MODEL = "average model"
 # The 15 models of the paper's Fig 3A (mean 81.4% on human-made items), named as its result folders, in the

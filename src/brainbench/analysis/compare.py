@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,14 +21,19 @@ from brainbench.analysis.calibration import table_s3
 from brainbench.analysis.families import accuracy_by_size, chat_vs_base
 from brainbench.analysis.humans import human_summary, item_accuracy
 from brainbench.analysis.paired import paired_comparison
+from brainbench.analysis.tables import results_table
+from brainbench.errors import InputError
+from brainbench.runs.collection import human_trials_for, name_runs, one_dataset, read_runs, records_by_name
 
 __all__ = [
+    "compare_runs",
     "comparison_tables",
     "default_model_set",
     "describe_agreement",
     "describe_mean",
     "describe_models_vs_humans",
     "paired_comparison",
+    "resolve_model_set",
 ]
 
 
@@ -111,3 +117,35 @@ def describe_agreement(agreement: dict[str, Any]) -> str:
     if "model_human_mean" in agreement:
         line += f", model-human {agreement['model_human_mean']:.3f} ± {agreement['model_human_sd']:.4f}"
     return line + "."
+
+
+def resolve_model_set(model_set: str | None, names: Sequence[str]) -> list[str] | None:
+    """--model-set: None (the default set), or 'paper' when every one of the paper's 15 models has a run."""
+    if model_set is None:
+        return None
+    if model_set != "paper":
+        raise InputError("--model-set", None, f"{model_set!r}: the known set is 'paper'")
+    missing = [name for name in PAPER_MODEL_SET if name not in names]
+    if missing:
+        raise InputError(
+            "--model-set", None, f"no run for {len(missing)} of the paper's 15 models: {', '.join(missing)}"
+        )
+    return list(PAPER_MODEL_SET)
+
+
+def compare_runs(
+    run_dirs: Sequence[str | Path],
+    *,
+    data_dir: Path | None = None,
+    model_set: str | None = None,
+    normalisation: str = "ppl",
+    allow_partial: bool = False,
+) -> dict[str, Any]:
+    """``brainbench compare``: the run directories (of one dataset) read, named and compared with the experts who
+    judged that dataset (``comparison_tables``); ``partial_runs`` names the runs used as they are."""
+    runs = name_runs(read_runs(run_dirs, normalisation, allow_partial))
+    dataset = one_dataset(runs)
+    chosen = resolve_model_set(model_set, [run.name for run in runs])
+    tables = comparison_tables(results_table(records_by_name(runs)), human_trials_for([dataset], data_dir), chosen)
+    tables["partial_runs"] = {run.name: f"{len(run.records)} of {run.info.n_requested}" for run in runs if run.partial}
+    return tables

@@ -7,10 +7,9 @@ import pandas as pd
 NO_CONTEXT_PER_ABSTRACT = "no-context (per abstract)"
 
 
-def condition_label(run_info: dict) -> str:
+def condition_label(condition: str, seed: int | None) -> str:
     """How a run's condition is shown: full, no-context, or swapped (seed N)."""
-    condition = run_info.get("condition") or "full"
-    return f"swapped (seed {run_info.get('seed')})" if condition == "swapped" else condition
+    return f"swapped (seed {seed})" if condition == "swapped" else condition
 
 
 def context_table(results: pd.DataFrame) -> pd.DataFrame:

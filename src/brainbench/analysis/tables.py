@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from brainbench.errors import AnalysisError
+from brainbench.runs.collection import model_key
 
 RESULT_COLUMNS = [
     "model",
@@ -26,12 +27,6 @@ RESULT_COLUMNS = [
     "p_chosen",
     "difficulty",
 ]
-
-
-def model_key(name: str) -> str:
-    """One spelling per model: a Hugging Face id ``org/name`` becomes ``org--name``, the spelling of the
-    paper's result folders (and of run directories), so that both name the same model."""
-    return name.replace("/", "--")
 
 
 def results_table(runs: Mapping[str, Sequence[dict[str, Any]]]) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from brainbench.errors import AnalysisError
+from brainbench.errors import AnalysisError, InputError
 
 HUMAN = "human expert"
 PARTNER = "another expert"
@@ -332,3 +333,41 @@ def team_analysis(
         "by_subfield": pd.DataFrame(subfield_rows).set_index(["team", "subfield"]),
         "calibration": pd.DataFrame(calibration_rows).set_index(["team", "member"]),
     }
+
+
+def team_runs(
+    run_dirs: Sequence[str | Path],
+    *,
+    humans: Path | None = None,
+    abstract_ids: Path | None = None,
+    data_dir: Path | None = None,
+    n_folds: int = N_FOLDS,
+    seed: int = SEED,
+    allow_partial: bool = False,
+) -> dict[str, pd.DataFrame]:
+    """``brainbench team``: ``team_analysis`` of the run directories (of one dataset) with the paper's experts on
+    that dataset, or with a study's own (``humans``: its participant_data.csv, ``abstract_ids``: its
+    abstract_id_doi.csv)."""
+    from brainbench.analysis.tables import results_table
+    from brainbench.data import DATASETS
+    from brainbench.data.participants import load_human_trials
+    from brainbench.runs.collection import human_trials_for, name_runs, one_dataset, read_runs, records_by_name
+
+    if n_folds < 2:
+        raise InputError("--folds", None, f"{n_folds}: cross-validation needs at least 2 folds")
+    if (humans is None) != (abstract_ids is None):
+        raise InputError("--humans", None, "give both --humans and --abstract-ids (the study exports both)")
+    runs = name_runs(read_runs(run_dirs, allow_partial=allow_partial))
+    dataset = one_dataset(runs)
+    if humans is not None and abstract_ids is not None:
+        trials = load_human_trials(humans, abstract_ids)
+        trials = trials[trials["source"] == DATASETS[dataset].source] if dataset in DATASETS else trials
+    else:
+        trials = human_trials_for([dataset], data_dir)
+        if trials is None:
+            raise InputError(
+                run_dirs[0],
+                None,
+                f"no published expert trials for dataset {dataset!r}: pass --humans and --abstract-ids",
+            )
+    return team_analysis(results_table(records_by_name(runs)), trials, n_folds=n_folds, seed=seed)

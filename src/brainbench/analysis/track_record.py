@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from brainbench.analysis.calibration import expected_calibration_error
-from brainbench.runs.summary import wilson_interval
+from brainbench.stats import wilson_interval
 
 MAX_BINS = 5
 MIN_PER_BIN = 20

@@ -11,31 +11,21 @@ import typer
 from rich.table import Table
 
 from brainbench.analysis import (
-    PAPER_MODEL_SET,
     accuracy_by,
     accuracy_by_experience,
-    comparison_tables,
-    condition_label,
     describe_agreement,
     describe_mean,
     describe_models_vs_humans,
     expertise_calibration,
     human_summary,
-    memorisation_scores,
-    model_key,
     participant_table,
-    results_table,
     trials_of,
 )
-from brainbench.analysis.graded import graded_cases, graded_table, has_graded
+from brainbench.analysis.compare import compare_runs
 from brainbench.cli.app import allow_partial_option, app, handle_errors, rule_option, stdout
-from brainbench.data import DATASETS, load_human_study, load_publication_dates
+from brainbench.data import load_human_study
 from brainbench.data.participants import load_human_trials
-from brainbench.errors import InputError, RunError
-from brainbench.runs import load_run
-from brainbench.runs.memorisation import read_memorisation
-from brainbench.runs.records import with_decision
-from brainbench.scoring.rules import check_normalisation
+from brainbench.errors import InputError
 from brainbench.settings import load_settings
 
 
@@ -58,97 +48,6 @@ def print_frame(frame: pd.DataFrame, title: str, percent: tuple[str, ...] = ()) 
                 cells.append(str(value))
         table.add_row(str(index), *cells)
     stdout.print(table)
-
-
-LoadedRun = tuple[Path, dict[str, Any], list[dict[str, Any]]]  # run_dir, run.json, records
-
-
-def read_runs(run_dirs: list[Path], normalisation: str = "ppl", allow_partial: bool = False) -> list[LoadedRun]:
-    """(run_dir, run.json, records) per run directory, the records' decisions derived under ``normalisation``.
-    A partial run (fewer records than the items it was asked for) is refused unless ``allow_partial``."""
-    check_normalisation(normalisation)
-    loaded = []
-    for run_dir in run_dirs:
-        info, records = load_run(run_dir)
-        requested = info.get("n_requested", len(records))
-        if len(records) < requested and not allow_partial:
-            raise RunError(
-                f"{run_dir}: partial, {len(records)} of {requested} items (finish it with the same `brainbench run` "
-                "command, or pass --allow-partial to use it as it is)"
-            )
-        loaded.append((Path(run_dir), info, [with_decision(record, normalisation) for record in records]))
-    return loaded
-
-
-def named_runs(
-    run_dirs: list[Path], normalisation: str = "ppl", allow_partial: bool = False
-) -> list[tuple[str, Path, dict[str, Any], list[dict[str, Any]]]]:
-    """(name, run_dir, run.json, records) per run directory (see ``read_runs`` and ``name_runs``)."""
-    return name_runs(read_runs(run_dirs, normalisation, allow_partial))
-
-
-def name_runs(loaded: list[LoadedRun]) -> list[tuple[str, Path, dict[str, Any], list[dict[str, Any]]]]:
-    """Loaded runs with their names (``model_key``: org/name and org--name are one model): a model
-    name shared by several runs gets the run directory's name added, so that no run hides another."""
-    names = [model_key(info["model"]) for _, info, _ in loaded]
-    named, taken = [], set()
-    for (run_dir, info, records), name in zip(loaded, names):
-        key = name if names.count(name) == 1 else f"{name} ({run_dir.name})"
-        suffix = 2
-        while key in taken:
-            key, suffix = f"{key} #{suffix}", suffix + 1
-        taken.add(key)
-        named.append((key, run_dir, info, records))
-    return named
-
-
-def load_runs(
-    run_dirs: list[Path], normalisation: str = "ppl", allow_partial: bool = False
-) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
-    """({name: records}, datasets) for the run directories (see ``named_runs``)."""
-    named = named_runs(run_dirs, normalisation, allow_partial)
-    return {name: records for name, _, _, records in named}, {info["dataset"] for _, _, info, _ in named}
-
-
-def adapter_pairs(
-    named: list[tuple[str, Path, dict[str, Any], list[dict[str, Any]]]], exclude: frozenset[str] = frozenset()
-) -> list[tuple[str, str]]:
-    """(base, tuned) run names: each run with a LoRA adapter and a run of the same base model without one."""
-    base_of = {
-        (info["scorer"].get("backend"), info["scorer"].get("model")): name
-        for name, _, info, _ in named
-        if not info["scorer"].get("adapter")
-    }
-    pairs = []
-    for name, _, info, _ in named:
-        base = base_of.get((info["scorer"].get("backend"), info["scorer"].get("model")))
-        if info["scorer"].get("adapter") and base is not None and name not in exclude:
-            pairs.append((base, name))
-    return pairs
-
-
-def human_trials_for(datasets: set[str], data_dir: Path | None) -> pd.DataFrame | None:
-    """The expert trials matching the runs' dataset (human- or GPT-4-made items), if it is a published one."""
-    sources = {DATASETS[name].source for name in datasets if name in DATASETS}
-    if len(sources) != 1:
-        return None
-    settings = load_settings(data_dir=data_dir)
-    trials = load_human_study(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
-    return trials_of(trials, sources.pop())
-
-
-def resolve_model_set(model_set: str | None, names: list[str]) -> list[str] | None:
-    """--model-set: None (the default set), or 'paper' when every one of the paper's 15 models has a run."""
-    if model_set is None:
-        return None
-    if model_set != "paper":
-        raise InputError("--model-set", None, f"{model_set!r}: the known set is 'paper'")
-    missing = [name for name in PAPER_MODEL_SET if name not in names]
-    if missing:
-        raise InputError(
-            "--model-set", None, f"no run for {len(missing)} of the paper's 15 models: {', '.join(missing)}"
-        )
-    return list(PAPER_MODEL_SET)
 
 
 def _jsonable(value: Any) -> Any:
@@ -245,9 +144,13 @@ def compare_command(
     agreement, Table S3, chat vs base and size; for two runs also McNemar's test and a bootstrap CI of
     their difference."""
     with handle_errors():
-        runs, datasets = load_runs(run_dirs, normalisation, allow_partial)
-        chosen = resolve_model_set(model_set, list(runs))
-        tables = comparison_tables(results_table(runs), human_trials_for(datasets, data_dir), chosen)
+        tables = compare_runs(
+            run_dirs,
+            data_dir=data_dir,
+            model_set=model_set,
+            normalisation=normalisation,
+            allow_partial=allow_partial,
+        )
     if as_json:
         stdout.print_json(json.dumps(_jsonable(tables), default=float))
         return
@@ -257,6 +160,9 @@ def compare_command(
         "Accuracy",
         percent=(*percent, "chance"),
     )
+    if tables["partial_runs"]:
+        partial = ", ".join(f"{name} ({items} items)" for name, items in tables["partial_runs"].items())
+        stdout.print(f"[yellow]partial runs, used as they are: {partial}[/yellow]", highlight=False)
     stdout.print(describe_mean(tables), highlight=False)
     if "paired" in tables:
         paired = tables["paired"]
@@ -334,54 +240,18 @@ def report_command(
 ) -> None:
     """One self-contained HTML report: the paper's Fig 3A-C, Fig 4, Fig S6 and their tables; with runs under
     --condition no-context / swapped, Figs S3-S4; with `run --memorisation`, Fig S7; for brainbench-human, Fig S8."""
-    from brainbench.report import PERCENT_TABLES, build_sections, save_figures, write_report
+    from brainbench.report import build_report
 
     with handle_errors():
-        every = read_runs(run_dirs, normalisation, allow_partial)
-        named = name_runs([run for run in every if (run[1].get("condition") or "full") == "full"])
-        if not named:
-            raise InputError(
-                run_dirs[0], None, "no full-condition run among the run directories: the report starts from one"
-            )
-        datasets = {info["dataset"] for _, _, info, _ in named}
-        results = results_table({name: records for name, _, _, records in named})
-        by_condition = []
-        for _, info, records in every:
-            frame = results_table({info["model"]: records})
-            frame["condition"] = condition_label(info)
-            by_condition.append(frame)
-        pairs = [tuple(model_key(name) for name in pair.split("=", 1)) for pair in finetuned]
-        names = [name for name, _, _, _ in named]
-        chosen = resolve_model_set(model_set, names)
-        for pair in pairs:
-            if len(pair) != 2 or any(name not in names for name in pair):
-                raise InputError(
-                    "--finetuned", None, f"{'='.join(pair)!r}: expected BASE=TUNED with names among {', '.join(names)}"
-                )
-        pairs += adapter_pairs(named, exclude={after for _, after in pairs})
-        memorisation = [
-            memorisation_scores(table).assign(model=name)
-            for name, run_dir, _, _ in named
-            if (table := read_memorisation(run_dir)) is not None
-        ]
-        settings = load_settings(data_dir=data_dir)
-        dates = (
-            load_publication_dates(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
-            if datasets == {"brainbench-human"}
-            else None
-        )
-        graded_runs = {name: records for name, _, _, records in named if has_graded(records)}
-        sections = build_sections(
-            results,
-            human_trials_for(datasets, data_dir),
-            conditions=pd.concat(by_condition, ignore_index=True),
-            memorisation=pd.concat(memorisation, ignore_index=True) if memorisation else None,
-            publication_dates=dates,
+        written = build_report(
+            run_dirs,
+            out,
+            figures=figures,
+            data_dir=data_dir,
+            finetuned=finetuned,
+            model_set=model_set,
             unseen=unseen,
-            finetuned=pairs,
-            model_set=chosen,
-            graded=(graded_table(graded_runs), graded_cases(graded_runs)) if graded_runs else None,
+            normalisation=normalisation,
+            allow_partial=allow_partial,
         )
-        write_report(out, f"BrainBench report: {len(named)} run(s)", sections, PERCENT_TABLES)
-        written = save_figures(sections, figures) if figures is not None else []
     stdout.print(f"report: {out}" + (f"; {len(written)} figure files in {figures}" if written else ""), highlight=False)

@@ -16,7 +16,7 @@ from brainbench.cli.app import app, handle_errors, rule_option, stderr, stdout
 from brainbench.data.planned import PlannedStudy, load_study
 from brainbench.errors import InputError, RunError
 from brainbench.runs.config import resolve_model, resolve_run_template
-from brainbench.runs.execute import load_run
+from brainbench.runs.info import RunInfo
 from brainbench.runs.plan import default_store
 from brainbench.runs.predict import (
     CALIBRATION_DATASET,
@@ -27,6 +27,7 @@ from brainbench.runs.predict import (
     stored_run,
 )
 from brainbench.runs.records import with_decision
+from brainbench.runs.rundir import load_run
 from brainbench.runs.store import ResultsStore
 from brainbench.scoring.rules import check_normalisation
 from brainbench.settings import load_settings
@@ -62,16 +63,16 @@ def calibration_command(
 
 def read_track_record(
     calibration: Path | None, store: str | None, identity: dict[str, Any], normalisation: str
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]], str]:
+) -> tuple[RunInfo | None, list[dict[str, Any]], str]:
     """(run.json, records, where they came from) of the run that speaks for this model; (None, [], why not) if there is
     none."""
     if calibration is not None:
         info, records = load_run(calibration)
-        if info.get("dataset") != CALIBRATION_DATASET:
+        if info.dataset != CALIBRATION_DATASET:
             raise InputError(
                 "--calibration",
                 None,
-                f"{calibration} is a run on {info.get('dataset')}; the track record is read from a run "
+                f"{calibration} is a run on {info.dataset}; the track record is read from a run "
                 f"on {CALIBRATION_DATASET}",
             )
         return info, [with_decision(record, normalisation) for record in records], str(calibration)
@@ -236,11 +237,11 @@ def predict_command(
         else None
     )
     notes = []
-    if info is not None and any((info.get("spec") or {}).get(name) != identity.get(name) for name in IDENTITY_FIELDS):
-        notes.append(f"the calibration run is of {info.get('model')}, not of this model")
-    if info is not None and info.get("template") != chosen_template.name:
+    if info is not None and any(getattr(info.spec, name) != identity.get(name) for name in IDENTITY_FIELDS):
+        notes.append(f"the calibration run is of {info.model}, not of this model")
+    if info is not None and info.spec.template != chosen_template.name:
         notes.append(
-            f"the calibration run used the template {info.get('template')}, this prediction {chosen_template.name}"
+            f"the calibration run used the template {info.spec.template}, this prediction {chosen_template.name}"
         )
     command = calibration_command(given, backend, settings.store, template, template_file)
     if as_json:
@@ -254,7 +255,7 @@ def predict_command(
             "notes": notes,
             "track_record": None
             if record is None
-            else {**record, "source": source, "run_key": info.get("run_key") if info else None},
+            else {**record, "source": source, "run_key": info.run_key if info else None},
         }
         if record is None:
             payload["no_track_record"] = {"reason": source, "command": command}

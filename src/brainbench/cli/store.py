@@ -16,8 +16,9 @@ from rich.table import Table
 from brainbench.cli.app import app, handle_errors, stdout
 from brainbench.cli.summary import print_summary
 from brainbench.errors import RunError
-from brainbench.runs.execute import export_run, load_run
-from brainbench.runs.plan import RUN_FILE, default_store, run_dir_name
+from brainbench.runs.execute import export_run
+from brainbench.runs.plan import default_store, run_dir_name
+from brainbench.runs.rundir import RUN_FILE, load_run
 from brainbench.runs.store import ResultsStore
 from brainbench.settings import load_settings
 
@@ -29,7 +30,7 @@ def open_store(store: str | None, run_dir: Path | None = None, *, create: bool =
     chosen = load_settings(store=store).store
     if chosen is None and run_dir is not None:
         info, _ = load_run(run_dir)
-        chosen = info.get("store")
+        chosen = info.store
         if chosen and "***" in chosen:
             raise RunError(f"{run_dir} came from {chosen}, whose password is not kept: pass --store with the full URL")
     return ResultsStore(chosen or default_store(), create=create)
@@ -74,14 +75,14 @@ def export_command(
     with handle_errors():
         run_dir = Path(run) if (Path(run) / RUN_FILE).is_file() else None
         results = open_store(store, run_dir)
-        run_key = load_run(run_dir)[0]["run_key"] if run_dir is not None else results.find_run(run)
+        run_key = load_run(run_dir)[0].run_key if run_dir is not None else results.find_run(run)
         info = results.run_info(run_key)
         default = run_dir or Path("runs") / run_dir_name(
-            info["model"],
-            info["dataset"],
-            info["scorer"].get("backend", "transformers"),
-            info.get("condition") or "full",
-            info.get("seed"),
+            info.model,
+            info.dataset,
+            info.backend,
+            info.condition,
+            info.seed,
         )
         out_dir = out or default
         summary = export_run(results, run_key, out_dir)

@@ -10,13 +10,8 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from brainbench.analysis import results_table, team_analysis, trials_of
-from brainbench.analysis.team import N_BOOTSTRAP
-from brainbench.cli.analysis import human_trials_for, load_runs
+from brainbench.analysis.team import N_BOOTSTRAP, team_runs
 from brainbench.cli.app import app, handle_errors, stdout
-from brainbench.data import DATASETS
-from brainbench.data.participants import load_human_trials
-from brainbench.errors import InputError
 
 
 def _pct(value: float) -> str:
@@ -124,31 +119,15 @@ def team_command(
     """Human-LLM, LLM-LLM and human-human teams: each trial's two judgements (choice and confidence) combined by a
     logistic regression fitted on other items (grouped K-fold); accuracy against each member alone, with CIs."""
     with handle_errors():
-        if folds < 2:
-            raise InputError("--folds", None, f"{folds}: cross-validation needs at least 2 folds")
-        if (humans is None) != (abstract_ids is None):
-            raise InputError("--humans", None, "give both --humans and --abstract-ids (the study exports both)")
-        runs, datasets = load_runs(run_dirs, allow_partial=allow_partial)
-        if len(datasets) != 1:
-            raise InputError(
-                run_dirs[0],
-                None,
-                f"runs of {len(datasets)} datasets ({', '.join(sorted(datasets))}); a team decides the same items",
-            )
-        if humans is not None and abstract_ids is not None:
-            dataset = next(iter(datasets))
-            trials = load_human_trials(humans, abstract_ids)
-            trials = trials_of(trials, DATASETS[dataset].source) if dataset in DATASETS else trials
-        else:
-            trials = human_trials_for(datasets, data_dir)
-            if trials is None:
-                raise InputError(
-                    run_dirs[0],
-                    None,
-                    f"no published expert trials for dataset {next(iter(datasets))!r}: pass --humans and "
-                    "--abstract-ids",
-                )
-        tables = team_analysis(results_table(runs), trials, n_folds=folds, seed=seed)
+        tables = team_runs(
+            run_dirs,
+            humans=humans,
+            abstract_ids=abstract_ids,
+            data_dir=data_dir,
+            n_folds=folds,
+            seed=seed,
+            allow_partial=allow_partial,
+        )
     if as_json:
         settings = {
             "combination": "logistic regression (scikit-learn defaults) on standardised signed evidence",

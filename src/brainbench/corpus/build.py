@@ -25,7 +25,7 @@ from typing import Any
 from brainbench.data.corpus import MANIFEST_FILE, read_corpus
 from brainbench.data.files import decode_utf8
 from brainbench.errors import InputError
-from brainbench.io import write_json_atomic
+from brainbench.io import read_jsonl, write_json_atomic
 from brainbench.pubmed import EUtilsClient, normalize_doi, parse_pmc, parse_pubmed
 
 RAW_DIR = "raw"
@@ -77,15 +77,8 @@ def load_journals(path: Path | None = None) -> list[Journal]:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut short by an interruption; its record is fetched again
-    return rows
+    # a line cut short by an interruption is skipped: its record is fetched again
+    return read_jsonl(path, skip_damaged=True, missing_ok=True)
 
 
 def collect(

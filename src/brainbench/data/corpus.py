@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from brainbench.errors import InputError
+from brainbench.io import iter_jsonl
 
 MANIFEST_FILE = "manifest.json"
 
@@ -22,11 +23,7 @@ def read_corpus(corpus_dir: Path, split: str) -> list[dict[str, Any]]:
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     rows = []
     for name in manifest["files"].get(split, []):
-        for number, line in enumerate((corpus_dir / name).read_text(encoding="utf-8").splitlines(), start=1):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise InputError(corpus_dir / name, number, "not valid JSON") from None
+        for number, row in iter_jsonl(corpus_dir / name):
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
                 raise InputError(corpus_dir / name, number, "expected an object with a 'text' field")
             rows.append(row)

@@ -18,16 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brainbench._version import __version__
 from brainbench.data.task import instructions
-from brainbench.errors import InputError, MissingDependencyError, RunError
-from brainbench.io import write_json_atomic, write_jsonl_atomic
-from brainbench.runs.execute import RESULTS_FILE, SUMMARY_FILE
-from brainbench.runs.plan import RUN_FILE, previous_spec
-from brainbench.runs.records import RECORD_SCHEMA, choice_record, error_record
+from brainbench.errors import InputError, MissingDependencyError
+from brainbench.runs.records import choice_record, error_record
+from brainbench.runs.rundir import RunInfo, write_run_dir
 from brainbench.runs.spec import RunSpec
 from brainbench.runs.store import RunCase, text_key
-from brainbench.runs.summary import summarize
 from brainbench.scoring.choice import PROMPT_VERSION, prompt_key, prompt_template_text
 
 logger = logging.getLogger(__name__)
@@ -234,13 +230,10 @@ def import_inspect_log(
         seed=task["seed"],
         protocol="choice",
     )
-    info: dict[str, Any] = {
-        "schema_version": RECORD_SCHEMA,
-        "brainbench": __version__,
-        "run_key": spec.run_key,
-        "spec": spec.model_dump(mode="json"),
-        "model": model or log.eval.model,
-        "scorer": {
+    info = RunInfo.build(
+        spec,
+        model=model or log.eval.model,
+        scorer={
             "backend": "inspect",
             "model": log.eval.model,
             "model_base_url": log.eval.model_base_url,
@@ -253,23 +246,9 @@ def import_inspect_log(
             "status": log.status,
             "source": str(path.resolve()),
         },
-        "dataset": task["dataset"],
-        "dataset_path": None,
-        "dataset_sha256": task["dataset_sha256"],
-        "texts": task["texts"],
-        "template": task["prompt"],
-        "template_sha256": task["prompt_sha256"],
-        "template_text": prompt_template_text() if task["prompt"] == PROMPT_VERSION else None,
-        "seed": task["seed"],
-        "condition": "full",
-        "protocol": "choice",
-        "n_requested": len(records) + len(incomplete),
-    }
-    out_dir = Path(out_dir)
-    if (out_dir / RUN_FILE).is_file() and not overwrite and previous_spec(out_dir / RUN_FILE) != spec:
-        raise RunError(f"{out_dir} holds another run; choose another --out, or pass --overwrite to replace it")
-    write_json_atomic(out_dir / RUN_FILE, info)
-    write_jsonl_atomic(out_dir / RESULTS_FILE, records)
-    summary = summarize(records, info)
-    write_json_atomic(out_dir / SUMMARY_FILE, summary)
+        n_requested=len(records) + len(incomplete),
+        template_text=prompt_template_text() if task["prompt"] == PROMPT_VERSION else None,
+    )
+    summary = write_run_dir(Path(out_dir), info, records, overwrite=overwrite)
+    assert summary is not None
     return summary

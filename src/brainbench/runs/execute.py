@@ -11,31 +11,25 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brainbench._version import __version__
 from brainbench.data import Dataset, TestCase
 from brainbench.db import utc_now
-from brainbench.errors import BrainbenchError, RunError
-from brainbench.io import write_json_atomic, write_jsonl_atomic
-from brainbench.runs.plan import RUN_FILE, RunPlan, check_out_dir, default_store
-from brainbench.runs.records import RECORD_SCHEMA, choice_record, error_record, option_scores, scored_record
+from brainbench.errors import BrainbenchError
+from brainbench.runs.plan import RunPlan, check_out_dir, default_store
+from brainbench.runs.records import stored_records
+from brainbench.runs.rundir import RESULTS_FILE, SUMMARY_FILE, RunInfo, write_run_dir
 from brainbench.runs.spec import RunSpec, presentation_orders
-from brainbench.runs.store import ResultsStore, RunCase
-from brainbench.runs.summary import summarize
+from brainbench.runs.store import ResultsStore
 from brainbench.scoring import Scorer, Template, TokenScores
 from brainbench.scoring.batching import length_order
 from brainbench.scoring.choice import Answer, Chooser
 from brainbench.scoring.templates import BARE
 
 logger = logging.getLogger(__name__)
-
-RESULTS_FILE = "results.jsonl"
-SUMMARY_FILE = "summary.json"
 
 
 @dataclass(frozen=True)
@@ -51,33 +45,21 @@ class Outcome:
     answers: tuple[Answer, ...] | None = None
 
 
-def run_info(plan: RunPlan, scorer: Scorer, scorer_key: str) -> dict[str, Any]:
+def run_info(plan: RunPlan, scorer: Scorer | Chooser, scorer_key: str) -> RunInfo:
     """run.json: the spec and key, and what a reader needs besides (names, paths, the template's text, versions)."""
-    spec = plan.spec
-    return {
-        "schema_version": RECORD_SCHEMA,
-        "brainbench": __version__,
-        "run_key": plan.run_key,
-        "spec": spec.model_dump(mode="json"),
-        "model": scorer.name,
-        "scorer": scorer.describe(),
-        "scorer_key": scorer_key,
-        "dataset": spec.dataset,
-        "dataset_path": str(plan.dataset.path),
-        "dataset_sha256": spec.dataset_sha256,
-        "texts": spec.texts,
-        "template": spec.template,
-        "template_sha256": spec.template_sha256,
-        "template_chosen_by": plan.template.chosen_by,
-        "template_text": plan.template.text,
-        "seed": spec.seed,
-        "condition": spec.condition,
-        "protocol": spec.protocol,
-        "n_requested": len(plan.cases),
-        "started_at": utc_now(),
-        "store": plan.store.display_url,
-        "out": str(plan.out_dir.absolute()),
-    }
+    return RunInfo.build(
+        plan.spec,
+        model=scorer.name,
+        scorer=scorer.describe(),
+        scorer_key=scorer_key,
+        n_requested=len(plan.cases),
+        dataset_path=str(plan.dataset.path),
+        template_chosen_by=plan.template.chosen_by,
+        template_text=plan.template.text,
+        started_at=utc_now(),
+        store=plan.store.display_url,
+        out=str(plan.out_dir.absolute()),
+    )
 
 
 def execute_run(
@@ -96,7 +78,7 @@ def execute_run(
         for name in (RESULTS_FILE, SUMMARY_FILE):
             (out_dir / name).unlink(missing_ok=True)
     store.register_run(plan.run_key, scorer_key, info, plan.run_cases())
-    write_json_atomic(out_dir / RUN_FILE, info)
+    write_run_dir(out_dir, info, None, overwrite=plan.overwrite)
 
     registered = {case.item_id: case for case in store.run_cases(plan.run_key)}
     mine = [case for case in plan.cases if plan.in_shard(case)]
@@ -181,80 +163,27 @@ def record(
 
 
 def export_run(
-    store: ResultsStore, run_key: str, out_dir: Path, item_ids: Sequence[int] | None = None, normalisation: str = "ppl"
+    store: ResultsStore,
+    run_key: str,
+    out_dir: Path,
+    item_ids: Sequence[int] | None = None,
+    normalisation: str = "ppl",
+    *,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Write a run directory (run.json, results.jsonl, summary.json) from the store; return the summary.
 
     ``item_ids`` limits it to those cases (the items a run asked for: fewer records makes it partial);
-    cases not scored yet (and without an error) are left out.
+    cases not scored yet (and without an error) are left out. A directory of another run is refused unless
+    ``overwrite``.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out_dir / ".export.lock"):  # shards exporting at once: the last to read the store writes last
-        return _export(store, run_key, out_dir, item_ids, normalisation)
-
-
-@contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``lock_path`` (POSIX; elsewhere no lock)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: one process per run directory is the user's to ensure
-        yield
-        return
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _export(
-    store: ResultsStore, run_key: str, out_dir: Path, item_ids: Sequence[int] | None, normalisation: str
-) -> dict[str, Any]:
     info = store.run_info(run_key)
-    cases = store.run_cases(run_key)
     if item_ids is not None:
-        wanted = set(item_ids)
-        cases = [case for case in cases if case.item_id in wanted]
-    if info.get("protocol") == "choice":
-        records = _choice_records(store, info["scorer_key"], cases)
-    else:
-        records = _scored_records(store, info["scorer_key"], cases, normalisation)
-    write_json_atomic(out_dir / RUN_FILE, info)
-    write_jsonl_atomic(out_dir / RESULTS_FILE, records)
-    summary = summarize(records, info, n_requested=len(item_ids) if item_ids is not None else len(cases))
-    write_json_atomic(out_dir / SUMMARY_FILE, summary)
+        info = info.model_copy(update={"n_requested": len(item_ids)})
+    records = stored_records(store, run_key, item_ids, normalisation)
+    summary = write_run_dir(Path(out_dir), info, records, overwrite=overwrite)
+    assert summary is not None
     return summary
-
-
-def _scored_records(
-    store: ResultsStore, scorer_key: str, cases: Sequence[RunCase], normalisation: str
-) -> list[dict[str, Any]]:
-    stored = store.get_scores(scorer_key, [sha for case in cases for sha in case.options])
-    records = []
-    for case in cases:
-        if all(sha in stored for sha in case.options):
-            scores = [stored[sha] for sha in case.options]
-            elapsed = None if any(s.elapsed_s is None for s in scores) else sum(s.elapsed_s for s in scores)
-            records.append(scored_record(case, option_scores(scores), elapsed, normalisation))
-        elif case.error is not None:
-            records.append(error_record(case, case.error))
-    return records
-
-
-def _choice_records(store: ResultsStore, scorer_key: str, cases: Sequence[RunCase]) -> list[dict[str, Any]]:
-    stored = store.get_answers(scorer_key, [sha for case in cases for sha in case.options])
-    records = []
-    for case in cases:
-        if all(sha in stored for sha in case.options):
-            answers = [stored[sha] for sha in case.options]
-            elapsed = None if any(e is None for _, e in answers) else sum(e for _, e in answers)
-            records.append(choice_record(case, [answer for answer, _ in answers], elapsed))
-        elif case.error is not None:
-            records.append(error_record(case, case.error))
-    return records
 
 
 def run_benchmark(
@@ -297,30 +226,3 @@ def run_benchmark(
     )
     check_out_dir(plan)
     return execute_run(plan, scorer, on_progress=on_progress)
-
-
-def read_results(run_dir: Path) -> list[dict[str, Any]]:
-    """Records of a run directory, in item order."""
-    path = Path(run_dir) / RESULTS_FILE
-    if not path.is_file():
-        return []
-    records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            raise RunError(
-                f"{path}:{number}: not valid JSON; the results file is damaged (brainbench export rewrites it)"
-            ) from None
-    return sorted(records, key=lambda record: record["item_id"])
-
-
-def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(run.json, records) of a run directory."""
-    run_dir = Path(run_dir)
-    run_file = run_dir / RUN_FILE
-    if not run_file.is_file():
-        raise RunError(f"{run_dir}: not a run directory (no {RUN_FILE})")
-    return json.loads(run_file.read_text(encoding="utf-8")), read_results(run_dir)

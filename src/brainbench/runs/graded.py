@@ -27,6 +27,7 @@ from typing import Any
 
 from brainbench.data.grid import version_order
 from brainbench.scoring.rules import OptionScore, option_value, softmax
+from brainbench.stats import mid_rank, ranked_probability_score
 
 INTERVALS = (0.5, 0.8)
 _TOLERANCE = 1e-12  # cumulative sums of probabilities that should reach a level exactly
@@ -62,22 +63,6 @@ def quantile_index(p: Sequence[float], level: float) -> int:
 def central_interval(p: Sequence[float], coverage: float) -> tuple[int, int]:
     """(low, high) grid indices of the central ``coverage`` interval: the (1 - c)/2 and (1 + c)/2 quantiles."""
     return quantile_index(p, (1 - coverage) / 2), quantile_index(p, (1 + coverage) / 2)
-
-
-def ranked_probability_score(p: Sequence[float], answer: int) -> float:
-    """The ranked probability score of ``p`` when the true value is at ``answer``: 0 (sure and right) to 1."""
-    total, score = 0.0, 0.0
-    for index in range(len(p) - 1):
-        total += p[index]
-        score += (total - (1.0 if index >= answer else 0.0)) ** 2
-    return score / (len(p) - 1)
-
-
-def mid_rank(p: Sequence[float], answer: int) -> float:
-    """The true value's rank by probability, 1 the most probable; values tied with it share their mean rank."""
-    higher = sum(pk > p[answer] for pk in p)
-    tied = sum(pk == p[answer] for pk in p) - 1
-    return 1 + higher + tied / 2
 
 
 def describe_distribution(p: Sequence[float], numeric: Sequence[float]) -> dict[str, Any]:

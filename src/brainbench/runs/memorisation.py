@@ -21,6 +21,7 @@ import pandas as pd
 from brainbench.data import TestCase
 from brainbench.data.files import read_records
 from brainbench.errors import BrainbenchError, InputError
+from brainbench.io import read_jsonl
 from brainbench.runs.store import json_key, text_key
 from brainbench.scoring import Scorer, Template
 
@@ -121,14 +122,8 @@ def zlib_entropy(text: str) -> int:
 
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by an interruption: scored again
-    return rows
+    # a line cut short by an interruption is skipped: scored again
+    return read_jsonl(path, skip_damaged=True, missing_ok=True)
 
 
 def read_memorisation(run_dir: Path) -> pd.DataFrame | None:

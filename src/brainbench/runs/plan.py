@@ -19,13 +19,12 @@ from brainbench.data import Dataset, TestCase, load_dataset
 from brainbench.data.conditions import CONDITIONS, apply_condition
 from brainbench.errors import InputError, RunError
 from brainbench.runs.config import ResolvedModel, RunConfig, resolve_model, resolve_run_template
+from brainbench.runs.rundir import RUN_FILE, previous_spec
 from brainbench.runs.spec import PROTOCOLS, RunSpec, presentation_orders
 from brainbench.runs.store import STORE_FILE, ResultsStore, RunCase, text_key
 from brainbench.scoring import Scorer, Template
 from brainbench.scoring.choice import Chooser, messages, prompt_key
 from brainbench.scoring.devices import resolve_compile
-
-RUN_FILE = "run.json"
 
 
 @dataclass(frozen=True)
@@ -259,14 +258,3 @@ def check_out_dir(plan: RunPlan) -> None:
         raise RunError(
             f"--out {out}: cannot be written ({existing} is {'not a folder' if not existing.is_dir() else 'read-only'})"
         )
-
-
-def previous_spec(run_file: Path) -> RunSpec | None:
-    """The spec in an existing run.json (None if it has none: made by an older brainbench)."""
-    import json
-
-    try:
-        spec = json.loads(run_file.read_text(encoding="utf-8")).get("spec")
-        return RunSpec(**spec) if spec else None
-    except (ValueError, TypeError):
-        return None

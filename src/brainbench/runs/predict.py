@@ -11,16 +11,14 @@ say how often the model was right when it was that sure.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from brainbench.data.planned import PlannedStudy
-from brainbench.runs.execute import export_run, load_run
 from brainbench.runs.graded import describe_distribution
-from brainbench.runs.records import with_decision
+from brainbench.runs.info import RunInfo
+from brainbench.runs.records import stored_records
 from brainbench.runs.store import ResultsStore
 from brainbench.scoring import Scorer, Template
 from brainbench.scoring.rules import OptionScore, option_value, softmax
@@ -64,18 +62,12 @@ def find_calibration_run(store: ResultsStore, identity: Mapping[str, Any]) -> st
             "perplexity",
         ) or not run["scored"]:
             continue
-        spec = store.run_info(run["run_key"]).get("spec") or {}
-        if all(spec.get(name) == identity.get(name) for name in IDENTITY_FIELDS):
+        spec = store.run_info(run["run_key"]).spec
+        if all(getattr(spec, name) == identity.get(name) for name in IDENTITY_FIELDS):
             found.append(run)
     return max(found, key=lambda run: (run["scored"], run["created_at"]))["run_key"] if found else None
 
 
-def stored_run(
-    store: ResultsStore, run_key: str, normalisation: str = "ppl"
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(run.json, records under ``normalisation``) of a run in the store, by way of a run directory exported into a
-    temporary folder (the one path from the store to records)."""
-    with tempfile.TemporaryDirectory(prefix="brainbench-calibration-") as folder:
-        export_run(store, run_key, Path(folder))
-        info, records = load_run(Path(folder))
-    return info, [with_decision(record, normalisation) for record in records]
+def stored_run(store: ResultsStore, run_key: str, normalisation: str = "ppl") -> tuple[RunInfo, list[dict[str, Any]]]:
+    """(run.json, records under ``normalisation``) of a run in the results store."""
+    return store.run_info(run_key), stored_records(store, run_key, normalisation=normalisation)

@@ -16,17 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from brainbench._version import __version__
 from brainbench.data import Dataset
 from brainbench.data.catalog import PROMPT_TEMPLATES
-from brainbench.errors import InputError, RunError
-from brainbench.io import write_json_atomic, write_jsonl_atomic
-from brainbench.runs.execute import RESULTS_FILE, SUMMARY_FILE
-from brainbench.runs.plan import RUN_FILE, previous_spec
-from brainbench.runs.records import RECORD_SCHEMA, scored_record
+from brainbench.errors import InputError
+from brainbench.runs.records import scored_record
+from brainbench.runs.rundir import RunInfo, write_run_dir
 from brainbench.runs.spec import RunSpec, ab_labels
 from brainbench.runs.store import RunCase
-from brainbench.runs.summary import summarize
 from brainbench.scoring.rules import OptionScore
 from brainbench.scoring.templates import find_template
 
@@ -116,28 +112,15 @@ def import_published(
         condition=condition,
         seed=seed,
     )
-    info: dict[str, Any] = {
-        "schema_version": RECORD_SCHEMA,
-        "brainbench": __version__,
-        "run_key": spec.run_key,
-        "spec": spec.model_dump(mode="json"),
-        "model": model,
-        "scorer": {"backend": "published", "source": str(results_dir.resolve())},
-        "dataset": dataset.name,
-        "dataset_path": str(dataset.path),
-        "dataset_sha256": dataset.sha256,
-        "texts": "released",
-        "template": template or "paper",
-        "template_sha256": spec.template_sha256,
-        "template_text": None,
-        "seed": seed,
-        "condition": condition,
-        "protocol": "perplexity",
-        "n_requested": len(labels),
-    }
+    info = RunInfo.build(
+        spec,
+        model=model,
+        scorer={"backend": "published", "source": str(results_dir.resolve())},
+        n_requested=len(labels),
+        dataset_path=str(dataset.path),
+        template_chosen_by="the paper's file for this model" if template else None,
+    )
     out_dir = Path(out_dir)
-    if (out_dir / RUN_FILE).is_file() and not overwrite and previous_spec(out_dir / RUN_FILE) != spec:
-        raise RunError(f"{out_dir} holds another run; choose another --out, or pass --overwrite to replace it")
     records = []
     for index, (row, label) in enumerate(zip(rows.tolist(), labels.tolist())):
         case = cases[row]
@@ -153,10 +136,8 @@ def import_published(
         if condition == "no-context":
             record["case_item_id"] = row
         records.append(record)
-    write_json_atomic(out_dir / RUN_FILE, info)
-    write_jsonl_atomic(out_dir / RESULTS_FILE, records)
-    summary = summarize(records, info)
-    write_json_atomic(out_dir / SUMMARY_FILE, summary)
+    summary = write_run_dir(out_dir, info, records, overwrite=overwrite)
+    assert summary is not None
     return summary
 
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from brainbench.runs.graded import record_forecast
-from brainbench.runs.store import RunCase, StoredScore
+from brainbench.runs.store import ResultsStore, RunCase, StoredScore
 from brainbench.scoring.choice import combine_answers
 from brainbench.scoring.rules import LETTERS, Decision, OptionScore, decide
 
@@ -103,6 +103,49 @@ def choice_record(case: RunCase, answers: Sequence[dict[str, Any]], elapsed_s: f
         "ppl_original": None,
         "ppl_altered": None,
     }
+
+
+def _scored_records(
+    store: ResultsStore, scorer_key: str, cases: Sequence[RunCase], normalisation: str
+) -> list[dict[str, Any]]:
+    stored = store.get_scores(scorer_key, [sha for case in cases for sha in case.options])
+    records = []
+    for case in cases:
+        if all(sha in stored for sha in case.options):
+            scores = [stored[sha] for sha in case.options]
+            elapsed = None if any(s.elapsed_s is None for s in scores) else sum(s.elapsed_s for s in scores)
+            records.append(scored_record(case, option_scores(scores), elapsed, normalisation))
+        elif case.error is not None:
+            records.append(error_record(case, case.error))
+    return records
+
+
+def _choice_records(store: ResultsStore, scorer_key: str, cases: Sequence[RunCase]) -> list[dict[str, Any]]:
+    stored = store.get_answers(scorer_key, [sha for case in cases for sha in case.options])
+    records = []
+    for case in cases:
+        if all(sha in stored for sha in case.options):
+            answers = [stored[sha] for sha in case.options]
+            elapsed = None if any(e is None for _, e in answers) else sum(e for _, e in answers)
+            records.append(choice_record(case, [answer for answer, _ in answers], elapsed))
+        elif case.error is not None:
+            records.append(error_record(case, case.error))
+    return records
+
+
+def stored_records(
+    store: ResultsStore, run_key: str, item_ids: Sequence[int] | None = None, normalisation: str = "ppl"
+) -> list[dict[str, Any]]:
+    """The records of a run in the results store (of its cases in ``item_ids``), decisions under ``normalisation``;
+    cases not scored yet (and without an error) are left out."""
+    info = store.run_info(run_key)
+    cases = store.run_cases(run_key)
+    if item_ids is not None:
+        wanted = set(item_ids)
+        cases = [case for case in cases if case.item_id in wanted]
+    if info.protocol == "choice":
+        return _choice_records(store, info.scorer_key, cases)
+    return _scored_records(store, info.scorer_key, cases, normalisation)
 
 
 def record_options(record: dict[str, Any]) -> tuple[list[OptionScore], tuple[int, ...]]:

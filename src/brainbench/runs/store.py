@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from brainbench.db import database_url as store_url
 from brainbench.db import insert_ignoring_existing, open_database, utc_now
 from brainbench.errors import RunError
+from brainbench.runs.info import RunInfo
 from brainbench.scoring.base import TokenScores
 
 STORE_FILE = "brainbench.sqlite"
@@ -303,15 +304,15 @@ class ResultsStore:
 
     # runs
 
-    def register_run(self, run_key: str, scorer_key: str, run_info: dict[str, Any], cases: Sequence[RunCase]) -> None:
+    def register_run(self, run_key: str, scorer_key: str, run_info: RunInfo, cases: Sequence[RunCase]) -> None:
         """Record a run and its test cases (a resumed run adds new cases; its run.json is the latest).
         A run made before by other weights under the same spec (a hub model updated upstream) is refused."""
         run_row = {
             "run_key": run_key,
             "scorer_key": scorer_key,
-            "model": run_info["model"],
-            "dataset": run_info["dataset"],
-            "info": json.dumps(run_info, default=str),
+            "model": run_info.model,
+            "dataset": run_info.dataset,
+            "info": json.dumps(run_info.to_json()),
             "created_at": utc_now(),
         }
         with self.engine.begin() as connection:
@@ -320,7 +321,7 @@ class ResultsStore:
             ).scalar_one_or_none()
             if known is not None and known != scorer_key:
                 raise RunError(
-                    f"{self.display_url}: run {run_key[:12]} was scored by other weights of {run_info['model']} (the "
+                    f"{self.display_url}: run {run_key[:12]} was scored by other weights of {run_info.model} (the "
                     "hub "
                     "model changed, or its files did): pin --revision, or pass --overwrite to start the run again"
                 )
@@ -356,14 +357,14 @@ class ResultsStore:
                 is not None
             )
 
-    def run_info(self, run_key: str) -> dict[str, Any]:
+    def run_info(self, run_key: str) -> RunInfo:
         with self.engine.begin() as connection:
             info = connection.execute(
                 sa.select(runs_table.c.info).where(runs_table.c.run_key == run_key)
             ).scalar_one_or_none()
         if info is None:
             raise RunError(f"{self.display_url}: no run {run_key!r} (brainbench runs lists them)")
-        return json.loads(info)
+        return RunInfo.upgrade(json.loads(info))
 
     def run_cases(self, run_key: str) -> list[RunCase]:
         names = (
@@ -414,10 +415,8 @@ class ResultsStore:
             wanted = set(item_ids)
             cases = [case for case in cases if case.item_id in wanted]
         info = self.run_info(run_key)
-        scorer_key = scorer_key or info["scorer_key"]
-        stored = self.stored_texts(
-            scorer_key, [sha for case in cases for sha in case.options], info.get("protocol", "perplexity")
-        )
+        scorer_key = scorer_key or info.scorer_key
+        stored = self.stored_texts(scorer_key, [sha for case in cases for sha in case.options], info.protocol)
         scored = sum(set(case.options) <= stored for case in cases)
         missing = sum(case.error is None and not set(case.options) <= stored for case in cases)
         return scored, missing
@@ -439,22 +438,21 @@ class ResultsStore:
         for run_key, scorer_key, model, dataset, info, created_at in runs:
             cases = self.run_cases(run_key)
             scored, _ = self._count_scored(run_key, scorer_key)
-            details = json.loads(info)
-            spec = details.get("spec") or {}
+            details = RunInfo.upgrade(json.loads(info))
             listed.append(
                 {
                     "run": run_key[:12],
                     "run_key": run_key,
                     "model": model,
                     "dataset": dataset,
-                    "condition": details.get("condition") or "full",
-                    "template": details.get("template"),
-                    "seed": details.get("seed"),
-                    "protocol": spec.get("protocol", "perplexity"),
+                    "condition": details.condition,
+                    "template": details.spec.template,
+                    "seed": details.seed,
+                    "protocol": details.protocol,
                     "items": len(cases),
                     "scored": scored,
                     "errors": sum(case.error is not None for case in cases),
-                    "out": details.get("out"),
+                    "out": details.out,
                     "created_at": created_at,
                 }
             )

@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from brainbench.runs.graded import INTERVALS, uniform_forecast
+from brainbench.runs.info import RunInfo
 from brainbench.runs.records import chance, choice_stats
-
-Z_95 = 1.959963984540054  # two-sided 95% normal quantile
-
-
-def wilson_interval(n_correct: int, n: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a proportion: stays inside [0, 1] and behaves at small n, unlike the normal one."""
-    if n == 0:
-        return (math.nan, math.nan)
-    p = n_correct / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def accuracy_stats(correct: Sequence[bool]) -> dict[str, Any]:
-    """n, n_correct, accuracy, the paper's SEM sqrt(acc(1-acc)/n) and a Wilson 95% CI."""
-    n = len(correct)
-    n_correct = sum(bool(value) for value in correct)
-    accuracy = n_correct / n if n else math.nan
-    sem = math.sqrt(accuracy * (1 - accuracy) / n) if n else math.nan
-    return {
-        "n": n,
-        "n_correct": n_correct,
-        "accuracy": accuracy,
-        "accuracy_sem": sem,
-        "accuracy_ci95": list(wilson_interval(n_correct, n)),
-    }
+from brainbench.stats import accuracy_stats, mean_t_interval, wilson_interval
 
 
 def accuracy_by_subfield(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -74,25 +48,17 @@ def graded_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     model, uniform = [record["forecast"] for record in graded], [uniform_forecast(record["grid"]) for record in graded]
     differences = [m["rps"] - u["rps"] for m, u in zip(model, uniform)]
-    mean_difference = sum(differences) / len(differences)
-    half_width = math.nan
-    if len(differences) > 1:
-        from scipy import stats
-
-        sd = math.sqrt(sum((d - mean_difference) ** 2 for d in differences) / (len(differences) - 1))
-        half_width = float(stats.t.ppf(0.975, len(differences) - 1)) * sd / math.sqrt(len(differences))
+    mean_difference, (low, high) = mean_t_interval(differences)
     return {
         "n": len(graded),
         **forecast_scores(model),
         "uniform": forecast_scores(uniform),
         "rps_difference": mean_difference,
-        "rps_difference_ci95": [mean_difference - half_width, mean_difference + half_width],
+        "rps_difference_ci95": [low, high],
     }
 
 
-def summarize(
-    records: Sequence[dict[str, Any]], run_info: dict[str, Any], n_requested: int | None = None
-) -> dict[str, Any]:
+def summarize(records: Sequence[dict[str, Any]], run_info: RunInfo, n_requested: int | None = None) -> dict[str, Any]:
     """summary.json: accuracy over scored items (ties count as wrong) against chance, by subfield, timing and the
     run's metadata. ``records`` carry the decisions of one rule (``runs.records.with_decision``).
 
@@ -107,11 +73,11 @@ def summarize(
     n_text_tokens = sum(
         option["n_tokens"] + 1 for record in timed for option in record.get("options", ()) if option.get("n_tokens")
     )
-    requested = n_requested if n_requested is not None else run_info.get("n_requested", len(records))
+    requested = n_requested if n_requested is not None else run_info.n_requested
     return {
-        "schema_version": run_info.get("schema_version"),
-        "model": run_info["model"],
-        "dataset": run_info["dataset"],
+        "schema_version": run_info.schema_version,
+        "model": run_info.model,
+        "dataset": run_info.dataset,
         "n_requested": requested,
         "partial": len(records) < requested,
         "normalisation": scored[0].get("normalisation", "ppl") if scored else "ppl",
@@ -129,7 +95,7 @@ def summarize(
         "tokens_per_s": n_text_tokens / elapsed if elapsed > 0 and n_text_tokens else None,
         "items_per_s": len(timed) / elapsed if elapsed > 0 else None,
         "errors": {str(record["item_id"]): record["error"] for record in records if record["status"] == "error"},
-        **({"choice": choice_stats(records)} if run_info.get("protocol") == "choice" else {}),
+        **({"choice": choice_stats(records)} if run_info.protocol == "choice" else {}),
         **({"graded": graded} if (graded := graded_summary(scored)) else {}),
-        "run": run_info,
+        "run": run_info.to_json(),
     }

@@ -18,16 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brainbench._version import __version__
-from brainbench.errors import InputError, RunError
+from brainbench.errors import InputError
 from brainbench.integrations.lm_eval.metrics import option_scores
-from brainbench.io import write_json_atomic, write_jsonl_atomic
-from brainbench.runs.execute import RESULTS_FILE, SUMMARY_FILE
-from brainbench.runs.plan import RUN_FILE, previous_spec
-from brainbench.runs.records import RECORD_SCHEMA, scored_record
+from brainbench.io import iter_jsonl
+from brainbench.runs.records import scored_record
+from brainbench.runs.rundir import RunInfo, write_run_dir
 from brainbench.runs.spec import RunSpec
 from brainbench.runs.store import RunCase, text_key
-from brainbench.runs.summary import summarize
 
 SAMPLES_NAME = re.compile(r"samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.jsonl$")
 DOCUMENT_KEYS = (
@@ -104,16 +101,9 @@ def is_brainbench_samples(path: Path) -> bool:
 def read_samples(path: Path) -> list[dict[str, Any]]:
     """The samples of one file, each checked: a brainbench document, and requests that are the document's own."""
     samples = []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                sample = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(path, line_number, f"not JSON ({error.msg})") from error
-            check_sample(sample, path, line_number)
-            samples.append(sample)
+    for line_number, sample in iter_jsonl(path, what="lm-eval samples file"):
+        check_sample(sample, path, line_number)
+        samples.append(sample)
     if not samples:
         raise InputError(path, None, "no samples")
     return samples
@@ -228,13 +218,10 @@ def import_lm_eval_samples(
         texts=shared["texts"],
         seed=shared["seed"],
     )
-    info: dict[str, Any] = {
-        "schema_version": RECORD_SCHEMA,
-        "brainbench": __version__,
-        "run_key": spec.run_key,
-        "spec": spec.model_dump(mode="json"),
-        "model": model or default_model_name(arguments),
-        "scorer": {
+    info = RunInfo.build(
+        spec,
+        model=model or default_model_name(arguments),
+        scorer={
             "backend": "lm-eval",
             "model": spec.model,
             "lm_eval": results.get("lm_eval_version"),
@@ -244,23 +231,8 @@ def import_lm_eval_samples(
             "task": samples.task,
             "source": str(samples.path.resolve()),
         },
-        "dataset": shared["dataset"],
-        "dataset_path": None,
-        "dataset_sha256": shared["dataset_sha256"],
-        "texts": shared["texts"],
-        "template": shared["template"],
-        "template_sha256": shared["template_sha256"],
-        "template_text": None,
-        "seed": shared["seed"],
-        "condition": "full",
-        "protocol": "perplexity",
-        "n_requested": len(records),
-    }
-    out_dir = Path(out_dir)
-    if (out_dir / RUN_FILE).is_file() and not overwrite and previous_spec(out_dir / RUN_FILE) != spec:
-        raise RunError(f"{out_dir} holds another run; choose another --out, or pass --overwrite to replace it")
-    write_json_atomic(out_dir / RUN_FILE, info)
-    write_jsonl_atomic(out_dir / RESULTS_FILE, records)
-    summary = summarize(records, info)
-    write_json_atomic(out_dir / SUMMARY_FILE, summary)
+        n_requested=len(records),
+    )
+    summary = write_run_dir(Path(out_dir), info, records, overwrite=overwrite)
+    assert summary is not None
     return summary

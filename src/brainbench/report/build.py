@@ -1,0 +1,105 @@
+"""``brainbench report`` as a library call: run directories in, the report's sections (and the HTML file) out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from brainbench.analysis import condition_label, memorisation_scores, model_key, results_table
+from brainbench.analysis.compare import resolve_model_set
+from brainbench.analysis.graded import graded_cases, graded_table, has_graded
+from brainbench.errors import InputError
+from brainbench.report.html import Section, save_figures, write_report
+from brainbench.report.sections import PERCENT_TABLES, build_sections
+from brainbench.runs.collection import (
+    LoadedRun,
+    adapter_pairs,
+    human_trials_for,
+    name_runs,
+    one_dataset,
+    read_runs,
+    records_by_name,
+)
+from brainbench.runs.memorisation import read_memorisation
+from brainbench.settings import Settings, load_settings
+
+
+def report_sections(
+    run_dirs: Sequence[str | Path],
+    *,
+    data_dir: Path | None = None,
+    finetuned: Sequence[str] = (),
+    model_set: str | None = None,
+    unseen: str | None = None,
+    normalisation: str = "ppl",
+    allow_partial: bool = False,
+) -> list[Section]:
+    """The report's sections for run directories of one dataset: the full-condition runs make the paper's figures,
+    runs under other conditions Figs S3-S4. ``finetuned``: BASE=TUNED run names for Fig 5 (runs with an adapter
+    pair with their base run by themselves)."""
+    every = read_runs(run_dirs, normalisation, allow_partial)
+    named = name_runs([run for run in every if run.info.condition == "full"])
+    if not named:
+        raise InputError(
+            str(run_dirs[0]), None, "no full-condition run among the run directories: the report starts from one"
+        )
+    dataset = one_dataset(every)
+    names = [run.name for run in named]
+    settings = load_settings(data_dir=data_dir)
+    graded_runs = {run.name: run.records for run in named if has_graded(run.records)}
+    memorisation = [
+        memorisation_scores(table).assign(model=run.name)
+        for run in named
+        if (table := read_memorisation(run.run_dir)) is not None
+    ]
+    return build_sections(
+        results_table(records_by_name(named)),
+        human_trials_for([dataset], data_dir),
+        conditions=pd.concat([condition_frame(run) for run in every], ignore_index=True),
+        memorisation=pd.concat(memorisation, ignore_index=True) if memorisation else None,
+        publication_dates=load_publication_dates_for(dataset, settings),
+        unseen=unseen,
+        finetuned=finetuned_pairs(finetuned, named, names),
+        model_set=resolve_model_set(model_set, names),
+        graded=(graded_table(graded_runs), graded_cases(graded_runs)) if graded_runs else None,
+    )
+
+
+def condition_frame(run: LoadedRun) -> pd.DataFrame:
+    frame = results_table({run.info.model: run.records})
+    frame["condition"] = condition_label(run.info.condition, run.info.seed)
+    return frame
+
+
+def finetuned_pairs(given: Sequence[str], named: Sequence[LoadedRun], names: Sequence[str]) -> list[tuple[str, str]]:
+    """The (base, tuned) pairs of Fig 5: those given as BASE=TUNED, then each adapter run with its base run."""
+    pairs = [tuple(model_key(name) for name in pair.split("=", 1)) for pair in given]
+    for pair in pairs:
+        if len(pair) != 2 or any(name not in names for name in pair):
+            raise InputError(
+                "--finetuned", None, f"{'='.join(pair)!r}: expected BASE=TUNED with names among {', '.join(names)}"
+            )
+    checked = [(base, tuned) for base, tuned in pairs]
+    return checked + adapter_pairs(named, exclude={tuned for _, tuned in checked})
+
+
+def load_publication_dates_for(dataset: str, settings: Settings) -> pd.DataFrame | None:
+    """The publication dates of the paper's abstracts (Fig S8), for brainbench-human only."""
+    from brainbench.data import load_publication_dates
+
+    if dataset != "brainbench-human":
+        return None
+    return load_publication_dates(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
+
+
+def build_report(
+    run_dirs: Sequence[str | Path], out: Path, *, figures: Path | None = None, **options: object
+) -> list[Path]:
+    """Write the HTML report of ``run_dirs`` to ``out`` (options as ``report_sections``); with ``figures``, also
+    every figure as PNG and SVG there. Returns the figure files written."""
+    sections = report_sections(run_dirs, **options)  # type: ignore[arg-type]
+    n_runs = len({str(path) for path in run_dirs})
+    write_report(out, f"BrainBench report: {n_runs} run(s)", sections, PERCENT_TABLES)
+    return save_figures(sections, figures) if figures is not None else []

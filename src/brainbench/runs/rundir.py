@@ -1,0 +1,131 @@
+"""A run directory: ``run.json`` (``RunInfo``: the spec once, and what a reader needs besides), ``results.jsonl``
+(one record per test case) and ``summary.json``. ``write_run_dir`` is their one author (``brainbench run``,
+``export``, ``import-published``, ``import-lm-eval`` and ``import-inspect`` all write through it);
+``load_run`` their one reader, which also reads directories written by brainbench 0.8 (run.json schema 2,
+the spec's fields repeated at its top level).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RESULTS_FILE", "RUN_FILE", "SUMMARY_FILE", "RunInfo", "load_run", "read_results", "write_run_dir"]
+
+from pydantic import ValidationError
+
+from brainbench.errors import InputError, RunError
+from brainbench.io import iter_jsonl, read_text, write_json_atomic, write_jsonl_atomic
+from brainbench.runs.info import RunInfo
+from brainbench.runs.spec import RunSpec
+from brainbench.runs.summary import summarize
+
+RUN_FILE = "run.json"
+RESULTS_FILE = "results.jsonl"
+SUMMARY_FILE = "summary.json"
+
+
+def read_run_info(path: Path) -> RunInfo:
+    """The RunInfo in a run.json file; a damaged or foreign one is a RunError naming it."""
+    try:
+        raw = json.loads(read_text(path, "run.json"))
+    except json.JSONDecodeError as error:
+        raise RunError(f"{path}: not valid JSON ({error.msg}); the run directory is damaged") from None
+    if not isinstance(raw, dict):
+        raise RunError(f"{path}: not a brainbench run.json (expected an object)")
+    if "spec" not in raw:
+        raise RunError(f"{path}: written by a brainbench older than 0.8 (no spec); run it again to rewrite it")
+    try:
+        return RunInfo.upgrade(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise RunError(f"{path}: not a run.json this brainbench reads ({where}: {first['msg']})") from None
+
+
+def previous_spec(run_file: Path) -> RunSpec | None:
+    """The spec in an existing run.json (None if it has none or cannot be read)."""
+    try:
+        return read_run_info(run_file).spec
+    except RunError:
+        return None
+
+
+def write_run_dir(
+    out_dir: Path,
+    info: RunInfo,
+    records: Sequence[dict[str, Any]] | None,
+    *,
+    overwrite: bool = False,
+) -> dict[str, Any] | None:
+    """Write a run directory: run.json, and with ``records`` results.jsonl and summary.json (``records=None``
+    claims the directory for a run about to start). A directory that holds another run (another spec) is refused
+    unless ``overwrite``. Returns the summary."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out_dir / ".export.lock"):  # shards exporting at once: the last to read the store writes last
+        run_file = out_dir / RUN_FILE
+        if run_file.is_file() and not overwrite:
+            other = previous_spec(run_file)
+            if other is None:
+                raise RunError(
+                    f"{out_dir} holds a run.json this brainbench cannot read; choose another --out, or pass "
+                    "--overwrite to replace it"
+                )
+            if other != info.spec:
+                raise RunError(
+                    f"{out_dir} holds another run (its {', '.join(info.spec.differences(other))} differ); choose "
+                    "another --out, or pass --overwrite to replace it"
+                )
+        write_json_atomic(run_file, info.to_json())
+        if records is None:
+            return None
+        write_jsonl_atomic(out_dir / RESULTS_FILE, list(records))
+        summary = summarize(records, info)
+        write_json_atomic(out_dir / SUMMARY_FILE, summary)
+        return summary
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (POSIX; elsewhere no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: one process per run directory is the user's to ensure
+        yield
+        return
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_results(run_dir: Path) -> list[dict[str, Any]]:
+    """Records of a run directory, in item order."""
+    path = Path(run_dir) / RESULTS_FILE
+    if not path.is_file():
+        return []
+    records = []
+    try:
+        numbered = list(iter_jsonl(path, what="results file"))
+    except InputError as error:
+        raise RunError(f"{error}; the results file is damaged (brainbench export rewrites it)") from None
+    for number, record in numbered:
+        if not isinstance(record, dict) or "item_id" not in record:
+            raise RunError(f"{path}:{number}: not a result record; the results file is damaged (export rewrites it)")
+        records.append(record)
+    return sorted(records, key=lambda record: record["item_id"])
+
+
+def load_run(run_dir: Path) -> tuple[RunInfo, list[dict[str, Any]]]:
+    """(run.json, records) of a run directory."""
+    run_dir = Path(run_dir)
+    run_file = run_dir / RUN_FILE
+    if not run_file.is_file():
+        raise RunError(f"{run_dir}: not a run directory (no {RUN_FILE})")
+    return read_run_info(run_file), read_results(run_dir)
