@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Path, Request
@@ -177,6 +178,42 @@ def unusual_characters(item: dict[str, Any]) -> list[str]:
     return [describe_character(ch) for ch in dict.fromkeys(edited) if ord(ch) >= 128]
 
 
+@dataclass(frozen=True)
+class AuthoringContext:
+    """What the authoring app's routes share: the queue, the candidates, the pages and the reviewers' sign-in."""
+
+    queue: ReviewQueue
+    candidates: list[dict[str, Any]]
+    subfields: tuple[str, ...]
+    page: Callable[..., Response]
+    csrf: CsrfTokens
+    authors: SignIn
+    reference: ReferenceModel | None
+    two_person_rule: bool
+
+    def require(self, request: Request) -> str:
+        """The signed-in reviewer (else a sign-in page)."""
+        return self.authors.require(request, "sign in with your reviewer token first")
+
+    def known_subfields(self) -> list[str]:
+        """The subfields offered: the test set's, the candidates' and the queue's, each spelt once."""
+        named: dict[str, str] = {}
+        for name in (
+            *self.subfields,
+            *(candidate.get("subfield") or "" for candidate in self.candidates),
+            *(item["subfield"] for item in self.queue.items()),
+        ):
+            cleaned, problems = normalise_name(name, "subfield")
+            if not problems:
+                named.setdefault(cleaned.casefold(), cleaned)
+        return sorted(named.values())
+
+    def candidate_at(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < len(self.candidates):
+            raise PageError(f"no candidate {index}", 404)
+        return self.candidates[index]
+
+
 def create_app(
     queue: ReviewQueue,
     candidates: list[dict[str, Any]],
@@ -218,35 +255,43 @@ def create_app(
         sign_out=queue.sign_out,
         clock=clock,
     )
-    candidates = [{**candidate, "text": normalise_text(candidate["text"])} for candidate in candidates]
+    ctx = AuthoringContext(
+        queue=queue,
+        candidates=[{**candidate, "text": normalise_text(candidate["text"])} for candidate in candidates],
+        subfields=tuple(subfields),
+        page=page,
+        csrf=csrf,
+        authors=authors,
+        reference=reference,
+        two_person_rule=two_person_rule,
+    )
+    add_error_pages(app, ctx)
+    add_session_routes(app, ctx)
+    add_writing_routes(app, ctx)
+    add_graded_routes(app, ctx)
+    add_review_routes(app, ctx)
+    return app
 
-    def require(request: Request) -> str:
-        return authors.require(request, "sign in with your reviewer token first")
 
-    def known_subfields() -> list[str]:
-        named: dict[str, str] = {}
-        for name in (
-            *subfields,
-            *(candidate.get("subfield") or "" for candidate in candidates),
-            *(item["subfield"] for item in queue.items()),
-        ):
-            cleaned, problems = normalise_name(name, "subfield")
-            if not problems:
-                named.setdefault(cleaned.casefold(), cleaned)
-        return sorted(named.values())
+def add_error_pages(app: FastAPI, ctx: AuthoringContext) -> None:
+    """Refusals shown as pages: sign in, or what went wrong."""
 
     @app.exception_handler(PageError)
     async def refused(request: Request, error: PageError) -> Response:
         if error.status == 401:
-            return page("login.html", request, status=401)
-        return page(
+            return ctx.page("login.html", request, status=401)
+        return ctx.page(
             "error.html", request, status=error.status, headers=error.headers, message=str(error), problems=[], back="/"
         )
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, error: InputError) -> Response:
         status = next((code for kind, code in STATUS_OF.items() if isinstance(error, kind)), 422)
-        return page("error.html", request, status=status, message=str(error), problems=[], back="/")
+        return ctx.page("error.html", request, status=status, message=str(error), problems=[], back="/")
+
+
+def add_session_routes(app: FastAPI, ctx: AuthoringContext) -> None:
+    """Signing in and out, and the index of candidates and the queue."""
 
     @app.post("/login")
     def login(
@@ -254,44 +299,43 @@ def create_app(
         csrf_token: Annotated[str, Form(alias="csrf")],
         token_given: Annotated[str, Form(alias="token", max_length=200)],
     ) -> Response:
-        csrf.check(request, csrf_token)
-        return authors.sign_in(request, token_given, then="/")
+        ctx.csrf.check(request, csrf_token)
+        return ctx.authors.sign_in(request, token_given, then="/")
 
     @app.post("/logout")
     def logout(request: Request, csrf_token: Annotated[str, Form(alias="csrf")]) -> Response:
-        csrf.check(request, csrf_token, session=authors.session(request) or None)
-        return authors.sign_out(request, then="/")
+        ctx.csrf.check(request, csrf_token, session=ctx.authors.session(request) or None)
+        return ctx.authors.sign_out(request, then="/")
 
     @app.get("/")
     def index(request: Request) -> Response:
-        reviewer = require(request)
-        items = queue.items()
-        return page(
+        reviewer = ctx.require(request)
+        items = ctx.queue.items()
+        return ctx.page(
             "index.html",
             request,
-            session=authors.session(request) or None,
+            session=ctx.authors.session(request) or None,
             reviewer=reviewer,
-            candidates=candidates,
+            candidates=ctx.candidates,
             statuses=STATUSES,
             queue={status: [item for item in items if item["status"] == status] for status in STATUSES},
-            reference=reference,
-            two_person_rule=two_person_rule,
+            reference=ctx.reference,
+            two_person_rule=ctx.two_person_rule,
         )
 
-    def candidate_at(index: int) -> dict[str, Any]:
-        if not 0 <= index < len(candidates):
-            raise PageError(f"no candidate {index}", 404)
-        return candidates[index]
+
+def add_writing_routes(app: FastAPI, ctx: AuthoringContext) -> None:
+    """Writing an alteration of a candidate abstract into the queue."""
 
     @app.get("/write/{index}")
     def write(request: Request, index: PathId) -> Response:
-        require(request)
-        candidate = candidate_at(index)
-        known = known_subfields()
-        return page(
+        ctx.require(request)
+        candidate = ctx.candidate_at(index)
+        known = ctx.known_subfields()
+        return ctx.page(
             "write.html",
             request,
-            session=authors.session(request) or None,
+            session=ctx.authors.session(request) or None,
             index=index,
             candidate=candidate,
             altered=candidate["text"],
@@ -311,26 +355,26 @@ def create_app(
         subfield: Annotated[str, Form(max_length=200)] = "",
         new_subfield: Annotated[str, Form(max_length=100)] = "",
     ) -> Response:
-        author = require(request)
-        csrf.check(request, csrf_token, session=authors.session(request) or None)
-        candidate = candidate_at(index)
-        known = known_subfields()
+        author = ctx.require(request)
+        ctx.csrf.check(request, csrf_token, session=ctx.authors.session(request) or None)
+        candidate = ctx.candidate_at(index)
+        known = ctx.known_subfields()
         chosen, reasons = choose_subfield(subfield, new_subfield, known)
         altered = normalise_text(altered)
         record = None
-        if reference is None:
+        if ctx.reference is None:
             reasons += check_alteration(candidate["text"], altered)
         elif not reasons:
-            record = check_record(candidate["text"], altered, reference)
+            record = check_record(candidate["text"], altered, ctx.reference)
             reasons += record["reasons"]
         else:
             reasons += check_alteration(candidate["text"], altered)
         if reasons:
-            return page(
+            return ctx.page(
                 "write.html",
                 request,
                 status=422,
-                session=authors.session(request) or None,
+                session=ctx.authors.session(request) or None,
                 index=index,
                 candidate=candidate,
                 altered=altered,
@@ -340,18 +384,22 @@ def create_app(
                 new_subfield=new_subfield,
                 max_chars=MAX_TEXT_CHARS,
             )
-        queue.add({**candidate, "subfield": chosen}, altered, {"author": "human", "by": author}, [], checks=record)
+        ctx.queue.add({**candidate, "subfield": chosen}, altered, {"author": "human", "by": author}, [], checks=record)
         return RedirectResponse("/", status_code=303)
+
+
+def add_graded_routes(app: FastAPI, ctx: AuthoringContext) -> None:
+    """Writing a graded test case (a grid of possible results) into the queue."""
 
     @app.get("/graded/{index}")
     def graded(request: Request, index: PathId) -> Response:
-        require(request)
-        candidate = candidate_at(index)
-        known = known_subfields()
-        return page(
+        ctx.require(request)
+        candidate = ctx.candidate_at(index)
+        known = ctx.known_subfields()
+        return ctx.page(
             "graded.html",
             request,
-            session=authors.session(request) or None,
+            session=ctx.authors.session(request) or None,
             index=index,
             candidate=candidate,
             number="",
@@ -374,21 +422,21 @@ def create_app(
         subfield: Annotated[str, Form(max_length=200)] = "",
         new_subfield: Annotated[str, Form(max_length=100)] = "",
     ) -> Response:
-        author = require(request)
-        csrf.check(request, csrf_token, session=authors.session(request) or None)
-        candidate = candidate_at(index)
-        known = known_subfields()
+        author = ctx.require(request)
+        ctx.csrf.check(request, csrf_token, session=ctx.authors.session(request) or None)
+        candidate = ctx.candidate_at(index)
+        known = ctx.known_subfields()
         chosen, reasons = choose_subfield(subfield, new_subfield, known)
         number, unit = normalise_text(number), normalise_text(unit)
         grid = [normalise_text(line) for line in values.splitlines() if line.strip()]
         reasons += check_graded(candidate["text"], number, grid, unit)[1]
         reasons += graded_text_problems(candidate["text"], number, grid, unit)
         if reasons:
-            return page(
+            return ctx.page(
                 "graded.html",
                 request,
                 status=422,
-                session=authors.session(request) or None,
+                session=ctx.authors.session(request) or None,
                 index=index,
                 candidate=candidate,
                 number=number,
@@ -399,8 +447,12 @@ def create_app(
                 chosen=subfield,
                 new_subfield=new_subfield,
             )
-        queue.add_graded({**candidate, "subfield": chosen}, number, grid, unit, {"author": "human", "by": author})
+        ctx.queue.add_graded({**candidate, "subfield": chosen}, number, grid, unit, {"author": "human", "by": author})
         return RedirectResponse("/", status_code=303)
+
+
+def add_review_routes(app: FastAPI, ctx: AuthoringContext) -> None:
+    """Reviewers accept, edit or reject queued items."""
 
     @app.post("/review/{item_id}")
     def review(
@@ -411,23 +463,21 @@ def create_app(
         expected: Annotated[str, Form(max_length=20)],
         note: Annotated[str, Form(max_length=2000)] = "",
     ) -> Response:
-        reviewer = require(request)
-        csrf.check(request, csrf_token, session=authors.session(request) or None)
+        reviewer = ctx.require(request)
+        ctx.csrf.check(request, csrf_token, session=ctx.authors.session(request) or None)
         if decision not in ("accepted", "rejected"):
             raise PageError(f"{decision!r}: accept or reject", 422)
-        queue.review(
+        ctx.queue.review(
             item_id,
             decision,
             reviewer=reviewer,
             note=note,
             expected=expected,
-            reference=reference,
-            two_person_rule=two_person_rule,
+            reference=ctx.reference,
+            two_person_rule=ctx.two_person_rule,
         )
         return RedirectResponse(f"/#item-{item_id}", status_code=303)
 
     @app.get("/healthz")
     def health() -> dict[str, str]:
         return {"status": "ok"}
-
-    return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Cookie, Depends, FastAPI, Form, Request
@@ -63,6 +64,36 @@ PostedForm = Annotated[dict[str, str], Depends(form_fields)]
 ParticipantCookie = Annotated[str | None, Cookie(alias=PARTICIPANT_COOKIE)]
 
 
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+@dataclass(frozen=True)
+class StudyContext:
+    """What the study app's routes share: the store, the pages, the admin's sign-in, the consent text, the clock."""
+
+    store: StudyStore
+    page: Callable[..., Response]
+    csrf: CsrfTokens
+    admin: SignIn
+    clock: Callable[[], float]
+    secure_cookies: bool
+    consent: str | None  # as given (None: the default text)
+    consent_text: str
+    consent_html: str
+    weak_token: str | None  # why the admin token is weak, if it is
+
+    def live_participant(self, token: str | None) -> int | None:
+        """The participant with this session token, or None (no session, or one from another study)."""
+        try:
+            return self.store.participant_id(token)
+        except NoSession:
+            return None
+
+    def require_admin(self, request: Request) -> None:
+        self.admin.require(request, "admin pages need the admin token: sign in at /admin")
+
+
 def create_app(
     store: StudyStore,
     admin_token: str,
@@ -85,7 +116,6 @@ def create_app(
     add_security_headers(app)
     pages = Pages(TEMPLATES, title, CsrfTokens(store.secret_key, SESSION_COOKIE), secure_cookies)
     pages.add_error_pages(app)
-    page, csrf = pages.render, pages.csrf
     token_id = hashlib.sha256(admin_token.encode("utf-8", "surrogateescape")).hexdigest()
     admin = SignIn(
         single_token(admin_token, "admin"),
@@ -99,30 +129,39 @@ def create_app(
         clock=clock,
     )
     consent_text = consent if consent is not None else DEFAULT_CONSENT
-    consent_html = render_consent(consent_text)
-    weak_token = weak_secret(admin_token)
-
-    def redirect(url: str) -> RedirectResponse:
-        return RedirectResponse(url, status_code=303)
-
-    def live_participant(token: str | None) -> int | None:
-        try:
-            return store.participant_id(token)
-        except NoSession:
-            return None
+    ctx = StudyContext(
+        store=store,
+        page=pages.render,
+        csrf=pages.csrf,
+        admin=admin,
+        clock=clock,
+        secure_cookies=secure_cookies,
+        consent=consent,
+        consent_text=consent_text,
+        consent_html=render_consent(consent_text),
+        weak_token=weak_secret(admin_token),
+    )
 
     @app.exception_handler(StudyError)
     async def refused(request: Request, error: StudyError) -> Response:
         status = next((code for kind, code in STATUS_OF.items() if isinstance(error, kind)), 400)
-        return page("error.html", request, status=status, message=str(error), problems=[], back="/")
+        return ctx.page("error.html", request, status=status, message=str(error), problems=[], back="/")
 
-    # participants
+    add_participant_routes(app, ctx)
+    add_trial_routes(app, ctx)
+    add_admin_routes(app, ctx)
+    add_export_routes(app, ctx)
+    return app
+
+
+def add_participant_routes(app: FastAPI, ctx: StudyContext) -> None:
+    """Consent and profile: how a participant starts."""
 
     @app.get("/", response_class=HTMLResponse)
     def consent_page(request: Request, participant: ParticipantCookie = None) -> Response:
-        if live_participant(participant) is not None:
+        if ctx.live_participant(participant) is not None:
             return redirect("/trial")  # an old cookie from another study starts again
-        return page("consent.html", request, trials=store.trials_per_participant, consent=consent_html)
+        return ctx.page("consent.html", request, trials=ctx.store.trials_per_participant, consent=ctx.consent_html)
 
     @app.post("/consent")
     def give_consent(
@@ -131,37 +170,37 @@ def create_app(
         agree: Annotated[str | None, Form()] = None,
         participant: ParticipantCookie = None,
     ) -> Response:
-        csrf.check(request, csrf_token)
+        ctx.csrf.check(request, csrf_token)
         if agree != "yes":
             raise PageError("please tick the box to agree before taking part", 422)
-        if live_participant(participant) is not None:
+        if ctx.live_participant(participant) is not None:
             return redirect("/trial")  # consented already (a second tab, the back button): keep their progress
         response = redirect("/profile")
         response.set_cookie(
             PARTICIPANT_COOKIE,
-            store.add_participant(clock()),
+            ctx.store.add_participant(ctx.clock()),
             httponly=True,
             samesite="lax",
-            secure=secure_cookies,
+            secure=ctx.secure_cookies,
             max_age=30 * 24 * 3600,
         )
         return response
 
     @app.get("/profile", response_class=HTMLResponse)
     def profile(request: Request, participant: ParticipantCookie = None) -> Response:
-        if store.profile_locked(store.participant_id(participant)):
+        if ctx.store.profile_locked(ctx.store.participant_id(participant)):
             return redirect("/trial")
-        return page(
+        return ctx.page(
             "profile.html", request, session=participant, positions=POSITIONS, sexes=SEXES, values={}, problems={}
         )
 
     @app.post("/profile")
     def save_profile(request: Request, form: PostedForm, participant: ParticipantCookie = None) -> Response:
-        participant_id = store.participant_id(participant)
-        csrf.check(request, form.get("csrf"), session=participant)
+        participant_id = ctx.store.participant_id(participant)
+        ctx.csrf.check(request, form.get("csrf"), session=participant)
         entered, problems = read_form(Profile, form, PROFILE_HINTS)
         if entered is None:  # the form again, as filled in, saying what to fix
-            return page(
+            return ctx.page(
                 "profile.html",
                 request,
                 status=422,
@@ -171,11 +210,15 @@ def create_app(
                 values=form,
                 problems=problems,
             )
-        store.save_profile(participant_id, entered)
+        ctx.store.save_profile(participant_id, entered)
         return redirect("/trial")
 
+
+def add_trial_routes(app: FastAPI, ctx: StudyContext) -> None:
+    """The trials, one page each, and the beacon of a trial left unanswered."""
+
     def trial_page(request: Request, participant: str | None, current: Trial, **context: object) -> Response:
-        return page(
+        return ctx.page(
             "trial.html",
             request,
             session=participant,
@@ -187,25 +230,25 @@ def create_app(
 
     @app.get("/trial", response_class=HTMLResponse)
     def trial(request: Request, participant: ParticipantCookie = None) -> Response:
-        participant_id = store.participant_id(participant)
-        if not store.has_profile(participant_id):
+        participant_id = ctx.store.participant_id(participant)
+        if not ctx.store.has_profile(participant_id):
             return redirect("/profile")
-        current = store.next_trial(participant_id, clock())
+        current = ctx.store.next_trial(participant_id, ctx.clock())
         if current is None:
             return redirect("/done")
         return trial_page(request, participant, current, values={}, problems={})
 
     @app.post("/trial")
     def answer(request: Request, form: PostedForm, participant: ParticipantCookie = None) -> Response:
-        participant_id = store.participant_id(participant)
-        csrf.check(request, form.get("csrf"), session=participant)
+        participant_id = ctx.store.participant_id(participant)
+        ctx.csrf.check(request, form.get("csrf"), session=participant)
         entered, problems = read_form(Answer, form, ANSWER_HINTS)
         if entered is None:
-            current = store.current_trial(participant_id)
+            current = ctx.store.current_trial(participant_id)
             if current is None or current.view_id is None:
                 return redirect("/trial")
             return trial_page(request, participant, current, status=422, values=form, problems=problems)
-        store.submit(participant_id, entered, clock())
+        ctx.store.submit(participant_id, entered, ctx.clock())
         return redirect("/trial")
 
     @app.post("/trial/leave", status_code=204)
@@ -216,48 +259,47 @@ def create_app(
         participant: ParticipantCookie = None,
     ) -> Response:
         """The trial page's beacon when it is left unanswered (closed, reloaded, navigated away)."""
-        participant_id = store.participant_id(participant)
-        csrf.check(request, csrf_token, session=participant)
-        store.leave(participant_id, view_id, clock())
+        participant_id = ctx.store.participant_id(participant)
+        ctx.csrf.check(request, csrf_token, session=participant)
+        ctx.store.leave(participant_id, view_id, ctx.clock())
         return Response(status_code=204)
 
     @app.get("/done", response_class=HTMLResponse)
     def done(request: Request) -> Response:
-        return page("done.html", request)
+        return ctx.page("done.html", request)
 
-    # admin
 
-    def require_admin(request: Request) -> None:
-        admin.require(request, "admin pages need the admin token: sign in at /admin")
+def add_admin_routes(app: FastAPI, ctx: StudyContext) -> None:
+    """The admin pages behind the admin token."""
 
     @app.get("/admin", response_class=HTMLResponse)
     def admin_page(request: Request) -> Response:
-        if admin.who(request) is None:
-            return page("login.html", request, status=401)
-        return page(
+        if ctx.admin.who(request) is None:
+            return ctx.page("login.html", request, status=401)
+        return ctx.page(
             "admin.html",
             request,
-            session=admin.session(request),
-            progress=store.progress(clock()),
-            trials=store.trials_per_participant,
-            dataset=store.dataset.name,
-            database=store.display_url,
-            consent_is_default=consent is None,
-            consent_unfilled=consent is not None and FILL_IN in consent_text,
-            weak_token=weak_token,
+            session=ctx.admin.session(request),
+            progress=ctx.store.progress(ctx.clock()),
+            trials=ctx.store.trials_per_participant,
+            dataset=ctx.store.dataset.name,
+            database=ctx.store.display_url,
+            consent_is_default=ctx.consent is None,
+            consent_unfilled=ctx.consent is not None and FILL_IN in ctx.consent_text,
+            weak_token=ctx.weak_token,
         )
 
     @app.post("/admin/login")
     def login(
         request: Request, csrf_token: Annotated[str, Form(alias="csrf")], token: Annotated[str, Form()]
     ) -> Response:
-        csrf.check(request, csrf_token)
-        return admin.sign_in(request, token, then="/admin")
+        ctx.csrf.check(request, csrf_token)
+        return ctx.admin.sign_in(request, token, then="/admin")
 
     @app.post("/admin/logout")
     def logout(request: Request, csrf_token: Annotated[str, Form(alias="csrf")]) -> Response:
-        csrf.check(request, csrf_token, session=admin.session(request))
-        return admin.sign_out(request, then="/admin")
+        ctx.csrf.check(request, csrf_token, session=ctx.admin.session(request))
+        return ctx.admin.sign_out(request, then="/admin")
 
     @app.post("/admin/setup")
     def setup(
@@ -265,10 +307,14 @@ def create_app(
         csrf_token: Annotated[str, Form(alias="csrf")],
         trials: Annotated[int, Form(ge=1, le=MAX_FORM_ID)],
     ) -> Response:
-        require_admin(request)
-        csrf.check(request, csrf_token, session=admin.session(request) or None)
-        store.set_trials_per_participant(trials)
+        ctx.require_admin(request)
+        ctx.csrf.check(request, csrf_token, session=ctx.admin.session(request) or None)
+        ctx.store.set_trials_per_participant(trials)
         return redirect("/admin")
+
+
+def add_export_routes(app: FastAPI, ctx: StudyContext) -> None:
+    """The study's data as the paper's CSV files, for the admin."""
 
     def csv_download(text: str, name: str) -> Response:
         return Response(
@@ -279,23 +325,22 @@ def create_app(
 
     @app.get("/admin/export/participant_data.csv")
     def export(request: Request) -> Response:
-        require_admin(request)
+        ctx.require_admin(request)
         return csv_download(
-            participant_data_csv(store.responses(), store.cases, store.dataset.source), "participant_data.csv"
+            participant_data_csv(ctx.store.responses(), ctx.store.cases, ctx.store.dataset.source),
+            "participant_data.csv",
         )
 
     @app.get("/admin/export/abstract_id_doi.csv")
     def export_ids(request: Request) -> Response:
-        require_admin(request)
-        return csv_download(abstract_ids_csv(store.dataset.cases), "abstract_id_doi.csv")
+        ctx.require_admin(request)
+        return csv_download(abstract_ids_csv(ctx.store.dataset.cases), "abstract_id_doi.csv")
 
     @app.get("/admin/export/catch.csv")
     def export_catch(request: Request) -> Response:
-        require_admin(request)
-        return csv_download(catch_csv(store.responses(catch=True), store.catch_cases), "catch.csv")
+        ctx.require_admin(request)
+        return csv_download(catch_csv(ctx.store.responses(catch=True), ctx.store.catch_cases), "catch.csv")
 
     @app.get("/healthz")
     def health() -> dict[str, str]:
         return {"status": "ok"}
-
-    return app
