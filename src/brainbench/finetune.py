@@ -92,55 +92,31 @@ class _Blocks:
         return {"input_ids": ids, "labels": ids.clone(), "attention_mask": torch.ones_like(ids)}
 
 
-def finetune(
-    corpus_dir: Path,
-    out_dir: Path,
-    *,
-    model: str | None = None,
-    gguf_file: str | None = None,
-    config: FinetuneConfig | None = None,
-    merge: bool = False,
-) -> dict[str, Any]:
-    """Tune ``model`` (None: the embedded model) on the corpus; write the adapter (or model) to
-    ``out_dir`` and return what ``finetune.json`` records. Re-running with the same ``out_dir``
-    resumes from its last checkpoint."""
-    import torch
-    import transformers
-
-    from brainbench.scoring.hf import load_causal_lm
-
-    config = config or FinetuneConfig()
-    out_dir = Path(out_dir)
-    cuda = torch.cuda.is_available()
-    dtype = "bfloat16" if cuda and torch.cuda.is_bf16_supported() else "float32"
-    lm, tokenizer, name, weights = load_causal_lm(model, gguf_file=gguf_file, dtype="float32")
-    train_blocks = token_blocks(read_corpus(corpus_dir, "train"), tokenizer, config.block_size)
-    valid_blocks = token_blocks(read_corpus(corpus_dir, "valid"), tokenizer, config.block_size)
+def corpus_blocks(corpus_dir: Path, tokenizer: Any, block_size: int) -> tuple[list[list[int]], list[list[int]]]:
+    """The train and valid splits as blocks of ``block_size`` tokens; a split without one whole block is an error."""
+    train_blocks = token_blocks(read_corpus(corpus_dir, "train"), tokenizer, block_size)
+    valid_blocks = token_blocks(read_corpus(corpus_dir, "valid"), tokenizer, block_size)
     if not train_blocks:
         raise InputError(
             corpus_dir,
             None,
-            f"the train split holds less than one block of {config.block_size} tokens: use a smaller --block-size",
+            f"the train split holds less than one block of {block_size} tokens: use a smaller --block-size",
         )
     if not valid_blocks:
         raise InputError(
             corpus_dir,
             None,
-            f"the valid split holds less than one block of {config.block_size} tokens: raise --valid-fraction when "
+            f"the valid split holds less than one block of {block_size} tokens: raise --valid-fraction when "
             "building, or lower --block-size",
         )
-    if not config.full:
-        import peft
+    return train_blocks, valid_blocks
 
-        lora = peft.LoraConfig(
-            r=config.lora_r,
-            lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout,
-            target_modules=lora_targets(lm, config.target),
-            task_type="CAUSAL_LM",
-        )
-        lm = peft.get_peft_model(lm, lora)
-    arguments = transformers.TrainingArguments(
+
+def training_arguments(config: FinetuneConfig, out_dir: Path, dtype: str, cuda: bool) -> Any:
+    """transformers' TrainingArguments for ``config``: evaluate and checkpoint every few steps, cosine schedule."""
+    import transformers
+
+    return transformers.TrainingArguments(
         output_dir=str(out_dir / "checkpoints"),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
@@ -163,6 +139,43 @@ def finetune(
         report_to=[],
         dataloader_num_workers=0,
     )
+
+
+def finetune(
+    corpus_dir: Path,
+    out_dir: Path,
+    *,
+    model: str | None = None,
+    gguf_file: str | None = None,
+    config: FinetuneConfig | None = None,
+    merge: bool = False,
+) -> dict[str, Any]:
+    """Tune ``model`` (None: the embedded model) on the corpus; write the adapter (or model) to
+    ``out_dir`` and return what ``finetune.json`` records. Re-running with the same ``out_dir``
+    resumes from its last checkpoint."""
+    import torch
+    import transformers
+
+    from brainbench.scoring.hf import load_causal_lm
+
+    config = config or FinetuneConfig()
+    out_dir = Path(out_dir)
+    cuda = torch.cuda.is_available()
+    dtype = "bfloat16" if cuda and torch.cuda.is_bf16_supported() else "float32"
+    lm, tokenizer, name, weights = load_causal_lm(model, gguf_file=gguf_file, dtype="float32")
+    train_blocks, valid_blocks = corpus_blocks(corpus_dir, tokenizer, config.block_size)
+    if not config.full:
+        import peft
+
+        lora = peft.LoraConfig(
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=lora_targets(lm, config.target),
+            task_type="CAUSAL_LM",
+        )
+        lm = peft.get_peft_model(lm, lora)
+    arguments = training_arguments(config, out_dir, dtype, cuda)
     trainer = transformers.Trainer(
         model=lm, args=arguments, train_dataset=_Blocks(train_blocks), eval_dataset=_Blocks(valid_blocks)
     )

@@ -425,45 +425,8 @@ class ReviewQueue:
                     "changing a decision needs a note saying why",
                 )
             values: dict[str, Any] = {"status": status, "note": note, "reviewed_at": utc_now()}
-            edited = False
-            if status != "rejected" and item["grid"] is not None:
-                if altered is not None:
-                    raise InputError(
-                        f"item {item_id}",
-                        None,
-                        "a graded item is not edited as a text: propose it again with other values",
-                    )
-                grid = item["grid"]
-                _, reasons = check_graded(item["original"], grid["number"], grid["values"], grid["unit"])
-                reasons += graded_text_problems(item["original"], grid["number"], grid["values"], grid["unit"])
-                if reasons:
-                    raise InputError(f"item {item_id}", None, "cannot accept: " + "; ".join(reasons))
-                values["reasons"] = "[]"
-            elif status != "rejected":
-                text = normalise_text(altered) if altered is not None else item["altered"]
-                reasons = check_alteration(item["original"], text)
-                if reasons:
-                    raise InputError(f"item {item_id}", None, "cannot accept: " + "; ".join(reasons))
-                values |= {"altered": text, "combined": combine(item["original"], text), "reasons": "[]"}
-                edited = altered is not None and text != item["altered"]
-                if edited:
-                    editors = sorted({*item["provenance"].get("editors", []), reviewer})
-                    item["provenance"] = {**item["provenance"], "edited_by": "human", "editors": editors}
-                    values["provenance"] = json.dumps(item["provenance"])
-                record = current_check({**item, "altered": text})
-                if status == "accepted" and reference is not None:
-                    record = check_record(item["original"], text, reference)
-                    values["checks"] = json.dumps(record)
-                if status == "accepted" and record is not None and not record["passed"]:
-                    if "checks" in values:  # keep the failed check with the item, and refuse
-                        connection.execute(
-                            sa.update(items_table).where(items_table.c.id == item_id).values(checks=values["checks"])
-                        )
-                    raise InputError(
-                        f"item {item_id}",
-                        None,
-                        f"cannot accept: under {record['reference_model']}: " + "; ".join(record["reasons"]),
-                    )
+            changes, edited = self._checked_changes(connection, item, status, altered, reviewer, reference)
+            values |= changes
             if status == "accepted" and two_person_rule and reviewer in item_authors(item):
                 raise SelfAcceptance(
                     f"item {item_id}",
@@ -483,6 +446,59 @@ class ReviewQueue:
                 )
             )
             return self._read_one(connection, item_id)
+
+    def _checked_changes(
+        self,
+        connection: sa.Connection,
+        item: dict[str, Any],
+        status: str,
+        altered: str | None,
+        reviewer: str,
+        reference: ReferenceModel | None,
+    ) -> tuple[dict[str, Any], bool]:
+        """(the item's new values, whether its alteration was edited) for a decision that is not a rejection, every
+        check passed (under ``reference`` too, for an acceptance); a failed check is an InputError."""
+        values: dict[str, Any] = {}
+        edited = False
+        if status != "rejected" and item["grid"] is not None:
+            if altered is not None:
+                raise InputError(
+                    f"item {item['id']}",
+                    None,
+                    "a graded item is not edited as a text: propose it again with other values",
+                )
+            grid = item["grid"]
+            _, reasons = check_graded(item["original"], grid["number"], grid["values"], grid["unit"])
+            reasons += graded_text_problems(item["original"], grid["number"], grid["values"], grid["unit"])
+            if reasons:
+                raise InputError(f"item {item['id']}", None, "cannot accept: " + "; ".join(reasons))
+            values["reasons"] = "[]"
+        elif status != "rejected":
+            text = normalise_text(altered) if altered is not None else item["altered"]
+            reasons = check_alteration(item["original"], text)
+            if reasons:
+                raise InputError(f"item {item['id']}", None, "cannot accept: " + "; ".join(reasons))
+            values |= {"altered": text, "combined": combine(item["original"], text), "reasons": "[]"}
+            edited = altered is not None and text != item["altered"]
+            if edited:
+                editors = sorted({*item["provenance"].get("editors", []), reviewer})
+                item["provenance"] = {**item["provenance"], "edited_by": "human", "editors": editors}
+                values["provenance"] = json.dumps(item["provenance"])
+            record = current_check({**item, "altered": text})
+            if status == "accepted" and reference is not None:
+                record = check_record(item["original"], text, reference)
+                values["checks"] = json.dumps(record)
+            if status == "accepted" and record is not None and not record["passed"]:
+                if "checks" in values:  # keep the failed check with the item, and refuse
+                    connection.execute(
+                        sa.update(items_table).where(items_table.c.id == item["id"]).values(checks=values["checks"])
+                    )
+                raise InputError(
+                    f"item {item['id']}",
+                    None,
+                    f"cannot accept: under {record['reference_model']}: " + "; ".join(record["reasons"]),
+                )
+        return values, edited
 
 
 def graded_text_problems(text: str, number: str, values: Sequence[str], unit: str) -> list[str]:
