@@ -19,7 +19,7 @@ class Settings:
     data_dir: Path | None  # a local mirror of the dataset files, tried first
     cache_dir: Path  # where downloaded datasets are kept
     offline: bool  # never touch the network
-    store: str | None  # results store: a database URL or SQLite file (None: brainbench.sqlite beside the run)
+    store: str | None  # results store: a database URL or SQLite file (None: the user's store)
 
 
 def _truthy(value: str | None) -> bool:

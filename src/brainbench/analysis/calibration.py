@@ -114,7 +114,8 @@ def table_s3_order(models: Sequence[str]) -> list[str]:
 
 
 def table_s3(results: pd.DataFrame, human_trials: pd.DataFrame | None = None, seed: int = 42) -> pd.DataFrame:
-    """Table S3: ``logistic_fits`` for each model (confidence |PPL_A - PPL_B|, items in dataset order)
+    """Table S3: ``logistic_fits`` for each model (confidence: ``Decision.confidence``,
+    |PPL_A - PPL_B| for pairs under ppl; items in dataset order)
     and the experts (their confidence rating, trials in file order), all from one
     ``RandomState(seed)`` in ``table_s3_order``. A paper model without a run advances the stream by
     the subsets of a run over as many items as the paper's models that are present scored (they all
@@ -178,7 +179,8 @@ def brier_score(probability: Sequence[float], correct: Sequence[bool]) -> float:
 def calibration_by_model(
     results: pd.DataFrame, human_trials: pd.DataFrame | None = None, n_bins: int = 20
 ) -> dict[str, pd.DataFrame]:
-    """Calibration bins for each model (confidence |PPL_A - PPL_B|) and the humans (their rating)."""
+    """Calibration bins for each model (confidence: ``Decision.confidence``,
+    |PPL_A - PPL_B| for pairs under ppl) and the humans (their rating)."""
     tables = {
         model: calibration_bins(group["confidence"], group["correct"], n_bins)
         for model, group in results.groupby("model", sort=False)

@@ -23,6 +23,7 @@ from brainbench.analysis import (
 )
 from brainbench.analysis.compare import compare_runs
 from brainbench.cli.app import allow_partial_option, app, handle_errors, rule_option, stdout
+from brainbench.cli.options import DataDirOption, JsonOption
 from brainbench.data import load_human_study
 from brainbench.data.participants import load_human_trials
 from brainbench.errors import InputError
@@ -69,7 +70,7 @@ def humans_command(
         "--ties",
         help="Expertise ties at the cut-off: first (the paper's: file order), last, or all (keep every tied trial).",
     ),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the study's files."),
+    data_dir: DataDirOption = None,
     participants: Path | None = typer.Option(
         None,
         "--participants",
@@ -78,7 +79,7 @@ def humans_command(
     abstract_ids: Path | None = typer.Option(
         None, "--abstract-ids", help="With --participants: its abstract_id_doi.csv."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: JsonOption = False,
 ) -> None:
     """Human experts' accuracy: overall, top-20% expertise, by subfield, researcher type and experience."""
     with handle_errors():
@@ -128,9 +129,7 @@ def humans_command(
 @app.command("compare")
 def compare_command(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories (from `brainbench run` or `import-published`)."),
-    data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Local mirror of the study's files (for the human experts)."
-    ),
+    data_dir: DataDirOption = None,
     model_set: str | None = typer.Option(
         None,
         "--model-set",
@@ -138,7 +137,7 @@ def compare_command(
     ),
     normalisation: str = rule_option(),
     allow_partial: bool = allow_partial_option(),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: JsonOption = False,
 ) -> None:
     """Accuracy of several runs side by side with the human experts; mean, models vs experts, subfields,
     agreement, Table S3, chat vs base and size; for two runs also McNemar's test and a bootstrap CI of
@@ -215,9 +214,7 @@ def report_command(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories (from `brainbench run` or `import-published`)."),
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write."),
     figures: Path | None = typer.Option(None, "--figures", help="Also save every figure as PNG and SVG here."),
-    data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Local mirror of the study's files (for the human experts)."
-    ),
+    data_dir: DataDirOption = None,
     finetuned: list[str] = typer.Option(
         [],
         "--finetuned",

@@ -46,6 +46,16 @@ def reference_model(name: str | None) -> Any:
     return load_reference_model(name)
 
 
+ChatUrlOption = Annotated[
+    str | None,
+    typer.Option("--base-url", help="An OpenAI-compatible chat endpoint; without it, a local transformers model."),
+]
+ChatModelOption = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="The chat model (default: the server's only one, or the embedded model)."),
+]
+
+
 @app.command("fetch-abstracts")
 def fetch_command(
     query: str = typer.Option(..., "--query", "-q", help="A PubMed query, e.g. '\"J Neurosci\"[ta]'."),
@@ -76,12 +86,8 @@ def propose_command(
     queue: Path = typer.Option(
         Path("review.sqlite"), "--queue", help="The review queue (SQLite file or database URL)."
     ),
-    base_url: str | None = typer.Option(
-        None, "--base-url", help="An OpenAI-compatible chat endpoint; without it, a local transformers model."
-    ),
-    model: str | None = typer.Option(
-        None, "--model", "-m", help="The chat model (default: the server's only one, or the embedded model)."
-    ),
+    base_url: ChatUrlOption = None,
+    model: ChatModelOption = None,
     api_key: str | None = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY"),
     reference: str | None = typer.Option("embedded", "--reference-model", help=REFERENCE_HELP),
     limit: int | None = typer.Option(None, "--limit", min=1),
@@ -120,12 +126,8 @@ def propose_graded_command(
     queue: Path = typer.Option(
         Path("review.sqlite"), "--queue", help="The review queue (SQLite file or database URL)."
     ),
-    base_url: str | None = typer.Option(
-        None, "--base-url", help="An OpenAI-compatible chat endpoint; without it, a local transformers model."
-    ),
-    model: str | None = typer.Option(
-        None, "--model", "-m", help="The chat model (default: the server's only one, or the embedded model)."
-    ),
+    base_url: ChatUrlOption = None,
+    model: ChatModelOption = None,
     api_key: str | None = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY"),
     limit: int | None = typer.Option(None, "--limit", min=1),
 ) -> None:

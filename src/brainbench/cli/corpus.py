@@ -9,6 +9,7 @@ import typer
 
 from brainbench.cli.analysis import print_frame
 from brainbench.cli.app import app, handle_errors, progress_bar, stderr, stdout
+from brainbench.cli.options import DataDirOption, JsonOption
 from brainbench.corpus import collect, corpus_stats, finalize, load_journals
 from brainbench.data import DATASETS, load_dataset
 from brainbench.data.files import read_records
@@ -55,9 +56,7 @@ def build_command(
     eutils_url: str = typer.Option(
         EUTILS_URL, "--eutils-url", help="E-utilities base URL (a mirror or a test server)."
     ),
-    data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Local mirror of the BrainBench files (for the DOIs to exclude)."
-    ),
+    data_dir: DataDirOption = None,
 ) -> None:
     """Fetch abstracts and full texts of the journals' articles, then deduplicate, exclude test sets and split."""
     with handle_errors():
@@ -113,7 +112,7 @@ def stats_command(
         help="Count tokens with this model's tokenizer (a Hugging Face id or folder; 'embedded' for SmolLM2); default: "
         "words.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: JsonOption = False,
 ) -> None:
     """Documents and tokens per split, section, journal and year."""
     with handle_errors():

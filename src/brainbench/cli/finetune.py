@@ -7,16 +7,15 @@ from pathlib import Path
 import typer
 
 from brainbench.cli.app import app, handle_errors, stderr, stdout
+from brainbench.cli.options import GgufFileOption, ModelOption
 
 
 @app.command("finetune")
 def finetune_command(
     corpus: Path = typer.Option(..., "--corpus", help="A corpus folder from `brainbench corpus build`."),
     out: Path = typer.Option(..., "--out", "-o", help="Where the adapter (and checkpoints) go; running again resumes."),
-    model: str | None = typer.Option(
-        None, "--model", "-m", help="Hugging Face id, folder or .gguf file (default: the embedded model)."
-    ),
-    gguf_file: str | None = typer.Option(None, "--gguf-file", help="GGUF file inside --model's folder or repo."),
+    model: ModelOption = None,
+    gguf_file: GgufFileOption = None,
     target: str = typer.Option("both", "--target", help="LoRA on mlp, attention or both (the paper: both)."),
     lora_r: int = typer.Option(8, "--lora-r", min=1),
     lora_alpha: int = typer.Option(32, "--lora-alpha", min=1),

@@ -13,6 +13,23 @@ from rich.table import Table
 
 from brainbench.analysis.track_record import track_record
 from brainbench.cli.app import app, handle_errors, rule_option, stderr, stdout
+from brainbench.cli.options import (
+    AdapterOption,
+    ApiKeyOption,
+    BackendOption,
+    BaseUrlOption,
+    DataDirOption,
+    DeviceOption,
+    DtypeOption,
+    GgufFileOption,
+    JsonOption,
+    ModelOption,
+    OfflineOption,
+    RevisionOption,
+    StoreOption,
+    TemplateFileOption,
+    TemplateOption,
+)
 from brainbench.data.planned import PlannedStudy, load_study
 from brainbench.errors import InputError, RunError
 from brainbench.runs.config import resolve_model, resolve_run_template
@@ -157,27 +174,17 @@ def predict_command(
     study: Path = typer.Argument(
         ..., help="The planned study: Markdown (## Background, ## Methods, ## Outcomes with a list), JSON or YAML."
     ),
-    model: str | None = typer.Option(
-        None, "--model", "-m", help="Hugging Face id, local folder or .gguf file (default: the embedded model)."
-    ),
-    backend: str = typer.Option(
-        "transformers", "--backend", "-b", help="transformers, llama-cpp or openai-completions."
-    ),
-    base_url: str | None = typer.Option(None, "--base-url", help="openai-completions: the server."),
-    api_key: str | None = typer.Option(
-        None, "--api-key", envvar="OPENAI_API_KEY", help="openai-completions: API key (or OPENAI_API_KEY)."
-    ),
-    gguf_file: str | None = typer.Option(None, "--gguf-file", help="GGUF file inside --model's folder or repo."),
-    adapter: str | None = typer.Option(None, "--adapter", help="A peft (LoRA) adapter folder or id."),
-    revision: str | None = typer.Option(None, "--revision", help="Model revision."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, mps."),
-    template: str | None = typer.Option(
-        None, "--template", help="One of the paper's prompt templates by name, or none (default: as `brainbench run`)."
-    ),
-    template_file: Path | None = typer.Option(
-        None, "--template-file", help="A template file with a <choice abstract> slot."
-    ),
+    model: ModelOption = None,
+    backend: BackendOption = "transformers",
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+    gguf_file: GgufFileOption = None,
+    adapter: AdapterOption = None,
+    revision: RevisionOption = None,
+    dtype: DtypeOption = "auto",
+    device: DeviceOption = "auto",
+    template: TemplateOption = None,
+    template_file: TemplateFileOption = None,
     normalisation: str = rule_option(
         "The rule the probabilities come from: ppl (mean log-likelihood per token, the paper's), sum, bytes "
         "or self-certainty."
@@ -188,14 +195,10 @@ def predict_command(
         help="A run directory of this model on brainbench-human to read the track record from (default: found in the "
         "results store).",
     ),
-    store: str | None = typer.Option(
-        None, "--store", help="Results store to look for that run in (or BRAINBENCH_STORE; default: the user's store)."
-    ),
-    data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Local mirror of the dataset files (for the prompt templates)."
-    ),
-    offline: bool | None = typer.Option(None, "--offline/--online", help="Never download (or BRAINBENCH_OFFLINE=1)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    store: StoreOption = None,
+    data_dir: DataDirOption = None,
+    offline: OfflineOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """The model's probability for each candidate outcome of a planned study, and how far to trust it: the same model's
     accuracy on brainbench-human at the same confidence."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from brainbench.cli.app import app, handle_errors, stderr
+from brainbench.cli.options import DataDirOption
 from brainbench.data import load_dataset
 from brainbench.errors import InputError
 from brainbench.runs.published import PAPER_FOLDERS, has_iso, import_published, swap_folders
@@ -26,7 +27,7 @@ def import_published_command(
         "-d",
         help="Dataset the rows belong to (default: from the folder name, human_abstracts or llm_abstracts).",
     ),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files."),
+    data_dir: DataDirOption = None,
 ) -> None:
     """Turn the paper's per-model results into a normal run directory; swap_seed<N>/ subfolders become
     OUT/swapped-seed<N>, and the without-context arrays (*_iso.npy) OUT/no-context (one item per sentence pair)."""

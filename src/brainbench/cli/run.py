@@ -9,6 +9,23 @@ from pathlib import Path
 import typer
 
 from brainbench.cli.app import app, handle_errors, interruptible, progress_bar, stderr, stdout
+from brainbench.cli.options import (
+    AdapterOption,
+    ApiKeyOption,
+    BackendOption,
+    BaseUrlOption,
+    DataDirOption,
+    DeviceOption,
+    DtypeOption,
+    GgufFileOption,
+    JsonOption,
+    ModelOption,
+    OfflineOption,
+    RevisionOption,
+    StoreOption,
+    TemplateFileOption,
+    TemplateOption,
+)
 from brainbench.cli.summary import print_summary
 from brainbench.data import known_quirks, load_gettysburg
 from brainbench.errors import InputError
@@ -24,20 +41,8 @@ from brainbench.settings import load_settings
 
 @app.command("run")
 def run_command(
-    model: str | None = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help="Hugging Face id, local folder or .gguf file; with openai-completions, the served model's name. Default: "
-        "the embedded SmolLM2-135M-Instruct.",
-    ),
-    backend: str = typer.Option(
-        "transformers",
-        "--backend",
-        "-b",
-        help="transformers, llama-cpp (GGUF in-process), openai-completions (a vLLM / llama-cpp-python server); with "
-        "--protocol choice: transformers (a local chat model) or openai-chat (any OpenAI-compatible chat endpoint).",
-    ),
+    model: ModelOption = None,
+    backend: BackendOption = "transformers",
     protocol: str = typer.Option(
         "perplexity",
         "--protocol",
@@ -58,12 +63,8 @@ def run_command(
         min=0,
         help="--protocol choice: ask again this many times after a refusal or an unreadable answer.",
     ),
-    base_url: str | None = typer.Option(
-        None, "--base-url", help="openai-completions: the server, e.g. http://127.0.0.1:8000/v1."
-    ),
-    api_key: str | None = typer.Option(
-        None, "--api-key", envvar="OPENAI_API_KEY", help="openai-completions: API key (or OPENAI_API_KEY)."
-    ),
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="openai-completions: requests in flight at once."),
     timeout: float = typer.Option(
         120.0, "--timeout", min=1, help="openai-completions: seconds per request before it is retried."
@@ -72,15 +73,11 @@ def run_command(
         "brainbench-human", "--dataset", "-d", help="brainbench-human, brainbench-gpt4, or a CSV/JSONL path."
     ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/<model>__<dataset>)."),
-    gguf_file: str | None = typer.Option(None, "--gguf-file", help="GGUF file inside --model's folder or repo."),
-    adapter: str | None = typer.Option(None, "--adapter", help="A peft (LoRA) adapter folder or id."),
-    revision: str | None = typer.Option(None, "--revision", help="Model revision (branch, tag or commit)."),
-    dtype: str = typer.Option(
-        "auto", "--dtype", help="auto, float32, bfloat16 or float16 (auto: float32 on CPU, float16 on CUDA)."
-    ),
-    device: str = typer.Option(
-        "auto", "--device", help="auto, cpu, cuda, cuda:1, mps (auto: CUDA where there is one, else MPS, else CPU)."
-    ),
+    gguf_file: GgufFileOption = None,
+    adapter: AdapterOption = None,
+    revision: RevisionOption = None,
+    dtype: DtypeOption = "auto",
+    device: DeviceOption = "auto",
     batch_size: int | None = typer.Option(
         None,
         "--batch-size",
@@ -98,15 +95,8 @@ def run_command(
         help="torch.compile the decoder (fast engine): off, on, or auto (only a GPU run of 1000+ cases). "
         "Compiled code is cached per machine; on CPU it measured no faster.",
     ),
-    template: str | None = typer.Option(
-        None,
-        "--template",
-        help="One of the paper's prompt templates by name (e.g. gpt2, mistralai--Mistral-7B-v0.1), or none for the "
-        "bare abstract. Default: the paper's file for the model (or adapter), else its generic gpt2 template.",
-    ),
-    template_file: Path | None = typer.Option(
-        None, "--template-file", help="A template file with a <choice abstract> slot."
-    ),
+    template: TemplateOption = None,
+    template_file: TemplateFileOption = None,
     texts: str = typer.Option(
         "released",
         "--texts",
@@ -126,16 +116,10 @@ def run_command(
     ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Score only the first N selected items."),
     items: str | None = typer.Option(None, "--items", help="Item ids to score, e.g. 0,5,10-20."),
-    data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Local mirror of the dataset files (or BRAINBENCH_DATA_DIR)."
-    ),
-    offline: bool | None = typer.Option(None, "--offline/--online", help="Never download (or BRAINBENCH_OFFLINE=1)."),
+    data_dir: DataDirOption = None,
+    offline: OfflineOption = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different run already in --out."),
-    store: str | None = typer.Option(
-        None,
-        "--store",
-        help="Results store: SQLite file or database URL (or BRAINBENCH_STORE; default: the user's store).",
-    ),
+    store: StoreOption = None,
     shard: str | None = typer.Option(
         None,
         "--shard",
@@ -154,7 +138,7 @@ def run_command(
         help="With --memorisation: a JSONL/CSV corpus of texts (a 'text' and optional 'label' field), e.g. abstracts "
         "from after the model's training cut-off. Repeatable.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    as_json: JsonOption = False,
 ) -> None:
     """Score every test case: the model picks the version with the lower perplexity."""
     with handle_errors():

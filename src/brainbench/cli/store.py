@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from brainbench.cli.app import app, handle_errors, stdout
+from brainbench.cli.options import JsonOption
 from brainbench.cli.summary import print_summary
 from brainbench.errors import RunError
 from brainbench.runs.execute import export_run
@@ -40,7 +41,7 @@ def open_store(store: str | None, run_dir: Path | None = None, *, create: bool =
 def runs_command(
     run_dir: Path | None = typer.Argument(None, help="A run directory: list the store it came from."),
     store: str | None = typer.Option(None, "--store", help=STORE_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+    as_json: JsonOption = False,
 ) -> None:
     """List the runs in the results store: model, dataset, cases, how many are scored, where each was written."""
     with handle_errors():

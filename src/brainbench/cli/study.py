@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from brainbench.cli.app import app, handle_errors, stderr, stdout
+from brainbench.cli.options import DataDirOption
 from brainbench.data import load_dataset
 from brainbench.settings import load_settings
 
@@ -73,7 +74,7 @@ def serve_command(
             "participant who left gives it back.",
         ),
     ] = 15.0,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local mirror of the dataset files.")] = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Serve the study. The admin token comes from BRAINBENCH_ADMIN_TOKEN, else one is made and printed once."""
     import uvicorn

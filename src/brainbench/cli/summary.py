@@ -11,6 +11,7 @@ from rich.table import Table
 
 from brainbench.analysis.graded import describe_rps_difference
 from brainbench.cli.app import app, handle_errors, rule_option, stderr, stdout
+from brainbench.cli.options import JsonOption
 from brainbench.runs import load_run, summarize
 from brainbench.runs.records import with_decision
 from brainbench.scoring.rules import check_normalisation
@@ -111,7 +112,7 @@ def print_graded(graded: dict[str, Any]) -> None:
 def summary_command(
     run_dir: Path = typer.Argument(..., help="A run directory written by `brainbench run`."),
     normalisation: str = rule_option(),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    as_json: JsonOption = False,
 ) -> None:
     """Print a run's accuracy (95% CI, against chance) and its per-subfield table. A run that holds fewer items than
     it was asked for (interrupted, or still running) is reported partial, with exit code 3."""

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from brainbench.cli.app import app, handle_errors, progress_bar, stderr, stdout
+from brainbench.cli.options import DataDirOption, JsonOption, OfflineOption, StoreOption
 from brainbench.runs.sweep import load_sweep, run_sweep
 from brainbench.settings import load_settings
 
@@ -16,14 +17,10 @@ from brainbench.settings import load_settings
 @app.command("sweep")
 def sweep_command(
     sweep_file: Path = typer.Argument(..., help="A sweep YAML file: datasets, models (see the README)."),
-    store: str | None = typer.Option(
-        None, "--store", help="Results store (overrides the file's; or BRAINBENCH_STORE)."
-    ),
-    data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Local mirror of the dataset files (or BRAINBENCH_DATA_DIR)."
-    ),
-    offline: bool | None = typer.Option(None, "--offline/--online", help="Never download (or BRAINBENCH_OFFLINE=1)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
+    store: StoreOption = None,
+    data_dir: DataDirOption = None,
+    offline: OfflineOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Run every model of a sweep file on every dataset, skipping what the results store already has."""
     with handle_errors():

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from brainbench.analysis.team import N_BOOTSTRAP, team_runs
 from brainbench.cli.app import app, handle_errors, stdout
+from brainbench.cli.options import DataDirOption, JsonOption
 
 
 def _pct(value: float) -> str:
@@ -105,16 +106,14 @@ def team_command(
     abstract_ids: Annotated[
         Path | None, typer.Option("--abstract-ids", help="With --humans: its abstract_id_doi.csv.")
     ] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Local mirror of the study's files (for the paper's experts).")
-    ] = None,
+    data_dir: DataDirOption = None,
     folds: Annotated[int, typer.Option("--folds", help="K of the grouped K-fold by item.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the folds, the expert pairing and the bootstrap.")] = 0,
     allow_partial: Annotated[
         bool,
         typer.Option("--allow-partial", help="Use runs that hold fewer items than they were asked for as they are."),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Human-LLM, LLM-LLM and human-human teams: each trial's two judgements (choice and confidence) combined by a
     logistic regression fitted on other items (grouped K-fold); accuracy against each member alone, with CIs."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from brainbench.cli.app import app, handle_errors, stderr, stdout
+from brainbench.cli.options import DataDirOption
 from brainbench.data.load import inspect_dataset
 from brainbench.settings import load_settings
 
@@ -16,7 +15,7 @@ def validate_command(
     file: str = typer.Argument(
         ..., help="A CSV/JSONL file, or a dataset name such as brainbench-human or brainbench-graded."
     ),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local mirror of the dataset files."),
+    data_dir: DataDirOption = None,
 ) -> None:
     """List all problems (errors and warnings) as file:line: reason; exit 1 if there is any error."""
     with handle_errors():

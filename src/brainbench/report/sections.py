@@ -116,7 +116,8 @@ def build_sections(
     sections.append(
         Section(
             "Calibration (Fig 4, Table S3)",
-            text="Confidence is |PPL_A - PPL_B| for models and the rating for humans; 20 equal-count bins of ranked "
+            text="Confidence is |PPL_A - PPL_B| for models of pairs under the ppl rule (the paper's), the chosen "
+            "version's share p otherwise, and the rating for humans; 20 equal-count bins of ranked "
             "confidence. ECE and Brier use the chosen option's probability (models: two-way softmax of per-token "
             "log-likelihoods; humans: rating mapped to 0.5-1); the paper did not report them. Table S3 as the paper: "
             "logistic regression of correct on confidence over 5 random 80% subsets, all drawn from one numpy stream "

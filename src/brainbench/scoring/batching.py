@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TypeVar
 
 Item = TypeVar("Item")
@@ -32,11 +32,3 @@ def by_size_and_length(groups: Sequence[Sequence[Sequence[int]]]) -> list[list[i
         [indices[k] for k in length_order([max(map(len, groups[i])) for i in indices])]
         for _, indices in sorted(partitions.items())
     ]
-
-
-def score_sorted(
-    items: Sequence[Item], lengths: Sequence[int], score: Callable[[list[Item]], list[Result]]
-) -> list[Result]:
-    """``score`` over ``items`` taken shortest first; results in the items' own order."""
-    order = length_order(lengths)
-    return restore_order(score([items[index] for index in order]), order)
