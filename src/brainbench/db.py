@@ -3,6 +3,7 @@ any SQLAlchemy URL (PostgreSQL for teams) the same way."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,12 @@ def database_url(location: str | Path) -> str:
 
 
 def open_database(
-    location: str | Path, metadata: sa.MetaData, error: type[BrainbenchError], what: str, *, create: bool = True
+    location: str | Path,
+    metadata: sa.MetaData,
+    error: Callable[[str], BrainbenchError],
+    what: str,
+    *,
+    create: bool = True,
 ) -> tuple[sa.Engine, str]:
     """(engine, URL without password) of the database at ``location``, its tables created if missing.
 
@@ -65,6 +71,7 @@ def open_database(
         reason = str(problem.orig if isinstance(problem, sa.exc.DBAPIError) and problem.orig else problem).splitlines()[
             0
         ]
+        engine.dispose()
         raise error(f"cannot open {what} {display_url}: {reason}") from problem
     return engine, display_url
 

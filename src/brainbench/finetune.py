@@ -21,6 +21,7 @@ from typing import Any
 
 from brainbench.data.corpus import read_corpus
 from brainbench.errors import InputError
+from brainbench.io import check_output_path
 
 RESULT_FILE = "finetune.json"
 _ATTENTION = re.compile(r"attn|attention", re.IGNORECASE)
@@ -92,6 +93,14 @@ class _Blocks:
         return {"input_ids": ids, "labels": ids.clone(), "attention_mask": torch.ones_like(ids)}
 
 
+def check_finetune_paths(corpus_dir: Path, out_dir: Path) -> Path:
+    """Before a model loads: the corpus is a finished one with a train and a valid split, and ``out_dir`` can be
+    written as a folder."""
+    for split in ("train", "valid"):
+        read_corpus(corpus_dir, split)
+    return check_output_path(Path(out_dir), "folder")
+
+
 def corpus_blocks(corpus_dir: Path, tokenizer: Any, block_size: int) -> tuple[list[list[int]], list[list[int]]]:
     """The train and valid splits as blocks of ``block_size`` tokens; a split without one whole block is an error."""
     train_blocks = token_blocks(read_corpus(corpus_dir, "train"), tokenizer, block_size)
@@ -159,7 +168,7 @@ def finetune(
     from brainbench.scoring.hf import load_causal_lm
 
     config = config or FinetuneConfig()
-    out_dir = Path(out_dir)
+    out_dir = check_finetune_paths(corpus_dir, out_dir)
     cuda = torch.cuda.is_available()
     dtype = "bfloat16" if cuda and torch.cuda.is_bf16_supported() else "float32"
     lm, tokenizer, name, weights = load_causal_lm(model, gguf_file=gguf_file, dtype="float32")

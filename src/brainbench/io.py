@@ -43,6 +43,21 @@ def write_jsonl_atomic(path: Path, records: list[dict[str, Any]]) -> None:
     write_text_atomic(path, "".join(json.dumps(record) + "\n" for record in records))
 
 
+def read_bytes(path: Path, what: str = "file") -> bytes:
+    """A file's bytes; a file that is missing, unreadable or a folder is an InputError naming it."""
+    from brainbench.errors import InputError
+
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise InputError(path, None, f"is a folder, not a {what}") from None
+    except FileNotFoundError:
+        raise InputError(path, None, f"no such {what}") from None
+    except OSError as error:
+        raise InputError(path, None, f"cannot read: {error.strerror}") from None
+
+
 def read_text(path: Path, what: str = "file") -> str:
     """A UTF-8 text file's contents; a file that is missing, unreadable, a folder or not UTF-8 is an InputError
     naming it."""
@@ -84,3 +99,26 @@ def read_jsonl(path: Path, *, skip_damaged: bool = False, missing_ok: bool = Fal
     if missing_ok and not Path(path).exists():
         return []
     return [value for _, value in iter_jsonl(path, skip_damaged=skip_damaged)]
+
+
+def check_output_path(path: Path, kind: str = "file", option: str = "--out") -> Path:
+    """Check, before any work, that ``path`` can be written as a ``kind`` ("file" or "folder"): what is in the way
+    (a folder where a file goes, a file where a folder goes or above it), and whether its nearest existing folder
+    takes a new file (tried with a temporary one). A mistake is an InputError naming ``option`` and the path."""
+    import tempfile
+
+    from brainbench.errors import InputError
+
+    path = Path(path)
+    if path.exists() and (path.is_dir() != (kind == "folder")):
+        what = "a folder" if path.is_dir() else "a file"
+        raise InputError(option, None, f"{path} is {what}, not a {kind}")
+    existing = next(parent for parent in (path, *path.absolute().parents) if parent.exists())
+    if not existing.is_dir():
+        raise InputError(option, None, f"{path}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise InputError(option, None, f"{path} cannot be written ({existing}: {error.strerror})") from None
+    return path

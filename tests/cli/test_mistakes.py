@@ -52,8 +52,8 @@ def test_bad_options_are_caught_before_the_model_loads(tmp_path: Path, data_dir:
             "postgresql+psycopg://nobody@127.0.0.1:1/none",
         ): "cannot open results store postgresql+psycopg://nobody@127.0.0.1:1/none",
         ("--store", read_only): "attempt to write a readonly database",
-        ("--out", str(a_file)): f"--out {a_file}: a file is in the way",
-        ("--out", str(other_run)): f"--out {other_run}: holds another run",
+        ("--out", str(a_file)): f"--out: {a_file} is a file, not a folder",
+        ("--out", str(other_run)): f"--out: {other_run} holds another run",
     }
     import torch
 

@@ -10,7 +10,7 @@ import pytest
 
 from brainbench.data import load_dataset
 from brainbench.data.files import load_cases
-from brainbench.errors import RunError
+from brainbench.errors import InputError, RunError
 from brainbench.runs import ab_labels, load_run, run_benchmark
 from brainbench.runs.execute import export_run
 from brainbench.runs.records import scored_record
@@ -163,7 +163,7 @@ def test_shards_share_a_run_through_one_store(small_dataset, tmp_path: Path) -> 
 
 def test_a_different_run_in_the_same_directory_is_refused(small_dataset, tmp_path: Path) -> None:
     run_benchmark(small_dataset, FakeScorer(), tmp_path / "run")
-    with pytest.raises(RunError, match="holds another run \\(its seed differ\\)"):
+    with pytest.raises(InputError, match="holds another run \\(its seed differ\\)"):
         run_benchmark(small_dataset, FakeScorer(), tmp_path / "run", seed=7)
     summary = run_benchmark(small_dataset, FakeScorer(), tmp_path / "run", seed=7, overwrite=True)
     assert summary["run"]["spec"]["seed"] == 7

@@ -179,7 +179,9 @@ def current_check(item: dict[str, Any]) -> dict[str, Any] | None:
 
 class ReviewQueue:
     def __init__(self, location: str | Path) -> None:
-        self.engine, self.display_url = open_database(location, metadata, InputError, "review queue")
+        self.engine, self.display_url = open_database(
+            location, metadata, lambda message: InputError("--queue", None, message), "review queue"
+        )
         with self.engine.begin() as connection:  # a queue of an older version: add the columns it lacks
             present = {column["name"] for column in sa.inspect(connection).get_columns("items")}
             for name in ("grid", "checks"):

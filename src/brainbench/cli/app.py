@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -90,10 +91,23 @@ def handle_errors() -> Iterator[None]:
     try:
         yield
     except BrainbenchError as error:
-        if _state["debug"]:
-            stderr.print_exception()
-        stderr.print(f"[red]error:[/red] {error}", markup=True, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        _fail(str(error))
+    except OSError as error:  # a file or folder a command reads or writes, named with the system's reason
+        _fail(describe_os_error(error))
+
+
+def describe_os_error(error: OSError) -> str:
+    """'PATH: reason' for a failed file operation ('PATH -> OTHER: reason' for a move)."""
+    where = " -> ".join(str(name) for name in (error.filename, error.filename2) if name is not None)
+    reason = error.strerror or str(error)
+    return f"{where}: {reason}" if where else reason
+
+
+def _fail(message: str) -> typing.NoReturn:
+    if _state["debug"]:
+        stderr.print_exception()
+    stderr.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(1) from None
 
 
 @contextmanager

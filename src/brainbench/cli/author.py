@@ -14,6 +14,7 @@ from rich.table import Table
 from brainbench.cli.app import app, handle_errors, progress_bar, stderr, stdout
 from brainbench.data.files import read_records
 from brainbench.errors import InputError
+from brainbench.io import check_output_path
 from brainbench.pubmed import EUTILS_URL
 
 author_app = typer.Typer(
@@ -100,9 +101,9 @@ def propose_command(
 
     with handle_errors():
         items = read_candidates(candidates)[:limit]
+        review = ReviewQueue(queue)
         chat = OpenAIChat(base_url, model, api_key=api_key) if base_url else TransformersChat(model)
         checker = reference_model(reference)
-        review = ReviewQueue(queue)
         provenance = {**chat.describe(), "prompt": PROMPT}
         kept = 0
         with progress_bar("abstracts") as progress:
@@ -138,8 +139,8 @@ def propose_graded_command(
 
     with handle_errors():
         items = read_candidates(candidates)[:limit]
-        chat = OpenAIChat(base_url, model, api_key=api_key) if base_url else TransformersChat(model)
         review = ReviewQueue(queue)
+        chat = OpenAIChat(base_url, model, api_key=api_key) if base_url else TransformersChat(model)
         provenance = {**chat.describe(), "prompt": GRADED_PROMPT}
         kept = 0
         with progress_bar("abstracts") as progress:
@@ -397,6 +398,7 @@ def build_command(
     from brainbench.authoring.queue import current_check
 
     with handle_errors():
+        check_output_path(out, "folder")
         review = ReviewQueue(queue)
         unchecked = [item for item in review.items("accepted") if item["grid"] is None and current_check(item) is None]
         checker = reference_model(reference) if unchecked else None

@@ -37,7 +37,7 @@ def finetune_command(
     ),
 ) -> None:
     """Tune a model on a corpus; the adapter loads with `brainbench run --adapter OUT`."""
-    from brainbench.finetune import FinetuneConfig, finetune
+    from brainbench.finetune import FinetuneConfig, check_finetune_paths, finetune
 
     with handle_errors():
         config = FinetuneConfig(
@@ -58,6 +58,7 @@ def finetune_command(
             save_steps=save_steps,
             seed=seed,
         )
+        check_finetune_paths(corpus, out)
         stderr.print(f"tuning {model or 'the embedded model'} on {corpus} -> {out}", highlight=False)
         result = finetune(corpus, out, model=model, gguf_file=gguf_file, config=config, merge=merge)
     stdout.print(

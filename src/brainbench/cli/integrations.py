@@ -14,6 +14,7 @@ from brainbench.errors import InputError
 from brainbench.integrations.inspect_log import find_logs, import_inspect_log
 from brainbench.integrations.lm_eval import TASK_DIR, write_task_package
 from brainbench.integrations.lm_eval.samples import find_samples, import_lm_eval_samples
+from brainbench.io import check_output_path
 
 tasks_app = typer.Typer(help="BrainBench as a task of other evaluation frameworks.")
 app.add_typer(tasks_app, name="tasks")
@@ -82,6 +83,7 @@ def import_lm_eval_command(
     """Turn lm-eval's per-sample log of the brainbench tasks into normal run directories (summary, compare, report,
     team work on them)."""
     with handle_errors():
+        check_output_path(out, "folder")
         found = find_samples(samples_dir)
         if task is not None:
             if task not in found:
@@ -125,6 +127,7 @@ def import_inspect_command(
     """Turn Inspect's log of the brainbench choice task into normal run directories (summary, compare, report work on
     them)."""
     with handle_errors():
+        check_output_path(out, "folder")
         found = find_logs(log)
         for name, path in found.items():
             target = out if len(found) == 1 else out / name.replace("/", "_")

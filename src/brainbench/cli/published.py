@@ -10,6 +10,7 @@ from brainbench.cli.app import app, handle_errors, stderr
 from brainbench.cli.options import DataDirOption
 from brainbench.data import load_dataset
 from brainbench.errors import InputError
+from brainbench.io import check_output_path
 from brainbench.runs.published import PAPER_FOLDERS, has_iso, import_published, swap_folders
 from brainbench.settings import load_settings
 
@@ -32,6 +33,7 @@ def import_published_command(
     """Turn the paper's per-model results into a normal run directory; swap_seed<N>/ subfolders become
     OUT/swapped-seed<N>, and the without-context arrays (*_iso.npy) OUT/no-context (one item per sentence pair)."""
     with handle_errors():
+        check_output_path(out, "folder")
         name = dataset or PAPER_FOLDERS.get(Path(path).name)
         if name is None:
             raise InputError(

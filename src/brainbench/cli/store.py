@@ -17,7 +17,9 @@ from brainbench.cli.app import app, handle_errors, stdout
 from brainbench.cli.options import JsonOption
 from brainbench.cli.summary import print_summary
 from brainbench.errors import RunError
+from brainbench.io import check_output_path
 from brainbench.runs.execute import export_run
+from brainbench.runs.info import RunInfo
 from brainbench.runs.plan import default_store, run_dir_name
 from brainbench.runs.rundir import RUN_FILE, load_run
 from brainbench.runs.store import ResultsStore
@@ -59,6 +61,14 @@ def runs_command(
     stdout.print(table)
 
 
+def requested_items(info: RunInfo, records: list[dict]) -> list[int] | None:
+    """The items a run directory's run asked for: as its run.json says, else (brainbench 0.8) those it holds when it
+    is complete; None where that cannot be known (then every item the store holds of the run)."""
+    if info.items is not None:
+        return info.items
+    return [record["item_id"] for record in records] if len(records) == info.n_requested else None
+
+
 @app.command("export")
 def export_command(
     run: str = typer.Argument(
@@ -71,12 +81,21 @@ def export_command(
         help="Run directory to write (default: the run directory given, else runs/<model>__<dataset>).",
     ),
     store: str | None = typer.Option(None, "--store", help=STORE_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run (or other files) in --out."),
 ) -> None:
-    """Write a run directory (run.json, results.jsonl, summary.json) from the results store."""
+    """Write a run directory (run.json, results.jsonl, summary.json) from the results store. A run directory given
+    is rewritten with the items its run asked for (what else the store holds of the same run is left out)."""
     with handle_errors():
+        if out is not None:
+            check_output_path(out, "folder")
         run_dir = Path(run) if (Path(run) / RUN_FILE).is_file() else None
         results = open_store(store, run_dir)
-        run_key = load_run(run_dir)[0].run_key if run_dir is not None else results.find_run(run)
+        item_ids = None
+        if run_dir is not None:
+            given, records = load_run(run_dir)
+            run_key, item_ids = given.run_key, requested_items(given, records)
+        else:
+            run_key = results.find_run(run)
         info = results.run_info(run_key)
         default = run_dir or Path("runs") / run_dir_name(
             info.model,
@@ -86,6 +105,6 @@ def export_command(
             info.seed,
         )
         out_dir = out or default
-        summary = export_run(results, run_key, out_dir)
+        summary = export_run(results, run_key, out_dir, item_ids=item_ids, overwrite=overwrite)
     print_summary(summary)
     stdout.print(f"written: {out_dir}", highlight=False)

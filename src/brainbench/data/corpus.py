@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from brainbench.errors import InputError
-from brainbench.io import iter_jsonl
+from brainbench.io import iter_jsonl, read_text
 
 MANIFEST_FILE = "manifest.json"
 
@@ -20,9 +20,15 @@ def read_corpus(corpus_dir: Path, split: str) -> list[dict[str, Any]]:
         raise InputError(
             corpus_dir, None, f"no {MANIFEST_FILE}: not a finished corpus (brainbench corpus build writes one)"
         )
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(read_text(manifest_path, MANIFEST_FILE))
+    except json.JSONDecodeError as error:
+        raise InputError(manifest_path, error.lineno, f"not valid JSON ({error.msg})") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise InputError(manifest_path, None, "no 'files' listing the splits: not a corpus manifest")
     rows = []
-    for name in manifest["files"].get(split, []):
+    for name in files.get(split, []):
         for number, row in iter_jsonl(corpus_dir / name):
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
                 raise InputError(corpus_dir / name, number, "expected an object with a 'text' field")

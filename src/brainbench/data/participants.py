@@ -7,12 +7,14 @@ items (a subset of the same abstracts) map through their DOI.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
 
 from brainbench.data.files import decode_utf8
 from brainbench.errors import InputError
+from brainbench.io import read_bytes
 
 PARTICIPANT_COLUMNS = (
     "pid",
@@ -30,8 +32,10 @@ SOURCE_PREFIXES = {"human_": "human", "machine_": "gpt4"}
 
 def read_abstract_ids(path: Path) -> pd.DataFrame:
     """abstract_id_doi.csv: ``DOI;abstract_id;abstract`` (the abstract itself may contain ';')."""
-    text = decode_utf8(Path(path).read_bytes(), str(path))
+    text = decode_utf8(read_bytes(path, "abstract_id_doi.csv"), str(path))
     lines = text.splitlines()
+    if len(lines) < 2:
+        raise InputError(path, None, "empty: expected a header and one DOI;abstract_id;abstract line per abstract")
     rows = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
@@ -49,7 +53,11 @@ def read_participant_trials(path: Path) -> pd.DataFrame:
     Columns: participant_id, expertise, confidence, correct (bool), rt_ms, abstract_id, source
     ("human" or "gpt4" from the journal_section prefix), subfield, position, experience_years.
     """
-    frame = pd.read_csv(path)
+    text = decode_utf8(read_bytes(path, "participant_data.csv"), str(path))
+    try:
+        frame = pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise InputError(path, None, f"not a CSV file ({str(error).splitlines()[0]})") from None
     missing = [column for column in PARTICIPANT_COLUMNS if column not in frame.columns]
     if missing:
         raise InputError(path, 1, f"missing column(s) {', '.join(missing)}")
@@ -64,6 +72,13 @@ def read_participant_trials(path: Path) -> pd.DataFrame:
     if unknown.any():
         first = int(unknown.idxmax())
         raise InputError(path, first + 2, f"journal_section {section[first]!r} starts with neither human_ nor machine_")
+    try:
+        return _tidy_trials(frame, source, subfield)
+    except (ValueError, TypeError) as error:
+        raise InputError(path, None, f"a column has values of the wrong kind ({error})") from None
+
+
+def _tidy_trials(frame: pd.DataFrame, source: pd.Series, subfield: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "participant_id": frame["pid"].astype("int64"),

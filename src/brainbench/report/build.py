@@ -11,6 +11,7 @@ from brainbench.analysis import condition_label, memorisation_scores, model_key,
 from brainbench.analysis.compare import resolve_model_set
 from brainbench.analysis.graded import graded_cases, graded_table, has_graded
 from brainbench.errors import InputError
+from brainbench.io import check_output_path
 from brainbench.report.html import Section, save_figures, write_report
 from brainbench.report.sections import PERCENT_TABLES, build_sections
 from brainbench.runs.collection import (
@@ -99,6 +100,9 @@ def build_report(
 ) -> list[Path]:
     """Write the HTML report of ``run_dirs`` to ``out`` (options as ``report_sections``); with ``figures``, also
     every figure as PNG and SVG there. Returns the figure files written."""
+    check_output_path(out, "file")
+    if figures is not None:
+        check_output_path(figures, "folder", "--figures")
     sections = report_sections(run_dirs, **options)  # type: ignore[arg-type]
     n_runs = len({str(path) for path in run_dirs})
     write_report(out, f"BrainBench report: {n_runs} run(s)", sections, PERCENT_TABLES)

@@ -53,6 +53,7 @@ def run_info(plan: RunPlan, scorer: Scorer | Chooser, scorer_key: str) -> RunInf
         scorer=scorer.describe(),
         scorer_key=scorer_key,
         n_requested=len(plan.cases),
+        items=[case.item_id for case in plan.cases],
         dataset_path=str(plan.dataset.path),
         template_chosen_by=plan.template.chosen_by,
         template_text=plan.template.text,
@@ -179,7 +180,7 @@ def export_run(
     """
     info = store.run_info(run_key)
     if item_ids is not None:
-        info = info.model_copy(update={"n_requested": len(item_ids)})
+        info = info.model_copy(update={"n_requested": len(item_ids), "items": list(item_ids)})
     records = stored_records(store, run_key, item_ids, normalisation)
     summary = write_run_dir(Path(out_dir), info, records, overwrite=overwrite)
     assert summary is not None

@@ -37,6 +37,7 @@ class RunInfo(BaseModel):
     scorer: dict[str, Any]  # what the backend says of itself, or where imported results came from
     scorer_key: str | None = None  # the results store's key of the scorer (None: not in a store)
     n_requested: int  # the items the run asked for (fewer records: partial)
+    items: list[int] | None = None  # their ids, where the run asked for some of its dataset's cases
     dataset_path: str | None = None
     template_chosen_by: str | None = None  # why this template: the user, the model's name, the protocol
     template_text: str | None = None

@@ -9,7 +9,6 @@ them costs seconds, never a model load. ``brainbench run``, sweeps and the libra
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -19,7 +18,7 @@ from brainbench.data import Dataset, TestCase, load_dataset
 from brainbench.data.conditions import CONDITIONS, apply_condition
 from brainbench.errors import InputError, RunError
 from brainbench.runs.config import ResolvedModel, RunConfig, resolve_model, resolve_run_template
-from brainbench.runs.rundir import RUN_FILE, previous_spec
+from brainbench.runs.rundir import check_run_dir
 from brainbench.runs.spec import PROTOCOLS, RunSpec, presentation_orders
 from brainbench.runs.store import STORE_FILE, ResultsStore, RunCase, text_key
 from brainbench.scoring import Scorer, Template
@@ -231,30 +230,5 @@ def run_dir_name(
 
 
 def check_out_dir(plan: RunPlan) -> None:
-    """The run directory must be a directory that is free, or this run's own (resumed), or replaced with --overwrite."""
-    out = plan.out_dir
-    if out.exists() and not out.is_dir():
-        raise RunError(f"--out {out}: a file is in the way (a run directory is a folder)")
-    run_file = out / RUN_FILE
-    if run_file.is_file() and not plan.overwrite:
-        other = previous_spec(run_file)
-        if other is None:
-            raise RunError(
-                f"--out {out}: holds a run made by an older brainbench; pass --overwrite to replace it "
-                "(what it scored is in its results store and is not scored again)"
-            )
-        different = plan.spec.differences(other)
-        if different:
-            raise RunError(
-                f"--out {out}: holds another run (its {', '.join(different)} differ); choose another --out, "
-                "or pass --overwrite to replace it"
-            )
-    elif out.is_dir() and not plan.overwrite and any(out.iterdir()) and not run_file.is_file():
-        raise RunError(
-            f"--out {out}: a folder with other files in it; choose an empty or new folder, or pass --overwrite"
-        )
-    existing = next(parent for parent in (out, *out.absolute().parents) if parent.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise RunError(
-            f"--out {out}: cannot be written ({existing} is {'not a folder' if not existing.is_dir() else 'read-only'})"
-        )
+    """The plan's run directory: free, or this run's own (resumed), or replaced with --overwrite."""
+    check_run_dir(plan.out_dir, plan.spec, plan.overwrite)

@@ -18,7 +18,7 @@ __all__ = ["RESULTS_FILE", "RUN_FILE", "SUMMARY_FILE", "RunInfo", "load_run", "r
 from pydantic import ValidationError
 
 from brainbench.errors import InputError, RunError
-from brainbench.io import iter_jsonl, read_text, write_json_atomic, write_jsonl_atomic
+from brainbench.io import check_output_path, iter_jsonl, read_text, write_json_atomic, write_jsonl_atomic
 from brainbench.runs.info import RunInfo
 from brainbench.runs.spec import RunSpec
 from brainbench.runs.summary import summarize
@@ -65,28 +65,49 @@ def write_run_dir(
     claims the directory for a run about to start). A directory that holds another run (another spec) is refused
     unless ``overwrite``. Returns the summary."""
     out_dir = Path(out_dir)
+    check_run_dir(out_dir, info.spec, overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive(out_dir / ".export.lock"):  # shards exporting at once: the last to read the store writes last
-        run_file = out_dir / RUN_FILE
-        if run_file.is_file() and not overwrite:
-            other = previous_spec(run_file)
-            if other is None:
-                raise RunError(
-                    f"{out_dir} holds a run.json this brainbench cannot read; choose another --out, or pass "
-                    "--overwrite to replace it"
-                )
-            if other != info.spec:
-                raise RunError(
-                    f"{out_dir} holds another run (its {', '.join(info.spec.differences(other))} differ); choose "
-                    "another --out, or pass --overwrite to replace it"
-                )
-        write_json_atomic(run_file, info.to_json())
+        check_run_dir(out_dir, info.spec, overwrite)  # again, now that no other writer is inside
+        write_json_atomic(out_dir / RUN_FILE, info.to_json())
         if records is None:
             return None
         write_jsonl_atomic(out_dir / RESULTS_FILE, list(records))
         summary = summarize(records, info)
         write_json_atomic(out_dir / SUMMARY_FILE, summary)
         return summary
+
+
+def check_run_dir(out: Path, spec: RunSpec | None, overwrite: bool = False) -> None:
+    """A run directory about to be written for the run ``spec``: a folder that can be written, and free, or this
+    run's own (resumed), or replaced with ``overwrite``. A mistake is an InputError naming --out."""
+    out = Path(out)
+    check_output_path(out, "folder")
+    if overwrite:
+        return
+    run_file = out / RUN_FILE
+    if run_file.is_file():
+        other = previous_spec(run_file)
+        if other is None:
+            raise InputError(
+                "--out",
+                None,
+                f"{out} holds a run.json this brainbench cannot read; choose another --out, or pass "
+                "--overwrite to replace it (what it scored is in its results store and is not scored again)",
+            )
+        if spec is not None and other != spec:
+            raise InputError(
+                "--out",
+                None,
+                f"{out} holds another run (its {', '.join(spec.differences(other))} differ); choose "
+                "another --out, or pass --overwrite to replace it",
+            )
+    elif out.is_dir() and any(path.name != ".export.lock" for path in out.iterdir()):
+        raise InputError(
+            "--out",
+            None,
+            f"{out} is a folder with other files in it; choose an empty or new folder, or pass --overwrite",
+        )
 
 
 @contextmanager

@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 from brainbench.errors import BrainbenchError, InputError
+from brainbench.io import read_text
 from brainbench.runs.config import RunConfig
 from brainbench.runs.execute import execute_run, export_run
 from brainbench.runs.plan import RunPlan, default_store, parse_items, plan_run
@@ -84,9 +85,7 @@ def load_sweep(path: Path) -> Sweep:
     """Read and check a sweep file; every problem names the file and the entry."""
     path = Path(path)
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(path, None, f"cannot read: {error.strerror}") from error
+        spec = yaml.safe_load(read_text(path, "sweep file"))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise InputError(
