@@ -370,4 +370,8 @@ def team_runs(
                 None,
                 f"no published expert trials for dataset {dataset!r}: pass --humans and --abstract-ids",
             )
-    return team_analysis(results_table(records_by_name(runs)), trials, n_folds=n_folds, seed=seed)
+    results = results_table(records_by_name(runs))
+    n_items = results["item_id"].nunique() if len(results) else 0
+    if n_folds > n_items:
+        raise InputError("--folds", None, f"{n_folds}: more folds than the runs' {n_items} scored items")
+    return team_analysis(results, trials, n_folds=n_folds, seed=seed)

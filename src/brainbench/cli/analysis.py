@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from brainbench.analysis import (
@@ -22,7 +23,7 @@ from brainbench.analysis import (
     trials_of,
 )
 from brainbench.analysis.compare import compare_runs
-from brainbench.cli.app import allow_partial_option, app, handle_errors, rule_option, stdout
+from brainbench.cli.app import allow_partial_option, app, handle_errors, print_json, rule_option, stdout
 from brainbench.cli.options import DataDirOption, JsonOption
 from brainbench.data import load_human_study
 from brainbench.data.participants import load_human_trials
@@ -104,7 +105,7 @@ def humans_command(
             "by_expertise": expertise_calibration(trials),
         }
     if as_json:
-        stdout.print_json(json.dumps({k: _jsonable(v) for k, v in tables.items()}))
+        print_json({k: _jsonable(v) for k, v in tables.items()})
         return
     columns = ["n", "n_correct", "accuracy", "ci95_low", "ci95_high"]
     print_frame(tables["participants"], "Participants (all their trials)", percent=("share",))
@@ -151,7 +152,7 @@ def compare_command(
             allow_partial=allow_partial,
         )
     if as_json:
-        stdout.print_json(json.dumps(_jsonable(tables), default=float))
+        print_json(_jsonable(tables))
         return
     percent = ("accuracy", "ci95_low", "ci95_high")
     print_frame(
@@ -161,7 +162,7 @@ def compare_command(
     )
     if tables["partial_runs"]:
         partial = ", ".join(f"{name} ({items} items)" for name, items in tables["partial_runs"].items())
-        stdout.print(f"[yellow]partial runs, used as they are: {partial}[/yellow]", highlight=False)
+        stdout.print(f"[yellow]partial runs, used as they are: {escape(partial)}[/yellow]", highlight=False)
     stdout.print(describe_mean(tables), highlight=False)
     if "paired" in tables:
         paired = tables["paired"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -14,6 +16,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -38,7 +41,8 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: option texts wrap in full instead of being cut at 80 columns
     context_settings={"max_content_width": 120, "help_option_names": ["-h", "--help"]},
 )
-stdout = Console()  # results only
+# Results only; when piped, wide enough that tables keep whole names (a terminal sets its own width).
+stdout = Console(width=None if sys.stdout.isatty() else 240)
 stderr = Console(stderr=True)  # status, progress, logs, errors
 _state = {"debug": False}
 
@@ -96,6 +100,23 @@ def handle_errors() -> Iterator[None]:
         _fail(describe_os_error(error))
 
 
+def print_json(payload: object) -> None:
+    """``payload`` as JSON on stdout: NaN and infinities (no JSON number) as null, other objects as text."""
+    stdout.print_json(json.dumps(_finite(payload), default=str, allow_nan=False))
+
+
+def _finite(value: object) -> object:
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):  # a numpy scalar: as the Python number
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
 def describe_os_error(error: OSError) -> str:
     """'PATH: reason' for a failed file operation ('PATH -> OTHER: reason' for a move)."""
     where = " -> ".join(str(name) for name in (error.filename, error.filename2) if name is not None)
@@ -106,7 +127,7 @@ def describe_os_error(error: OSError) -> str:
 def _fail(message: str) -> typing.NoReturn:
     if _state["debug"]:
         stderr.print_exception()
-    stderr.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    stderr.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(1) from None
 
 

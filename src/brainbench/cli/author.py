@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from brainbench.cli.app import app, handle_errors, progress_bar, stderr, stdout
@@ -408,7 +409,8 @@ def build_command(
         manifest = json.loads((path.parent / f"{name}-v{version}.manifest.json").read_text(encoding="utf-8"))
     for refused in manifest["refused"]:
         stderr.print(
-            f"[yellow]refused[/yellow] #{refused['queue_id']} {refused['doi'] or ''}: " + "; ".join(refused["reasons"]),
+            f"[yellow]refused[/yellow] #{refused['queue_id']} {escape(refused['doi'] or '')}: "
+            + escape("; ".join(refused["reasons"])),
             highlight=False,
         )
     stdout.print(

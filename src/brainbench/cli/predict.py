@@ -3,7 +3,6 @@ brainbench-human (a run of the same model found in the results store, or given w
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import typer
 from rich.table import Table
 
 from brainbench.analysis.track_record import track_record
-from brainbench.cli.app import app, handle_errors, rule_option, stderr, stdout
+from brainbench.cli.app import app, handle_errors, print_json, rule_option, stderr, stdout
 from brainbench.cli.options import (
     AdapterOption,
     ApiKeyOption,
@@ -85,6 +84,13 @@ def read_track_record(
     none."""
     if calibration is not None:
         info, records = load_run(calibration)
+        if info.protocol != "perplexity":
+            raise InputError(
+                "--calibration",
+                None,
+                f"{calibration} is a run of the {info.protocol} protocol; a prediction's track record is the perplexity "
+                "protocol's (the one it predicts with)",
+            )
         if info.dataset != CALIBRATION_DATASET:
             raise InputError(
                 "--calibration",
@@ -262,7 +268,7 @@ def predict_command(
         }
         if record is None:
             payload["no_track_record"] = {"reason": source, "command": command}
-        stdout.print_json(json.dumps(payload))
+        print_json(payload)
         return
     print_prediction(planned, prediction, scorer.name)
     if record is not None:

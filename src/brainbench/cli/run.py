@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from brainbench.cli.app import app, handle_errors, interruptible, progress_bar, stderr, stdout
+from brainbench.cli.app import app, handle_errors, interruptible, print_json, progress_bar, stderr, stdout
 from brainbench.cli.options import (
     AdapterOption,
     ApiKeyOption,
@@ -202,7 +202,7 @@ def run_command(
             raise InputError("--memorisation", None, "the memorisation checks need the perplexity protocol")
         plan = plan_run(config, environ=os.environ)
         for line in known_quirks(plan.dataset):
-            stderr.print(f"[yellow]{line}[/yellow]", highlight=False)
+            stderr.print(f"[yellow]{escape(line)}[/yellow]", highlight=False)
         mine = [case for case in plan.cases if plan.in_shard(case)]
         shard_note = f" (shard {plan.shard[0]}/{plan.shard[1]}: {len(mine)} of {len(plan.cases)})" if plan.shard else ""
         what = plan.dataset.name if condition == "full" else f"{plan.dataset.name} ({condition})"
@@ -253,7 +253,7 @@ def run_command(
                 )
                 raise typer.Exit(130) from None
     if as_json:
-        stdout.print_json(json.dumps(summary, default=str))
+        print_json(summary)
     else:
         print_summary(summary)
         stdout.print(

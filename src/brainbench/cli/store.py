@@ -7,13 +7,12 @@ so ``runs`` and ``export`` take a run directory too. Listing never creates a sto
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from brainbench.cli.app import app, handle_errors, stdout
+from brainbench.cli.app import app, handle_errors, print_json, stdout
 from brainbench.cli.options import JsonOption
 from brainbench.cli.summary import print_summary
 from brainbench.errors import RunError
@@ -50,7 +49,7 @@ def runs_command(
         results = open_store(store, run_dir)
         listed = results.list_runs()
     if as_json:
-        stdout.print_json(json.dumps(listed))
+        print_json(listed)
         return
     table = Table(title=f"{results.display_url}: {len(listed)} run(s), {results.count_scores()} scored texts")
     columns = ("run", "model", "dataset", "condition", "template", "seed", "items", "scored", "errors", "out")
@@ -103,6 +102,7 @@ def export_command(
             info.backend,
             info.condition,
             info.seed,
+            info.protocol,
         )
         out_dir = out or default
         summary = export_run(results, run_key, out_dir, item_ids=item_ids, overwrite=overwrite)

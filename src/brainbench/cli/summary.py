@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import typer
 from rich.table import Table
 
 from brainbench.analysis.graded import describe_rps_difference
-from brainbench.cli.app import app, handle_errors, rule_option, stderr, stdout
+from brainbench.cli.app import app, handle_errors, print_json, rule_option, stderr, stdout
 from brainbench.cli.options import JsonOption
 from brainbench.runs import load_run, summarize
 from brainbench.runs.records import with_decision
@@ -45,7 +44,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         stats = summary["choice"]
         orders = ", ".join(f"{order} {_pct(value)}" for order, value in stats["accuracy_by_order"].items())
         stdout.print(
-            f"choice protocol: answered 'A' {_pct(stats['position_bias_a'])} of the time (position bias; 50% is none); "
+            f"choice protocol: answered 'A' {_pct(stats['position_bias_a'])} of the time (position bias; "
+            f"{_pct(summary['chance'])} is none); "
             f"accuracy by order: {orders}; {stats['n_refused']} refusals and {stats['n_unreadable']} unreadable "
             "answers "
             f"of {stats['n_questions']} questions; {stats['n_unanswered']} items unanswered (not counted); "
@@ -121,7 +121,7 @@ def summary_command(
         run_info, records = load_run(run_dir)
         summary = summarize([with_decision(record, normalisation) for record in records], run_info)
     if as_json:
-        stdout.print_json(json.dumps(summary, default=str))
+        print_json(summary)
     else:
         print_summary(summary)
     if summary["partial"]:

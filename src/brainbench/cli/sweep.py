@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from brainbench.cli.app import app, handle_errors, progress_bar, stderr, stdout
+from brainbench.cli.app import app, handle_errors, print_json, progress_bar, stderr, stdout
 from brainbench.cli.options import DataDirOption, JsonOption, OfflineOption, StoreOption
 from brainbench.runs.sweep import load_sweep, run_sweep
 from brainbench.settings import load_settings
@@ -39,7 +39,7 @@ def sweep_command(
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     if as_json:
-        stdout.print_json(json.dumps(rows))
+        print_json(rows)
     else:
         limited = (
             f" (limited: {'the first ' + str(sweep.limit) if sweep.limit else 'items ' + str(sweep.items)} items of "
@@ -82,6 +82,9 @@ def sweep_command(
         stdout.print(table)
         for row in rows:
             if "error" in row:
-                stderr.print(f"[red]{row['model']} x {row['dataset']}: {row['error']}[/red]", highlight=False)
+                stderr.print(
+                    f"[red]{escape(row['model'])} x {escape(row['dataset'])}: {escape(row['error'])}[/red]",
+                    highlight=False,
+                )
     if any("error" in row for row in rows):
         raise typer.Exit(1)

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from brainbench.analysis.team import N_BOOTSTRAP, team_runs
-from brainbench.cli.app import app, handle_errors, stdout
+from brainbench.cli.app import app, handle_errors, print_json, stdout
 from brainbench.cli.options import DataDirOption, JsonOption
 
 
@@ -136,6 +136,6 @@ def team_command(
             "ci": f"percentile, {N_BOOTSTRAP} bootstrap resamples of items",
         }
         tables_json = {key: json.loads(frame.reset_index().to_json(orient="records")) for key, frame in tables.items()}
-        stdout.print_json(json.dumps({"settings": settings, **tables_json}))
+        print_json({"settings": settings, **tables_json})
         return
     print_teams(tables)

@@ -183,6 +183,8 @@ def read_records(path: Path, required: str | None = None) -> list[tuple[int, dic
 def inspect_file(path: Path, *, case_source: str = "user", texts: TextsMode = "released") -> Dataset:
     """Read and check a file, keeping every problem (for ``brainbench validate``); raises only if unreadable."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(path, None, "a folder, not a dataset file (CSV or JSONL)")
     if not path.is_file():
         raise InputError(path, None, "no such file")
     data = path.read_bytes()

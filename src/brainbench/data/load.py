@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def load_dataset(
     if str(name_or_path) not in DATASETS:
         if path.is_file():
             return load_cases(path, texts=texts)
+        if path.is_dir():
+            raise DatasetNotFoundError(f"{path}: a folder, not a dataset file (CSV or JSONL)")
         if path.suffix.lower() in {".csv", ".jsonl", ".ndjson"} or path.parent != Path("."):
             raise DatasetNotFoundError(f"{path}: no such file")
     spec = dataset_spec(str(name_or_path))  # an unknown name raises, listing near matches
@@ -57,6 +60,7 @@ def inspect_dataset(
     if name in DATASETS or (not path.exists() and path.suffix == "" and path.parent == Path(".")):
         spec = dataset_spec(name)  # a name that is none of the datasets' raises, suggesting the close ones
         path = resolve_dataset_file(spec, data_dir=data_dir, cache_dir=cache, offline=offline)
+        return replace(inspect_file(path), name=spec.name)
     return inspect_file(path)
 
 
@@ -66,6 +70,11 @@ _KNOWN_QUIRKS = {
     "brainbench-gpt4": "rows 24, 51, 58 and 66 have options with commas, which the released texts cut at the first "
     "comma",
 }
+
+
+def has_known_quirks(dataset: Dataset) -> bool:
+    """Whether a dataset's problems are the published file's known quirks (scored as the paper did)."""
+    return dataset.name in _KNOWN_QUIRKS
 
 
 def known_quirks(dataset: Dataset) -> list[str]:

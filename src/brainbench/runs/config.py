@@ -118,6 +118,8 @@ def resolve_run_template(
     offline: bool = False,
 ) -> Template:
     """The prompt a run shows its model: the paper's template for it (perplexity), or the experts' question."""
+    if template is not None and template_file is not None:
+        raise InputError("--template", None, "give --template (a name) or --template-file (a file), not both")
     if protocol == "choice":
         if template is not None or template_file is not None:
             raise InputError(

@@ -130,6 +130,7 @@ def plan_run(config: RunConfig, *, environ: Mapping[str, str] | None = None) -> 
         "transformers" if config.name else config.backend,
         config.condition,
         config.seed,
+        config.protocol,
     )
     plan = RunPlan(
         spec=spec,
@@ -158,6 +159,8 @@ def check_choice(config: RunConfig) -> None:
         raise InputError("--protocol", None, f"{config.protocol!r}: choose {', '.join(PROTOCOLS)}")
     if config.limit is not None and config.limit < 1:
         raise InputError("--limit", None, f"{config.limit}: give at least 1")
+    if not 0 <= config.seed < 2**32:
+        raise InputError("--seed", None, f"{config.seed}: a seed is a whole number from 0 to 2**32 - 1 (numpy's)")
 
 
 def default_store() -> Path:
@@ -218,14 +221,21 @@ def launcher_shard(environ: Mapping[str, str]) -> tuple[tuple[int, int] | None, 
 
 
 def run_dir_name(
-    model_name: str, dataset_name: str, backend: str = "transformers", condition: str = "full", seed: int | None = 42
+    model_name: str,
+    dataset_name: str,
+    backend: str = "transformers",
+    condition: str = "full",
+    seed: int | None = 42,
+    protocol: str = "perplexity",
 ) -> str:
-    """``<model>__<dataset>``, with ``--<backend>`` after the model for other backends than transformers
-    and ``__<condition>`` after the dataset for other conditions than full (``__swapped-seed<seed>``)."""
+    """``<model>__<dataset>``, with ``--<backend>`` after the model for other backends than transformers,
+    ``__<condition>`` after the dataset for other conditions than full (``__swapped-seed<seed>``) and ``__choice``
+    for the choice protocol (so that both protocols' runs of a model have their own directory)."""
     model = Path(model_name).name if model_name.endswith(".gguf") else model_name
     if backend != "transformers":
         model += f"--{backend}"
     suffix = "" if condition == "full" else f"__{condition}" + (f"-seed{seed}" if condition == "swapped" else "")
+    suffix += "__choice" if protocol == "choice" else ""
     return re.sub(r"[^A-Za-z0-9._+-]+", "--", model) + f"__{dataset_name}{suffix}"
 
 

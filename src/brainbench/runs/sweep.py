@@ -124,7 +124,9 @@ def load_sweep(path: Path) -> Sweep:
                 str(entry.get("protocol", "perplexity")),
             )
         )
-    seed = int(spec.get("seed", 42))
+    seed = spec.get("seed", 42)
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise InputError(path, None, f"seed: {seed!r} is not a whole number from 0 to 2**32 - 1")
     conditions = []
     for name in spec.get("conditions") or ["full"]:
         match = _CONDITION.fullmatch(str(name))
