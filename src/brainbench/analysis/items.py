@@ -16,29 +16,41 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-_WORDS = re.compile(r"\w+|[^\w\s]+|\s+")
+_WORDS = re.compile(r"\w+|[^\w\s]+")
+
+
+def matching_blocks(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int, int]]:
+    """(start in ``a``, start in ``b``, length) of the runs two sequences share, in order: their common prefix and
+    suffix, and what difflib matches between (edits are local, so the middle is short and this stays fast)."""
+    prefix = 0
+    while prefix < min(len(a), len(b)) and a[prefix] == b[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(a), len(b)) - prefix and a[-1 - suffix] == b[-1 - suffix]:
+        suffix += 1
+    middle = difflib.SequenceMatcher(None, a[prefix : len(a) - suffix], b[prefix : len(b) - suffix], autojunk=False)
+    blocks = [(prefix + m.a, prefix + m.b, m.size) for m in middle.get_matching_blocks() if m.size]
+    return [block for block in [(0, 0, prefix), *blocks, (len(a) - suffix, len(b) - suffix, suffix)] if block[2]]
 
 
 def word_changes(original: str, altered: str) -> list[tuple[int, int, int, int]]:
     """The spans that differ between two versions, word by word: ``(start, end)`` in ``original`` then in
     ``altered`` (character offsets, end exclusive; an empty span where words were only added or removed)."""
-    words_a = [match.span() for match in _WORDS.finditer(original)]
-    words_b = [match.span() for match in _WORDS.finditer(altered)]
-    matcher = difflib.SequenceMatcher(
-        None, [original[s:e] for s, e in words_a], [altered[s:e] for s, e in words_b], autojunk=False
-    )
-    changes = []
-    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        span_a = (words_a[a0][0], words_a[a1 - 1][1]) if a1 > a0 else _gap(words_a, a0, len(original))
-        span_b = (words_b[b0][0], words_b[b1 - 1][1]) if b1 > b0 else _gap(words_b, b0, len(altered))
-        changes.append((*span_a, *span_b))
+    words = [[match.span() for match in _WORDS.finditer(text)] for text in (original, altered)]
+    blocks = matching_blocks([original[s:e] for s, e in words[0]], [altered[s:e] for s, e in words[1]])
+    changes, i, j = [], 0, 0
+    for a, b, n in [*blocks, (len(words[0]), len(words[1]), 0)]:
+        if a > i or b > j:
+            changes.append((*_span(words[0], i, a, original), *_span(words[1], j, b, altered)))
+        i, j = a + n, b + n
     return changes
 
 
-def _gap(words: Sequence[tuple[int, int]], index: int, length: int) -> tuple[int, int]:
-    at = words[index][0] if index < len(words) else length
+def _span(words: Sequence[tuple[int, int]], first: int, stop: int, text: str) -> tuple[int, int]:
+    """Characters of words ``first``..``stop - 1``; where there are none, the empty span where they would be."""
+    if stop > first:
+        return words[first][0], words[stop - 1][1]
+    at = words[first][0] if first < len(words) else len(text)
     return at, at
 
 
@@ -89,9 +101,7 @@ def token_evidence(
     characters from ``abstract_starts[k]``."""
     pieces = [[prompt[s:e] for s, e in spans] for prompt, spans in zip(prompts, offsets)]
     surprisal = [np.negative(np.asarray(values, dtype=float)) for values in logprobs]
-    matcher = difflib.SequenceMatcher(None, pieces[0], pieces[1], autojunk=False)
-    matched = [block for block in matcher.get_matching_blocks() if block.size]
-    pairs = [(block.a + k, block.b + k) for block in matched for k in range(block.size)]
+    pairs = [(a + k, b + k) for a, b, n in matching_blocks(pieces[0], pieces[1]) for k in range(n)]
     in_real = np.zeros(len(pieces[0]), dtype=bool)
     in_real[[i for i, _ in pairs]] = True
     in_altered = np.zeros(len(pieces[1]), dtype=bool)

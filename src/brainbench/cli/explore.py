@@ -70,4 +70,5 @@ def explore_command(
         f"explorer: {out} ({len(payload['items'])} items, {len(runs)} run(s), {with_tokens} with token evidence; "
         f"{size / 1e6:.2f} MB)",
         highlight=False,
+        soft_wrap=True,
     )
