@@ -171,3 +171,24 @@ def publication_date_correlation(results: pd.DataFrame, dates: pd.Series) -> pd.
             }
         )
     return pd.DataFrame(rows).set_index("model")
+
+
+def publication_date_points(results: pd.DataFrame, dates: pd.Series) -> pd.DataFrame:
+    """Fig S8's points: per model and item, the item's publication date rank (early -> late, ties sharing their
+    mean rank, as ``publication_date_correlation`` ranks them) and how easy the model found it (PPL_incorrect -
+    PPL_correct)."""
+    frames = []
+    for model, run in results.groupby("model", sort=False):
+        run = run[run["item_id"].isin(dates.index)]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": model,
+                    "item_id": run["item_id"].to_numpy(),
+                    "date_rank": stats.rankdata(pd.to_datetime(dates.loc[run["item_id"]].to_numpy())),
+                    "difficulty": (run["ppl_altered"] - run["ppl_original"]).to_numpy(),
+                }
+            )
+        )
+    columns = ["model", "item_id", "date_rank", "difficulty"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

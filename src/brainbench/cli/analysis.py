@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from brainbench.analysis import (
     trials_of,
 )
 from brainbench.analysis.graded import graded_cases, graded_table, has_graded
-from brainbench.cli.app import allow_partial_option, app, handle_errors, rule_option, stdout
+from brainbench.cli.app import allow_partial_option, app, handle_errors, rule_option, stderr, stdout
 from brainbench.data import DATASETS, load_human_study, load_publication_dates
 from brainbench.data.participants import load_human_trials
 from brainbench.errors import InputError, RunError
@@ -331,10 +332,16 @@ def report_command(
     ),
     normalisation: str = rule_option(),
     allow_partial: bool = allow_partial_option(),
+    as_json: bool = typer.Option(
+        False, "--json", help="Also print every number the report shows, unrounded, as JSON on stdout."
+    ),
+    explorer: Path | None = typer.Option(
+        None, "--explorer", help="Also write the item explorer (brainbench explore) here, linked from the report."
+    ),
 ) -> None:
     """One self-contained HTML report: the paper's Fig 3A-C, Fig 4, Fig S6 and their tables; with runs under
     --condition no-context / swapped, Figs S3-S4; with `run --memorisation`, Fig S7; for brainbench-human, Fig S8."""
-    from brainbench.report import PERCENT_TABLES, build_sections, save_figures, write_report
+    from brainbench.report import PERCENT_TABLES, Section, build_sections, report_json, save_figures, write_report
 
     with handle_errors():
         every = read_runs(run_dirs, normalisation, allow_partial)
@@ -382,6 +389,24 @@ def report_command(
             model_set=chosen,
             graded=(graded_table(graded_runs), graded_cases(graded_runs)) if graded_runs else None,
         )
-        write_report(out, f"BrainBench report: {len(named)} run(s)", sections, PERCENT_TABLES)
+        if explorer is not None:
+            from brainbench.cli.explore import build_explorer
+
+            build_explorer(run_dirs, explorer, data_dir=data_dir, allow_partial=allow_partial)
+            link = os.path.relpath(explorer.absolute(), out.absolute().parent)
+            sections.insert(0, Section("Item explorer", text=EXPLORER_TEXT, links={f"Open {link}": link}))
+        title = f"BrainBench report: {len(named)} run(s)"
+        write_report(out, title, sections, PERCENT_TABLES)
         written = save_figures(sections, figures) if figures is not None else []
-    stdout.print(f"report: {out}" + (f"; {len(written)} figure files in {figures}" if written else ""), highlight=False)
+    (stderr if as_json else stdout).print(
+        f"report: {out}" + (f"; {len(written)} figure files in {figures}" if written else ""), highlight=False
+    )
+    if as_json:
+        typer.echo(json.dumps(report_json(title, sections), allow_nan=False, indent=1))
+
+
+EXPLORER_TEXT = (
+    "Every item on its own page: the versions with the altered words marked, each run's choice and confidence, the "
+    "experts on it and, for runs that kept per-token scores, where in the text a model found one version more "
+    "surprising than the other."
+)

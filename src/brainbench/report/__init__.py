@@ -1,6 +1,14 @@
 """Figures and the HTML report, built from analysis tables."""
 
-from brainbench.report.html import Section, render_html, save_figures, write_report
+from brainbench.report.html import Section, render_html, report_json, save_figures, write_report
 from brainbench.report.sections import PERCENT_TABLES, build_sections
 
-__all__ = ["PERCENT_TABLES", "Section", "build_sections", "render_html", "save_figures", "write_report"]
+__all__ = [
+    "PERCENT_TABLES",
+    "Section",
+    "build_sections",
+    "render_html",
+    "report_json",
+    "save_figures",
+    "write_report",
+]
