@@ -79,3 +79,20 @@ def test_item_table_by_hand() -> None:
     without = item_table(results)
     assert "experts_n" not in without and without["rule_flips"].tolist() == [0, 0]
     assert not math.isnan(without.loc[0, "model_difficulty"])
+
+
+def test_evidence_summary_by_hand() -> None:
+    from brainbench.analysis.items import TokenEvidence, TokenTrack, evidence_summary
+
+    track = TokenTrack((), ())
+    evidence = {  # (at the edits, after them): decided at the edit; overturned after it; after dominates, same sign
+        i: TokenEvidence(track, track, (), 0.0, at, after, 0.0)
+        for i, (at, after) in enumerate([(2.0, -1.0), (1.0, -3.0), (-0.5, -1.5)])
+    }
+    assert evidence_summary(evidence) == {
+        "n": 3,
+        "after_dominates": 2 / 3,
+        "after_overturns": 1 / 3,
+        "right_by_edits_alone": 2 / 3,
+        "right_by_after_alone": 0.0,
+    }

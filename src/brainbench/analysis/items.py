@@ -147,6 +147,22 @@ def token_evidence(
     )
 
 
+def evidence_summary(evidence: Mapping[int, TokenEvidence]) -> dict[str, float]:
+    """Over a run's items with token evidence: how often most of the surprisal difference lies after the altered
+    words (``after_dominates``), how often the text after them overturns what the altered words alone favour
+    (``after_overturns``), and the share of items each part alone would get right (``right_by_edits_alone``,
+    ``right_by_after_alone``: that part favours the real version)."""
+    parts = np.array([(e.at_edits, e.after_edits) for e in evidence.values()], dtype=float).reshape(-1, 2)
+    at, after = parts[:, 0], parts[:, 1]
+    return {
+        "n": len(parts),
+        "after_dominates": float(np.mean(np.abs(after) > np.abs(at))) if len(parts) else math.nan,
+        "after_overturns": float(np.mean(np.sign(at) != np.sign(at + after))) if len(parts) else math.nan,
+        "right_by_edits_alone": float(np.mean(at > 0)) if len(parts) else math.nan,
+        "right_by_after_alone": float(np.mean(after > 0)) if len(parts) else math.nan,
+    }
+
+
 def item_table(
     results: pd.DataFrame,
     trials: pd.DataFrame | None = None,

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from brainbench._version import __version__
-from brainbench.analysis.items import TokenEvidence, item_table, token_evidence, word_changes
+from brainbench.analysis.items import TokenEvidence, evidence_summary, item_table, token_evidence, word_changes
 from brainbench.analysis.tables import model_key, results_table
 from brainbench.data import Dataset
 from brainbench.errors import BrainbenchError, RunError
@@ -251,6 +251,9 @@ def explorer_payload(
                 "accuracy": _number(accuracy.get(model_key(run.name))),
                 "tokens": bool(run.evidence),
                 "note": run.evidence_note,
+                "evidence": {key: _number(value, 4) for key, value in evidence_summary(run.evidence).items()}
+                if run.evidence
+                else None,
             }
             for run, short in zip(runs, shorts)
         ],
