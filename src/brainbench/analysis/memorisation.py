@@ -81,16 +81,32 @@ def memorisation_scores(raw: pd.DataFrame, k: float = DEFAULT_K) -> pd.DataFrame
     scores = [
         text_scores(row["token_logprobs"], row["zlib"], *lists(row, "token_means", "token_stds"), k=k)
         if isinstance(row.get("token_logprobs"), list)
+        else published_text_scores(row["ppl"], row["zlib"])
+        if pd.notna(row.get("ppl"))
         else {}
         for row in raw.to_dict("records")
     ]
     return pd.concat(
         [
-            raw.drop(columns=["token_logprobs", "token_means", "token_stds"], errors="ignore").reset_index(drop=True),
+            raw.drop(columns=["token_logprobs", "token_means", "token_stds", "ppl"], errors="ignore").reset_index(
+                drop=True
+            ),
             pd.DataFrame(scores),
         ],
         axis=1,
     )
+
+
+def published_text_scores(ppl: float, zlib: int) -> dict[str, float]:
+    """The scores of a text known only by its PPL and zlib entropy (the paper's released arrays): PPL and ln(PPL)/zlib;
+    Min-K% and Min-K%++ need each token's log-probability (NaN)."""
+    return {
+        "n_tokens": math.nan,
+        "ppl": float(ppl),
+        "zlib_ratio": math.log(ppl) / zlib,
+        "min_k": math.nan,
+        "min_k_pp": math.nan,
+    }
 
 
 def control_mask(table: pd.DataFrame, unseen: str | None = None) -> pd.Series:

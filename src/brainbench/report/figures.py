@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from brainbench.analysis.accuracy import PAPER_MODEL_SET
 from brainbench.analysis.families import is_tuned, model_family
@@ -326,17 +327,21 @@ def plot_memorisation(flagged: pd.DataFrame) -> Figure:
                 label="looks memorised (Min-K%++)",
             )
         control = texts[texts["kind"] == "control"]
-        ax.scatter(
-            control["ppl"],
-            control["zlib"],
-            s=120,
-            marker="^",
-            color=HUMAN_COLOUR,
-            edgecolors="black",
-            label="Gettysburg Address",
-            zorder=4,
-        )
+        if not control.empty:  # runs imported from the paper's arrays have none
+            ax.scatter(
+                control["ppl"],
+                control["zlib"],
+                s=120,
+                marker="^",
+                color=HUMAN_COLOUR,
+                edgecolors="black",
+                label="Gettysburg Address",
+                zorder=4,
+            )
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("perplexity (log scale)")
         ax.set_ylabel("zlib entropy (bytes)")
         ax.set_title(_short(model, 30), fontsize=10)

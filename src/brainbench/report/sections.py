@@ -376,7 +376,13 @@ def memorisation_section(memorisation: pd.DataFrame, unseen: str | None = None) 
         f"beyond the 95th percentile of {control}, texts the model cannot have seen (5% of items do by chance; the "
         "binomial p tests for more). "
         "Higher Min-K% Prob and Min-K%++ and lower ln(PPL)/zlib mean more likely seen in training. The Gettysburg "
-        "Address must be flagged and far below the items' median perplexity: that is the control working.",
+        "Address must be flagged and far below the items' median perplexity: that is the control working."
+        + (
+            ""
+            if (flagged["kind"] == "control").any()
+            else " Runs imported from the paper's released arrays (PPL and zlib entropy per text) have no Gettysburg "
+            "control and no token log-probabilities: their points, and ln(PPL)/zlib, are the paper's own numbers."
+        ),
         figures={"figS7_memorisation": plot_memorisation(flagged)},
         tables={"Memorisation by model": readable},
         data={"figS7_points": flagged},
