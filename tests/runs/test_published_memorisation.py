@@ -58,3 +58,14 @@ def test_a_reference_folder_alone_joins_an_imported_run(data_dir: Path, tmp_path
         assert invoke("import-published", corpus, "--model", llama, "--out", str(tmp_path / "run")).returncode == 0
     table = read_memorisation(tmp_path / "run")
     assert table["kind"].value_counts().to_dict() == {"reference": 1000, "original": 200, "altered": 200}
+
+
+def test_the_catch_trials_are_refused_saying_why(data_dir: Path, tmp_path: Path) -> None:
+    """Only the catch trials' PPLs and labels were released: no texts, no DOIs, no dataset to align them to."""
+    folder = data_dir / "published_results" / "mistralai--Mistral-7B-v0.1" / "catch_trials"
+    result = invoke("import-published", str(folder), "--model", "mistralai--Mistral-7B-v0.1", "--out", str(tmp_path))
+    assert result.returncode == 1
+    assert (
+        "the paper's 6 catch trials (6 of 6 right by these PPLs)" in result.stderr
+        and "not their texts" in result.stderr
+    )

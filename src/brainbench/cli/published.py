@@ -19,6 +19,7 @@ from brainbench.runs.published import (
     import_published,
     is_reference_folder,
     published_memorisation_rows,
+    read_published_arrays,
     reference_folders,
     swap_folders,
 )
@@ -49,6 +50,16 @@ def import_published_command(
             import_reference_corpus(path, model, out)
             return
         name = dataset or PAPER_FOLDERS.get(Path(path).name)
+        if name is None and Path(path).name == "catch_trials":
+            ppl, labels = read_published_arrays(path)
+            right = int(sum(ppl[row, label] < ppl[row, 1 - label] for row, label in enumerate(labels)))
+            raise InputError(
+                path,
+                None,
+                f"the paper's {len(labels)} catch trials ({right} of {len(labels)} right by these PPLs): their PPLs "
+                "and labels were released, not their texts or DOIs, so there is no dataset to align them to "
+                "(brainbench has no brainbench-catch; see the README)",
+            )
         if name is None:
             raise InputError(
                 path,
