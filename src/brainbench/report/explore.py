@@ -196,7 +196,7 @@ def explorer_payload(
                 "k": int(row["n_correct"]),
                 "acc": _number(row["model_accuracy"]),
                 "dis": _number(row["disagreement"]),
-                "mrank": int(row["model_rank"]),
+                "mrank": None if pd.isna(row["model_rank"]) else int(row["model_rank"]),
                 "flips": int(row["rule_flips"]),
             },
         }
