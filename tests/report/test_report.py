@@ -23,6 +23,7 @@ EXPECTED_FIGURES = {
     "figS6_agreement",
     "figS3_S4_context",
     "figS8_publication_date",
+    "figS7_memorisation",  # GPT-2's released ZLIB_A_and_B.npy and j_of_neuro arrays: Fig S7 from the paper's numbers
     "fig5_finetuning_boost",
     "fig_teams",
 }
@@ -272,6 +273,14 @@ def test_report_json_numbers_equal_the_librarys(report: Path, data_dir: Path) ->
         "spearman_rho"
     ].to_dict()
     assert len(shown["data"]["figS8_points"]) == 4 * 200
+
+    import numpy as np
+
+    released = data_dir / "published_results" / "gpt2" / "human_abstracts"
+    ppl, labels = np.load(released / "PPL_A_and_B.npy"), np.load(released / "labels.npy")
+    points = sections["Memorisation (Fig S7)"]["data"]["figS7_points"]
+    originals = {row["item_id"]: row["ppl"] for row in points if row["model"] == "gpt2" and row["kind"] == "original"}
+    assert originals == {row: ppl[row, label] for row, label in enumerate(labels)}  # the paper's own numbers
 
 
 @pytest.mark.slow  # a browser
