@@ -143,15 +143,9 @@ def _rule_results(runs: Sequence[ExplorerRun]) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def explorer_payload(
-    runs: Sequence[ExplorerRun], dataset: Dataset, trials: pd.DataFrame | None = None, title: str | None = None
-) -> dict[str, Any]:
-    """The explorer's data: runs, items (texts, altered spans, each run's decision, the experts, the item's
-    standing), token evidence per run and item, and the tokenisations it refers to (shared between runs)."""
-    results = results_table({run.name: run.records for run in runs})
-    rules = _rule_results(runs)
-    table = item_table(results, trials, rules)
-    shorts = _short_names([run.name for run in runs])
+def _decisions(runs: Sequence[ExplorerRun], results: pd.DataFrame, rules: Mapping[str, pd.DataFrame]) -> dict:
+    """{item id: per run, None or [correct, chosen version (0 real, 1 altered, -1 tie), confidence, its percentile
+    within the run, PPL real, PPL altered, {rule: correct}]}."""
     percentile = results.groupby("model")["confidence"].rank(pct=True)
     confidence_percentile = dict(zip(zip(results["model"], results["item_id"]), percentile))
     rule_correct = {
@@ -167,18 +161,20 @@ def explorer_payload(
             key = (model, record["item_id"])
             letter = record.get("choice")
             shown = record.get("shown") or ([1, 0] if record["label"] else [0, 1])  # older records: pairs
-            chosen = -1 if letter in (None, "tie") else int(shown[LETTERS.index(letter)] != 0)
             decisions.setdefault(record["item_id"], [None] * len(runs))[index] = [
                 int(bool(record["correct"])),
-                chosen,  # 0: the real version, 1: an altered one, -1: a tie
+                -1 if letter in (None, "tie") else int(shown[LETTERS.index(letter)] != 0),
                 _number(record.get("confidence")),
                 _number(confidence_percentile.get(key), 3),
                 _number(record.get("ppl_original")),
                 _number(record.get("ppl_altered")),
                 {rule: int(correct[key]) for rule, correct in rule_correct.items() if key in correct},
             ]
-    subfields = sorted({case.subfield for case in dataset.cases})
-    has_experts = trials is not None and len(trials) > 0
+    return decisions
+
+
+def _items(dataset: Dataset, table: pd.DataFrame, decisions: Mapping[int, list[Any]], subfields: list[str]) -> list:
+    """Each item the runs scored: its texts, the altered spans, the runs' decisions, its standing and the experts."""
     items = []
     for case in dataset.cases:
         if case.item_id not in table.index:
@@ -200,7 +196,7 @@ def explorer_payload(
                 "flips": int(row["rule_flips"]),
             },
         }
-        if has_experts and row["experts_n"] > 0:
+        if row.get("experts_n", 0) > 0:
             item["x"] = {
                 "n": int(row["experts_n"]),
                 "acc": _number(row["experts_accuracy"]),
@@ -209,38 +205,57 @@ def explorer_payload(
                 "rank": int(row["expert_rank"]),
             }
         items.append(item)
+    return items
+
+
+def _token_data(runs: Sequence[ExplorerRun]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """({run index: {item id: token evidence as the page reads it}}, the tokenisations they refer to): per version
+    the index of its token spans (shared between runs of one tokenizer) and its surprisal in thousandths of a nat
+    (uint16, base64), the shared blocks and the split of the surprisal difference."""
     tokenisations: dict[str, int] = {}
     tokens: dict[str, dict[str, Any]] = {}
     for index, run in enumerate(runs):
         per_item = {}
         for item_id, evidence in run.evidence.items():
-            keys = []
-            for track in (evidence.real, evidence.altered):
-                spans = _b64(np.asarray(track.spans, dtype=int).reshape(-1))
-                keys.append(tokenisations.setdefault(spans, len(tokenisations)))
+            tracks = (evidence.real, evidence.altered)
+            spans = [_b64(np.asarray(track.spans, dtype=int).reshape(-1)) for track in tracks]
             per_item[str(item_id)] = {
-                "k": keys,
-                "s": [
-                    _b64(np.clip(np.round(np.asarray(track.surprisal) * _MILLI), 0, 65535))
-                    for track in (evidence.real, evidence.altered)
-                ],
+                "k": [tokenisations.setdefault(value, len(tokenisations)) for value in spans],
+                "s": [_b64(np.clip(np.round(np.asarray(t.surprisal) * _MILLI), 0, 65535)) for t in tracks],
                 "m": [list(block) for block in evidence.blocks],
                 "d": [
-                    _number(evidence.before),
-                    _number(evidence.at_edits),
-                    _number(evidence.after_edits),
-                    _number(evidence.total),
-                    _number(evidence.log_ppl_margin),
+                    _number(value)
+                    for value in (
+                        evidence.before,
+                        evidence.at_edits,
+                        evidence.after_edits,
+                        evidence.total,
+                        evidence.log_ppl_margin,
+                    )
                 ],
             }
         if per_item:
             tokens[str(index)] = per_item
+    return tokens, list(tokenisations)
+
+
+def explorer_payload(
+    runs: Sequence[ExplorerRun], dataset: Dataset, trials: pd.DataFrame | None = None, title: str | None = None
+) -> dict[str, Any]:
+    """The explorer's data: runs, items (texts, altered spans, each run's decision, the experts, the item's
+    standing), token evidence per run and item, and the tokenisations it refers to (shared between runs)."""
+    results = results_table({run.name: run.records for run in runs})
+    rules = _rule_results(runs)
+    table = item_table(results, trials, rules)
+    subfields = sorted({case.subfield for case in dataset.cases})
+    items = _items(dataset, table, _decisions(runs, results, rules), subfields)
+    tokens, tokenisations = _token_data(runs)
     accuracy = results.groupby("model")["correct"].mean()
     return {
         "title": title or f"BrainBench item explorer: {dataset.name}, {len(items)} items x {len(runs)} run(s)",
         "generated": f"brainbench {__version__}, {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         "dataset": dataset.name,
-        "experts": bool(has_experts),
+        "experts": trials is not None and len(trials) > 0,
         "rules": sorted(rules),
         "subfields": subfields,
         "runs": [
@@ -255,11 +270,11 @@ def explorer_payload(
                 if run.evidence
                 else None,
             }
-            for run, short in zip(runs, shorts)
+            for run, short in zip(runs, _short_names([run.name for run in runs]))
         ],
         "items": items,
         "tok": tokens,
-        "tokenisations": list(tokenisations),
+        "tokenisations": tokenisations,
         "milli": _MILLI,
     }
 
