@@ -23,6 +23,7 @@ EXPECTED_FIGURES = {
     "figS6_agreement",
     "figS3_S4_context",
     "figS8_publication_date",
+    "figS7_memorisation",  # GPT-2's released ZLIB_A_and_B.npy and j_of_neuro arrays: Fig S7 from the paper's numbers
     "fig5_finetuning_boost",
     "fig_teams",
 }
@@ -88,9 +89,14 @@ def report(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(data_dir),
             "--finetuned",
             "mistralai--Mistral-7B-v0.1=lora_r256_a512_finetune_mistral_7b_v01",
+            "--json",
+            "--explorer",
+            str(out / "explorer.html"),
         ],
     )
     assert result.exit_code == 0, result.stderr
+    (out / "report.json").write_text(result.stdout, encoding="utf-8")
+    (out / "run_dirs.txt").write_text("\n".join(run_dirs), encoding="utf-8")
     return out
 
 
@@ -202,3 +208,98 @@ def test_a_new_model_gets_every_section(data_dir: Path, tmp_path: Path) -> None:
     assert {"figS3_S4_context", "figS7_memorisation", "figS8_publication_date"} <= names
     html = (tmp_path / "report.html").read_text()
     assert "Memorisation by model" in html and "swapped (seed 42)" in html and "no-context (per abstract)" in html
+
+
+@pytest.mark.slow  # the report's every figure, drawn (the module's report)
+def test_report_json_numbers_equal_the_librarys(report: Path, data_dir: Path) -> None:
+    """``report --json`` holds the numbers the library computes, unrounded: the accuracies, Fig 4's bin accuracies
+    and fits, Figs S3/S4's accuracy by condition, Fig 5's t-test and Fig S8's correlations."""
+    import json
+
+    import pandas as pd
+
+    from brainbench.analysis import (
+        calibration_by_model,
+        calibration_fit,
+        comparison_tables,
+        condition_label,
+        context_table,
+        finetuning_boost,
+        publication_date_correlation,
+    )
+    from brainbench.data import load_publication_dates
+    from brainbench.runs.collection import read_runs
+
+    payload = json.loads((report / "report.json").read_text(encoding="utf-8"))
+    sections = {section["title"]: section for section in payload["sections"]}
+    loaded = read_runs([Path(line) for line in (report / "run_dirs.txt").read_text().splitlines()])
+    full = {run.info.model: run.records for run in loaded if run.info.condition == "full"}
+    results = results_table(full)
+    trials = trials_of(load_human_study(data_dir=data_dir, offline=True), "human")
+
+    tables = comparison_tables(results, trials)
+    models = {row["model"]: row for row in sections["Accuracy: models and human experts (Fig 3A)"]["tables"]["Models"]}
+    assert {name: row["accuracy"] for name, row in models.items()} == tables["accuracy"]["accuracy"].to_dict()
+
+    calibration = sections["Calibration (Fig 4, Table S3)"]["data"]
+    bins = calibration_by_model(results, trials)
+    for row in calibration["fig4_bins"]:
+        expected = bins[row["model"]].loc[row["bin"], "accuracy"]
+        assert row["accuracy"] == (None if pd.isna(expected) else expected)
+    fits = {row["model"]: row for row in calibration["fig4_fit"]}
+    assert fits["human experts"]["slope"] == calibration_fit(bins["human experts"])["slope"]
+    assert (
+        fits["mistralai--Mistral-7B-v0.1"]["intercept"]
+        == calibration_fit(bins["mistralai--Mistral-7B-v0.1"])["intercept"]
+    )
+
+    by_condition = [
+        results_table({run.info.model: run.records}).assign(
+            condition=condition_label(run.info.condition, run.info.seed)
+        )
+        for run in loaded
+    ]
+    conditions = pd.concat(by_condition, ignore_index=True)
+    expected_context = context_table(conditions)
+    for row in sections["Integration of context (Figs S3, S4)"]["tables"]["Accuracy by condition"]:
+        model = row.pop("model")
+        assert row == {key: (None if pd.isna(v) else v) for key, v in expected_context.loc[model].items()}
+
+    boost = sections["Fine-tuning boost (Fig 5)"]["tables"]["Fine-tuning boost"][0]
+    expected_boost = finetuning_boost(results, "mistralai--Mistral-7B-v0.1", "lora_r256_a512_finetune_mistral_7b_v01")
+    assert boost["t_correct_ppl"] == expected_boost["t_correct_ppl"] and round(boost["t_correct_ppl"], 2) == 15.71
+
+    dates = load_publication_dates(data_dir=data_dir, offline=True)
+    correlations = publication_date_correlation(results, dates)
+    shown = sections["Accuracy and publication date (Fig S8)"]
+    assert {row["model"]: row["spearman_rho"] for row in shown["tables"]["Publication date"]} == correlations[
+        "spearman_rho"
+    ].to_dict()
+    assert len(shown["data"]["figS8_points"]) == 4 * 200
+
+    import numpy as np
+
+    released = data_dir / "published_results" / "gpt2" / "human_abstracts"
+    ppl, labels = np.load(released / "PPL_A_and_B.npy"), np.load(released / "labels.npy")
+    points = sections["Memorisation (Fig S7)"]["data"]["figS7_points"]
+    originals = {row["item_id"]: row["ppl"] for row in points if row["model"] == "gpt2" and row["kind"] == "original"}
+    assert originals == {row: ppl[row, label] for row, label in enumerate(labels)}  # the paper's own numbers
+
+
+@pytest.mark.slow  # a browser
+def test_report_reads_on_one_page_and_links_the_explorer(report: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto((report / "report.html").as_uri())
+            expect(page.get_by_role("link", name="Open explorer.html")).to_have_attribute("href", "explorer.html")
+            # no table is wider than the page: a wide one scrolls inside its own box
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+            expect(page.locator("th[title='mistralai--Mistral-7B-v0.1']").first).to_have_text("Mistral-7B-v0.1")
+            page.get_by_role("link", name="Open explorer.html").click()
+            expect(page.locator("#count")).to_have_text("200 of 200 items")
+        finally:
+            browser.close()

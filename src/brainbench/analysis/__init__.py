@@ -15,6 +15,7 @@ from brainbench.analysis.calibration import (
     calibration_bins,
     calibration_by_model,
     calibration_fit,
+    calibration_fits,
     calibration_summary,
     expected_calibration_error,
     human_choice_probability,
@@ -31,7 +32,15 @@ from brainbench.analysis.compare import (
     describe_models_vs_humans,
 )
 from brainbench.analysis.context import condition_label, context_table
-from brainbench.analysis.families import accuracy_by_size, chat_pairs, chat_vs_base, parameters_billions, size_families
+from brainbench.analysis.families import (
+    accuracy_by_size,
+    chat_pairs,
+    chat_vs_base,
+    is_tuned,
+    model_family,
+    parameters_billions,
+    size_families,
+)
 from brainbench.analysis.humans import (
     accuracy_by,
     accuracy_by_experience,
@@ -47,6 +56,7 @@ from brainbench.analysis.memorisation import (
     memorisation_scores,
     memorisation_summary,
     publication_date_correlation,
+    publication_date_points,
 )
 from brainbench.analysis.paired import paired_comparison
 from brainbench.analysis.tables import model_key, results_table
@@ -64,6 +74,7 @@ __all__ = [
     "calibration_bins",
     "calibration_by_model",
     "calibration_fit",
+    "calibration_fits",
     "calibration_summary",
     "chat_pairs",
     "chat_vs_base",
@@ -81,18 +92,21 @@ __all__ = [
     "flag_memorised",
     "human_choice_probability",
     "human_summary",
+    "is_tuned",
     "item_accuracy",
     "logistic_fits",
     "mean_accuracy",
     "memorisation_scores",
     "memorisation_summary",
     "model_choice_probability",
+    "model_family",
     "model_key",
     "models_vs_humans",
     "paired_comparison",
     "parameters_billions",
     "participant_table",
     "publication_date_correlation",
+    "publication_date_points",
     "results_table",
     "size_families",
     "subfield_table",

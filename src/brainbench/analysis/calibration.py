@@ -190,6 +190,14 @@ def calibration_by_model(
     return tables
 
 
+def calibration_fits(bins: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Fig 4's line per model (and the experts): ``calibration_fit`` of each one's bins (``calibration_by_model``):
+    slope per rank, slope per bin, intercept, r and p, a row each."""
+    frame = pd.DataFrame.from_dict({name: calibration_fit(table) for name, table in bins.items()}, orient="index")
+    frame.index.name = "model"
+    return frame
+
+
 def calibration_summary(
     results: pd.DataFrame, human_trials: pd.DataFrame | None = None, n_bins: int = 20
 ) -> pd.DataFrame:

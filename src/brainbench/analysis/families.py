@@ -32,6 +32,36 @@ def parameters_billions(name: str) -> float | None:
     return float(match.group(1)) / (1000 if match.group(2).lower() == "m" else 1)
 
 
+FAMILIES = (  # (family, what its names hold), the first match wins: TinyLlama before Llama-2
+    ("Galactica", "galactica"),
+    ("Falcon", "falcon"),
+    ("TinyLlama", "tinyllama"),
+    ("Llama-2", "llama-2"),
+    ("Llama-2", "llama2"),
+    ("Mistral", "mistral"),
+    ("GPT-2", "gpt2"),
+    ("GPT-2", "gpt-2"),
+    ("Phi", "phi-"),
+    ("SmolLM", "smollm"),
+)
+
+
+def model_family(name: str) -> str:
+    """A model's family as its name tells it (``meta-llama--Llama-2-7b-chat-hf`` -> ``Llama-2``; a LoRA of Mistral
+    named after it -> ``Mistral``); other names give themselves without organisation, size or chat/instruct part."""
+    lowered = name.lower()
+    for family, part in FAMILIES:
+        if part in lowered:
+            return family
+    bare = name.replace("/", "--").split("--")[-1]
+    return TUNED_PART.sub("", SIZE_PART.sub("", bare, count=1), count=1)
+
+
+def is_tuned(name: str) -> bool:
+    """Whether a model's name marks a chat/instruct version (``-chat``, ``-instruct``)."""
+    return TUNED_PART.search(name) is not None
+
+
 def chat_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
     """(base, chat) for each chat/instruct model among ``names`` whose base model is there too."""
     pairs = []

@@ -81,16 +81,32 @@ def memorisation_scores(raw: pd.DataFrame, k: float = DEFAULT_K) -> pd.DataFrame
     scores = [
         text_scores(row["token_logprobs"], row["zlib"], *lists(row, "token_means", "token_stds"), k=k)
         if isinstance(row.get("token_logprobs"), list)
+        else published_text_scores(row["ppl"], row["zlib"])
+        if pd.notna(row.get("ppl"))
         else {}
         for row in raw.to_dict("records")
     ]
     return pd.concat(
         [
-            raw.drop(columns=["token_logprobs", "token_means", "token_stds"], errors="ignore").reset_index(drop=True),
+            raw.drop(columns=["token_logprobs", "token_means", "token_stds", "ppl"], errors="ignore").reset_index(
+                drop=True
+            ),
             pd.DataFrame(scores),
         ],
         axis=1,
     )
+
+
+def published_text_scores(ppl: float, zlib: int) -> dict[str, float]:
+    """The scores of a text known only by its PPL and zlib entropy (the paper's released arrays): PPL and ln(PPL)/zlib;
+    Min-K% and Min-K%++ need each token's log-probability (NaN)."""
+    return {
+        "n_tokens": math.nan,
+        "ppl": float(ppl),
+        "zlib_ratio": math.log(ppl) / zlib,
+        "min_k": math.nan,
+        "min_k_pp": math.nan,
+    }
 
 
 def control_mask(table: pd.DataFrame, unseen: str | None = None) -> pd.Series:
@@ -171,3 +187,24 @@ def publication_date_correlation(results: pd.DataFrame, dates: pd.Series) -> pd.
             }
         )
     return pd.DataFrame(rows).set_index("model")
+
+
+def publication_date_points(results: pd.DataFrame, dates: pd.Series) -> pd.DataFrame:
+    """Fig S8's points: per model and item, the item's publication date rank (early -> late, ties sharing their
+    mean rank, as ``publication_date_correlation`` ranks them) and how easy the model found it (PPL_incorrect -
+    PPL_correct)."""
+    frames = []
+    for model, run in results.groupby("model", sort=False):
+        run = run[run["item_id"].isin(dates.index)]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": model,
+                    "item_id": run["item_id"].to_numpy(),
+                    "date_rank": stats.rankdata(pd.to_datetime(dates.loc[run["item_id"]].to_numpy())),
+                    "difficulty": (run["ppl_altered"] - run["ppl_original"]).to_numpy(),
+                }
+            )
+        )
+    columns = ["model", "item_id", "date_rank", "difficulty"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

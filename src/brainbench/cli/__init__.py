@@ -4,6 +4,7 @@ from brainbench.cli import (  # noqa: F401  (each registers its command on app)
     analysis,
     author,
     corpus,
+    explore,
     finetune,
     integrations,
     predict,

@@ -23,7 +23,7 @@ from brainbench.analysis import (
     trials_of,
 )
 from brainbench.analysis.compare import compare_runs
-from brainbench.cli.app import allow_partial_option, app, handle_errors, print_json, rule_option, stdout
+from brainbench.cli.app import allow_partial_option, app, handle_errors, print_json, rule_option, stderr, stdout
 from brainbench.cli.options import DataDirOption, JsonOption
 from brainbench.data import load_human_study
 from brainbench.data.participants import load_human_trials
@@ -235,16 +235,23 @@ def report_command(
     ),
     normalisation: str = rule_option(),
     allow_partial: bool = allow_partial_option(),
+    as_json: bool = typer.Option(
+        False, "--json", help="Also print every number the report shows, unrounded, as JSON on stdout."
+    ),
+    explorer: Path | None = typer.Option(
+        None, "--explorer", help="Also write the item explorer (brainbench explore) here, linked from the report."
+    ),
 ) -> None:
     """One self-contained HTML report: the paper's Fig 3A-C, Fig 4, Fig S6 and their tables; with runs under
     --condition no-context / swapped, Figs S3-S4; with `run --memorisation`, Fig S7; for brainbench-human, Fig S8."""
-    from brainbench.report import build_report
+    from brainbench.report import build_report, report_json
 
     with handle_errors():
-        written = build_report(
+        report = build_report(
             run_dirs,
             out,
             figures=figures,
+            explorer=explorer,
             data_dir=data_dir,
             finetuned=finetuned,
             model_set=model_set,
@@ -252,4 +259,9 @@ def report_command(
             normalisation=normalisation,
             allow_partial=allow_partial,
         )
-    stdout.print(f"report: {out}" + (f"; {len(written)} figure files in {figures}" if written else ""), highlight=False)
+    (stderr if as_json else stdout).print(
+        f"report: {out}" + (f"; {len(report.figure_files)} figure files in {figures}" if report.figure_files else ""),
+        highlight=False,
+    )
+    if as_json:
+        typer.echo(json.dumps(report_json(report.title, report.sections), allow_nan=False, indent=1))

@@ -88,7 +88,8 @@ def read_track_record(
             raise InputError(
                 "--calibration",
                 None,
-                f"{calibration} is a run of the {info.protocol} protocol; a prediction's track record is the perplexity "
+                f"{calibration} is a run of the {info.protocol} protocol; a prediction's track record is the "
+                "perplexity "
                 "protocol's (the one it predicts with)",
             )
         if info.dataset != CALIBRATION_DATASET:

@@ -11,7 +11,20 @@ from brainbench.cli.options import DataDirOption
 from brainbench.data import load_dataset
 from brainbench.errors import InputError
 from brainbench.io import check_output_path
-from brainbench.runs.published import PAPER_FOLDERS, has_iso, import_published, swap_folders
+from brainbench.runs.memorisation import MEMORISATION_FILE, write_memorisation
+from brainbench.runs.published import (
+    PAPER_FOLDERS,
+    PPL_FILE,
+    REFERENCE_FOLDERS,
+    has_iso,
+    import_published,
+    is_reference_folder,
+    published_memorisation_rows,
+    read_published_arrays,
+    reference_folders,
+    swap_folders,
+)
+from brainbench.runs.rundir import load_run
 from brainbench.settings import load_settings
 
 
@@ -31,10 +44,25 @@ def import_published_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Turn the paper's per-model results into a normal run directory; swap_seed<N>/ subfolders become
-    OUT/swapped-seed<N>, and the without-context arrays (*_iso.npy) OUT/no-context (one item per sentence pair)."""
+    OUT/swapped-seed<N>, and the without-context arrays (*_iso.npy) OUT/no-context (one item per sentence pair).
+    ZLIB_A_and_B.npy and a j_of_neuro/ folder (PPL.npy, ZLIB.npy) beside or inside it become OUT/memorisation.jsonl,
+    the paper's Fig S7 from its own numbers; a j_of_neuro/ folder alone adds to the run directory OUT."""
     with handle_errors():
         check_output_path(out, "folder")
+        if is_reference_folder(path) and not (Path(path) / PPL_FILE).is_file():
+            import_reference_corpus(path, model, out)
+            return
         name = dataset or PAPER_FOLDERS.get(Path(path).name)
+        if name is None and Path(path).name == "catch_trials":
+            ppl, labels = read_published_arrays(path)
+            right = int(sum(ppl[row, label] < ppl[row, 1 - label] for row, label in enumerate(labels)))
+            raise InputError(
+                path,
+                None,
+                f"the paper's {len(labels)} catch trials ({right} of {len(labels)} right by these PPLs): their PPLs "
+                "and labels were released, not their texts or DOIs, so there is no dataset to align them to "
+                "(brainbench has no brainbench-catch; see the README)",
+            )
         if name is None:
             raise InputError(
                 path,
@@ -55,6 +83,17 @@ def import_published_command(
                 f"  swapped context (seed {seed}): accuracy {100 * swapped['accuracy']:.1f}% -> {target}",
                 highlight=False,
             )
+        memorisation = published_memorisation_rows(path, data, model, reference_folders(path))
+        if memorisation:
+            write_memorisation(out, memorisation)
+            kinds = sorted({row["label"] for row in memorisation if row["kind"] == "reference"})
+            n_items = sum(row["kind"] == "original" for row in memorisation)
+            stderr.print(
+                f"  memorisation (Fig S7): PPL and zlib entropy of {n_items} items"
+                + (f" and of {', '.join(kinds)}" if kinds else "")
+                + f" -> {out / MEMORISATION_FILE}",
+                highlight=False,
+            )
         if has_iso(path):
             iso = import_published(path, data, model, out / "no-context", condition="no-context", overwrite=True)
             stderr.print(
@@ -62,3 +101,22 @@ def import_published_command(
                 f"{out / 'no-context'}",
                 highlight=False,
             )
+
+
+def import_reference_corpus(path: Path, model: str, out: Path) -> None:
+    """A released reference corpus (PPL.npy, ZLIB.npy) into the memorisation table of the run directory ``out``,
+    which must hold an imported run of the same model."""
+    if not (out / "run.json").is_file():
+        raise InputError(
+            path,
+            None,
+            "a reference corpus (PPL.npy, ZLIB.npy), not a run: import its model's human_abstracts folder first "
+            "(the corpus comes along when it sits beside it), or pass --out that run directory",
+        )
+    info, _ = load_run(out)
+    if info["model"] != model:
+        raise InputError(path, None, f"--out {out} holds a run of {info['model']}, not of {model}")
+    label = REFERENCE_FOLDERS.get(Path(path).name, Path(path).name)
+    rows = published_memorisation_rows(Path(path), None, model, {label: Path(path)})
+    write_memorisation(out, rows, replace_labels=True)
+    stderr.print(f"{model}: {len(rows)} texts of {label} -> {out / MEMORISATION_FILE}", highlight=False)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -95,15 +97,47 @@ def load_publication_dates_for(dataset: str, settings: Settings) -> pd.DataFrame
     return load_publication_dates(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
 
 
+@dataclass(frozen=True)
+class Report:
+    """A report written: its title and sections (``report_json`` turns them into every number shown) and the figure
+    files saved."""
+
+    title: str
+    sections: list[Section]
+    figure_files: list[Path]
+
+
+EXPLORER_TEXT = (
+    "Every item on its own page: the versions with the altered words marked, each run's choice and confidence, the "
+    "experts on it and, for runs that kept per-token scores, where in the text a model found one version more "
+    "surprising than the other."
+)
+
+
 def build_report(
-    run_dirs: Sequence[str | Path], out: Path, *, figures: Path | None = None, **options: object
-) -> list[Path]:
+    run_dirs: Sequence[str | Path],
+    out: Path,
+    *,
+    figures: Path | None = None,
+    explorer: Path | None = None,
+    data_dir: Path | None = None,
+    allow_partial: bool = False,
+    **options: object,
+) -> Report:
     """Write the HTML report of ``run_dirs`` to ``out`` (options as ``report_sections``); with ``figures``, also
-    every figure as PNG and SVG there. Returns the figure files written."""
+    every figure as PNG and SVG there; with ``explorer``, the item explorer there, linked from the report."""
+    from brainbench.report.explore import build_explorer
+
     check_output_path(out, "file")
     if figures is not None:
         check_output_path(figures, "folder", "--figures")
-    sections = report_sections(run_dirs, **options)  # type: ignore[arg-type]
-    n_runs = len({str(path) for path in run_dirs})
-    write_report(out, f"BrainBench report: {n_runs} run(s)", sections, PERCENT_TABLES)
-    return save_figures(sections, figures) if figures is not None else []
+    if explorer is not None:
+        check_output_path(explorer, "file", "--explorer")
+    sections = report_sections(run_dirs, data_dir=data_dir, allow_partial=allow_partial, **options)  # type: ignore[arg-type]
+    if explorer is not None:
+        build_explorer(run_dirs, explorer, data_dir=data_dir, allow_partial=allow_partial)
+        link = os.path.relpath(Path(explorer).absolute(), Path(out).absolute().parent)
+        sections.insert(0, Section("Item explorer", text=EXPLORER_TEXT, links={f"Open {link}": link}))
+    title = f"BrainBench report: {len({str(path) for path in run_dirs})} run(s)"
+    write_report(out, title, sections, PERCENT_TABLES)
+    return Report(title, sections, save_figures(sections, figures) if figures is not None else [])

@@ -12,8 +12,13 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from brainbench.analysis.accuracy import PAPER_MODEL_SET
+from brainbench.analysis.families import is_tuned, model_family
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies. Vermillion is kept for humans.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#F0E442", "#999999"]
@@ -25,6 +30,32 @@ def _short(name: str, limit: int = 28) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
+FAMILY_COLOURS = {"Galactica": "#009E73", "Falcon": "#E69F00", "Llama-2": "#0072B2", "Mistral": "#CC79A7"}
+OTHER_COLOURS = ["#56B4E9", "#999999", "#F0E442", "#882255", "#44AA99"]
+
+
+def figure_order(names: Sequence[str]) -> list[str]:
+    """Runs as the paper's Fig 3A shows them: its 15 models in its order (families together, each base model before
+    its chat/instruct version), then the other runs, family by family in the order given."""
+    paper = [name for name in PAPER_MODEL_SET if name in names]
+    others = [name for name in names if name not in paper]
+    families = list(dict.fromkeys(model_family(name) for name in others))
+    return paper + sorted(others, key=lambda name: (families.index(model_family(name)), is_tuned(name)))
+
+
+def family_colours(names: Sequence[str]) -> dict[str, str]:
+    """{family: colour}: the paper's four families always alike, other families from a palette of their own."""
+    colours = dict(FAMILY_COLOURS)
+    for family in dict.fromkeys(model_family(name) for name in names):
+        colours.setdefault(family, OTHER_COLOURS[(len(colours) - len(FAMILY_COLOURS)) % len(OTHER_COLOURS)])
+    return colours
+
+
+def _lighter(colour: str, amount: float = 0.5) -> tuple[float, float, float]:
+    red, green, blue = to_rgb(colour)
+    return (red + (1 - red) * amount, green + (1 - green) * amount, blue + (1 - blue) * amount)
+
+
 def plot_accuracy(
     accuracy: pd.DataFrame,
     humans: pd.DataFrame | None = None,
@@ -32,28 +63,39 @@ def plot_accuracy(
     mean: float | None = None,
     mean_label: str = "mean of the models",
 ) -> Figure:
-    """Fig 3A: accuracy of each model (bars, Wilson 95% CI) against the human experts (lines); runs in
-    ``others`` (outside the set the mean is over) hatched, and the mean as a line if given."""
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(accuracy) + 2), 4.5))
-    x = np.arange(len(accuracy))
+    """Fig 3A: accuracy of each model (bars, Wilson 95% CI) against the human experts (lines). Bars are coloured by
+    family and grouped as the paper (``figure_order``); a chat/instruct version is a lighter, dotted bar beside its
+    base model; runs in ``others`` (outside the set the mean is over) come last, hatched and named in italics; the
+    mean is a line if given."""
+    names = figure_order(list(accuracy.index))
+    table = accuracy.loc[names]
+    colours = family_colours(names)
+    x, position, previous = [], 0.0, None
+    for name in names:  # a gap between families, a wider one before the runs outside the mean
+        group = ("other" if name in others else "", model_family(name))
+        if previous is not None and group != previous:
+            position += 1.0 if group[0] != previous[0] else 0.5
+        x.append(position)
+        position, previous = position + 1.0, group
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * position + 3.5), 4.8))
     errors = np.clip(
-        np.vstack([accuracy["accuracy"] - accuracy["ci95_low"], accuracy["ci95_high"] - accuracy["accuracy"]]), 0, None
+        np.vstack([table["accuracy"] - table["ci95_low"], table["ci95_high"] - table["accuracy"]]), 0, None
     )  # a CI that rounds past its estimate draws no bar
-    bars = ax.bar(
-        x,
-        accuracy["accuracy"],
-        yerr=errors,
-        capsize=3,
-        color=[PALETTE[i % len(PALETTE)] for i in x],
-        edgecolor="black",
-        linewidth=0.6,
-    )
-    for bar, name in zip(bars, accuracy.index):
-        if name in others:
-            bar.set_hatch("//")
-            bar.set_alpha(0.6)
+    for position, name, accuracy_value, error in zip(x, names, table["accuracy"], errors.T):
+        colour = colours[model_family(name)]
+        ax.bar(
+            position,
+            accuracy_value,
+            yerr=error.reshape(2, 1),
+            capsize=3,
+            color=_lighter(colour) if is_tuned(name) else colour,
+            hatch="//" if name in others else ("..." if is_tuned(name) else None),
+            edgecolor="black",
+            linewidth=0.6,
+            width=0.85,
+        )
     if mean is not None:
-        ax.axhline(mean, color=PALETTE[0], linestyle="-.", linewidth=1.5, label=f"{mean_label}: {100 * mean:.1f}%")
+        ax.axhline(mean, color="black", linestyle="-.", linewidth=1.2, label=f"{mean_label}: {100 * mean:.1f}%")
     if humans is not None:
         for (label, row), style in zip(humans.iterrows(), ("--", ":")):
             ax.axhline(
@@ -64,13 +106,22 @@ def plot_accuracy(
                 label=f"{label}: {100 * row['accuracy']:.1f}%",
             )
     handles, labels = ax.get_legend_handles_labels()
+    for family in dict.fromkeys(model_family(name) for name in names):
+        handles.append(Patch(facecolor=colours[family], edgecolor="black"))
+        labels.append(family)
+    if any(is_tuned(name) for name in names):
+        handles.append(Patch(facecolor=_lighter("#777777"), edgecolor="black", hatch="..."))
+        labels.append("chat / instruct version")
     if others:
         handles.append(Patch(facecolor="white", edgecolor="black", hatch="//"))
-        labels.append("not in the mean")
-    if handles:
-        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        labels.append("not in the mean (italic)")
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.axhline(0.5, color="grey", linewidth=0.8)
-    ax.set_xticks(x, [_short(name) for name in accuracy.index], rotation=35, ha="right")
+    ax.set_xticks(x, [_short(name) for name in names], rotation=40, ha="right", fontsize=8)
+    for label, name in zip(ax.get_xticklabels(), names):
+        if name in others:
+            label.set_fontstyle("italic")
+    ax.set_xlim(min(x) - 0.7, max(x) + 0.7)
     ax.set_ylim(0.4, 1.0)
     ax.set_ylabel("Accuracy")
     ax.set_title("Accuracy on BrainBench")
@@ -87,7 +138,7 @@ def plot_subfields(
 ) -> Figure:
     """Fig 3B: per subfield, the average model, the human experts and the most expert of them (bars)
     and each model (dots)."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
     x = np.arange(len(subfields))
     series = [name for name in (average, human, top) if name in subfields.columns]
     width = 0.8 / max(1, len(series))
@@ -120,7 +171,7 @@ def plot_subfields(
     ax.set_ylim(0.0, 1.05)
     ax.set_ylabel("Accuracy")
     ax.set_title("Accuracy by subfield")
-    ax.legend(frameon=False, loc="lower right", fontsize=8)
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
@@ -155,8 +206,11 @@ def plot_by_group(
     return fig
 
 
-def plot_calibration(bins: dict[str, pd.DataFrame], fits: pd.DataFrame | None = None) -> Figure:
-    """Fig 4: accuracy per confidence bin (equal-count bins of ranked confidence) with the linear fit."""
+def plot_calibration(
+    bins: dict[str, pd.DataFrame], fits: pd.DataFrame | None = None, lines: pd.DataFrame | None = None
+) -> Figure:
+    """Fig 4: accuracy per confidence bin (equal-count bins of ranked confidence) with the linear fit: ``lines``
+    (slope and intercept per model, ``calibration_fit``), ``fits`` (``calibration_summary``) for the r shown."""
     names = list(bins)
     columns = min(4, len(names))
     rows = math.ceil(len(names) / columns)
@@ -175,10 +229,10 @@ def plot_calibration(bins: dict[str, pd.DataFrame], fits: pd.DataFrame | None = 
             edgecolor="black",
             linewidth=0.4,
         )
-        usable = table.dropna(subset=["accuracy"])
-        if len(usable) > 1:
-            slope, intercept = np.polyfit(usable["rank_midpoint"], usable["accuracy"], 1)
-            ax.plot(usable["rank_midpoint"], intercept + slope * usable["rank_midpoint"], color="black", linewidth=2)
+        if lines is not None and name in lines.index and not np.isnan(lines.loc[name, "slope"]):
+            midpoints = table["rank_midpoint"]
+            line = lines.loc[name, "intercept"] + lines.loc[name, "slope"] * midpoints
+            ax.plot(midpoints, line, color="black", linewidth=2)
         title = _short(name, 24)
         if fits is not None and name in fits.index:
             title += f"\nr = {fits.loc[name, 'bin_fit_r']:.2f}"
@@ -273,17 +327,21 @@ def plot_memorisation(flagged: pd.DataFrame) -> Figure:
                 label="looks memorised (Min-K%++)",
             )
         control = texts[texts["kind"] == "control"]
-        ax.scatter(
-            control["ppl"],
-            control["zlib"],
-            s=120,
-            marker="^",
-            color=HUMAN_COLOUR,
-            edgecolors="black",
-            label="Gettysburg Address",
-            zorder=4,
-        )
+        if not control.empty:  # runs imported from the paper's arrays have none
+            ax.scatter(
+                control["ppl"],
+                control["zlib"],
+                s=120,
+                marker="^",
+                color=HUMAN_COLOUR,
+                edgecolors="black",
+                label="Gettysburg Address",
+                zorder=4,
+            )
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("perplexity (log scale)")
         ax.set_ylabel("zlib entropy (bytes)")
         ax.set_title(_short(model, 30), fontsize=10)
@@ -297,17 +355,17 @@ def plot_memorisation(flagged: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_publication_dates(results: pd.DataFrame, dates: pd.Series, correlations: pd.DataFrame) -> Figure:
-    """Fig S8: item ease (PPL_incorrect - PPL_correct) against publication date rank, per model."""
+def plot_publication_dates(points: pd.DataFrame, correlations: pd.DataFrame) -> Figure:
+    """Fig S8: item ease (PPL_incorrect - PPL_correct) against publication date rank, per model
+    (``publication_date_points``)."""
     models = list(correlations.index)
     columns = min(3, len(models))
     rows = math.ceil(len(models) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
     for index, model in enumerate(models):
         ax = axes[index // columns][index % columns]
-        run = results[(results["model"] == model) & results["item_id"].isin(dates.index)]
-        rank = dates.loc[run["item_id"]].rank().to_numpy()
-        ax.scatter(rank, run["difficulty"], s=10, color=PALETTE[index % len(PALETTE)], alpha=0.7)
+        run = points[points["model"] == model]
+        ax.scatter(run["date_rank"], run["difficulty"], s=10, color=PALETTE[index % len(PALETTE)], alpha=0.7)
         ax.axhline(0, color="grey", linewidth=0.8)
         ax.set_title(
             f"{_short(model, 26)}\nρ = {correlations.loc[model, 'spearman_rho']:.2f}, p = "
@@ -383,12 +441,13 @@ def plot_chat_and_size(chat_pairs: pd.DataFrame | None, by_size: pd.DataFrame | 
         ax.spines[["top", "right"]].set_visible(False)
     if by_size is not None and not by_size.empty:
         ax = axes.pop(0)
-        for index, (family, members) in enumerate(by_size.groupby("family", sort=False)):
+        colours = family_colours(list(by_size.index))
+        for family, members in by_size.groupby("family", sort=False):
             ax.plot(
                 members["parameters_b"],
                 members["accuracy"],
                 marker="o",
-                color=PALETTE[index % len(PALETTE)],
+                color=colours[model_family(family)],
                 label=_short(family, 30),
             )
         ax.set_xscale("log")

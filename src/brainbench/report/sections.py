@@ -9,6 +9,7 @@ from brainbench.analysis import (
     accuracy_by,
     accuracy_by_experience,
     calibration_by_model,
+    calibration_fits,
     calibration_summary,
     comparison_tables,
     context_table,
@@ -21,6 +22,7 @@ from brainbench.analysis import (
     memorisation_summary,
     participant_table,
     publication_date_correlation,
+    publication_date_points,
     team_analysis,
 )
 from brainbench.analysis.graded import describe_rps_difference
@@ -82,6 +84,11 @@ def build_sections(
             )
         },
         tables={"Models": tables["accuracy"][[*accuracy_columns, "chance"]]},
+        data={
+            name: tables[name]
+            for name in ("model_set", "other_runs", "mean_accuracy", "models_vs_humans", "paired")
+            if name in tables
+        },
     )
     if "humans" in tables:
         overview.tables["Human experts"] = tables["humans"][accuracy_columns]
@@ -113,6 +120,7 @@ def build_sections(
             )
         )
     calibration = calibration_summary(results, human_trials)
+    bins = calibration_by_model(results, human_trials)
     sections.append(
         Section(
             "Calibration (Fig 4, Table S3)",
@@ -124,10 +132,16 @@ def build_sections(
             "seeded 42 in the paper's order (its 15 models, then the experts, then other runs), so a row depends on "
             "the "
             "runs before it; t-test of the 5 coefficients against 0, one-sided.",
-            figures={"fig4_calibration": plot_calibration(calibration_by_model(results, human_trials), calibration)},
+            figures={"fig4_calibration": plot_calibration(bins, calibration, fits := calibration_fits(bins))},
             tables={
                 "Calibration": calibration,
                 "Table S3: logistic regression of correct on confidence": tables["table_s3"],
+            },
+            data={
+                "fig4_bins": pd.concat(
+                    [table.assign(model=name) for name, table in bins.items()], ignore_index=True
+                ).set_index(["model", "bin"]),
+                "fig4_fit": fits,
             },
         )
     )
@@ -138,6 +152,7 @@ def build_sections(
             text=describe_agreement(agreement),
             figures={"figS6_agreement": plot_agreement(tables["agreement_matrix"])},
             tables={"Spearman correlations of item difficulty": tables["agreement_matrix"]},
+            data={"agreement": agreement},
         )
     )
     if tables["chat_vs_base"] or tables["accuracy_by_size"]:
@@ -262,6 +277,7 @@ def families_section(chat: dict, by_size: dict) -> Section:
     return Section(
         "Chat/instruct tuning and model size",
         text=" ".join(text),
+        data={"chat_vs_base_mean_difference": chat["mean_difference"]} if chat else {},
         figures={"chat_and_size": plot_chat_and_size(chat.get("pairs"), by_size.get("models"))},
         tables=tables,
     )
@@ -315,6 +331,7 @@ def team_section(results: pd.DataFrame, human_trials: pd.DataFrame) -> Section:
             "Teams": shown,
             "Team members' calibration and weight; the gain with the member's confidence shuffled": calibration,
         },
+        data={"teams": teams},
     )
 
 
@@ -360,9 +377,16 @@ def memorisation_section(memorisation: pd.DataFrame, unseen: str | None = None) 
         f"beyond the 95th percentile of {control}, texts the model cannot have seen (5% of items do by chance; the "
         "binomial p tests for more). "
         "Higher Min-K% Prob and Min-K%++ and lower ln(PPL)/zlib mean more likely seen in training. The Gettysburg "
-        "Address must be flagged and far below the items' median perplexity: that is the control working.",
+        "Address must be flagged and far below the items' median perplexity: that is the control working."
+        + (
+            ""
+            if (flagged["kind"] == "control").any()
+            else " Runs imported from the paper's released arrays (PPL and zlib entropy per text) have no Gettysburg "
+            "control and no token log-probabilities: their points, and ln(PPL)/zlib, are the paper's own numbers."
+        ),
         figures={"figS7_memorisation": plot_memorisation(flagged)},
         tables={"Memorisation by model": readable},
+        data={"figS7_points": flagged},
     )
     if not suspects.empty:
         columns = [
@@ -383,11 +407,13 @@ def memorisation_section(memorisation: pd.DataFrame, unseen: str | None = None) 
 
 def publication_date_section(results: pd.DataFrame, dates: pd.Series) -> Section:
     correlations = publication_date_correlation(results, dates)
+    points = publication_date_points(results, dates)
     return Section(
         "Accuracy and publication date (Fig S8)",
         text="Spearman correlation between each item's publication date rank and how easy the model found it "
         "(PPL of the altered minus the original version), as the paper. A model that had memorised earlier "
         "publications would find early items easier (a negative correlation).",
-        figures={"figS8_publication_date": plot_publication_dates(results, dates, correlations)},
+        figures={"figS8_publication_date": plot_publication_dates(points, correlations)},
         tables={"Publication date": correlations},
+        data={"figS8_points": points},
     )

@@ -21,7 +21,7 @@ import pandas as pd
 from brainbench.data import TestCase
 from brainbench.data.files import read_records
 from brainbench.errors import BrainbenchError, InputError
-from brainbench.io import read_jsonl
+from brainbench.io import read_jsonl, write_jsonl_atomic
 from brainbench.runs.store import json_key, text_key
 from brainbench.scoring import Scorer, Template
 
@@ -128,7 +128,11 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
 
 def read_memorisation(run_dir: Path) -> pd.DataFrame | None:
     """The raw memorisation table of a run directory (the latest scorer's rows), or None if it has none."""
-    rows = [row for row in _read_rows(Path(run_dir) / MEMORISATION_FILE) if "token_logprobs" in row or "error" in row]
+    rows = [
+        row
+        for row in _read_rows(Path(run_dir) / MEMORISATION_FILE)
+        if "token_logprobs" in row or "ppl" in row or "error" in row  # ppl alone: imported from published arrays
+    ]
     if not rows:
         return None
     table = pd.DataFrame(rows)
@@ -138,3 +142,15 @@ def read_memorisation(run_dir: Path) -> pd.DataFrame | None:
         .drop(columns=["scorer_key", "text_sha256"])
         .reset_index(drop=True)
     )
+
+
+def write_memorisation(run_dir: Path, rows: Sequence[dict[str, Any]], replace_labels: bool = False) -> Path:
+    """Write memorisation rows (e.g. ``published_memorisation_rows``) into a run directory. ``replace_labels``: keep
+    the rows already there except those of the same kind and label (a reference corpus added to an imported run)."""
+    path = Path(run_dir) / MEMORISATION_FILE
+    kept = []
+    if replace_labels:
+        new = {(row["kind"], row["label"]) for row in rows}
+        kept = [row for row in _read_rows(path) if (row.get("kind"), row.get("label")) not in new]
+    write_jsonl_atomic(path, [*kept, *rows])
+    return path

@@ -33,6 +33,10 @@ LABELS_FILE = "labels.npy"
 ISO_FILES = ("PPL_A_and_B_iso.npy", "labels_iso.npy", "abstract_mask_iso.npy")
 # Folder names the paper used for each dataset, to guess the dataset of a results folder.
 PAPER_FOLDERS = {"human_abstracts": "brainbench-human", "llm_abstracts": "brainbench-gpt4"}
+ZLIB_FILE = "ZLIB_A_and_B.npy"  # zlib entropy of each prompt, A and B, as PPL_A_and_B.npy (Fig S7)
+REFERENCE_FILES = ("PPL.npy", "ZLIB.npy")  # a reference corpus: PPL and zlib entropy of each text
+# Reference corpora the paper released beside (or inside) a results folder, and what its Fig S7 calls them.
+REFERENCE_FOLDERS = {"j_of_neuro": "Journal of Neuroscience (2017-2022)"}
 
 
 def read_published_arrays(
@@ -155,3 +159,80 @@ def swap_folders(results_dir: Path) -> dict[int, Path]:
         if path.name.removeprefix("swap_seed").isdigit()
     }
     return dict(sorted(by_seed.items()))
+
+
+def is_reference_folder(path: Path) -> bool:
+    """Whether a folder holds a released reference corpus (PPL.npy and ZLIB.npy, e.g. ``j_of_neuro/``)."""
+    return all((Path(path) / name).is_file() for name in REFERENCE_FILES)
+
+
+def reference_folders(results_dir: Path) -> dict[str, Path]:
+    """{label: folder} of the reference corpora released with a results folder: inside it (the authors' layout) or
+    beside it (``published_results/gpt2/j_of_neuro``)."""
+    results_dir = Path(results_dir)
+    found = {}
+    for name, label in REFERENCE_FOLDERS.items():
+        for folder in (results_dir / name, results_dir.parent / name):
+            if is_reference_folder(folder):
+                found[label] = folder
+                break
+    return found
+
+
+def read_reference_arrays(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(PPL n, zlib entropy n) of a released reference corpus, checked."""
+    ppl, zlib = (np.load(Path(folder) / name) for name in REFERENCE_FILES)
+    if ppl.ndim != 1 or zlib.shape != ppl.shape:
+        raise InputError(folder, None, f"PPL.npy {ppl.shape} and ZLIB.npy {zlib.shape}: expected two arrays of (n,)")
+    if not np.isfinite(ppl).all() or (ppl <= 0).any() or (zlib <= 0).any():
+        raise InputError(folder, None, "perplexities and zlib entropies must be finite and positive")
+    return ppl, zlib
+
+
+def published_memorisation_rows(
+    results_dir: Path, dataset: Dataset | None, model: str, references: dict[str, Path] | None = None
+) -> list[dict[str, Any]]:
+    """The memorisation table (``memorisation.jsonl`` rows) from the paper's own numbers: each item's original and
+    altered prompt with its PPL (PPL_A_and_B.npy) and zlib entropy (ZLIB_A_and_B.npy), and each text of the
+    ``references`` ({label: folder of PPL.npy, ZLIB.npy}). Token log-probabilities were not released: PPL and
+    ln(PPL)/zlib are there, Min-K% and Min-K%++ are not. Empty where the folder holds no zlib array."""
+    rows: list[dict[str, Any]] = []
+    scorer_key = f"published:{model}"
+    if (Path(results_dir) / ZLIB_FILE).is_file():
+        ppl, labels = read_published_arrays(results_dir)
+        zlib, zlib_labels = read_published_arrays(results_dir, ZLIB_FILE)
+        if zlib.shape != ppl.shape or not (zlib_labels == labels).all():
+            raise InputError(Path(results_dir) / ZLIB_FILE, None, f"shape {zlib.shape}, expected {ppl.shape}")
+        cases = {case.item_id: case for case in dataset.cases} if dataset is not None else {}
+        for row, label in enumerate(labels.tolist()):
+            for kind, position in (("original", label), ("altered", 1 - label)):
+                rows.append(
+                    {
+                        "kind": kind,
+                        "label": "item",
+                        "item_id": row,
+                        "doi": cases[row].doi if row in cases else None,
+                        "text_sha256": f"{scorer_key}:{kind}:{row}",
+                        "scorer_key": scorer_key,
+                        "n_bytes": None,
+                        "zlib": int(zlib[row, position]),
+                        "ppl": float(ppl[row, position]),
+                    }
+                )
+    for label, folder in (references or {}).items():
+        ppl, zlib = read_reference_arrays(folder)
+        rows.extend(
+            {
+                "kind": "reference",
+                "label": label,
+                "item_id": index,
+                "doi": None,
+                "text_sha256": f"{scorer_key}:{label}:{index}",
+                "scorer_key": scorer_key,
+                "n_bytes": None,
+                "zlib": int(zlib[index]),
+                "ppl": float(ppl[index]),
+            }
+            for index in range(len(ppl))
+        )
+    return rows

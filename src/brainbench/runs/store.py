@@ -53,6 +53,7 @@ scores_table = sa.Table(
     sa.Column("token_logprobs", sa.LargeBinary, nullable=False),  # little-endian float64, tokens 1..T-1
     sa.Column("n_bytes", sa.Integer),  # UTF-8 bytes of the text (stores from before it: NULL)
     sa.Column("token_certainties", sa.LargeBinary),  # self-certainty per scored token, float64 (NULL: not known)
+    sa.Column("token_offsets", sa.LargeBinary),  # (start, end) characters per scored token, int32 (NULL: not known)
     sa.Column("elapsed_s", sa.Float),
     sa.Column("created_at", sa.String(32), nullable=False),
 )
@@ -136,6 +137,12 @@ def _floats(blob: bytes) -> tuple[float, ...]:
     return tuple(np.frombuffer(blob, dtype="<f8").tolist())
 
 
+def _offsets(blob: bytes | None) -> tuple[tuple[int, int], ...] | None:
+    if blob is None:
+        return None
+    return tuple(map(tuple, np.frombuffer(blob, dtype="<i4").reshape(-1, 2).tolist()))
+
+
 @dataclass(frozen=True)
 class StoredScore:
     scores: TokenScores
@@ -157,21 +164,23 @@ class ResultsStore:
         # a store opened only for reading may predate graded cases (no run_cases.grid) or self-certainty
         inspector = sa.inspect(self.engine)
         self._has_grid = create or "grid" in {column["name"] for column in inspector.get_columns("run_cases")}
-        self._has_certainties = create or "token_certainties" in {
-            column["name"] for column in inspector.get_columns("scores")
-        }
+        score_columns = {column["name"] for column in inspector.get_columns("scores")}
+        self._has_certainties = create or "token_certainties" in score_columns
+        self._has_offsets = create or "token_offsets" in score_columns
 
     def _migrate(self) -> None:
         """Bring a store written by an older brainbench up to date: add ``scores.n_bytes``,
-        ``scores.token_certainties`` and ``run_cases.grid``, copy pair runs into run_cases."""
+        ``scores.token_certainties``, ``scores.token_offsets`` and ``run_cases.grid``, copy pair runs into
+        run_cases."""
         with self.engine.begin() as connection:
             inspector = sa.inspect(connection)
             score_columns = {column["name"] for column in inspector.get_columns("scores")}
             if "n_bytes" not in score_columns:
                 connection.execute(sa.text("ALTER TABLE scores ADD COLUMN n_bytes INTEGER"))
-            if "token_certainties" not in score_columns:
-                blob = "BYTEA" if connection.dialect.name == "postgresql" else "BLOB"
-                connection.execute(sa.text(f"ALTER TABLE scores ADD COLUMN token_certainties {blob}"))
+            blob = "BYTEA" if connection.dialect.name == "postgresql" else "BLOB"
+            for column in ("token_certainties", "token_offsets"):
+                if column not in score_columns:
+                    connection.execute(sa.text(f"ALTER TABLE scores ADD COLUMN {column} {blob}"))
             if "grid" not in {column["name"] for column in inspector.get_columns("run_cases")}:
                 connection.execute(sa.text("ALTER TABLE run_cases ADD COLUMN grid TEXT"))
             if _LEGACY_RUN_ITEMS in inspector.get_table_names():
@@ -215,6 +224,9 @@ class ResultsStore:
                 "token_certainties": None
                 if scores.token_certainties is None
                 else np.asarray(scores.token_certainties, dtype="<f8").tobytes(),
+                "token_offsets": None
+                if scores.token_offsets is None
+                else np.asarray(scores.token_offsets, dtype="<i4").reshape(-1, 2).tobytes(),
                 "n_bytes": len(text.encode("utf-8")),
                 "elapsed_s": elapsed_s,
                 "created_at": utc_now(),
@@ -284,16 +296,22 @@ class ResultsStore:
             scores_table.c.n_text_tokens,
             scores_table.c.token_logprobs,
             scores_table.c.token_certainties if self._has_certainties else sa.null(),
+            scores_table.c.token_offsets if self._has_offsets else sa.null(),
             scores_table.c.n_bytes,
             scores_table.c.elapsed_s,
         )
         return {
             sha: StoredScore(
-                TokenScores(_floats(blob), n_text_tokens, None if certainties is None else _floats(certainties)),
+                TokenScores(
+                    _floats(blob),
+                    n_text_tokens,
+                    None if certainties is None else _floats(certainties),
+                    _offsets(offsets),
+                ),
                 n_bytes,
                 elapsed,
             )
-            for sha, n_text_tokens, blob, certainties, n_bytes, elapsed in self._select_scores(
+            for sha, n_text_tokens, blob, certainties, offsets, n_bytes, elapsed in self._select_scores(
                 scorer_key, text_hashes, *columns
             )
         }

@@ -24,6 +24,9 @@ class TokenScores:
     token_logprobs: tuple[float, ...]  # log p(x_t | x_<t) for t = 1..T-1
     n_text_tokens: int  # T, all tokens of the prompt including the unscored first one
     token_certainties: tuple[float, ...] | None = None  # KL(U || p(. | x_<t)) for t = 1..T-1, where known
+    # (start, end) character offsets of tokens 1..T-1 in the text, where the tokenizer tells them (transformers' fast
+    # tokenizers): what the item explorer needs to put each log-probability on its words, without a tokenizer
+    token_offsets: tuple[tuple[int, int], ...] | None = None
 
     @property
     def self_certainty(self) -> float | None:

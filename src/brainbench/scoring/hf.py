@@ -5,6 +5,7 @@ torch and transformers are imported here, not when ``brainbench`` is imported.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import importlib.util
 import logging
@@ -341,10 +342,29 @@ class HFScorer:
                 raise BackendError(f"text {index} has {len(ids)} token(s); at least 2 are needed to score one")
         return encoded
 
+    def token_offsets(self, text: str, ids: Sequence[int]) -> tuple[tuple[int, int], ...] | None:
+        """(start, end) character offsets of tokens 1..T-1 of ``text`` (special tokens: (0, 0)), or None where the
+        tokenizer cannot tell (a slow tokenizer) or tokenises differently with offsets than without."""
+        if not getattr(self.tokenizer, "is_fast", False):
+            return None
+        encoded = self.tokenizer(text, return_offsets_mapping=True)
+        if list(encoded["input_ids"]) != list(ids):
+            return None
+        return tuple((int(start), int(end)) for start, end in encoded["offset_mapping"][1:])
+
+    def _with_offsets(
+        self, texts: Sequence[str], encoded: Sequence[Sequence[int]], scored: Sequence[TokenScores]
+    ) -> list[TokenScores]:
+        return [
+            dataclasses.replace(scores, token_offsets=self.token_offsets(text, ids))
+            for text, ids, scores in zip(texts, encoded, scored)
+        ]
+
     def score_texts(self, texts: Sequence[str]) -> list[TokenScores]:
-        """Per-token log-probabilities of each text (one forward pass per text or padded batch);
-        raises ContextLengthError before any forward pass."""
-        return self._score_in_batches(self._encode_checked(texts), self.batch_size, self._score_batch)
+        """Per-token log-probabilities of each text (one forward pass per text or padded batch), with each token's
+        character offsets; raises ContextLengthError before any forward pass."""
+        encoded = self._encode_checked(texts)
+        return self._with_offsets(texts, encoded, self._score_in_batches(encoded, self.batch_size, self._score_batch))
 
     def score_options(self, groups: Sequence[Sequence[str]]) -> list[list[TokenScores]]:
         """Every version of many test cases, in order.
@@ -356,19 +376,21 @@ class HFScorer:
         pass. Raises ContextLengthError before any forward pass when a text is too long.
         """
         encoded = [self._encode_checked(group) for group in groups]
+        results: list[list[TokenScores]]
         if self.engine == "simple":
             scored = iter(
                 self._score_in_batches([ids for group in encoded for ids in group], self.batch_size, self._score_batch)
             )
-            return [[next(scored) for _ in group] for group in encoded]
-        results: list[list[TokenScores]] = [[] for _ in encoded]
-        for order in by_size_and_length(encoded):
-            scored = self._score_in_batches(
-                [encoded[index] for index in order], self.batch_size, self._score_option_batch
-            )
-            for index, group_scores in zip(order, scored):
-                results[index] = group_scores
-        return results
+            results = [[next(scored) for _ in group] for group in encoded]
+        else:
+            results = [[] for _ in encoded]
+            for order in by_size_and_length(encoded):
+                scored = self._score_in_batches(
+                    [encoded[index] for index in order], self.batch_size, self._score_option_batch
+                )
+                for index, group_scores in zip(order, scored):
+                    results[index] = group_scores
+        return [self._with_offsets(*version) for version in zip(groups, encoded, results)]
 
     def token_statistics(self, texts: Sequence[str]) -> list[TokenStatistics]:
         """Each text's token log-probabilities with their next-token distribution's mean and spread
