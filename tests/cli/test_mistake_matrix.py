@@ -70,7 +70,11 @@ COMMANDS: dict[str, Command] = {
         (("run", "zero-items"), ("run", "partial")),
     ),
     "compare": Command(("compare", "{run}", "{other}"), {"run": "run"}),
-    "report": Command(("report", "{run}", "{other}", "--out", "{out}"), {"run": "run", "out": "out-file"}),
+    "report": Command(
+        ("report", "{run}", "{other}", "--out", "{out}", "--explorer", "{explorer}"),
+        {"run": "run", "out": "out-file", "explorer": "out-file"},
+    ),
+    "explore": Command(("explore", "{run}", "{other}", "--out", "{out}"), {"run": "run", "out": "out-file"}),
     "team": Command(
         ("team", "{run}", "{other}", "--humans", "{participants}", "--abstract-ids", "{abstract_ids}"),
         {"run": "run", "participants": "file", "abstract_ids": "file"},
@@ -201,6 +205,7 @@ PLACEHOLDER_FILES = {
     "queue": "queue.sqlite",
     "candidates": "candidates.jsonl",
     "out": "new-out",
+    "explorer": "new-explorer.html",
 }
 
 

@@ -87,7 +87,7 @@ def test_explore_refuses_runs_of_two_datasets(word_run: Path, tmp_path: Path, da
     cases.write_text("doi,journal_section,combined_abstract\n" + rows, encoding="utf-8")
     run_benchmark(load_dataset(cases), WordScorer(), tmp_path / "other", store=tmp_path / "s.sqlite")
     result = invoke("explore", str(word_run), str(tmp_path / "other"), "--out", str(tmp_path / "x.html"))
-    assert result.returncode == 1 and "explore one at a time" in result.stderr
+    assert result.returncode == 1 and "give the runs of one dataset at a time" in result.stderr
 
 
 def _spans(payload: dict, key: int) -> list[tuple[int, int]]:

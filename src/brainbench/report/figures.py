@@ -9,6 +9,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 
+from typing import Any
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -506,6 +508,17 @@ def plot_graded(table: pd.DataFrame, cases: pd.DataFrame) -> Figure:
     predicted mean (± SD) against the truth, each on its grid's scale (0: lowest value, 1: highest), and the uniform
     grid's mean."""
     fig, (coverage_ax, truth_ax) = plt.subplots(1, 2, figsize=(11, 4.6))
+    _plot_coverage(coverage_ax, table)
+    _plot_truth(truth_ax, cases)
+    for ax in (coverage_ax, truth_ax):
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle("Graded cases: the model's distribution over each grid of values")
+    fig.tight_layout()
+    return fig
+
+
+def _plot_coverage(coverage_ax: Any, table: pd.DataFrame) -> None:
+    """Interval coverage of each run's graded forecasts against the nominal level, and the uniform grid's."""
     nominal = np.array([0.5, 0.8])
     coverage_ax.plot([0.4, 1.0], [0.4, 1.0], color="grey", linestyle="--", linewidth=1, label="coverage = nominal")
     for index, (model, row) in enumerate(table.iterrows()):
@@ -551,6 +564,10 @@ def plot_graded(table: pd.DataFrame, cases: pd.DataFrame) -> Figure:
     coverage_ax.set_ylabel("share of cases with the truth inside")
     coverage_ax.set_title("Interval coverage", fontsize=10)
     coverage_ax.legend(frameon=False, fontsize=7, loc="lower right")
+
+
+def _plot_truth(truth_ax: Any, cases: pd.DataFrame) -> None:
+    """Each graded case's predicted mean (± SD) against the truth, on its grid's scale, and the uniform grid's mean."""
     truth_ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
     truth_ax.axhline(0.5, color="grey", linewidth=0.6, linestyle=":")
     truth_ax.scatter(
@@ -582,8 +599,3 @@ def plot_graded(table: pd.DataFrame, cases: pd.DataFrame) -> Figure:
     truth_ax.set_ylabel("predicted mean ± SD (same scale)")
     truth_ax.set_title("Predicted mean against the truth", fontsize=10)
     truth_ax.legend(frameon=False, fontsize=7, loc="upper left")
-    for ax in (coverage_ax, truth_ax):
-        ax.spines[["top", "right"]].set_visible(False)
-    fig.suptitle("Graded cases: the model's distribution over each grid of values")
-    fig.tight_layout()
-    return fig

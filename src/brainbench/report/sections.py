@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from brainbench.analysis import (
@@ -47,28 +49,12 @@ from brainbench.report.html import Section
 PERCENT_TABLES = {"Accuracy by subfield", "Accuracy by condition"}
 
 
-def build_sections(
-    results: pd.DataFrame,
-    human_trials: pd.DataFrame | None = None,
-    *,
-    conditions: pd.DataFrame | None = None,
-    memorisation: pd.DataFrame | None = None,
-    publication_dates: pd.Series | None = None,
-    unseen: str | None = None,
-    finetuned: list[tuple[str, str]] | None = None,
-    model_set: list[str] | None = None,
-    graded: tuple[pd.DataFrame, pd.DataFrame] | None = None,
-) -> list[Section]:
-    """The paper's results for ``results`` (full-abstract runs) and, where given, the human experts'
-    trials, runs under other conditions (results rows with a ``condition`` column, full ones
-    included), memorisation tables (``read_memorisation`` rows with a ``model`` column) and the
-    items' publication dates. ``unseen`` names the reference corpus that the memorisation verdicts
-    measure against (default: the altered versions). ``finetuned`` pairs (base, tuned) run names for Fig 5.
-    ``model_set``: what the headline mean and the tests are over (``comparison_tables``' default: the
-    paper's 15 models whenever all have runs, else every run); other runs are shown beside it, labelled.
-    ``graded``: (``graded_table``, ``graded_cases``) of the runs with graded cases."""
-    tables = comparison_tables(results, human_trials, model_set)
-    accuracy_columns = ["n", "n_correct", "accuracy", "sem", "ci95_low", "ci95_high"]
+ACCURACY_COLUMNS = ["n", "n_correct", "accuracy", "sem", "ci95_low", "ci95_high"]
+
+
+def accuracy_sections(tables: dict[str, Any], human_trials: pd.DataFrame | None) -> list[Section]:
+    """Figs 3A-C: accuracy of the models and the experts, by subfield, and the experts by researcher type."""
+    accuracy_columns = ACCURACY_COLUMNS
     paper_set = tables["model_set"] == list(PAPER_MODEL_SET)
     overview = Section(
         "Accuracy: models and human experts (Fig 3A)",
@@ -119,42 +105,73 @@ def build_sections(
                 },
             )
         )
+    return sections
+
+
+def calibration_section(results: pd.DataFrame, human_trials: pd.DataFrame | None, tables: dict[str, Any]) -> Section:
+    """Fig 4 and Table S3: accuracy against confidence, models and experts."""
     calibration = calibration_summary(results, human_trials)
     bins = calibration_by_model(results, human_trials)
-    sections.append(
-        Section(
-            "Calibration (Fig 4, Table S3)",
-            text="Confidence is |PPL_A - PPL_B| for models of pairs under the ppl rule (the paper's), the chosen "
-            "version's share p otherwise, and the rating for humans; 20 equal-count bins of ranked "
-            "confidence. ECE and Brier use the chosen option's probability (models: two-way softmax of per-token "
-            "log-likelihoods; humans: rating mapped to 0.5-1); the paper did not report them. Table S3 as the paper: "
-            "logistic regression of correct on confidence over 5 random 80% subsets, all drawn from one numpy stream "
-            "seeded 42 in the paper's order (its 15 models, then the experts, then other runs), so a row depends on "
-            "the "
-            "runs before it; t-test of the 5 coefficients against 0, one-sided.",
-            figures={"fig4_calibration": plot_calibration(bins, calibration, fits := calibration_fits(bins))},
-            tables={
-                "Calibration": calibration,
-                "Table S3: logistic regression of correct on confidence": tables["table_s3"],
-            },
-            data={
-                "fig4_bins": pd.concat(
-                    [table.assign(model=name) for name, table in bins.items()], ignore_index=True
-                ).set_index(["model", "bin"]),
-                "fig4_fit": fits,
-            },
-        )
+    return Section(
+        "Calibration (Fig 4, Table S3)",
+        text="Confidence is |PPL_A - PPL_B| for models of pairs under the ppl rule (the paper's), the chosen "
+        "version's share p otherwise, and the rating for humans; 20 equal-count bins of ranked "
+        "confidence. ECE and Brier use the chosen option's probability (models: two-way softmax of per-token "
+        "log-likelihoods; humans: rating mapped to 0.5-1); the paper did not report them. Table S3 as the paper: "
+        "logistic regression of correct on confidence over 5 random 80% subsets, all drawn from one numpy stream "
+        "seeded 42 in the paper's order (its 15 models, then the experts, then other runs), so a row depends on "
+        "the "
+        "runs before it; t-test of the 5 coefficients against 0, one-sided.",
+        figures={"fig4_calibration": plot_calibration(bins, calibration, fits := calibration_fits(bins))},
+        tables={
+            "Calibration": calibration,
+            "Table S3: logistic regression of correct on confidence": tables["table_s3"],
+        },
+        data={
+            "fig4_bins": pd.concat(
+                [table.assign(model=name) for name, table in bins.items()], ignore_index=True
+            ).set_index(["model", "bin"]),
+            "fig4_fit": fits,
+        },
     )
+
+
+def agreement_section(tables: dict[str, Any]) -> Section:
+    """Fig S6: how alike the runs (and the experts) find the items' difficulty."""
     agreement = tables["agreement"]
-    sections.append(
-        Section(
-            "Item-level agreement (Fig S6)",
-            text=describe_agreement(agreement),
-            figures={"figS6_agreement": plot_agreement(tables["agreement_matrix"])},
-            tables={"Spearman correlations of item difficulty": tables["agreement_matrix"]},
-            data={"agreement": agreement},
-        )
+    return Section(
+        "Item-level agreement (Fig S6)",
+        text=describe_agreement(agreement),
+        figures={"figS6_agreement": plot_agreement(tables["agreement_matrix"])},
+        tables={"Spearman correlations of item difficulty": tables["agreement_matrix"]},
+        data={"agreement": agreement},
     )
+
+
+def build_sections(
+    results: pd.DataFrame,
+    human_trials: pd.DataFrame | None = None,
+    *,
+    conditions: pd.DataFrame | None = None,
+    memorisation: pd.DataFrame | None = None,
+    publication_dates: pd.Series | None = None,
+    unseen: str | None = None,
+    finetuned: list[tuple[str, str]] | None = None,
+    model_set: list[str] | None = None,
+    graded: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> list[Section]:
+    """The paper's results for ``results`` (full-abstract runs) and, where given, the human experts'
+    trials, runs under other conditions (results rows with a ``condition`` column, full ones
+    included), memorisation tables (``read_memorisation`` rows with a ``model`` column) and the
+    items' publication dates. ``unseen`` names the reference corpus that the memorisation verdicts
+    measure against (default: the altered versions). ``finetuned`` pairs (base, tuned) run names for Fig 5.
+    ``model_set``: what the headline mean and the tests are over (``comparison_tables``' default: the
+    paper's 15 models whenever all have runs, else every run); other runs are shown beside it, labelled.
+    ``graded``: (``graded_table``, ``graded_cases``) of the runs with graded cases."""
+    tables = comparison_tables(results, human_trials, model_set)
+    sections = accuracy_sections(tables, human_trials)
+    sections.append(calibration_section(results, human_trials, tables))
+    sections.append(agreement_section(tables))
     if tables["chat_vs_base"] or tables["accuracy_by_size"]:
         sections.append(families_section(tables["chat_vs_base"], tables["accuracy_by_size"]))
     if human_trials is not None and not human_trials.empty:
