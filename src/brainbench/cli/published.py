@@ -114,8 +114,8 @@ def import_reference_corpus(path: Path, model: str, out: Path) -> None:
             "(the corpus comes along when it sits beside it), or pass --out that run directory",
         )
     info, _ = load_run(out)
-    if info["model"] != model:
-        raise InputError(path, None, f"--out {out} holds a run of {info['model']}, not of {model}")
+    if info.model != model:
+        raise InputError(path, None, f"--out {out} holds a run of {info.model}, not of {model}")
     label = REFERENCE_FOLDERS.get(Path(path).name, Path(path).name)
     rows = published_memorisation_rows(Path(path), None, model, {label: Path(path)})
     write_memorisation(out, rows, replace_labels=True)
