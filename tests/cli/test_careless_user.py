@@ -131,3 +131,10 @@ def test_json_output_has_no_nan() -> None:
     from brainbench.cli.app import _finite
 
     assert _finite({"a": [math.nan, 1.0, math.inf]}) == {"a": [None, 1.0, None]}
+
+
+def test_help_lists_the_commands_by_group() -> None:
+    text = invoke("--help").stdout
+    groups = ["Run and results:", "Analyses:", "Human study:", "New test cases:", "Training:", "Integrations:"]
+    assert [text.index(group) for group in groups] == sorted(text.index(group) for group in groups)
+    assert text.index("  run ") < text.index("Analyses:") < text.index("  compare ") < text.index("Human study:")

@@ -146,6 +146,8 @@ def compare_runs(
     runs = name_runs(read_runs(run_dirs, normalisation, allow_partial))
     dataset = one_dataset(runs)
     chosen = resolve_model_set(model_set, [run.name for run in runs])
-    tables = comparison_tables(results_table(records_by_name(runs)), human_trials_for([dataset], data_dir), chosen)
+    tables = comparison_tables(
+        results_table(records_by_name(runs)), human_trials_for([dataset], data_dir, runs), chosen
+    )
     tables["partial_runs"] = {run.name: f"{len(run.records)} of {run.info.n_requested}" for run in runs if run.partial}
     return tables

@@ -60,7 +60,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-@app.command("humans")
+@app.command("humans", rich_help_panel="Analyses")
 def humans_command(
     source: str = typer.Option(
         "human", "--source", help="human: trials on expert-made items; gpt4: on GPT-4-made items."
@@ -127,7 +127,7 @@ def humans_command(
     )
 
 
-@app.command("compare")
+@app.command("compare", rich_help_panel="Analyses")
 def compare_command(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories (from `brainbench run` or `import-published`)."),
     data_dir: DataDirOption = None,
@@ -210,7 +210,7 @@ def compare_command(
         )
 
 
-@app.command("report")
+@app.command("report", rich_help_panel="Analyses")
 def report_command(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories (from `brainbench run` or `import-published`)."),
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write."),

@@ -28,11 +28,41 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+from typer.core import TyperGroup
 
 from brainbench._version import __version__
 from brainbench.errors import BrainbenchError
 
+# The groups `brainbench --help` lists commands in; each command names its group (``rich_help_panel``).
+HELP_GROUPS = ("Run and results", "Analyses", "Human study", "New test cases", "Training", "Integrations")
+
+
+class GroupedCommands(TyperGroup):
+    """Plain help whose commands are listed by group, in ``HELP_GROUPS``' order, rather than as they were imported."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        group = {name: getattr(self.commands[name], "rich_help_panel", None) for name in names}
+        order = {panel: index for index, panel in enumerate(HELP_GROUPS)}
+        return sorted(names, key=lambda name: order.get(group[name], len(order)))
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        width = formatter.width - 6 - max(map(len, self.list_commands(ctx)), default=0)
+        for panel in (*HELP_GROUPS, None):
+            rows = [
+                (name, command.get_short_help_str(width))
+                for name in self.list_commands(ctx)
+                if (command := self.commands[name]) is not None
+                and not command.hidden
+                and getattr(command, "rich_help_panel", None) == panel
+            ]
+            if rows:
+                with formatter.section(panel or "Other commands"):
+                    formatter.write_dl(rows)
+
+
 app = typer.Typer(
+    cls=GroupedCommands,
     name="brainbench",
     help="Forward-looking 'predict the result' benchmarks of language models (BrainBench).",
     no_args_is_help=True,

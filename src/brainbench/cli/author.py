@@ -22,8 +22,8 @@ author_app = typer.Typer(
     help="Write or propose alterations of candidate abstracts, and review them.", no_args_is_help=True
 )
 dataset_app = typer.Typer(help="Build versioned test sets from the review queue.", no_args_is_help=True)
-app.add_typer(author_app, name="author")
-app.add_typer(dataset_app, name="dataset")
+app.add_typer(author_app, name="author", rich_help_panel="New test cases")
+app.add_typer(dataset_app, name="dataset", rich_help_panel="New test cases")
 TOKEN_ENV = "BRAINBENCH_AUTHOR_TOKEN"
 
 
@@ -58,7 +58,7 @@ ChatModelOption = Annotated[
 ]
 
 
-@app.command("fetch-abstracts")
+@app.command("fetch-abstracts", rich_help_panel="New test cases")
 def fetch_command(
     query: str = typer.Option(..., "--query", "-q", help="A PubMed query, e.g. '\"J Neurosci\"[ta]'."),
     since: str = typer.Option(..., "--since", help="First publication date, YYYY/MM/DD (after your model's cut-off)."),

@@ -20,7 +20,7 @@ from brainbench.settings import load_settings
 corpus_app = typer.Typer(
     help="Build a training corpus (PubMed abstracts, PMC open-access full texts) and describe it.", no_args_is_help=True
 )
-app.add_typer(corpus_app, name="corpus")
+app.add_typer(corpus_app, name="corpus", rich_help_panel="Training")
 
 
 def read_dois(path: Path) -> list[str]:

@@ -10,7 +10,7 @@ from brainbench.cli.app import allow_partial_option, app, handle_errors, stderr,
 from brainbench.cli.options import DataDirOption
 
 
-@app.command("explore")
+@app.command("explore", rich_help_panel="Analyses")
 def explore_command(
     run_dirs: list[Path] = typer.Argument(
         ..., help="Run directories of one dataset (from `run` or `import-published`)."

@@ -10,7 +10,7 @@ from brainbench.cli.app import app, handle_errors, stderr, stdout
 from brainbench.cli.options import GgufFileOption, ModelOption
 
 
-@app.command("finetune")
+@app.command("finetune", rich_help_panel="Training")
 def finetune_command(
     corpus: Path = typer.Option(..., "--corpus", help="A corpus folder from `brainbench corpus build`."),
     out: Path = typer.Option(..., "--out", "-o", help="Where the adapter (and checkpoints) go; running again resumes."),

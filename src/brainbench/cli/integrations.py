@@ -17,7 +17,7 @@ from brainbench.integrations.lm_eval.samples import find_samples, import_lm_eval
 from brainbench.io import check_output_path
 
 tasks_app = typer.Typer(help="BrainBench as a task of other evaluation frameworks.")
-app.add_typer(tasks_app, name="tasks")
+app.add_typer(tasks_app, name="tasks", rich_help_panel="Integrations")
 
 
 @tasks_app.callback(invoke_without_command=True)
@@ -56,7 +56,7 @@ def lm_eval_command(
     )
 
 
-@app.command("import-lm-eval")
+@app.command("import-lm-eval", rich_help_panel="Integrations")
 def import_lm_eval_command(
     samples_dir: Annotated[
         Path,
@@ -100,7 +100,7 @@ def import_lm_eval_command(
             )
 
 
-@app.command("import-inspect")
+@app.command("import-inspect", rich_help_panel="Integrations")
 def import_inspect_command(
     log: Annotated[
         Path,

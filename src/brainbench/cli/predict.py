@@ -176,7 +176,7 @@ def print_prediction(study: PlannedStudy, prediction: Prediction, model_name: st
         )
 
 
-@app.command("predict")
+@app.command("predict", rich_help_panel="Analyses")
 def predict_command(
     study: Path = typer.Argument(
         ..., help="The planned study: Markdown (## Background, ## Methods, ## Outcomes with a list), JSON or YAML."

@@ -28,7 +28,7 @@ from brainbench.runs.rundir import load_run
 from brainbench.settings import load_settings
 
 
-@app.command("import-published")
+@app.command("import-published", rich_help_panel="Integrations")
 def import_published_command(
     path: Path = typer.Argument(
         ..., help="A folder with PPL_A_and_B.npy and labels.npy (e.g. .../mistralai--Mistral-7B-v0.1/human_abstracts)."

@@ -39,7 +39,7 @@ from brainbench.runs.memorisation import (
 from brainbench.settings import load_settings
 
 
-@app.command("run")
+@app.command("run", rich_help_panel="Run and results")
 def run_command(
     model: ModelOption = None,
     backend: BackendOption = "transformers",

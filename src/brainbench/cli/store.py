@@ -38,7 +38,7 @@ def open_store(store: str | None, run_dir: Path | None = None, *, create: bool =
     return ResultsStore(chosen or default_store(), create=create)
 
 
-@app.command("runs")
+@app.command("runs", rich_help_panel="Run and results")
 def runs_command(
     run_dir: Path | None = typer.Argument(None, help="A run directory: list the store it came from."),
     store: str | None = typer.Option(None, "--store", help=STORE_HELP),
@@ -68,7 +68,7 @@ def requested_items(info: RunInfo, records: list[dict]) -> list[int] | None:
     return [record["item_id"] for record in records] if len(records) == info.n_requested else None
 
 
-@app.command("export")
+@app.command("export", rich_help_panel="Run and results")
 def export_command(
     run: str = typer.Argument(
         ..., help="A run key or its first characters (brainbench runs lists them), or a run directory."

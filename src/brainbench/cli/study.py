@@ -15,7 +15,7 @@ from brainbench.data import load_dataset
 from brainbench.settings import load_settings
 
 study_app = typer.Typer(help="Run the human-expert study (the paper's experiment) as a web app.", no_args_is_help=True)
-app.add_typer(study_app, name="study")
+app.add_typer(study_app, name="study", rich_help_panel="Human study")
 ADMIN_TOKEN_ENV = "BRAINBENCH_ADMIN_TOKEN"
 
 

@@ -108,7 +108,7 @@ def print_graded(graded: dict[str, Any]) -> None:
     stdout.print(describe_rps_difference(graded["rps_difference"], *graded["rps_difference_ci95"]), highlight=False)
 
 
-@app.command("summary")
+@app.command("summary", rich_help_panel="Run and results")
 def summary_command(
     run_dir: Path = typer.Argument(..., help="A run directory written by `brainbench run`."),
     normalisation: str = rule_option(),

@@ -14,7 +14,7 @@ from brainbench.runs.sweep import load_sweep, run_sweep
 from brainbench.settings import load_settings
 
 
-@app.command("sweep")
+@app.command("sweep", rich_help_panel="Run and results")
 def sweep_command(
     sweep_file: Path = typer.Argument(..., help="A sweep YAML file: datasets, models (see the README)."),
     store: StoreOption = None,

@@ -90,7 +90,7 @@ def print_teams(tables: dict[str, pd.DataFrame]) -> None:
     stdout.print(subfields)
 
 
-@app.command("team")
+@app.command("team", rich_help_panel="Analyses")
 def team_command(
     run_dirs: Annotated[
         list[Path], typer.Argument(help="Run directories (from `brainbench run` or `import-published`) of one dataset.")

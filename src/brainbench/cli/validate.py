@@ -10,7 +10,7 @@ from brainbench.data.load import has_known_quirks, inspect_dataset
 from brainbench.settings import load_settings
 
 
-@app.command("validate")
+@app.command("validate", rich_help_panel="Run and results")
 def validate_command(
     file: str = typer.Argument(
         ..., help="A CSV/JSONL file, or a dataset name such as brainbench-human or brainbench-graded."

@@ -59,7 +59,7 @@ def report_sections(
     ]
     return build_sections(
         results_table(records_by_name(named)),
-        human_trials_for([dataset], data_dir),
+        human_trials_for([dataset], data_dir, named),
         conditions=pd.concat([condition_frame(run) for run in every], ignore_index=True),
         memorisation=pd.concat(memorisation, ignore_index=True) if memorisation else None,
         publication_dates=load_publication_dates_for(dataset, settings),

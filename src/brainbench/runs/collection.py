@@ -108,8 +108,11 @@ def adapter_pairs(runs: Sequence[LoadedRun], exclude: Iterable[str] = ()) -> lis
     ]
 
 
-def human_trials_for(datasets: Iterable[str], data_dir: Path | None = None) -> pd.DataFrame | None:
-    """The expert trials on the runs' dataset (human- or GPT-4-made items), if it is a published one."""
+def human_trials_for(
+    datasets: Iterable[str], data_dir: Path | None = None, runs: Sequence[LoadedRun] | None = None
+) -> pd.DataFrame | None:
+    """The expert trials on the runs' dataset (human- or GPT-4-made items), if it is a published one; with ``runs``,
+    only the trials on the items those runs hold (a 16-item run is compared with the experts on its 16 items)."""
     from brainbench.data import DATASETS, load_human_study
     from brainbench.settings import load_settings
 
@@ -118,4 +121,7 @@ def human_trials_for(datasets: Iterable[str], data_dir: Path | None = None) -> p
         return None
     settings = load_settings(data_dir=data_dir)
     trials = load_human_study(data_dir=settings.data_dir, cache_dir=settings.cache_dir, offline=settings.offline)
-    return trials[trials["source"] == sources.pop()]
+    trials = trials[trials["source"] == sources.pop()]
+    if runs is not None:
+        trials = trials[trials["doi"].isin({record["doi"] for run in runs for record in run.records})]
+    return trials
