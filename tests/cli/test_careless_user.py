@@ -71,14 +71,18 @@ def test_runs_of_different_datasets_are_not_averaged(cases: Path, tmp_path: Path
     assert not (tmp_path / "report.html").exists()
 
 
-def test_compare_says_which_runs_are_partial(cases: Path, tmp_path: Path) -> None:
+def test_compare_and_report_say_which_runs_are_partial_or_of_one_model(cases: Path, tmp_path: Path) -> None:
     run_benchmark(load_cases(cases), FakeScorer(), tmp_path / "whole", store=tmp_path / "s.sqlite")
     with pytest.raises(KeyboardInterrupt):
         run_benchmark(
             load_cases(cases), FakeScorer(interrupt_after=1, tag="x"), tmp_path / "part", store=tmp_path / "s.sqlite"
         )
     result = invoke("compare", str(tmp_path / "whole"), str(tmp_path / "part"), "--allow-partial")
-    assert result.returncode == 0 and "partial runs, used as they are" in result.stdout and "1 of 4" in result.stdout
+    assert result.returncode == 0 and "is partial (1 of 4 items), used as it is" in result.stdout
+    assert "fake-scorer has 2 runs" in result.stdout  # one model, counted twice by a mean over models
+    report = tmp_path / "report.html"
+    result = invoke("report", str(tmp_path / "whole"), str(tmp_path / "part"), "--allow-partial", "--out", str(report))
+    assert result.returncode == 0 and "is partial (1 of 4 items)" in report.read_text()
 
 
 def test_export_of_a_run_directory_keeps_the_items_its_run_asked_for(cases: Path, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from brainbench.analysis.humans import human_summary, item_accuracy
 from brainbench.analysis.paired import paired_comparison
 from brainbench.analysis.tables import results_table
 from brainbench.errors import InputError
-from brainbench.runs.collection import human_trials_for, name_runs, one_dataset, read_runs, records_by_name
+from brainbench.runs.collection import caveats, human_trials_for, name_runs, one_dataset, read_runs, records_by_name
 
 __all__ = [
     "compare_runs",
@@ -142,12 +142,13 @@ def compare_runs(
     allow_partial: bool = False,
 ) -> dict[str, Any]:
     """``brainbench compare``: the run directories (of one dataset) read, named and compared with the experts who
-    judged that dataset (``comparison_tables``); ``partial_runs`` names the runs used as they are."""
+    judged that dataset (``comparison_tables``); ``caveats`` says which runs are partial and which models have
+    several runs."""
     runs = name_runs(read_runs(run_dirs, normalisation, allow_partial))
     dataset = one_dataset(runs)
     chosen = resolve_model_set(model_set, [run.name for run in runs])
     tables = comparison_tables(
         results_table(records_by_name(runs)), human_trials_for([dataset], data_dir, runs), chosen
     )
-    tables["partial_runs"] = {run.name: f"{len(run.records)} of {run.info.n_requested}" for run in runs if run.partial}
+    tables["caveats"] = caveats(runs)
     return tables

@@ -160,9 +160,8 @@ def compare_command(
         "Accuracy",
         percent=(*percent, "chance"),
     )
-    if tables["partial_runs"]:
-        partial = ", ".join(f"{name} ({items} items)" for name, items in tables["partial_runs"].items())
-        stdout.print(f"[yellow]partial runs, used as they are: {escape(partial)}[/yellow]", highlight=False)
+    for caveat in tables["caveats"]:
+        stdout.print(f"[yellow]note: {escape(caveat)}[/yellow]", highlight=False)
     stdout.print(describe_mean(tables), highlight=False)
     if "paired" in tables:
         paired = tables["paired"]

@@ -19,6 +19,7 @@ from brainbench.report.sections import PERCENT_TABLES, build_sections
 from brainbench.runs.collection import (
     LoadedRun,
     adapter_pairs,
+    caveats,
     human_trials_for,
     name_runs,
     one_dataset,
@@ -57,7 +58,7 @@ def report_sections(
         for run in named
         if (table := read_memorisation(run.run_dir)) is not None
     ]
-    return build_sections(
+    sections = build_sections(
         results_table(records_by_name(named)),
         human_trials_for([dataset], data_dir, named),
         conditions=pd.concat([condition_frame(run) for run in every], ignore_index=True),
@@ -68,6 +69,10 @@ def report_sections(
         model_set=resolve_model_set(model_set, names),
         graded=(graded_table(graded_runs), graded_cases(graded_runs)) if graded_runs else None,
     )
+    notes = caveats(every)
+    if notes:
+        sections.insert(0, Section("Read with care", text="; ".join(notes) + "."))
+    return sections
 
 
 def condition_frame(run: LoadedRun) -> pd.DataFrame:

@@ -89,6 +89,30 @@ def one_dataset(runs: Sequence[LoadedRun]) -> str:
     return datasets[0]
 
 
+def repeated_models(runs: Sequence[LoadedRun]) -> dict[str, list[str]]:
+    """{model: its runs' names} for each model with several runs (by backends, imports, templates...): a mean over
+    models counts such a model once per run."""
+    by_model: dict[str, list[str]] = {}
+    for run in runs:
+        by_model.setdefault(model_key(run.info.model), []).append(run.name)
+    return {model: names for model, names in by_model.items() if len(names) > 1}
+
+
+def caveats(runs: Sequence[LoadedRun]) -> list[str]:
+    """What a reader of a comparison of ``runs`` must know: the partial runs used as they are, and the models
+    counted more than once."""
+    notes = [
+        f"{run.name} is partial ({len(run.records)} of {run.info.n_requested} items), used as it is"
+        for run in runs
+        if run.partial
+    ]
+    notes += [
+        f"{model} has {len(names)} runs ({', '.join(names)}): a mean over models counts it {len(names)} times"
+        for model, names in repeated_models(runs).items()
+    ]
+    return notes
+
+
 def records_by_name(runs: Sequence[LoadedRun]) -> dict[str, list[dict[str, Any]]]:
     return {run.name: run.records for run in runs}
 
