@@ -48,7 +48,9 @@ def test_bad_sweep_files_name_file_and_entry(tmp_path: Path, text: str, message:
 
 
 @pytest.mark.slow
-def test_two_backends_one_store_and_a_broken_model(tmp_path: Path, data_dir: Path) -> None:
+def test_two_backends_the_choice_protocol_one_store_and_a_broken_model(
+    tmp_path: Path, data_dir: Path, llama_server: str
+) -> None:
     cases = _write(
         tmp_path / "cases.csv",
         "doi,journal_section,combined_abstract\n"
@@ -62,22 +64,27 @@ def test_two_backends_one_store_and_a_broken_model(tmp_path: Path, data_dir: Pat
             tmp_path / "sweep.yaml",
             f"""
 out: {tmp_path / "runs"}
+store: {tmp_path / "store.sqlite"}
 datasets: [{cases}]
 models:
   - {{}}
   - {{backend: llama-cpp}}
   - {{model: {tmp_path / "missing.gguf"}, name: broken}}
+  - {{protocol: choice, backend: openai-chat, base_url: "{llama_server}"}}
 """,
         )
     )
     rows = run_sweep(sweep, data_dir=data_dir, offline=True)
-    assert [(row["backend"], row.get("n_scored")) for row in rows] == [
+    assert [(row["backend"], row.get("n_items")) for row in rows] == [
         ("transformers", 2),
         ("llama-cpp", 2),
         ("transformers", None),
+        ("openai-chat", 2),  # asked the experts' question in both orders (the tiny model may leave it unanswered)
     ]
+    assert [row.get("n_scored") for row in rows[:2]] == [2, 2]
     assert "no such GGUF file" in rows[2]["error"]
-    store = ResultsStore(tmp_path / "runs" / "brainbench.sqlite")
+    assert Path(rows[3]["out"]).name.endswith("__choice")
+    store = ResultsStore(tmp_path / "store.sqlite")
     assert store.count_scores() == 8  # 2 cases x 2 texts x 2 backends
     again = run_sweep(sweep, data_dir=data_dir, offline=True)
     assert [row.get("accuracy") for row in again] == [row.get("accuracy") for row in rows] and store.count_scores() == 8
@@ -97,6 +104,7 @@ def test_a_sweep_over_conditions(tmp_path: Path, data_dir: Path, monkeypatch: py
             tmp_path / "sweep.yaml",
             f"""
 out: {tmp_path / "runs"}
+store: {tmp_path / "store.sqlite"}
 datasets: [{cases}]
 conditions: [full, no-context, swapped-seed7]
 models: [{{}}]
@@ -108,12 +116,12 @@ models: [{{}}]
     names = [Path(row["out"]).name for row in rows]
     assert names[1] == names[0] + "__no-context" and names[2] == names[0] + "__swapped-seed7"
     # again: every run is complete in the store, so the model is not even loaded
-    import brainbench.runs.sweep as sweep_module
+    from brainbench.runs.plan import RunPlan
 
     def no_loading(*args, **kwargs):
         raise AssertionError("the model was loaded although its runs are complete")
 
-    monkeypatch.setattr(sweep_module, "load_scorer", no_loading)
+    monkeypatch.setattr(RunPlan, "load_model", no_loading)
     for path in (Path(row["out"]) for row in rows):
         (path / "results.jsonl").unlink()
     assert run_sweep(sweep, data_dir=data_dir, offline=True) == rows
