@@ -27,6 +27,15 @@ def database_url(location: str | Path) -> str:
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
+def display_url(location: str | Path) -> str:
+    """How a database is named in messages and run.json: its URL without the password (a path: its SQLite URL)."""
+    url = database_url(location)
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
 def open_database(
     location: str | Path, metadata: sa.MetaData, error: type[BrainbenchError], what: str, *, create: bool = True
 ) -> tuple[sa.Engine, str]:
@@ -39,7 +48,7 @@ def open_database(
     """
     url = database_url(location)
     try:
-        display_url = sa.engine.make_url(url).render_as_string(hide_password=True)
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
         engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, ImportError) as problem:
         raise error(f"cannot open {what} {url!r}: {problem}") from problem
@@ -65,8 +74,8 @@ def open_database(
         reason = str(problem.orig if isinstance(problem, sa.exc.DBAPIError) and problem.orig else problem).splitlines()[
             0
         ]
-        raise error(f"cannot open {what} {display_url}: {reason}") from problem
-    return engine, display_url
+        raise error(f"cannot open {what} {shown}: {reason}") from problem
+    return engine, shown
 
 
 def _check_writable(connection: sa.Connection) -> None:

@@ -94,7 +94,9 @@ def plan_run(config: RunConfig, *, environ: Mapping[str, str] | None = None) -> 
     shard, local_rank = parse_shard(config.shard), None
     if shard is None and environ is not None:
         shard, local_rank = launcher_shard(environ)
-    model = resolve_model(config.backend, config.options, config.protocol, config.seed, local_rank)
+    model = resolve_model(
+        config.backend, config.options, config.protocol, config.seed, local_rank, offline=config.offline
+    )
     full = load_dataset(
         config.dataset,
         data_dir=config.data_dir,

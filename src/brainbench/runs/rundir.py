@@ -13,10 +13,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULTS_FILE", "RUN_FILE", "SUMMARY_FILE", "RunInfo", "load_run", "read_results", "write_run_dir"]
+__all__ = [
+    "RESULTS_FILE",
+    "RUN_FILE",
+    "SUMMARY_FILE",
+    "RunInfo",
+    "load_run",
+    "read_results",
+    "run_dir_store",
+    "write_run_dir",
+]
 
 from pydantic import ValidationError
 
+from brainbench.db import display_url
 from brainbench.errors import InputError, RunError
 from brainbench.io import iter_jsonl, read_text, write_json_atomic, write_jsonl_atomic
 from brainbench.runs.info import RunInfo
@@ -120,6 +130,30 @@ def read_results(run_dir: Path) -> list[dict[str, Any]]:
             raise RunError(f"{path}:{number}: not a result record; the results file is damaged (export rewrites it)")
         records.append(record)
     return sorted(records, key=lambda record: record["item_id"])
+
+
+def run_dir_store(run_dir: Path, given: str | None, environment: str | None) -> str | None:
+    """The results store a run directory's scores are in: the one its run.json names (None where it names none, as
+    imported runs). ``given`` (``--store``) must be that store, else it is refused with both named; ``environment``
+    (``BRAINBENCH_STORE``) is used only where it is that store (it may carry the password run.json leaves out)."""
+    run_file = Path(run_dir) / RUN_FILE
+    if not run_file.is_file():
+        raise RunError(f"{run_dir}: not a run directory (no {RUN_FILE})")
+    recorded = read_run_info(run_file).store
+    if recorded is None:
+        return given or environment
+    if given is not None:
+        if display_url(given) != recorded:
+            raise RunError(
+                f"{run_dir} came from the results store {recorded}, not {display_url(given)} (--store): leave "
+                "--store out to use its own store"
+            )
+        return given
+    if environment is not None and display_url(environment) == recorded:
+        return environment
+    if "***" in recorded:
+        raise RunError(f"{run_dir} came from {recorded}, whose password is not kept: pass --store with the full URL")
+    return recorded
 
 
 def load_run(run_dir: Path) -> tuple[RunInfo, list[dict[str, Any]]]:
