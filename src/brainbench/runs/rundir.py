@@ -18,8 +18,10 @@ __all__ = [
     "RUN_FILE",
     "SUMMARY_FILE",
     "RunInfo",
+    "claim_run_dir",
     "load_run",
     "read_results",
+    "release_run_dir",
     "run_dir_store",
     "write_run_dir",
 ]
@@ -97,6 +99,34 @@ def write_run_dir(
         summary = summarize(records, info)
         write_json_atomic(out_dir / SUMMARY_FILE, summary)
         return summary
+
+
+def claim_run_dir(out_dir: Path, info: RunInfo, *, overwrite: bool = False) -> None:
+    """Claim a run directory for a run about to start, before its model loads: its run.json (the spec and run key,
+    ``scorer_key`` still None) is written at once, under the directory's lock, so that a different run started
+    into it at the same time is refused there and then (the same run, e.g. a sibling shard, shares it). With
+    ``overwrite`` the results another run left there go too."""
+    out_dir = Path(out_dir)
+    if overwrite:
+        for name in (RESULTS_FILE, SUMMARY_FILE):
+            (out_dir / name).unlink(missing_ok=True)
+    write_run_dir(out_dir, info, None, overwrite=overwrite)
+
+
+def release_run_dir(out_dir: Path, run_key: str) -> None:
+    """Give back a claim (``claim_run_dir``) whose run never started scoring (its model did not load): the run.json
+    goes if it is still this run's claim and nothing was exported."""
+    out_dir = Path(out_dir)
+    run_file = out_dir / RUN_FILE
+    if not run_file.is_file():
+        return
+    with _exclusive(out_dir / ".export.lock"):
+        try:
+            info = read_run_info(run_file)
+        except RunError:
+            return
+        if info.run_key == run_key and info.scorer_key is None and not (out_dir / RESULTS_FILE).exists():
+            run_file.unlink(missing_ok=True)
 
 
 @contextmanager

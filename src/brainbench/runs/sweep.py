@@ -250,10 +250,14 @@ def run_sweep(
                 rows.append(_row(model, plan, dataset, summary, sweep))
             continue
         try:
+            for _, plan in plans:
+                plan.claim()
             scorer = plans[0][1].load_model()
         except Exception as error:  # whatever stops one model loading, the sweep goes on without it
             if not isinstance(error, BrainbenchError):
                 logger.debug("loading %s failed", model.label, exc_info=True)
+            for _, plan in plans:
+                plan.release()
             rows += [_failed(model, dataset, plan.spec.condition, error) for dataset, plan in plans]
             continue
         for dataset, plan in plans:
