@@ -21,7 +21,7 @@ from brainbench.db import utc_now
 from brainbench.errors import InputError, RunError
 from brainbench.runs.config import ResolvedModel, RunConfig, resolve_model, resolve_run_template
 from brainbench.runs.info import RunInfo
-from brainbench.runs.rundir import RUN_FILE, claim_run_dir, previous_spec, release_run_dir
+from brainbench.runs.rundir import LOCK_FILE, RUN_FILE, claim_run_dir, previous_spec, release_run_dir
 from brainbench.runs.spec import PROTOCOLS, RunSpec, presentation_orders
 from brainbench.runs.store import STORE_FILE, ResultsStore, RunCase, text_key
 from brainbench.scoring import Scorer, Template
@@ -271,6 +271,11 @@ def run_dir_name(
     return re.sub(r"[^A-Za-z0-9._+-]+", "--", model) + f"__{dataset_name}{suffix}"
 
 
+def _others(out: Path) -> list[Path]:
+    """What a folder holds besides a run directory's lock (left by a claim given back)."""
+    return [path for path in out.iterdir() if path.name != LOCK_FILE]
+
+
 def check_out_dir(plan: RunPlan) -> None:
     """The run directory must be a directory that is free, or this run's own (resumed), or replaced with --overwrite."""
     out = plan.out_dir
@@ -290,7 +295,7 @@ def check_out_dir(plan: RunPlan) -> None:
                 f"--out {out}: holds another run (its {', '.join(different)} differ); choose another --out, "
                 "or pass --overwrite to replace it"
             )
-    elif out.is_dir() and not plan.overwrite and any(out.iterdir()) and not run_file.is_file():
+    elif out.is_dir() and not plan.overwrite and not run_file.is_file() and any(_others(out)):
         raise RunError(
             f"--out {out}: a folder with other files in it; choose an empty or new folder, or pass --overwrite"
         )

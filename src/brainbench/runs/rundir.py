@@ -38,6 +38,7 @@ from brainbench.runs.summary import summarize
 RUN_FILE = "run.json"
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
+LOCK_FILE = ".export.lock"  # held while a run directory is written (shards, a run and its claim)
 
 
 def read_run_info(path: Path) -> RunInfo:
@@ -78,7 +79,7 @@ def write_run_dir(
     unless ``overwrite``. Returns the summary."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out_dir / ".export.lock"):  # shards exporting at once: the last to read the store writes last
+    with _exclusive(out_dir / LOCK_FILE):  # shards exporting at once: the last to read the store writes last
         run_file = out_dir / RUN_FILE
         if run_file.is_file() and not overwrite:
             other = previous_spec(run_file)
@@ -120,7 +121,7 @@ def release_run_dir(out_dir: Path, run_key: str) -> None:
     run_file = out_dir / RUN_FILE
     if not run_file.is_file():
         return
-    with _exclusive(out_dir / ".export.lock"):
+    with _exclusive(out_dir / LOCK_FILE):
         try:
             info = read_run_info(run_file)
         except RunError:
