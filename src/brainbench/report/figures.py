@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -447,6 +448,17 @@ def plot_graded(table: pd.DataFrame, cases: pd.DataFrame) -> Figure:
     predicted mean (± SD) against the truth, each on its grid's scale (0: lowest value, 1: highest), and the uniform
     grid's mean."""
     fig, (coverage_ax, truth_ax) = plt.subplots(1, 2, figsize=(11, 4.6))
+    _plot_coverage(coverage_ax, table)
+    _plot_truth(truth_ax, cases)
+    for ax in (coverage_ax, truth_ax):
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle("Graded cases: the model's distribution over each grid of values")
+    fig.tight_layout()
+    return fig
+
+
+def _plot_coverage(coverage_ax: Axes, table: pd.DataFrame) -> None:
+    """``plot_graded``'s left panel: interval coverage against the nominal level."""
     nominal = np.array([0.5, 0.8])
     coverage_ax.plot([0.4, 1.0], [0.4, 1.0], color="grey", linestyle="--", linewidth=1, label="coverage = nominal")
     for index, (model, row) in enumerate(table.iterrows()):
@@ -492,6 +504,10 @@ def plot_graded(table: pd.DataFrame, cases: pd.DataFrame) -> Figure:
     coverage_ax.set_ylabel("share of cases with the truth inside")
     coverage_ax.set_title("Interval coverage", fontsize=10)
     coverage_ax.legend(frameon=False, fontsize=7, loc="lower right")
+
+
+def _plot_truth(truth_ax: Axes, cases: pd.DataFrame) -> None:
+    """``plot_graded``'s right panel: the predicted mean against the truth, on each grid's scale."""
     truth_ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
     truth_ax.axhline(0.5, color="grey", linewidth=0.6, linestyle=":")
     truth_ax.scatter(
@@ -523,8 +539,3 @@ def plot_graded(table: pd.DataFrame, cases: pd.DataFrame) -> Figure:
     truth_ax.set_ylabel("predicted mean ± SD (same scale)")
     truth_ax.set_title("Predicted mean against the truth", fontsize=10)
     truth_ax.legend(frameon=False, fontsize=7, loc="upper left")
-    for ax in (coverage_ax, truth_ax):
-        ax.spines[["top", "right"]].set_visible(False)
-    fig.suptitle("Graded cases: the model's distribution over each grid of values")
-    fig.tight_layout()
-    return fig

@@ -94,43 +94,8 @@ def build_sections(
         ),
     ]
     if human_trials is not None:
-        by_position = accuracy_by(human_trials, "position")
-        sections.append(
-            Section(
-                "Human experts by researcher type (Fig 3C)",
-                figures={
-                    "fig3c_researcher_type": plot_by_group(
-                        by_position, "Human experts by researcher type", tables["mean_accuracy"]
-                    )
-                },
-                tables={
-                    "Participants (those with trials on these items)": participant_table(human_trials),
-                    "By researcher type": by_position[accuracy_columns],
-                    "By years of experience": accuracy_by_experience(human_trials)[accuracy_columns],
-                    "By self-rated expertise (4 equal-count bins of ranked expertise, overall and per subfield, as the "
-                    "paper)": expertise_calibration(human_trials),
-                },
-            )
-        )
-    calibration = calibration_summary(results, human_trials)
-    sections.append(
-        Section(
-            "Calibration (Fig 4, Table S3)",
-            text="Confidence is |PPL_A - PPL_B| for models of pairs under the ppl rule (the paper's), the chosen "
-            "version's share p otherwise, and the rating for humans; 20 equal-count bins of ranked "
-            "confidence. ECE and Brier use the chosen option's probability (models: two-way softmax of per-token "
-            "log-likelihoods; humans: rating mapped to 0.5-1); the paper did not report them. Table S3 as the paper: "
-            "logistic regression of correct on confidence over 5 random 80% subsets, all drawn from one numpy stream "
-            "seeded 42 in the paper's order (its 15 models, then the experts, then other runs), so a row depends on "
-            "the "
-            "runs before it; t-test of the 5 coefficients against 0, one-sided.",
-            figures={"fig4_calibration": plot_calibration(calibration_by_model(results, human_trials), calibration)},
-            tables={
-                "Calibration": calibration,
-                "Table S3: logistic regression of correct on confidence": tables["table_s3"],
-            },
-        )
-    )
+        sections.append(experts_section(human_trials, tables["mean_accuracy"], accuracy_columns))
+    sections.append(calibration_section(results, human_trials, tables["table_s3"]))
     agreement = tables["agreement"]
     sections.append(
         Section(
@@ -155,6 +120,45 @@ def build_sections(
     if graded is not None and not graded[0].empty:
         sections.append(graded_section(*graded))
     return sections
+
+
+def experts_section(human_trials: pd.DataFrame, mean_accuracy: float, accuracy_columns: list[str]) -> Section:
+    """Fig 3C: the human experts by researcher type, experience and self-rated expertise."""
+    by_position = accuracy_by(human_trials, "position")
+    return Section(
+        "Human experts by researcher type (Fig 3C)",
+        figures={
+            "fig3c_researcher_type": plot_by_group(by_position, "Human experts by researcher type", mean_accuracy)
+        },
+        tables={
+            "Participants (those with trials on these items)": participant_table(human_trials),
+            "By researcher type": by_position[accuracy_columns],
+            "By years of experience": accuracy_by_experience(human_trials)[accuracy_columns],
+            "By self-rated expertise (4 equal-count bins of ranked expertise, overall and per subfield, as the "
+            "paper)": expertise_calibration(human_trials),
+        },
+    )
+
+
+def calibration_section(results: pd.DataFrame, human_trials: pd.DataFrame | None, table_s3: pd.DataFrame) -> Section:
+    """Fig 4 and Table S3: calibration of models and experts."""
+    calibration = calibration_summary(results, human_trials)
+    return Section(
+        "Calibration (Fig 4, Table S3)",
+        text="Confidence is |PPL_A - PPL_B| for models of pairs under the ppl rule (the paper's), the chosen "
+        "version's share p otherwise, and the rating for humans; 20 equal-count bins of ranked "
+        "confidence. ECE and Brier use the chosen option's probability (models: two-way softmax of per-token "
+        "log-likelihoods; humans: rating mapped to 0.5-1); the paper did not report them. Table S3 as the paper: "
+        "logistic regression of correct on confidence over 5 random 80% subsets, all drawn from one numpy stream "
+        "seeded 42 in the paper's order (its 15 models, then the experts, then other runs), so a row depends on "
+        "the "
+        "runs before it; t-test of the 5 coefficients against 0, one-sided.",
+        figures={"fig4_calibration": plot_calibration(calibration_by_model(results, human_trials), calibration)},
+        tables={
+            "Calibration": calibration,
+            "Table S3: logistic regression of correct on confidence": table_s3,
+        },
+    )
 
 
 def describe_graded(table: pd.DataFrame) -> str:
