@@ -133,9 +133,15 @@ def test_a_server_that_is_gone_stops_the_run_with_one_line(
 
 
 class _SlowScorer(FakeScorer):
+    delay_s = 0.25  # per call: long enough for a server restart to land mid-run
+
     def score_texts(self, texts):
-        time.sleep(0.25)
+        time.sleep(self.delay_s)
         return super().score_texts(texts)
+
+
+class _TimedScorer(_SlowScorer):
+    delay_s = 0.01  # a measurable scoring time, for throughput
 
 
 def _shard(cases: str, store: str, out: str, index: int, queue) -> None:
@@ -209,7 +215,7 @@ def test_a_finished_shard_says_the_others_score_the_rest(
 ) -> None:
     """The first shard to finish said "partial: 2 of 4 items (resume with the same command)" while its sibling was
     still scoring. Throughput is over the wall clock: shards scoring at once are not added up."""
-    monkeypatch.setattr(RunPlan, "load_model", lambda self: _SlowScorer())  # orchestration only
+    monkeypatch.setattr(RunPlan, "load_model", lambda self: _TimedScorer())  # orchestration only
     common = ["--dataset", str(_cases(tmp_path, 4)), "--data-dir", str(data_dir), "--offline"]
     common += ["--out", str(tmp_path / "run"), "--store", str(tmp_path / "s.sqlite")]
     first = invoke("run", "--shard", "0/2", *common)
