@@ -96,8 +96,8 @@ def test_run_end_to_end_on_the_embedded_model(tmp_path: Path, data_dir: Path, em
         "generic",
     )  # the paper's generic template
     template = (data_dir / "prompt_templates" / "gpt2.txt").read_text(encoding="utf-8")
-    assert summary["run"]["template_sha256"] == hashlib.sha256(template.encode()).hexdigest()
-    assert summary["run"]["dataset_sha256"].startswith("a887d3e7242f")
+    assert summary["run"]["spec"]["template_sha256"] == hashlib.sha256(template.encode()).hexdigest()
+    assert summary["run"]["spec"]["dataset_sha256"].startswith("a887d3e7242f")
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [r["item_id"] for r in records] == [0, 62, 199]
     assert all(set(r) >= REQUIRED_ITEM_FIELDS for r in records)

@@ -27,7 +27,7 @@ from tests.servers import PostgresServer
 
 
 def _cases(tmp_path: Path, n: int) -> Path:
-    """n test cases whose texts no other test scores (the session's PostgreSQL store is shared)."""
+    """n test cases whose texts no other test scores."""
     path = tmp_path / "cases.csv"
     rows = "".join(
         f'd{i},Systems/Circuits,"Run {tmp_path.name} item {i}: rates [[rose, fell sharply]] in area {i}."\n'
@@ -50,7 +50,8 @@ def test_a_run_directory_is_exported_and_listed_from_its_own_store(
 ) -> None:
     """BRAINBENCH_STORE pointing at another store that holds 2 items of the same run rewrote a complete 4-item run
     directory as those 2 (its store and out replaced); a different --store is refused with both named."""
-    own = str(tmp_path / "own.sqlite") if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    # PostgreSQL: a server of its own (test_store counts every score in the session's)
+    own = str(tmp_path / "own.sqlite") if backend == "sqlite" else request.getfixturevalue("own_postgres").url
     other = str(tmp_path / "other.sqlite")
     dataset = load_cases(_cases(tmp_path, 4))
     run_benchmark(dataset, FakeScorer(), tmp_path / "run", store=own)
@@ -270,7 +271,9 @@ def test_a_different_run_into_a_claimed_out_is_refused_before_its_model_loads(tm
     other = ["run", "--seed", "7", "--limit", "2", "--data-dir", str(data_dir), "--offline"]
     line = one_clear_line(invoke(*other, "--out", str(tmp_path / "run"), "--store", str(tmp_path / "s.sqlite")))
     assert "holds another run (its seed differ)" in line
-    plan_run(config).claim()  # the same run
+    claimed = (tmp_path / "run" / "run.json").read_bytes()
+    plan_run(config).claim()  # the same run (a sibling shard, a resume) shares it, its run.json as it was
+    assert (tmp_path / "run" / "run.json").read_bytes() == claimed
     first.release()
     assert not (tmp_path / "run" / "run.json").exists()
     assert plan_run(replace(config, seed=7)).spec.seed == 7

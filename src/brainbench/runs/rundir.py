@@ -108,6 +108,8 @@ def claim_run_dir(out_dir: Path, info: RunInfo, *, overwrite: bool = False) -> N
     into it at the same time is refused there and then (the same run, e.g. a sibling shard, shares it). With
     ``overwrite`` the results another run left there go too."""
     out_dir = Path(out_dir)
+    if not overwrite and (out_dir / RUN_FILE).is_file() and previous_spec(out_dir / RUN_FILE) == info.spec:
+        return  # this run's already (resumed, or a sibling shard's claim): its run.json stays as it is
     if overwrite:
         for name in (RESULTS_FILE, SUMMARY_FILE):
             (out_dir / name).unlink(missing_ok=True)
