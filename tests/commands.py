@@ -12,6 +12,7 @@ from pathlib import Path
 
 from brainbench.runs.store import ResultsStore
 
+TIMINGS = ("elapsed_s", "scored_at")  # what differs between two runs of the same texts
 EMBEDDED_RUN_ITEMS = 12  # two calls of the CPU scorer (8 cases per call on two workers): enough to stop one mid-way
 
 
@@ -78,8 +79,8 @@ def start_embedded_run(out: Path, store: Path, data_dir: Path, stored_texts: int
 
 
 def run_records(run_dir: Path) -> list[dict]:
-    """A run directory's records without their timings (which differ between runs of the same texts)."""
+    """A run directory's records without their timings (``TIMINGS``: they differ between runs of the same texts)."""
     return [
-        {key: value for key, value in json.loads(line).items() if key != "elapsed_s"}
+        {key: value for key, value in json.loads(line).items() if key not in TIMINGS}
         for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
     ]

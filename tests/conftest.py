@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.commands import embedded_run_args, invoke
-from tests.servers import free_port, serving
+from tests.servers import PostgresServer, postgres_binaries, serving
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,44 +79,32 @@ def embedded_scorer():
     return load_scorer(dtype="float32", device="cpu")
 
 
-def _postgres_binaries() -> Path | None:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(found).resolve().parent
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    return versions[-1].parent if versions else None
+def _postgres(binaries: Path | None) -> Path:
+    if binaries is None or importlib.util.find_spec("psycopg") is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL (initdb, pg_ctl) and psycopg are needed in CI: make test installs them")
+        pytest.skip("no PostgreSQL server binaries or no psycopg here")
+    return binaries
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL cluster on 127.0.0.1 (Debian's postgresql package; make test installs it)."""
-    binaries = _postgres_binaries()
-    if binaries is None or importlib.util.find_spec("psycopg") is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL (initdb, pg_ctl) and psycopg are needed in CI: make test installs them")
-        pytest.skip("no PostgreSQL server binaries or no psycopg here")
-    data = Path(tempfile.mkdtemp(prefix="brainbench-pg-"))  # in /tmp: the server's user must reach it
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        shutil.chown(data, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(
-        [*as_user, str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "brainbench"],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
-    subprocess.run(
-        [*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(data / "log"), "start"],
-        check=True,
-        capture_output=True,
-    )
+    server = PostgresServer(_postgres(postgres_binaries()))
     try:
-        yield f"postgresql+psycopg://brainbench@127.0.0.1:{port}/postgres"
+        yield server.url
     finally:
-        subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(data, ignore_errors=True)
+        server.remove()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster of this test's own, which it may stop and restart (about 2 s to set up)."""
+    server = PostgresServer(_postgres(postgres_binaries()))
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -90,3 +93,57 @@ def serving(model: Path, log_dir: Path) -> Iterator[str]:
     with server_process(command, f"{base_url}/models", log_dir / "server.log") as server:
         yield base_url
     assert server.returncode is not None  # shut down
+
+
+def postgres_binaries() -> Path | None:
+    """Where initdb and pg_ctl are (Debian's postgresql package keeps them off PATH)."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return versions[-1].parent if versions else None
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (user ``brainbench``, trusted) that a test can stop, start
+    and restart: ``url`` stays the same throughout."""
+
+    def __init__(self, binaries: Path) -> None:
+        self.binaries = binaries
+        self.data = Path(tempfile.mkdtemp(prefix="brainbench-pg-"))  # in /tmp: the server's user must reach it
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            shutil.chown(self.data, "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://brainbench@127.0.0.1:{self.port}/postgres"
+        subprocess.run(
+            [*self.as_user, str(binaries / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "brainbench"],
+            check=True,
+            capture_output=True,
+        )
+        self.start()
+
+    def _pg_ctl(self, *args: str) -> None:
+        subprocess.run(
+            [*self.as_user, str(self.binaries / "pg_ctl"), "-D", str(self.data), *args], check=True, capture_output=True
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1"
+        self._pg_ctl("-o", options, "-w", "-l", str(self.data / "log"), "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """``fast``: connections are closed and the server stops; ``immediate``: as a crash."""
+        self._pg_ctl("-m", mode, "-w", "stop")
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def remove(self) -> None:
+        subprocess.run(
+            [*self.as_user, str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(self.data, ignore_errors=True)

@@ -3,21 +3,27 @@ any SQLAlchemy URL (PostgreSQL for teams) the same way."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from brainbench.errors import BrainbenchError
+from brainbench.errors import BrainbenchError, StoreUnavailableError
+
+logger = logging.getLogger(__name__)
 
 _SCHEMA_LOCK_KEY = 0x6272_6169_6E62  # "brainb": a fixed PostgreSQL advisory lock id for creating schemas
+RECONNECT_S = 30.0  # how long a command waits for a database server that went away (a restart) before it stops
+_T = TypeVar("_T")
 
 
-def utc_now() -> str:
-    """The time a row is written, as every store records it: UTC, ISO 8601, to the second."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def utc_now(timespec: str = "seconds") -> str:
+    """The time a row is written, as every store records it: UTC, ISO 8601, to the second (or ``timespec``)."""
+    return datetime.now(UTC).isoformat(timespec=timespec)
 
 
 def database_url(location: str | Path) -> str:
@@ -26,6 +32,15 @@ def database_url(location: str | Path) -> str:
     if "://" in text:
         return text
     return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def display_url(location: str | Path) -> str:
+    """How a database is named in messages and run.json: its URL without the password (a path: its SQLite URL)."""
+    url = database_url(location)
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
 
 
 def open_database(
@@ -45,8 +60,9 @@ def open_database(
     """
     url = database_url(location)
     try:
-        display_url = sa.engine.make_url(url).render_as_string(hide_password=True)
-        engine = sa.create_engine(url)
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+        # a server's pooled connection is tested before each use: one a server restart closed is replaced
+        engine = sa.create_engine(url, **({} if url.startswith("sqlite") else {"pool_pre_ping": True}))
     except (sa.exc.ArgumentError, ImportError) as problem:
         raise error(f"cannot open {what} {url!r}: {problem}") from problem
     if engine.dialect.name == "sqlite":
@@ -72,8 +88,40 @@ def open_database(
             0
         ]
         engine.dispose()
-        raise error(f"cannot open {what} {display_url}: {reason}") from problem
-    return engine, display_url
+        raise error(f"cannot open {what} {shown}: {reason}") from problem
+    return engine, shown
+
+
+def _reason(problem: sa.exc.SQLAlchemyError) -> str:
+    """The driver's own first line (no SQL, no parameters, no blobs)."""
+    original = problem.orig if isinstance(problem, sa.exc.DBAPIError) and problem.orig is not None else problem
+    return (str(original).strip().splitlines() or [type(original).__name__])[0]
+
+
+def reconnecting(action: Callable[[], _T], engine: sa.Engine, name: str) -> _T:
+    """``action()`` (one or more transactions that can run again: brainbench's inserts skip rows already there),
+    run again while a database server is out of reach (restarting, failing over) for up to ``RECONNECT_S``
+    seconds; then, or at once for SQLite (a local file does not come back by waiting), one line:
+    ``StoreUnavailableError``, with the driver's reason and nothing of the statement."""
+    deadline, delay = None, 0.1
+    while True:
+        try:
+            return action()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as problem:
+            reason = _reason(problem)
+            if engine.dialect.name == "sqlite":
+                raise StoreUnavailableError(f"{name}: {reason}") from None
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + RECONNECT_S
+                logger.warning("%s: connection lost (%s); reconnecting (for up to %.0f s)", name, reason, RECONNECT_S)
+            if now >= deadline:
+                raise StoreUnavailableError(
+                    f"{name}: the connection was lost ({reason}) and the server did not answer again within "
+                    f"{RECONNECT_S:.0f} s"
+                ) from None
+            time.sleep(min(delay, deadline - now))
+            delay = min(2 * delay, 2.0)
 
 
 def _check_writable(connection: sa.Connection) -> None:

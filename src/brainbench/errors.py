@@ -57,5 +57,9 @@ class RunError(BrainbenchError):
     """A run directory that cannot be written or resumed."""
 
 
+class StoreUnavailableError(RunError):
+    """A database (the results store) that stopped answering during a command and did not come back in time."""
+
+
 class AnalysisError(BrainbenchError, ValueError):
     """Inputs that an analysis cannot work with (e.g. runs and trials with no item in common)."""

@@ -17,6 +17,7 @@ from brainbench.runs.records import scored_record
 from brainbench.runs.store import ResultsStore, RunCase
 from brainbench.scoring import TokenScores
 from brainbench.scoring.rules import OptionScore
+from tests.commands import TIMINGS
 from tests.fakes import FakeScorer
 
 
@@ -89,7 +90,7 @@ def test_run_writes_results_and_summary(small_dataset, tmp_path: Path) -> None:
 
 
 def strip(records):
-    return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
+    return [{k: v for k, v in r.items() if k not in TIMINGS} for r in records]
 
 
 def test_interrupted_run_resumes_to_identical_results(small_dataset, tmp_path: Path) -> None:

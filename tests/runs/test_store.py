@@ -12,14 +12,14 @@ import pytest
 from brainbench.data.files import load_cases
 from brainbench.runs import load_run, run_benchmark
 from brainbench.runs.store import ResultsStore, store_url
-from tests.commands import EMBEDDED_RUN_ITEMS, embedded_run_args, invoke, run_records, start_embedded_run
+from tests.commands import EMBEDDED_RUN_ITEMS, TIMINGS, embedded_run_args, invoke, run_records, start_embedded_run
 from tests.fakes import FakeScorer
 
 N_CASES = 120
 
 
 def strip(records):
-    return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
+    return [{k: v for k, v in r.items() if k not in TIMINGS} for r in records]
 
 
 def _write_cases(path: Path, n: int) -> Path:

@@ -223,7 +223,7 @@ def predict_command(
             "base_url": base_url,
             "api_key": api_key,
         }
-        model_to_load = resolve_model(backend, given)
+        model_to_load = resolve_model(backend, given, offline=settings.offline)
         identity = model_to_load.identity
         chosen_template = resolve_run_template(
             "perplexity",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -29,7 +30,7 @@ from brainbench.cli.options import (
 from brainbench.cli.summary import print_summary
 from brainbench.data import known_quirks, load_gettysburg
 from brainbench.errors import InputError
-from brainbench.runs import RunConfig, execute_run, plan_run
+from brainbench.runs import RunConfig, RunPlan, execute_run, plan_run
 from brainbench.runs.memorisation import (
     MEMORISATION_FILE,
     memorisation_texts,
@@ -206,8 +207,13 @@ def run_command(
         mine = [case for case in plan.cases if plan.in_shard(case)]
         shard_note = f" (shard {plan.shard[0]}/{plan.shard[1]}: {len(mine)} of {len(plan.cases)})" if plan.shard else ""
         what = plan.dataset.name if condition == "full" else f"{plan.dataset.name} ({condition})"
+        plan.claim()  # another run started into --out at the same time is refused now, not after its model loads
         stderr.print(f"loading model {plan.model_name} ({backend}) ...", highlight=False)
-        scorer = plan.load_model()
+        try:
+            scorer = plan.load_model()
+        except BaseException:
+            plan.release()
+            raise
         how = (
             "asking each item in both orders"
             if protocol == "choice"
@@ -255,7 +261,21 @@ def run_command(
     if as_json:
         print_json(summary)
     else:
-        print_summary(summary)
+        print_summary(summary, shard_partial_note(plan, summary))
         stdout.print(
             f"results: {plan.out_dir / 'results.jsonl'}  summary: {plan.out_dir / 'summary.json'}", highlight=False
         )
+
+
+def shard_partial_note(plan: RunPlan, summary: dict[str, Any]) -> str | None:
+    """What a shard that finished says of a run still partial: its own items are done; the other shards score the
+    rest (still running, or yet to be started), and where to see how far they are."""
+    if plan.shard is None or not summary.get("partial"):
+        return None
+    index, n = plan.shard
+    mine = sum(plan.in_shard(case) for case in plan.cases)
+    return (
+        f"shard {index}/{n} done: its {mine} items are scored; the run holds {summary['n_items']} of "
+        f"{summary['n_requested']} items so far, the other {n - 1} shard(s) score the rest (progress: brainbench runs "
+        f"{plan.out_dir}); the last shard to finish writes the whole run (or: brainbench export {plan.out_dir})"
+    )

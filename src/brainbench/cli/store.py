@@ -2,11 +2,13 @@
 
 One rule for where the store is, in every command: ``--store``, else ``BRAINBENCH_STORE``, else the
 user's store (``brainbench.runs.plan.default_store``). A run directory names the store it came from,
-so ``runs`` and ``export`` take a run directory too. Listing never creates a store.
+so ``runs`` and ``export`` take a run directory too, and then use that store (``runs.rundir.run_dir_store``).
+Listing never creates a store.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -15,26 +17,24 @@ from rich.table import Table
 from brainbench.cli.app import app, handle_errors, print_json, stdout
 from brainbench.cli.options import JsonOption
 from brainbench.cli.summary import print_summary
-from brainbench.errors import RunError
 from brainbench.io import check_output_path
 from brainbench.runs.execute import export_run
 from brainbench.runs.info import RunInfo
 from brainbench.runs.plan import default_store, run_dir_name
-from brainbench.runs.rundir import RUN_FILE, load_run
+from brainbench.runs.rundir import RUN_FILE, load_run, run_dir_store
 from brainbench.runs.store import ResultsStore
-from brainbench.settings import load_settings
+from brainbench.settings import STORE_ENV, load_settings
 
 STORE_HELP = "Results store: SQLite file or database URL (or BRAINBENCH_STORE; default: the user's store)."
 
 
 def open_store(store: str | None, run_dir: Path | None = None, *, create: bool = False) -> ResultsStore:
-    """The store named by ``--store`` (or the environment), else the one ``run_dir`` came from, else the user's."""
-    chosen = load_settings(store=store).store
-    if chosen is None and run_dir is not None:
-        info, _ = load_run(run_dir)
-        chosen = info.store
-        if chosen and "***" in chosen:
-            raise RunError(f"{run_dir} came from {chosen}, whose password is not kept: pass --store with the full URL")
+    """The store ``run_dir`` came from (a different ``--store`` is refused; ``BRAINBENCH_STORE`` does not replace
+    it); without a run directory the store named by ``--store`` (or the environment), else the user's."""
+    if run_dir is not None:
+        chosen = run_dir_store(run_dir, store, os.environ.get(STORE_ENV) or None)
+    else:
+        chosen = load_settings(store=store).store
     return ResultsStore(chosen or default_store(), create=create)
 
 

@@ -22,14 +22,14 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%" if value == value else "n/a"
 
 
-def print_summary(summary: dict[str, Any]) -> None:
-    """Render a summary as a headline and a per-subfield table on stdout (a partial run says so first, on stderr)."""
+def print_summary(summary: dict[str, Any], partial_note: str | None = None) -> None:
+    """Render a summary as a headline and a per-subfield table on stdout (a partial run says so first, on stderr:
+    ``partial_note`` where the caller knows why, e.g. other shards still running)."""
     if summary.get("partial"):
-        stderr.print(
-            f"[yellow]partial: {summary['n_items']} of {summary['n_requested']} items (resume with the same "
-            "command)[/yellow]",
-            highlight=False,
+        note = partial_note or (
+            f"partial: {summary['n_items']} of {summary['n_requested']} items (resume with the same command)"
         )
+        stderr.print(f"[yellow]{note}[/yellow]", highlight=False)
     low, high = summary["accuracy_ci95"]
     rule = summary.get("normalisation", "ppl")
     stdout.print(
@@ -72,8 +72,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     if summary.get("graded"):
         print_graded(summary["graded"])
     if summary.get("tokens_per_s"):
+        seconds = summary.get("scoring_wall_s") or summary["scoring_elapsed_s"]
         stdout.print(
-            f"scoring time {summary['scoring_elapsed_s']:.1f} s, {summary['tokens_per_s']:.0f} tokens/s, "
+            f"scoring time {seconds:.1f} s, {summary['tokens_per_s']:.0f} tokens/s, "
             f"{summary['items_per_s']:.2f} items/s",
             highlight=False,
         )

@@ -74,15 +74,22 @@ PERPLEXITY_ONLY = {"engine": "fast", "batch_size": None, "compile": "off", "n_ct
 
 
 def resolve_model(
-    backend: str, given: Mapping[str, Any], protocol: str = "perplexity", seed: int = 42, local_rank: int | None = None
+    backend: str,
+    given: Mapping[str, Any],
+    protocol: str = "perplexity",
+    seed: int = 42,
+    local_rank: int | None = None,
+    *,
+    offline: bool = False,
 ) -> ResolvedModel:
     """Check ``given`` (options named as flags: "--dtype") for ``backend`` under ``protocol`` and compute the model's
-    identity once. ``local_rank``: the GPU of this process when a launcher started several."""
+    identity once. ``local_rank``: the GPU of this process when a launcher started several. ``offline``: the model
+    must be local (or in the Hugging Face cache): one that is not fails here, and loading it makes no request."""
     check_protocol(backend, protocol)
     options = protocol_options(protocol, backend_options(backend, "--", **given), seed)
     prepare = get_backend(backend).prepare
     if prepare is not None:
-        options = prepare(options, local_rank)
+        options = prepare(options, local_rank, offline)
     return ResolvedModel(backend, options, model_identity(backend, **options))
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from brainbench.data import Dataset, TestCase
 from brainbench.db import utc_now
-from brainbench.errors import BrainbenchError
+from brainbench.errors import BrainbenchError, StoreUnavailableError
 from brainbench.runs.plan import RunPlan, check_out_dir, default_store
 from brainbench.runs.records import stored_records
 from brainbench.runs.rundir import RESULTS_FILE, SUMMARY_FILE, RunInfo, write_run_dir
@@ -98,6 +98,7 @@ def execute_run(
         todo = [todo[index] for index in length_order([max(map(len, case.options)) for case in todo])]
     done = len(mine) - len(todo)
     had_error = {item_id for item_id, case in registered.items() if case.error is not None}
+    lost: StoreUnavailableError | None = None
     try:
         for start in range(0, len(todo), batch_size):
             outcomes = score_batch(scorer, plan, todo[start : start + batch_size])
@@ -105,8 +106,17 @@ def execute_run(
             done += len(outcomes)
             if on_progress:
                 on_progress(done, len(mine))
+    except StoreUnavailableError as error:  # the server is gone for good: nothing more can be kept or exported
+        lost = error
     finally:  # also on Ctrl-C: the run directory then shows what is done so far, marked partial
-        summary = export_run(store, plan.run_key, out_dir, item_ids=[case.item_id for case in plan.cases])
+        if lost is None:
+            summary = export_run(store, plan.run_key, out_dir, item_ids=[case.item_id for case in plan.cases])
+    if lost is not None:
+        shard = f" (shard {plan.shard[0]}/{plan.shard[1]})" if plan.shard else ""
+        raise StoreUnavailableError(
+            f"{lost}; it keeps what was scored before: {done} of {len(mine)} items{shard}; run the same command "
+            "again once it answers, to resume from there"
+        ) from None
     return summary
 
 

@@ -16,9 +16,11 @@ from pathlib import Path
 
 from brainbench.data import Dataset, TestCase, load_dataset
 from brainbench.data.conditions import CONDITIONS, apply_condition
+from brainbench.db import utc_now
 from brainbench.errors import InputError, RunError
 from brainbench.runs.config import ResolvedModel, RunConfig, resolve_model, resolve_run_template
-from brainbench.runs.rundir import check_run_dir
+from brainbench.runs.info import RunInfo
+from brainbench.runs.rundir import check_run_dir, claim_run_dir, release_run_dir
 from brainbench.runs.spec import PROTOCOLS, RunSpec, presentation_orders
 from brainbench.runs.store import STORE_FILE, ResultsStore, RunCase, text_key
 from brainbench.scoring import Scorer, Template
@@ -67,6 +69,31 @@ class RunPlan:
         shown = self.shown[case.item_id]
         return (shown, tuple(reversed(shown))) if self.spec.protocol == "choice" else (shown,)
 
+    def claim(self) -> None:
+        """Claim the run directory before the model loads (``runs.rundir.claim_run_dir``): a different run started
+        into the same --out at the same time is then refused at once, not after its model has loaded."""
+        claim_run_dir(self.out_dir, self.provisional_info(), overwrite=self.overwrite)
+
+    def release(self) -> None:
+        """Give the run directory back when the model did not load (nothing was scored)."""
+        release_run_dir(self.out_dir, self.run_key)
+
+    def provisional_info(self) -> RunInfo:
+        """run.json while the model loads: the spec and key, the model's identity in place of what its scorer says."""
+        return RunInfo.build(
+            self.spec,
+            model=self.model_name,
+            scorer=dict(self.model.identity) if self.model is not None else {"backend": self.spec.backend},
+            n_requested=len(self.cases),
+            items=[case.item_id for case in self.cases],
+            dataset_path=str(self.dataset.path),
+            template_chosen_by=self.template.chosen_by,
+            template_text=self.template.text,
+            started_at=utc_now(),
+            store=self.store.display_url,
+            out=str(self.out_dir.absolute()),
+        )
+
     def in_shard(self, case: TestCase) -> bool:
         return self.shard is None or case.item_id % self.shard[1] == self.shard[0]
 
@@ -90,10 +117,11 @@ def plan_run(config: RunConfig, *, environ: Mapping[str, str] | None = None) -> 
     ``os.environ``) tells whether a launcher (accelerate, torchrun) started this process as one of
     several: each then scores its own shard on its own GPU."""
     check_choice(config)
-    shard, local_rank = parse_shard(config.shard), None
-    if shard is None and environ is not None:
-        shard, local_rank = launcher_shard(environ)
-    model = resolve_model(config.backend, config.options, config.protocol, config.seed, local_rank)
+    shard = launched_shard(parse_shard(config.shard), environ)
+    local_rank = launcher_shard(environ)[1] if environ is not None else None
+    model = resolve_model(
+        config.backend, config.options, config.protocol, config.seed, local_rank, offline=config.offline
+    )
     full = load_dataset(
         config.dataset,
         data_dir=config.data_dir,
@@ -218,6 +246,20 @@ def launcher_shard(environ: Mapping[str, str]) -> tuple[tuple[int, int] | None, 
     if world <= 1:
         return None, None
     return (int(environ.get("RANK", "0")), world), int(environ.get("LOCAL_RANK", "0"))
+
+
+def launched_shard(given: tuple[int, int] | None, environ: Mapping[str, str] | None) -> tuple[int, int] | None:
+    """The shard this process scores: ``--shard`` (``given``), else the launcher's (``RANK`` of ``WORLD_SIZE``). Both
+    given, they must agree: two ranks told the same --shard would score it twice and leave the rest unscored."""
+    launched = launcher_shard(environ)[0] if environ is not None else None
+    if given is not None and launched is not None and given != launched:
+        raise InputError(
+            "--shard",
+            None,
+            f"{given[0]}/{given[1]}: this process is rank {launched[0]} of {launched[1]} under a launcher (RANK, "
+            f"WORLD_SIZE), whose shard is {launched[0]}/{launched[1]}; leave --shard out: each process takes its own",
+        )
+    return given or launched
 
 
 def run_dir_name(

@@ -61,22 +61,33 @@ def option_fields(option: OptionScore) -> dict[str, Any]:
 
 
 def scored_record(
-    case: RunCase, options: Sequence[OptionScore], elapsed_s: float | None, normalisation: str = "ppl"
+    case: RunCase,
+    options: Sequence[OptionScore],
+    elapsed_s: float | None,
+    normalisation: str = "ppl",
+    scored_at: str | None = None,
 ) -> dict[str, Any]:
-    """The record of a scored case."""
+    """The record of a scored case; ``scored_at``: when its scores were committed (the cases of one call share it)."""
     record = {
         **case_fields(case, "ok"),
         "options": [option_fields(option) for option in options],
         "elapsed_s": elapsed_s,
+        **({"scored_at": scored_at} if scored_at is not None else {}),
     }
     return with_decision(record, normalisation)
+
+
+def _committed_at(times: Sequence[str | None]) -> str | None:
+    return None if any(at is None for at in times) else max(times)  # type: ignore[type-var]
 
 
 def error_record(case: RunCase, message: str) -> dict[str, Any]:
     return {**case_fields(case, "error"), "error": message}
 
 
-def choice_record(case: RunCase, answers: Sequence[dict[str, Any]], elapsed_s: float | None) -> dict[str, Any]:
+def choice_record(
+    case: RunCase, answers: Sequence[dict[str, Any]], elapsed_s: float | None, scored_at: str | None = None
+) -> dict[str, Any]:
     """The record of a case asked with the choice protocol: each order's answer (``answers[k]`` to the question in
     order k: ``shown``, then its reverse), their combined probability per version, and the decision. A case with
     no readable answer in any order is ``unanswered``: kept with its texts, counted neither right nor wrong."""
@@ -87,6 +98,7 @@ def choice_record(case: RunCase, answers: Sequence[dict[str, Any]], elapsed_s: f
         "protocol": "choice",
         "answers": [{"shown": list(order), **answer} for order, answer in zip(orders, answers)],
         "elapsed_s": elapsed_s,
+        **({"scored_at": scored_at} if scored_at is not None else {}),
     }
     if combined["status"] != "ok":
         return record
@@ -114,7 +126,8 @@ def _scored_records(
         if all(sha in stored for sha in case.options):
             scores = [stored[sha] for sha in case.options]
             elapsed = None if any(s.elapsed_s is None for s in scores) else sum(s.elapsed_s for s in scores)
-            records.append(scored_record(case, option_scores(scores), elapsed, normalisation))
+            scored_at = _committed_at([s.created_at for s in scores])
+            records.append(scored_record(case, option_scores(scores), elapsed, normalisation, scored_at))
         elif case.error is not None:
             records.append(error_record(case, case.error))
     return records
@@ -126,8 +139,9 @@ def _choice_records(store: ResultsStore, scorer_key: str, cases: Sequence[RunCas
     for case in cases:
         if all(sha in stored for sha in case.options):
             answers = [stored[sha] for sha in case.options]
-            elapsed = None if any(e is None for _, e in answers) else sum(e for _, e in answers)
-            records.append(choice_record(case, [answer for answer, _ in answers], elapsed))
+            elapsed = None if any(e is None for _, e, _ in answers) else sum(e for _, e, _ in answers)
+            scored_at = _committed_at([at for _, _, at in answers])
+            records.append(choice_record(case, [answer for answer, _, _ in answers], elapsed, scored_at))
         elif case.error is not None:
             records.append(error_record(case, case.error))
     return records

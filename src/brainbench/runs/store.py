@@ -15,18 +15,19 @@ text once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
 
 from brainbench.db import database_url as store_url
-from brainbench.db import insert_ignoring_existing, open_database, utc_now
+from brainbench.db import insert_ignoring_existing, open_database, reconnecting, utc_now
 from brainbench.errors import RunError
 from brainbench.runs.info import RunInfo
 from brainbench.scoring.base import TokenScores
@@ -148,6 +149,27 @@ class StoredScore:
     scores: TokenScores
     n_bytes: int | None
     elapsed_s: float | None
+    created_at: str | None = None  # when it was committed (the texts of one call share it, to the millisecond)
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _reconnecting(method: _Method) -> _Method:
+    """A store method that outlives a dropped connection (``brainbench.db.reconnecting``): the outermost call runs
+    again as a whole; every method's transactions can run twice (inserts skip what is there)."""
+
+    @functools.wraps(method)
+    def call(self: ResultsStore, *args: Any, **kwargs: Any) -> Any:
+        if self._calling:  # inside another store method, which runs again as a whole
+            return method(self, *args, **kwargs)
+        self._calling = True
+        try:
+            return reconnecting(lambda: method(self, *args, **kwargs), self.engine, f"results store {self.display_url}")
+        finally:
+            self._calling = False
+
+    return call  # type: ignore[return-value]
 
 
 class ResultsStore:
@@ -156,6 +178,7 @@ class ResultsStore:
 
     def __init__(self, location: str | Path, *, create: bool = True) -> None:
         self.url = store_url(location)
+        self._calling = False
         self.engine, self.display_url = open_database(self.url, metadata, RunError, "results store", create=create)
         if self.engine.dialect.name not in ("sqlite", "postgresql"):
             raise RunError(f"results store: {self.engine.dialect.name} is not supported (SQLite or PostgreSQL)")
@@ -168,6 +191,7 @@ class ResultsStore:
         self._has_certainties = create or "token_certainties" in score_columns
         self._has_offsets = create or "token_offsets" in score_columns
 
+    @_reconnecting
     def _migrate(self) -> None:
         """Bring a store written by an older brainbench up to date: add ``scores.n_bytes``,
         ``scores.token_certainties``, ``scores.token_offsets`` and ``run_cases.grid``, copy pair runs into
@@ -200,6 +224,7 @@ class ResultsStore:
 
     # scorers and scores
 
+    @_reconnecting
     def register_scorer(self, fingerprint: dict[str, Any], description: dict[str, Any]) -> str:
         key = json_key(fingerprint)
         row = {
@@ -212,8 +237,11 @@ class ResultsStore:
             connection.execute(self._insert_ignoring_existing(scorers_table), [row])
         return key
 
+    @_reconnecting
     def add_scores(self, scorer_key: str, scored: Iterable[tuple[str, TokenScores, float | None]]) -> None:
-        """Commit (text, scores, elapsed seconds) triples in one transaction."""
+        """Commit (text, scores, elapsed seconds) triples in one transaction, with one time (to the millisecond):
+        what a call scored is told apart by it (a run's wall-clock time, ``runs.summary.scoring_wall_s``)."""
+        now = utc_now("milliseconds")
         rows = [
             {
                 "scorer_key": scorer_key,
@@ -229,7 +257,7 @@ class ResultsStore:
                 else np.asarray(scores.token_offsets, dtype="<i4").reshape(-1, 2).tobytes(),
                 "n_bytes": len(text.encode("utf-8")),
                 "elapsed_s": elapsed_s,
-                "created_at": utc_now(),
+                "created_at": now,
             }
             for text, scores, elapsed_s in scored
         ]
@@ -237,6 +265,7 @@ class ResultsStore:
             with self.engine.begin() as connection:
                 connection.execute(self._insert_ignoring_existing(scores_table), rows)
 
+    @_reconnecting
     def _select_scores(
         self, scorer_key: str, text_hashes: Iterable[str], *columns: Any, table: sa.Table = scores_table
     ) -> list[Any]:
@@ -252,6 +281,7 @@ class ResultsStore:
                 rows += connection.execute(query).all()
         return rows
 
+    @_reconnecting
     def stored_texts(self, scorer_key: str, text_hashes: Iterable[str], protocol: str = "perplexity") -> set[str]:
         """Which of these texts this scorer has scored, or (choice protocol) which questions it has answered."""
         if protocol == "choice":
@@ -263,15 +293,18 @@ class ResultsStore:
             }
         return {sha for (sha,) in self._select_scores(scorer_key, text_hashes, scores_table.c.text_sha256)}
 
+    @_reconnecting
     def add_answers(self, scorer_key: str, answered: Iterable[tuple[str, dict[str, Any], float | None]]) -> None:
-        """Commit (question text, answer record, elapsed seconds) triples of the choice protocol in one transaction."""
+        """Commit (question text, answer record, elapsed seconds) triples of the choice protocol in one transaction
+        (with one time, as ``add_scores``)."""
+        now = utc_now("milliseconds")
         rows = [
             {
                 "scorer_key": scorer_key,
                 "prompt_sha256": text_key(prompt),
                 "answer": json.dumps(answer),
                 "elapsed_s": elapsed_s,
-                "created_at": utc_now(),
+                "created_at": now,
             }
             for prompt, answer, elapsed_s in answered
         ]
@@ -279,16 +312,26 @@ class ResultsStore:
             with self.engine.begin() as connection:
                 connection.execute(self._insert_ignoring_existing(answers_table), rows)
 
+    @_reconnecting
     def get_answers(
         self, scorer_key: str, prompt_hashes: Iterable[str]
-    ) -> dict[str, tuple[dict[str, Any], float | None]]:
-        """{question sha256: (answer record, elapsed seconds)} for the questions this scorer has answered."""
-        columns = (answers_table.c.prompt_sha256, answers_table.c.answer, answers_table.c.elapsed_s)
+    ) -> dict[str, tuple[dict[str, Any], float | None, str | None]]:
+        """{question sha256: (answer record, elapsed seconds, committed at)} for the questions this scorer has
+        answered."""
+        columns = (
+            answers_table.c.prompt_sha256,
+            answers_table.c.answer,
+            answers_table.c.elapsed_s,
+            answers_table.c.created_at,
+        )
         return {
-            sha: (json.loads(answer), elapsed)
-            for sha, answer, elapsed in self._select_scores(scorer_key, prompt_hashes, *columns, table=answers_table)
+            sha: (json.loads(answer), elapsed, created_at)
+            for sha, answer, elapsed, created_at in self._select_scores(
+                scorer_key, prompt_hashes, *columns, table=answers_table
+            )
         }
 
+    @_reconnecting
     def get_scores(self, scorer_key: str, text_hashes: Iterable[str]) -> dict[str, StoredScore]:
         """{text sha256: what is stored} for the texts this scorer has scored."""
         columns = (
@@ -299,6 +342,7 @@ class ResultsStore:
             scores_table.c.token_offsets if self._has_offsets else sa.null(),
             scores_table.c.n_bytes,
             scores_table.c.elapsed_s,
+            scores_table.c.created_at,
         )
         return {
             sha: StoredScore(
@@ -310,18 +354,21 @@ class ResultsStore:
                 ),
                 n_bytes,
                 elapsed,
+                created_at,
             )
-            for sha, n_text_tokens, blob, certainties, offsets, n_bytes, elapsed in self._select_scores(
+            for sha, n_text_tokens, blob, certainties, offsets, n_bytes, elapsed, created_at in self._select_scores(
                 scorer_key, text_hashes, *columns
             )
         }
 
+    @_reconnecting
     def count_scores(self) -> int:
         with self.engine.begin() as connection:
             return connection.execute(sa.select(sa.func.count()).select_from(scores_table)).scalar_one()
 
     # runs
 
+    @_reconnecting
     def register_run(self, run_key: str, scorer_key: str, run_info: RunInfo, cases: Sequence[RunCase]) -> None:
         """Record a run and its test cases (a resumed run adds new cases; its run.json is the latest).
         A run made before by other weights under the same spec (a hub model updated upstream) is refused."""
@@ -354,12 +401,14 @@ class ResultsStore:
                     self._insert_ignoring_existing(run_cases_table), [case.row(run_key) for case in cases]
                 )
 
+    @_reconnecting
     def forget_run(self, run_key: str) -> None:
         """Drop a run's record (its scores stay: they belong to the scorer)."""
         with self.engine.begin() as connection:
             connection.execute(sa.delete(run_cases_table).where(run_cases_table.c.run_key == run_key))
             connection.execute(sa.delete(runs_table).where(runs_table.c.run_key == run_key))
 
+    @_reconnecting
     def set_case_error(self, run_key: str, item_id: int, error: str | None) -> None:
         with self.engine.begin() as connection:
             connection.execute(
@@ -368,6 +417,7 @@ class ResultsStore:
                 .values(error=error)
             )
 
+    @_reconnecting
     def has_run(self, run_key: str) -> bool:
         with self.engine.begin() as connection:
             return (
@@ -375,6 +425,7 @@ class ResultsStore:
                 is not None
             )
 
+    @_reconnecting
     def run_info(self, run_key: str) -> RunInfo:
         with self.engine.begin() as connection:
             info = connection.execute(
@@ -384,6 +435,7 @@ class ResultsStore:
             raise RunError(f"{self.display_url}: no run {run_key!r} (brainbench runs lists them)")
         return RunInfo.upgrade(json.loads(info))
 
+    @_reconnecting
     def run_cases(self, run_key: str) -> list[RunCase]:
         names = (
             "item_id",
@@ -415,6 +467,7 @@ class ResultsStore:
             for item_id, doi, subfield, source, options, shown, error, *grid in rows
         ]
 
+    @_reconnecting
     def is_complete(self, run_key: str, item_ids: Iterable[int] | None = None) -> bool:
         """Whether every case of the run (those of ``item_ids``, which must all be registered) is scored or recorded as
         an error."""
@@ -424,6 +477,7 @@ class ResultsStore:
             return False
         return self._count_scored(run_key, item_ids=item_ids)[1] == 0
 
+    @_reconnecting
     def _count_scored(
         self, run_key: str, scorer_key: str | None = None, item_ids: Iterable[int] | None = None
     ) -> tuple[int, int]:
@@ -439,6 +493,7 @@ class ResultsStore:
         missing = sum(case.error is None and not set(case.options) <= stored for case in cases)
         return scored, missing
 
+    @_reconnecting
     def list_runs(self) -> list[dict[str, Any]]:
         """Every run with its model, dataset, number of cases and how many are fully scored."""
         with self.engine.begin() as connection:
@@ -476,6 +531,7 @@ class ResultsStore:
             )
         return listed
 
+    @_reconnecting
     def find_run(self, prefix: str) -> str:
         """The full key of the run whose key starts with ``prefix``."""
         with self.engine.begin() as connection:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from brainbench.runs.graded import INTERVALS, uniform_forecast
@@ -19,6 +21,24 @@ def accuracy_by_subfield(records: Iterable[dict[str, Any]]) -> dict[str, dict[st
         if record["status"] == "ok":
             groups[record["subfield"]].append(record["correct"])
     return {subfield: accuracy_stats(groups[subfield]) for subfield in sorted(groups)}
+
+
+def scoring_wall_s(records: Iterable[dict[str, Any]]) -> float | None:
+    """Wall-clock seconds a run's scoring took: the union of its calls' intervals. The cases of one call were
+    committed together (the same ``scored_at``) after the sum of their ``elapsed_s``; shards scoring at once
+    overlap and count once, a pause before a resume does not count. None where a record lacks either."""
+    calls: dict[str, float] = defaultdict(float)
+    for record in records:
+        if record.get("scored_at") is None or record.get("elapsed_s") is None:
+            return None
+        calls[record["scored_at"]] += record["elapsed_s"]
+    ends = [(datetime.fromisoformat(at).timestamp(), took) for at, took in calls.items()]
+    total, reached = 0.0, -math.inf
+    for start, end in sorted((end - took, end) for end, took in ends):
+        if end > reached:
+            total += end - max(start, reached)
+            reached = end
+    return total
 
 
 def forecast_scores(forecasts: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -70,6 +90,8 @@ def summarize(records: Sequence[dict[str, Any]], run_info: RunInfo, n_requested:
     overall = accuracy_stats([record["correct"] for record in scored])
     timed = [record for record in scored if record.get("elapsed_s") is not None]  # imported results have no timing
     elapsed = sum(record["elapsed_s"] for record in timed)
+    wall = scoring_wall_s(timed) if timed else None
+    seconds = wall or elapsed  # throughput over the wall clock (shards at once), else over the items' own times
     n_text_tokens = sum(
         option["n_tokens"] + 1 for record in timed for option in record.get("options", ()) if option.get("n_tokens")
     )
@@ -91,9 +113,10 @@ def summarize(records: Sequence[dict[str, Any]], run_info: RunInfo, n_requested:
         "accuracy_sem": overall["accuracy_sem"],
         "accuracy_ci95": overall["accuracy_ci95"],
         "by_subfield": accuracy_by_subfield(scored),
-        "scoring_elapsed_s": elapsed,
-        "tokens_per_s": n_text_tokens / elapsed if elapsed > 0 and n_text_tokens else None,
-        "items_per_s": len(timed) / elapsed if elapsed > 0 else None,
+        "scoring_elapsed_s": elapsed,  # the items' own scoring times, added up (over every process)
+        "scoring_wall_s": wall,  # the wall clock while they were scored
+        "tokens_per_s": n_text_tokens / seconds if seconds > 0 and n_text_tokens else None,
+        "items_per_s": len(timed) / seconds if seconds > 0 else None,
         "errors": {str(record["item_id"]): record["error"] for record in records if record["status"] == "error"},
         **({"choice": choice_stats(records)} if run_info.protocol == "choice" else {}),
         **({"graded": graded} if (graded := graded_summary(scored)) else {}),

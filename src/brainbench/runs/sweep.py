@@ -28,6 +28,7 @@ store is not loaded at all.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -43,6 +44,8 @@ from brainbench.runs.execute import execute_run, export_run
 from brainbench.runs.plan import RunPlan, default_store, parse_items, plan_run
 from brainbench.runs.store import ResultsStore
 from brainbench.scoring import backend_options
+
+logger = logging.getLogger(__name__)
 
 _SWEEP_KEYS = {"store", "out", "seed", "datasets", "models", "texts", "conditions", "limit", "items"}
 _CONDITION = re.compile(r"(full|no-context|swapped)(?:-seed(\d+))?")
@@ -96,9 +99,7 @@ def load_sweep(path: Path) -> Sweep:
     unknown = sorted(set(spec) - _SWEEP_KEYS)
     if unknown:
         raise InputError(path, None, f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_SWEEP_KEYS))}")
-    datasets = spec.get("datasets") or ["brainbench-human"]
-    if isinstance(datasets, str):
-        datasets = [datasets]
+    datasets = _names(path, spec, "datasets", ["brainbench-human"])
     entries = spec.get("models")
     if not isinstance(entries, list) or not entries:
         raise InputError(path, None, "'models' must be a non-empty list of model entries")
@@ -128,7 +129,7 @@ def load_sweep(path: Path) -> Sweep:
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise InputError(path, None, f"seed: {seed!r} is not a whole number from 0 to 2**32 - 1")
     conditions = []
-    for name in spec.get("conditions") or ["full"]:
+    for name in _names(path, spec, "conditions", ["full"]):
         match = _CONDITION.fullmatch(str(name))
         if not match or (match.group(2) and match.group(1) != "swapped"):
             raise InputError(path, None, f"conditions: {name!r} is not full, no-context, swapped or swapped-seed<N>")
@@ -156,6 +157,19 @@ def load_sweep(path: Path) -> Sweep:
     )
 
 
+def _names(path: Path, spec: dict[str, Any], key: str, default: list[str]) -> list[str]:
+    """A list of names in a sweep file (one name alone is a list of one); left out, ``default``. Given empty, an
+    error: an empty list asks for nothing, and running the default instead would run what was not asked for."""
+    if key not in spec:
+        return default
+    names = [spec[key]] if isinstance(spec[key], str | int) else spec[key] or []
+    if not isinstance(names, list) or not all(isinstance(name, str | int) for name in names):
+        raise InputError(path, None, f"{key}: expected a list of names, got {spec[key]!r}")
+    if not names:
+        raise InputError(path, None, f"{key}: empty; name at least one (or leave {key} out for {', '.join(default)})")
+    return [str(name) for name in names]
+
+
 def _row(model: SweepModel, plan: RunPlan, dataset: str, summary: dict[str, Any], sweep: Sweep) -> dict[str, Any]:
     return {
         "model": model.label,
@@ -176,13 +190,14 @@ def _row(model: SweepModel, plan: RunPlan, dataset: str, summary: dict[str, Any]
     }
 
 
-def _failed(model: SweepModel, dataset: str, condition: str, error: BrainbenchError) -> dict[str, Any]:
+def _failed(model: SweepModel, dataset: str, condition: str, error: Exception) -> dict[str, Any]:
+    message = str(error) if isinstance(error, BrainbenchError) else f"{type(error).__name__}: {error}"
     return {
         "model": model.label,
         "backend": model.backend,
         "dataset": dataset,
         "condition": condition,
-        "error": str(error),
+        "error": " ".join(message.split()),
     }
 
 
@@ -236,8 +251,14 @@ def run_sweep(
                 rows.append(_row(model, plan, dataset, summary, sweep))
             continue
         try:
+            for _, plan in plans:
+                plan.claim()
             scorer = plans[0][1].load_model()
-        except BrainbenchError as error:
+        except Exception as error:  # whatever stops one model loading, the sweep goes on without it
+            if not isinstance(error, BrainbenchError):
+                logger.debug("loading %s failed", model.label, exc_info=True)
+            for _, plan in plans:
+                plan.release()
             rows += [_failed(model, dataset, plan.spec.condition, error) for dataset, plan in plans]
             continue
         for dataset, plan in plans:

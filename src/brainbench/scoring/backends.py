@@ -38,14 +38,16 @@ def _transformers_identity(options: Mapping[str, Any]) -> dict[str, Any]:
     return identify(options)
 
 
-def _transformers_prepare(options: dict[str, Any], local_rank: int | None) -> dict[str, Any]:
+def _transformers_prepare(options: dict[str, Any], local_rank: int | None, offline: bool) -> dict[str, Any]:
     from brainbench.errors import InputError
     from brainbench.scoring.devices import resolve_device
-    from brainbench.scoring.hf import ENGINES
+    from brainbench.scoring.hf import ENGINES, check_model_source
 
     if options.get("engine", "fast") not in ENGINES:
         raise InputError("--engine", None, f"{options['engine']!r}: choose {' or '.join(ENGINES)}")
-    return options | {"device": resolve_device(str(options.get("device") or "auto"), local_rank)}
+    check_model_source(options, offline)  # before torch is imported: a model that is not there costs nothing
+    device = resolve_device(str(options.get("device") or "auto"), local_rank)
+    return options | {"device": device, "offline": offline}
 
 
 # Backends other than transformers identify their model cheaply, and are not handed the identity.

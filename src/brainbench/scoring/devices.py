@@ -12,7 +12,8 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 def resolve_device(device: str, local_rank: int | None = None) -> str:
     """The torch device to score on, checked here, before any model loads. ``auto``: CUDA where this
-    machine has it (``cuda:<local_rank>`` under a launcher), then Apple's MPS, else the CPU."""
+    machine has it, then Apple's MPS, else the CPU. Under a launcher (``local_rank`` given) ``auto`` and ``cuda``
+    are this process's own GPU, ``cuda:<local_rank>``; ``cuda:N`` stays as given."""
     import torch
 
     has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
@@ -26,6 +27,13 @@ def resolve_device(device: str, local_rank: int | None = None) -> str:
     if kind == "cuda" and not torch.cuda.is_available():
         why = "this PyTorch was built without CUDA" if torch.version.cuda is None else "no CUDA device is visible"
         raise BackendError(f"--device {device}: {why} on this machine; use --device cpu (or auto)")
+    if kind == "cuda" and not index and local_rank is not None:
+        if local_rank >= torch.cuda.device_count():
+            raise BackendError(
+                f"--device cuda: this process has local rank {local_rank} (LOCAL_RANK) but this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s); start one process per GPU"
+            )
+        return f"cuda:{local_rank}"
     if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
         raise BackendError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     if kind == "mps" and not has_mps:

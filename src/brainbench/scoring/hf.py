@@ -87,26 +87,86 @@ def _locate(model: str | Path | None, gguf_file: str | None) -> tuple[str, str |
     return str(model), gguf_file, str(model)
 
 
-def _hub_kwargs(gguf_file: str | None, revision: str | None) -> dict[str, Any]:
+def _hub_kwargs(gguf_file: str | None, revision: str | None, offline: bool = False) -> dict[str, Any]:
     if gguf_file is not None and importlib.util.find_spec("gguf") is None:
         raise MissingDependencyError("loading a GGUF file needs the gguf package: pip install gguf")
     kwargs: dict[str, Any] = {"revision": revision} if revision else {}
     if gguf_file is not None:
         kwargs["gguf_file"] = gguf_file
+    if offline:  # the hub libraries' own switch: the local folder or the Hugging Face cache, no request at all
+        kwargs["local_files_only"] = True
     return kwargs
 
 
+def hub_cache_dir() -> Path:
+    """Where the Hugging Face libraries keep downloaded models (HF_HUB_CACHE, else HF_HOME/hub)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def _in_hub_cache(repo_id: str, filename: str, revision: str | None) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, filename, cache_dir=hub_cache_dir(), revision=revision), str)
+    except HFValidationError:  # not a repo id (a path that does not exist)
+        return False
+
+
+def _check_source(flag: str, source: str, marker: str, revision: str | None, offline: bool) -> None:
+    """A local folder must hold ``marker`` (a model's config.json, an adapter's adapter_config.json, a GGUF file);
+    offline, anything else must be in the Hugging Face cache already."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        if not (path / marker).is_file():
+            what = "an adapter" if marker == "adapter_config.json" else "a transformers model"
+            raise BackendError(f"{flag} {source}: a folder without {marker}, so not {what} folder")
+        return
+    if path.is_file() or not offline or _in_hub_cache(source, marker, revision):
+        return
+    raise BackendError(
+        f"{flag} {source}: offline (--offline or BRAINBENCH_OFFLINE=1), and it is neither a local folder or file "
+        f"({path.absolute()}) nor in the Hugging Face cache ({hub_cache_dir()}); give a local path, or run once "
+        "online to download it"
+    )
+
+
+def check_model_source(options: Mapping[str, Any], offline: bool = False) -> None:
+    """Before anything loads: a local model or adapter folder holds one, a .gguf path is a file, and offline a hub
+    id is in the Hugging Face cache (no request is made; the cache folder is named when it is not)."""
+    model, gguf_file = options.get("model"), options.get("gguf_file")
+    if model is not None:
+        if str(model).lower().endswith(".gguf"):
+            if not Path(str(model)).expanduser().is_file():
+                raise BackendError(f"--model {model}: no such GGUF file")
+        else:
+            _check_source("--model", str(model), gguf_file or "config.json", options.get("revision"), offline)
+    if options.get("adapter") is not None:
+        _check_source("--adapter", str(options["adapter"]), "adapter_config.json", None, offline)
+
+
 def load_tokenizer(
-    model: str | Path | None = None, *, gguf_file: str | None = None, revision: str | None = None
+    model: str | Path | None = None,
+    *,
+    gguf_file: str | None = None,
+    revision: str | None = None,
+    offline: bool = False,
 ) -> Any:
     """The tokenizer of a model (a Hugging Face id, a folder, a .gguf file; None: the embedded model)."""
     import transformers
 
     location, gguf_file, name = _locate(model, gguf_file)
     try:
-        return transformers.AutoTokenizer.from_pretrained(location, **_hub_kwargs(gguf_file, revision))
-    except OSError as error:
-        raise BackendError(f"could not load the tokenizer of {name!r}: {error}") from error
+        return transformers.AutoTokenizer.from_pretrained(location, **_hub_kwargs(gguf_file, revision, offline))
+    except (OSError, ValueError) as error:
+        raise BackendError(f"could not load the tokenizer of {name!r}: {_one_line(error)}") from error
+
+
+def _one_line(error: Exception) -> str:
+    """A library's error message (transformers' run over several lines) as one line."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def load_causal_lm(
@@ -115,14 +175,15 @@ def load_causal_lm(
     gguf_file: str | None = None,
     revision: str | None = None,
     dtype: str = "float32",
+    offline: bool = False,
 ) -> tuple[Any, Any, str, Path]:
     """(model, tokenizer, display name, weights path) of a causal LM on the CPU; None: the embedded model.
-    A GGUF file's quantized blocks are unpacked into plain ``dtype`` weights."""
+    A GGUF file's quantized blocks are unpacked into plain ``dtype`` weights. ``offline``: no request to the hub."""
     import torch
     import transformers
 
     location, gguf_file, name = _locate(model, gguf_file)
-    kwargs = _hub_kwargs(gguf_file, revision)
+    kwargs = _hub_kwargs(gguf_file, revision, offline)
     # Unpacked weights: exact, comparable with other backends, fast on CPU, and trainable.
     model_kwargs = {"quantization_config": transformers.GgufConfig(dequantize=True)} if gguf_file is not None else {}
     try:
@@ -130,8 +191,8 @@ def load_causal_lm(
         lm = transformers.AutoModelForCausalLM.from_pretrained(
             location, dtype=getattr(torch, dtype), **kwargs, **model_kwargs
         )
-    except OSError as error:
-        raise BackendError(f"could not load model {name!r}: {error}") from error
+    except (OSError, ValueError) as error:  # a folder or file that holds no loadable model
+        raise BackendError(f"could not load model {name!r}: {_one_line(error)}") from error
     if model is None:
         return lm, tokenizer, name, embedded_model_file()  # what was shipped, and what the run's identity hashes
     return lm, tokenizer, name, Path(location) / gguf_file if gguf_file is not None else Path(location)
@@ -158,14 +219,14 @@ def identify(options: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def with_adapter(lm: Any, adapter: str | Path) -> Any:
+def with_adapter(lm: Any, adapter: str | Path, offline: bool = False) -> Any:
     """``lm`` with a peft (LoRA) adapter, a folder or hub id, applied."""
     if importlib.util.find_spec("peft") is None:
         raise MissingDependencyError("a LoRA adapter needs peft: pip install peft")
     import peft
 
     try:
-        return peft.PeftModel.from_pretrained(lm, str(adapter))
+        return peft.PeftModel.from_pretrained(lm, str(adapter), **({"local_files_only": True} if offline else {}))
     except (OSError, ValueError) as error:
         raise BackendError(f"could not load adapter {adapter!r}: {error}") from error
 
@@ -259,6 +320,7 @@ class HFScorer:
         compile: bool = False,
         workers: int | None = None,
         identity: Mapping[str, Any] | None = None,
+        offline: bool = False,
     ) -> HFScorer:
         """Load a model for scoring.
 
@@ -267,7 +329,8 @@ class HFScorer:
         ``batch_size`` is test cases per forward pass (texts with the simple engine); None sizes it from
         free GPU memory (1 on CPU, where batching gains little). ``workers``: forward passes at once,
         each on its own thread (None: one per CPU core torch uses, 1 on a GPU). ``identity``: the model's
-        identity where a run's plan computed it already (else computed here, hashing the weights).
+        identity where a run's plan computed it already (else computed here, hashing the weights). ``offline``: no
+        request to the hub (the model must be local or in the Hugging Face cache).
         """
         import torch
         import transformers
@@ -279,10 +342,12 @@ class HFScorer:
         if identity is None:
             options = {"model": model, "gguf_file": gguf_file, "revision": revision, "adapter": adapter}
             identity = base_identity("transformers", model) | identify(options | {"dtype": dtype, "device": device})
-        lm, tokenizer, name, weights = load_causal_lm(model, gguf_file=gguf_file, revision=revision, dtype=dtype)
+        lm, tokenizer, name, weights = load_causal_lm(
+            model, gguf_file=gguf_file, revision=revision, dtype=dtype, offline=offline
+        )
         gguf_file = weights.name if weights.suffix.lower() == ".gguf" else None
         if adapter is not None:
-            lm, name = with_adapter(lm, adapter), f"{name}+{Path(str(adapter)).name}"
+            lm, name = with_adapter(lm, adapter, offline), f"{name}+{Path(str(adapter)).name}"
         lm.to(device).eval()
         info: dict[str, object] = {
             "backend": "transformers",

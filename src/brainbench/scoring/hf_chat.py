@@ -51,6 +51,7 @@ class HFChooser:
         retries: int = 2,
         seed: int = 0,
         identity: Mapping[str, Any] | None = None,
+        offline: bool = False,
     ) -> HFChooser:
         """Load a model for the choice protocol (the same models, options and identity as the transformers scorer)."""
         from brainbench.scoring.hf import HFScorer
@@ -63,6 +64,7 @@ class HFChooser:
             dtype=dtype,
             device=device,
             identity=identity,
+            offline=offline,
         )
         return cls(
             scorer.model,

@@ -68,9 +68,9 @@ class BackendSpec:
     identify: Callable[[Mapping[str, Any]], dict[str, Any]]  # options -> the run spec's record of the model
     load_scorer: Callable[..., Scorer] | None = None  # the perplexity protocol
     load_chooser: Callable[..., Chooser] | None = None  # the choice protocol
-    # options -> options checked and resolved before any model loads (e.g. the device), given the local rank of a
-    # process a launcher started
-    prepare: Callable[[dict[str, Any], int | None], dict[str, Any]] | None = None
+    # (options, local rank, offline) -> options checked and resolved before any model loads (e.g. the device, and
+    # whether the model is there), given the local rank of a process a launcher started and whether to stay offline
+    prepare: Callable[[dict[str, Any], int | None, bool], dict[str, Any]] | None = None
 
     @property
     def protocols(self) -> tuple[str, ...]:
