@@ -204,3 +204,9 @@ def test_options_given_as_full_texts_in_jsonl() -> None:
         "n.jsonl:3: error: row 2: 'answer' '2' is not the index of one of the 2 options",
         "n.jsonl:4: error: row 3: 'combined_abstract' is missing",
     ]
+
+
+def test_a_jsonl_n_option_file_may_name_the_subfield_as_graded_files_do() -> None:
+    text = '{"doi": "x", "subfield": "Systems", "options": ["Rose.", "Fell.", "Held."], "answer": 0}\n'
+    n_rows, cases, problems = parse_cases(text, source="n.jsonl", fmt="jsonl")
+    assert (n_rows, [case.subfield for case in cases], problems) == (1, ["Systems"], [])

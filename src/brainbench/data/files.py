@@ -113,8 +113,13 @@ def parse_cases(
     columns, rows, problems = read_rows(text, source, fmt)
     if "values" in columns:  # graded cases
         required = [*GRADED_COLUMNS, *([] if "subfield" in columns else ["journal_section"])]
-    else:
-        required = [c for c in REQUIRED_COLUMNS if not (c == "combined_abstract" and "options" in columns)]
+    else:  # "subfield" may name the journal_section, as in graded files
+        required = [
+            c
+            for c in REQUIRED_COLUMNS
+            if not (c == "combined_abstract" and "options" in columns)
+            and not (c == "journal_section" and "subfield" in columns)
+        ]
     missing = [c for c in required if c not in columns]
     if missing and rows:
         problems.append(
