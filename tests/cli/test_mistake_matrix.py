@@ -63,7 +63,11 @@ class Command:
 
 COMMANDS: dict[str, Command] = {
     "summary": Command(("summary", "{run}"), {"run": "run"}, (("run", "zero-items"), ("run", "partial"))),
-    "runs": Command(("runs", "{run}"), {"run": "run"}, (("run", "zero-items"), ("run", "partial"))),
+    "runs": Command(  # lists the store a run directory came from: its results file is not read
+        ("runs", "{run}"),
+        {"run": "run"},
+        (("run", "zero-items"), ("run", "partial"), ("run", "results-utf16"), ("run", "results-truncated")),
+    ),
     "export": Command(
         ("export", "{run}", "--out", "{out}"),
         {"run": "run", "out": "out-run"},

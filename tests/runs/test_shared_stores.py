@@ -309,9 +309,9 @@ def test_two_runs_started_together_into_one_out(tmp_path: Path, data_dir: Path) 
     outcomes = sorted(queue.get(timeout=300) for _ in processes)
     for process in processes:
         process.join(timeout=60)
-    assert sorted(status for _, status, _ in outcomes) == ["RunError", "ok"], outcomes
+    assert sorted(status for _, status, _ in outcomes) == ["InputError", "ok"], outcomes
     [(winner, _, n_items)] = [outcome for outcome in outcomes if outcome[1] == "ok"]
-    [(_, _, refusal)] = [outcome for outcome in outcomes if outcome[1] == "RunError"]
+    [(_, _, refusal)] = [outcome for outcome in outcomes if outcome[1] == "InputError"]
     assert "holds another run (its seed differ)" in refusal
     info, records = load_run(tmp_path / "run")
     assert (info.seed, len(records), n_items) == (winner, 1, 1)
