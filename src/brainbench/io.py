@@ -54,28 +54,20 @@ def read_bytes(path: Path, what: str = "file") -> bytes:
         raise InputError(path, None, f"is a folder, not a {what}") from None
     except FileNotFoundError:
         raise InputError(path, None, f"no such {what}") from None
+    except PermissionError:
+        raise InputError(path, None, f"cannot read this {what} (permission denied)") from None
     except OSError as error:
         raise InputError(path, None, f"cannot read: {error.strerror}") from None
 
 
 def read_text(path: Path, what: str = "file") -> str:
-    """A UTF-8 text file's contents; a file that is missing, unreadable, a folder or not UTF-8 is an InputError
-    naming it."""
+    """A UTF-8 text file's contents (``read_bytes``' errors, and one for text that is not UTF-8)."""
     from brainbench.errors import InputError
 
-    path = Path(path)
     try:
-        return path.read_text(encoding="utf-8")
-    except IsADirectoryError:
-        raise InputError(path, None, f"is a folder, not a {what}") from None
-    except FileNotFoundError:
-        raise InputError(path, None, f"no such {what}") from None
-    except PermissionError:
-        raise InputError(path, None, f"cannot read this {what} (permission denied)") from None
+        return read_bytes(path, what).decode("utf-8")
     except UnicodeDecodeError as error:
         raise InputError(path, None, f"not UTF-8 text (byte {error.start}): is it a {what}?") from None
-    except OSError as error:
-        raise InputError(path, None, f"cannot read: {error.strerror}") from None
 
 
 def iter_jsonl(path: Path, *, skip_damaged: bool = False, what: str = "JSON Lines file") -> Iterator[tuple[int, Any]]:

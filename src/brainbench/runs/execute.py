@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from brainbench.data import Dataset, TestCase
-from brainbench.db import utc_now
 from brainbench.errors import BrainbenchError, StoreUnavailableError
 from brainbench.runs.plan import RunPlan, check_out_dir, default_store
 from brainbench.runs.records import stored_records
@@ -46,20 +45,9 @@ class Outcome:
 
 
 def run_info(plan: RunPlan, scorer: Scorer | Chooser, scorer_key: str) -> RunInfo:
-    """run.json: the spec and key, and what a reader needs besides (names, paths, the template's text, versions)."""
-    return RunInfo.build(
-        plan.spec,
-        model=scorer.name,
-        scorer=scorer.describe(),
-        scorer_key=scorer_key,
-        n_requested=len(plan.cases),
-        items=[case.item_id for case in plan.cases],
-        dataset_path=str(plan.dataset.path),
-        template_chosen_by=plan.template.chosen_by,
-        template_text=plan.template.text,
-        started_at=utc_now(),
-        store=plan.store.display_url,
-        out=str(plan.out_dir.absolute()),
+    """run.json once the model is loaded: the plan's (``RunPlan.provisional_info``) with what the scorer says."""
+    return plan.provisional_info().model_copy(
+        update={"model": scorer.name, "scorer": scorer.describe(), "scorer_key": scorer_key}
     )
 
 
