@@ -163,3 +163,18 @@ def save_tiny_llama(path: Path, tokenizer: Any, context: int) -> Path:
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, embedded_scorer: Any) -> Path:
     """A small random Llama with the embedded model's tokenizer and a 64-token context."""
     return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), embedded_scorer.tokenizer, 64)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the module's browser tests (each opens its own context: cookies apart)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.report.test_report import CHROMIUM_ARGS, chromium_path
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from brainbench.data import Dataset, load_dataset
 from brainbench.study import StudyStore, create_app
-from tests.report.test_report import CHROMIUM_ARGS, chromium_path
 from tests.study.flows import TOKEN
 
 
@@ -31,19 +29,6 @@ def store(human: Dataset, tmp_path: Path) -> StudyStore:
 def client(store: StudyStore) -> TestClient:
     """A participant's browser on the app (redirects not followed, so that each step can be checked)."""
     return TestClient(create_app(store, TOKEN), follow_redirects=False)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the module's browser tests (each opens its own context: cookies apart)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture()
