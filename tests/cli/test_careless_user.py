@@ -142,3 +142,13 @@ def test_help_lists_the_commands_by_group() -> None:
     groups = ["Run and results:", "Analyses:", "Human study:", "New test cases:", "Training:", "Integrations:"]
     assert [text.index(group) for group in groups] == sorted(text.index(group) for group in groups)
     assert text.index("  run ") < text.index("Analyses:") < text.index("  compare ") < text.index("Human study:")
+
+
+@pytest.mark.slow  # loads the embedded model in this process
+def test_a_run_that_scores_nothing_says_so_rather_than_a_scoring_time(cases: Path, tmp_path: Path) -> None:
+    args = ("run", "--dataset", str(cases), "--limit", "1", "--out", str(tmp_path / "r"))
+    args += ("--store", str(tmp_path / "s.sqlite"), "--template", "none", "--offline")
+    first = invoke(*args)
+    assert first.returncode == 0 and "scoring time" in first.stdout, first.stderr
+    again = invoke(*args)
+    assert again.returncode == 0 and "nothing scored now" in again.stdout and "scoring time" not in again.stdout

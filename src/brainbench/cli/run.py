@@ -226,15 +226,15 @@ def run_command(
         progress = progress_bar()
         with progress, interruptible():
             task = progress.add_task("scoring", total=len(mine))
-            started = False
+            counts: dict[str, int] = {}  # the items the store held at the start, and done so far
 
             def on_progress(done: int, total: int) -> None:
-                nonlocal started
-                if not started and done > 0:  # the first call says what the store already held
+                if "held" not in counts and done > 0:  # the first call says what the store already held
                     progress.console.print(
                         f"resuming: {done} of {total} items already in the results store", highlight=False
                     )
-                started = True
+                counts.setdefault("held", done)
+                counts["done"] = done
                 progress.update(task, completed=done, total=total)
 
             try:
@@ -261,7 +261,8 @@ def run_command(
     if as_json:
         print_json(summary)
     else:
-        print_summary(summary, shard_partial_note(plan, summary))
+        scored_now = counts.get("done", 0) - counts.get("held", 0)
+        print_summary(summary, shard_partial_note(plan, summary), scored_now=scored_now)
         stdout.print(
             f"results: {plan.out_dir / 'results.jsonl'}  summary: {plan.out_dir / 'summary.json'}", highlight=False
         )

@@ -22,9 +22,10 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%" if value == value else "n/a"
 
 
-def print_summary(summary: dict[str, Any], partial_note: str | None = None) -> None:
+def print_summary(summary: dict[str, Any], partial_note: str | None = None, scored_now: int | None = None) -> None:
     """Render a summary as a headline and a per-subfield table on stdout (a partial run says so first, on stderr:
-    ``partial_note`` where the caller knows why, e.g. other shards still running)."""
+    ``partial_note`` where the caller knows why, e.g. other shards still running). ``scored_now``: how many items
+    the command itself scored (0: it found them all in the store, so their scoring time is not this command's)."""
     if summary.get("partial"):
         note = partial_note or (
             f"partial: {summary['n_items']} of {summary['n_requested']} items (resume with the same command)"
@@ -71,7 +72,9 @@ def print_summary(summary: dict[str, Any], partial_note: str | None = None) -> N
     stdout.print(table)
     if summary.get("graded"):
         print_graded(summary["graded"])
-    if summary.get("tokens_per_s"):
+    if scored_now == 0:
+        stdout.print("nothing scored now: every item was already in the results store", highlight=False)
+    elif summary.get("tokens_per_s"):
         seconds = summary.get("scoring_wall_s") or summary["scoring_elapsed_s"]
         stdout.print(
             f"scoring time {seconds:.1f} s, {summary['tokens_per_s']:.0f} tokens/s, "
