@@ -152,3 +152,8 @@ def test_a_run_that_scores_nothing_says_so_rather_than_a_scoring_time(cases: Pat
     assert first.returncode == 0 and "scoring time" in first.stdout, first.stderr
     again = invoke(*args)
     assert again.returncode == 0 and "nothing scored now" in again.stdout and "scoring time" not in again.stdout
+
+
+def test_one_option_under_two_spellings_is_refused(tmp_path: Path) -> None:
+    result = invoke("summary", str(tmp_path), "--normalisation", "bytes", "--score", "sum")
+    assert result.returncode == 2 and "give it once" in result.stderr

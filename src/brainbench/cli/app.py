@@ -37,8 +37,20 @@ from brainbench.errors import BrainbenchError
 HELP_GROUPS = ("Run and results", "Analyses", "Human study", "New test cases", "Training", "Integrations")
 
 
+# Spellings of one option: given more than once, click would keep the last silently.
+OPTION_ALIASES = (("--normalisation", "--score"),)
+
+
 class GroupedCommands(TyperGroup):
-    """Plain help whose commands are listed by group, in ``HELP_GROUPS``' order, rather than as they were imported."""
+    """Plain help whose commands are listed by group, in ``HELP_GROUPS``' order, rather than as they were imported;
+    an option given twice under its aliases is refused."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        for aliases in OPTION_ALIASES:
+            given = [arg.split("=", 1)[0] for arg in args if arg.split("=", 1)[0] in aliases]
+            if len(given) > 1:
+                raise typer.BadParameter(f"{' and '.join(given)}: one option ({' or '.join(aliases)}); give it once")
+        return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: Any) -> list[str]:
         names = super().list_commands(ctx)
