@@ -210,3 +210,11 @@ def test_a_jsonl_n_option_file_may_name_the_subfield_as_graded_files_do() -> Non
     text = '{"doi": "x", "subfield": "Systems", "options": ["Rose.", "Fell.", "Held."], "answer": 0}\n'
     n_rows, cases, problems = parse_cases(text, source="n.jsonl", fmt="jsonl")
     assert (n_rows, [case.subfield for case in cases], problems) == (1, ["Systems"], [])
+
+
+def test_mixed_separators_are_read_at_the_bars_and_a_list_is_said_so() -> None:
+    listed = parse_combined("Rates [[rose, fell | held]] here.")
+    assert listed.versions == ("Rates rose, fell here.", "Rates held here.")
+    assert any("mixes '|' and ','" in warning for warning in listed.warnings)
+    phrase = parse_combined("Cells [[fired more, and faster | fired less]] here.")  # a comma inside a phrase
+    assert not phrase.warnings

@@ -166,6 +166,12 @@ def split_options(inner: str) -> tuple[list[tuple[str, ...]], tuple[str, ...] | 
     return readings, best
 
 
+def _reads_as_a_list(option: str) -> bool:
+    """Whether an option holds commas between single words ('a, b'), as options written with ',' would."""
+    pieces = [piece.strip() for piece in option.split(",")]
+    return len(pieces) > 1 and all(piece and " " not in piece for piece in pieces)
+
+
 def _show(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -205,6 +211,13 @@ def parse_combined(combined: str) -> ParsedAbstract:
             )
             best = (inner.strip(), inner.strip())
         else:
+            listed = [option for option in best if "|" in inner and _reads_as_a_list(option)]
+            if listed:
+                parsed.warnings.append(
+                    f"'[[{_show(inner, 80)}]]' mixes '|' and ',': read as the {len(best)} options "
+                    f"[[{' | '.join(best)}]], though {listed[0]!r} reads like options of its own (write every "
+                    "option with '|', or keep a comma inside a phrase)"
+                )
             if len(readings) > 1:
                 naive = paper_parse(f"[[{inner}]]")
                 parsed.warnings.append(
