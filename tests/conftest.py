@@ -139,13 +139,13 @@ def embedded_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return root / "run"
 
 
-def save_tiny_llama(path: Path, tokenizer: Any, context: int) -> Path:
-    """A small random Llama (2 layers of width 32) with ``tokenizer``, saved as a local model folder."""
+def tiny_llama(tokenizer: Any, context: int, **config: Any) -> Any:
+    """A small random Llama (2 layers of width 32, seeded) for ``tokenizer``; ``config`` adds to its LlamaConfig."""
     import torch
     import transformers
 
     torch.manual_seed(0)
-    config = transformers.LlamaConfig(
+    settings = transformers.LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
         intermediate_size=64,
@@ -153,8 +153,14 @@ def save_tiny_llama(path: Path, tokenizer: Any, context: int) -> Path:
         num_attention_heads=2,
         num_key_value_heads=1,
         max_position_embeddings=context,
+        **config,
     )
-    transformers.LlamaForCausalLM(config).save_pretrained(path)
+    return transformers.LlamaForCausalLM(settings)
+
+
+def save_tiny_llama(path: Path, tokenizer: Any, context: int, **config: Any) -> Path:
+    """``tiny_llama`` with ``tokenizer``, saved as a local model folder."""
+    tiny_llama(tokenizer, context, **config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 

@@ -21,6 +21,7 @@ from brainbench.integrations.lm_eval.documents import split_first_token
 from brainbench.integrations.lm_eval.metrics import option_scores, process_results
 from brainbench.integrations.lm_eval.samples import find_samples, import_lm_eval_samples
 from brainbench.scoring import Template
+from tests.conftest import tiny_llama
 
 runner = CliRunner()
 SENTENCES = [
@@ -122,23 +123,11 @@ def test_lm_eval_scores_the_papers_tokens(with_bos: bool, template_text: str) ->
     """lm-eval's own Hugging Face model, given the task's requests, against the paper's full-sequence loss."""
     pytest.importorskip("lm_eval")
     import torch
-    import transformers
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
     tokenizer = tiny_tokenizer(with_bos)
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=256,
-        bos_token_id=tokenizer.bos_token_id,
-    )
-    model = transformers.LlamaForCausalLM(config).eval()
+    model = tiny_llama(tokenizer, 256, bos_token_id=tokenizer.bos_token_id).eval()
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=1, device="cpu")
     texts = [Template("file:t", template_text).apply(sentence) for sentence in SENTENCES[2:]]
     requests = [split_first_token(text, tokenizer) for text in texts]

@@ -9,6 +9,7 @@ import pytest
 from brainbench.data import load_dataset
 from brainbench.errors import BackendError, ContextLengthError
 from brainbench.scoring.hf import HFScorer, embedded_model_file
+from tests.conftest import save_tiny_llama
 from tests.reference import reference_ppl, reference_self_certainty
 
 pytestmark = pytest.mark.slow
@@ -308,7 +309,6 @@ def bos_model_dir(tmp_path_factory: pytest.TempPathFactory, embedded_scorer: HFS
     """A small random Llama whose tokenizer adds a BOS token ``<s>`` and reads a literal ``<s>`` as that
     token, as Llama-2's and Mistral's do (the embedded tokenizer with a BOS added)."""
     import tokenizers
-    import torch
     import transformers
 
     backend = tokenizers.Tokenizer.from_str(embedded_scorer.tokenizer.backend_tokenizer.to_str())
@@ -316,21 +316,7 @@ def bos_model_dir(tmp_path_factory: pytest.TempPathFactory, embedded_scorer: HFS
     bos_id = backend.token_to_id("<s>")
     backend.post_processor = tokenizers.processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", bos_id)])
     tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="<|im_end|>")
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=512,
-        bos_token_id=bos_id,
-    )
-    path = tmp_path_factory.mktemp("bos-llama")
-    transformers.LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny_llama(tmp_path_factory.mktemp("bos-llama"), tokenizer, 512, bos_token_id=bos_id)
 
 
 def test_the_papers_double_bos_is_kept(bos_model_dir: Path, data_dir: Path) -> None:
