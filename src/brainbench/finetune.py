@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from brainbench.data.corpus import read_corpus
+from brainbench.data.corpus import corpus_files, read_corpus
 from brainbench.errors import InputError
 from brainbench.io import check_output_path
 
@@ -94,17 +94,19 @@ class _Blocks:
 
 
 def check_finetune_paths(corpus_dir: Path, out_dir: Path) -> Path:
-    """Before a model loads: the corpus is a finished one with a train and a valid split, and ``out_dir`` can be
-    written as a folder."""
-    for split in ("train", "valid"):
-        read_corpus(corpus_dir, split)
+    """Before a model loads: the corpus has a manifest (its documents are read once, by ``finetune``, also before
+    the model loads), and ``out_dir`` can be written as a folder."""
+    corpus_files(corpus_dir)
     return check_output_path(Path(out_dir), "folder")
 
 
-def corpus_blocks(corpus_dir: Path, tokenizer: Any, block_size: int) -> tuple[list[list[int]], list[list[int]]]:
-    """The train and valid splits as blocks of ``block_size`` tokens; a split without one whole block is an error."""
-    train_blocks = token_blocks(read_corpus(corpus_dir, "train"), tokenizer, block_size)
-    valid_blocks = token_blocks(read_corpus(corpus_dir, "valid"), tokenizer, block_size)
+def corpus_blocks(
+    corpus_dir: Path, documents: dict[str, list[dict[str, Any]]], tokenizer: Any, block_size: int
+) -> tuple[list[list[int]], list[list[int]]]:
+    """The train and valid splits' ``documents`` as blocks of ``block_size`` tokens; a split without one whole block
+    is an error."""
+    train_blocks = token_blocks(documents["train"], tokenizer, block_size)
+    valid_blocks = token_blocks(documents["valid"], tokenizer, block_size)
     if not train_blocks:
         raise InputError(
             corpus_dir,
@@ -171,8 +173,9 @@ def finetune(
     out_dir = check_finetune_paths(corpus_dir, out_dir)
     cuda = torch.cuda.is_available()
     dtype = "bfloat16" if cuda and torch.cuda.is_bf16_supported() else "float32"
+    documents = {split: read_corpus(corpus_dir, split) for split in ("train", "valid")}  # a bad line: before loading
     lm, tokenizer, name, weights = load_causal_lm(model, gguf_file=gguf_file, dtype="float32")
-    train_blocks, valid_blocks = corpus_blocks(corpus_dir, tokenizer, config.block_size)
+    train_blocks, valid_blocks = corpus_blocks(corpus_dir, documents, tokenizer, config.block_size)
     if not config.full:
         import peft
 
