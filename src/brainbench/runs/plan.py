@@ -21,11 +21,12 @@ from brainbench.errors import InputError, RunError
 from brainbench.runs.config import ResolvedModel, RunConfig, resolve_model, resolve_run_template
 from brainbench.runs.info import RunInfo
 from brainbench.runs.rundir import check_run_dir, claim_run_dir, release_run_dir
-from brainbench.runs.spec import PROTOCOLS, RunSpec, presentation_orders
+from brainbench.runs.spec import RunSpec, presentation_orders
 from brainbench.runs.store import STORE_FILE, ResultsStore, RunCase, text_key
 from brainbench.scoring import Scorer, Template
 from brainbench.scoring.choice import Chooser, messages, prompt_key
 from brainbench.scoring.devices import resolve_compile
+from brainbench.scoring.registry import PROTOCOLS
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,6 @@ from pydantic import BaseModel, ConfigDict
 from brainbench.data import Dataset, TestCase
 from brainbench.scoring import Template
 
-PROTOCOLS = ("perplexity", "choice")  # score every version's text; or ask the experts' question (scoring/choice.py)
-
 
 class RunSpec(BaseModel):
     """The identity of a run. The model fields come from ``brainbench.scoring.model_identity``."""

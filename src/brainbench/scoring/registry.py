@@ -18,7 +18,7 @@ from brainbench.errors import BackendError
 from brainbench.scoring.base import Scorer
 from brainbench.scoring.choice import Chooser
 
-PROTOCOLS = ("perplexity", "choice")
+PROTOCOLS = ("perplexity", "choice")  # score every version's text; or ask the experts' question (choice.py)
 
 
 @dataclass(frozen=True)
